@@ -1,0 +1,56 @@
+import { defineConfig } from "@playwright/test";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+// The real server binary (built by `cargo leptos build`) on its own port,
+// with a fresh SQLite database for this run.
+const root = path.resolve(__dirname, "..");
+const port = Number(process.env.KEYSMITH_E2E_PORT ?? 3300);
+process.env.KEYSMITH_E2E_DATA ??= fs.mkdtempSync(path.join(os.tmpdir(), "keysmith-e2e-"));
+const binary = process.env.KEYSMITH_BIN ?? path.join(root, "target/debug/keysmith");
+
+// Debian's Chromium where it exists (browser downloads do not work here),
+// else Playwright's own browser on an ordinary machine.
+const chromium =
+  process.env.CHROMIUM_PATH ?? (fs.existsSync("/usr/bin/chromium") ? "/usr/bin/chromium" : undefined);
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 45_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: true,
+  workers: 2,
+  forbidOnly: !!process.env.CI,
+  reporter: "list",
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: chromium,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+      ],
+    },
+  },
+  webServer: {
+    command: binary,
+    url: `http://127.0.0.1:${port}/login`,
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: path.join(root, "target/site"),
+      DATABASE_URL: `sqlite://${process.env.KEYSMITH_E2E_DATA}/keysmith.db`,
+      RUST_LOG: "warn",
+    },
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    gracefulShutdown: { signal: "SIGTERM", timeout: 5_000 },
+  },
+});

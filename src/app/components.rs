@@ -1,0 +1,85 @@
+//! Small building blocks shared by the pages.
+
+use leptos::prelude::*;
+
+/// A labelled input with an optional hint and a message area for its error.
+/// The input is described by both, so screen readers announce them.
+#[component]
+pub fn TextField(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(default = "off")] autocomplete: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let described_by = {
+        let hint_id = hint.map(|_| hint_id.clone());
+        let error_id = error_id.clone();
+        move || {
+            let error_id = error.get().map(|_| error_id.clone());
+            let ids: Vec<String> = hint_id.iter().cloned().chain(error_id).collect();
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id.clone()>{label}</label>
+            <input
+                id=id
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                required=true
+                aria-invalid=move || error.get().map(|_| "true")
+                aria-describedby=described_by
+            />
+            {hint.map(|hint| view! { <p class="hint" id=hint_id>{hint}</p> })}
+            <p class="field-error" id=error_id>{move || error.get()}</p>
+        </div>
+    }
+}
+
+/// A submit button that says what it is doing while its action runs.
+#[component]
+pub fn SubmitButton(
+    label: &'static str,
+    pending_label: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            class="button primary"
+            disabled=move || pending.get()
+            aria-busy=move || pending.get().to_string()
+        >
+            {move || if pending.get() { pending_label } else { label }}
+        </button>
+    }
+}
+
+/// A message about the whole form (not one field), announced when it appears.
+#[component]
+pub fn FormAlert(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <div class="form-alert" role="alert">
+            {move || message.get().map(|m| view! { <p>{m}</p> })}
+        </div>
+    }
+}
+
+/// The product mark: a key on an indigo tile (the same drawing as the favicon).
+#[component]
+pub fn BrandMark() -> impl IntoView {
+    view! {
+        <svg class="brand-mark" viewBox="0 0 32 32" aria-hidden="true">
+            <rect width="32" height="32" rx="7" fill="#4f46e5" />
+            <circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3" />
+            <path d="M17 16h10M23 16v5M27 16v4" stroke="#fff" stroke-width="3" stroke-linecap="round" />
+        </svg>
+    }
+}

@@ -1,0 +1,64 @@
+//! The user interface, rendered on the server and hydrated in the browser.
+
+mod components;
+mod layout;
+mod pages;
+
+use layout::DashboardLayout;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+use pages::{ApiKeysPage, LoginPage, NotFound, OverviewPage, SignupPage};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_body_when_hydrated();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/keysmith.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Title formatter=|page: String| format!("{page} · Keysmith") />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/signup") view=SignupPage />
+                <ParentRoute path=path!("/dashboard") view=DashboardLayout>
+                    <Route path=path!("") view=OverviewPage />
+                    <Route path=path!("api-keys") view=ApiKeysPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated="true"` on `<body>` once the wasm has taken over, so
+/// end-to-end tests (and curious people) can tell server HTML from a live app.
+fn mark_body_when_hydrated() {
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}

@@ -1,0 +1,9 @@
+mod api_keys;
+mod entry;
+mod not_found;
+mod overview;
+
+pub use api_keys::ApiKeysPage;
+pub use entry::{LoginPage, SignupPage};
+pub use not_found::NotFound;
+pub use overview::OverviewPage;

@@ -1,0 +1,119 @@
+//! Server functions for signing up, in and out. Each is a thin door: it
+//! reads the request, calls the service, and shapes the answer.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user, as the dashboard shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub email: String,
+}
+
+/// What the sign-in and sign-up pages need to know about the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryOptions {
+    pub signup_enabled: bool,
+}
+
+pub const DEFAULT_RETURN_PATH: &str = "/dashboard";
+
+/// Where to go after signing in: the requested path when it stays on this
+/// site, the dashboard otherwise (an open redirect would let phishing pages
+/// borrow our sign-in form).
+pub fn safe_return_path(next: &str) -> &str {
+    let same_site = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if same_site {
+        next
+    } else {
+        DEFAULT_RETURN_PATH
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_up")]
+pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
+    use crate::{auth::{service, session}, server::AppState};
+    let state = AppState::from_context()?;
+    let session = extract_session().await?;
+    let user = service::sign_up(&state, &email, password).await?;
+    session::sign_in(&session, user).await?;
+    leptos_axum::redirect(DEFAULT_RETURN_PATH);
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String, next: String) -> Result<(), AppError> {
+    use crate::{auth::{service, session}, server::{security::ClientInfo, AppState}};
+    let state = AppState::from_context()?;
+    let session = extract_session().await?;
+    let client: ClientInfo = leptos_axum::extract()
+        .await
+        .map_err(AppError::from_server_fn_error)?;
+    let user = service::sign_in(&state, &email, password, &client).await?;
+    session::sign_in(&session, user).await?;
+    leptos_axum::redirect(safe_return_path(&next));
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let session = extract_session().await?;
+    crate::auth::session::sign_out(&session).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "current_user")]
+pub async fn current_user() -> Result<UserSummary, AppError> {
+    use crate::{auth::{service, session}, server::AppState};
+    let state = AppState::from_context()?;
+    let user = session::require_user(&extract_session().await?).await?;
+    let email = service::email_of(&state, &user).await?;
+    Ok(UserSummary { email })
+}
+
+#[server(prefix = "/rpc", endpoint = "auth_options")]
+pub async fn auth_options() -> Result<EntryOptions, AppError> {
+    let state = crate::server::AppState::from_context()?;
+    Ok(EntryOptions {
+        signup_enabled: state.config.allow_signup,
+    })
+}
+
+#[cfg(feature = "ssr")]
+async fn extract_session() -> Result<tower_sessions::Session, AppError> {
+    leptos_axum::extract().await.map_err(|error| {
+        tracing::error!(?error, "no session layer in front of a server function");
+        AppError::Internal
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_site_paths_are_kept_as_return_targets() {
+        assert_eq!(safe_return_path("/dashboard/api-keys"), "/dashboard/api-keys");
+        assert_eq!(safe_return_path("/dashboard?tab=1"), "/dashboard?tab=1");
+    }
+
+    #[test]
+    fn other_sites_and_odd_paths_fall_back_to_the_dashboard() {
+        for next in [
+            "",
+            "https://evil.example/",
+            "//evil.example/x",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "dashboard",
+            "/dash\nboard",
+        ] {
+            assert_eq!(safe_return_path(next), DEFAULT_RETURN_PATH, "{next:?}");
+        }
+    }
+}

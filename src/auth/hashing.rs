@@ -1,0 +1,119 @@
+//! Password hashing with argon2id, off the async runtime and bounded in how
+//! many hashes run at once (each holds 19 MiB while it runs).
+
+use super::password::Password;
+use crate::error::AppError;
+use argon2::{
+    password_hash::{PasswordHasher as _, PasswordVerifier as _},
+    Algorithm, Argon2, Params, Version,
+};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Semaphore;
+
+/// OWASP's recommended argon2id settings: 19 MiB, 2 iterations, 1 lane.
+const MEMORY_KIB: u32 = 19 * 1024;
+const ITERATIONS: u32 = 2;
+const LANES: u32 = 1;
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None)
+        .expect("the argon2 parameters are valid constants");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+}
+
+impl PasswordHasher {
+    pub fn new(max_concurrent: usize) -> Self {
+        PasswordHasher {
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+        }
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) for storage.
+    pub async fn hash(&self, password: Password) -> Result<String, AppError> {
+        self.run(move || {
+            argon2()
+                .hash_password(password.expose().as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|error| {
+                    tracing::error!(%error, "password hashing failed");
+                    AppError::Internal
+                })
+        })
+        .await?
+    }
+
+    /// Whether `password` matches `stored`. With no stored hash (an unknown
+    /// email) a dummy hash is checked instead, so both cases cost the same
+    /// time and the answer cannot reveal whether the account exists.
+    pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool, AppError> {
+        self.run(move || {
+            let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
+            let matches = argon2()
+                .verify_password(password.expose().as_bytes(), hash)
+                .is_ok();
+            matches && stored.is_some()
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AppError::Internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(|error| {
+            tracing::error!(%error, "password hashing task failed");
+            AppError::Internal
+        })
+    }
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        argon2()
+            .hash_password(b"keysmith timing-equaliser")
+            .expect("hashing a constant cannot fail")
+            .to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(raw: &str) -> Password {
+        Password::parse_attempt(raw.to_owned()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hash_is_argon2id_with_owasp_parameters_and_verifies() {
+        let hasher = PasswordHasher::new(2);
+        let hash = hasher.hash(password("correct horse battery")).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(!hash.contains("correct horse"));
+        assert!(hasher.verify(password("correct horse battery"), Some(hash.clone())).await.unwrap());
+        assert!(!hasher.verify(password("wrong horse battery"), Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
+        let hasher = PasswordHasher::new(1);
+        assert!(!hasher.verify(password("keysmith timing-equaliser"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_hash_is_a_mismatch_not_a_crash() {
+        let hasher = PasswordHasher::new(1);
+        assert!(!hasher.verify(password("anything"), Some("not a hash".into())).await.unwrap());
+    }
+}

@@ -1,0 +1,95 @@
+//! Browser sessions: who is signed in, and the guard that keeps dashboard
+//! pages for signed-in users.
+
+use crate::error::AppError;
+use axum::{
+    extract::Request,
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+const USER_KEY: &str = "user";
+
+/// What a session remembers about its user.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user_id: String,
+    pub account_id: String,
+}
+
+pub async fn signed_in_user(session: &Session) -> Option<SessionUser> {
+    session.get(USER_KEY).await.ok().flatten()
+}
+
+/// Signs `user` in. The session id is replaced first, so an id planted in
+/// the browser before sign-in (session fixation) is worthless.
+pub async fn sign_in(session: &Session, user: SessionUser) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    session.insert(USER_KEY, user).await.map_err(session_error)
+}
+
+/// Deletes the session on the server, not just the cookie.
+pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(session_error)
+}
+
+pub async fn require_user(session: &Session) -> Result<SessionUser, AppError> {
+    signed_in_user(session).await.ok_or(AppError::Unauthenticated)
+}
+
+fn session_error(error: tower_sessions::session::Error) -> AppError {
+    tracing::error!(%error, "session store error");
+    AppError::Internal
+}
+
+/// Sends visitors without a session from dashboard pages to the sign-in page
+/// (remembering where they were going), and signed-in users away from the
+/// sign-in and sign-up pages.
+pub async fn guard_pages(session: Session, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_dashboard = path == "/dashboard" || path.starts_with("/dashboard/");
+    let is_entry = path == "/login" || path == "/signup";
+    if !is_dashboard && !is_entry {
+        return next.run(req).await;
+    }
+    match (signed_in_user(&session).await.is_some(), is_dashboard) {
+        (false, true) => {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str())
+                .unwrap_or(path);
+            Redirect::to(&format!("/login?next={}", encode_query_value(target))).into_response()
+        }
+        (true, false) => Redirect::to("/dashboard").into_response(),
+        _ => next.run(req).await,
+    }
+}
+
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_return_target_is_encoded_as_one_query_value() {
+        assert_eq!(encode_query_value("/dashboard/api-keys"), "/dashboard/api-keys");
+        assert_eq!(
+            encode_query_value("/dashboard/audit-log?key=a&b=c"),
+            "/dashboard/audit-log%3Fkey%3Da%26b%3Dc"
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! The one error type of Keysmith: every service, server function and (later)
+//! REST handler returns it. It compiles for the browser too, so it carries
+//! messages, never a database error; those are logged on the server and
+//! become [`AppError::Internal`].
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// A message about one input field, shown next to that field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// One or more fields failed validation.
+    #[error("{}", join_messages(.0))]
+    Validation(Vec<FieldError>),
+    /// Wrong email or wrong password: deliberately the same message.
+    #[error("Incorrect email or password.")]
+    InvalidCredentials,
+    #[error("Too many failed sign-in attempts. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
+    Throttled { retry_after_minutes: u64 },
+    #[error("Please sign in to continue.")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Not found.")]
+    NotFound,
+    /// The request itself was malformed (missing or mistyped arguments).
+    #[error("Bad request: {0}")]
+    BadRequest(String),
+    /// The browser could not reach the server.
+    #[error("Could not reach Keysmith. Check your connection and try again.")]
+    Network,
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+}
+
+fn join_messages(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl AppError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    /// The message for one field, if this is a validation error naming it.
+    pub fn field_message(&self, field: &str) -> Option<String> {
+        match self {
+            AppError::Validation(errors) => errors
+                .iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.clone()),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Validation(_) | AppError::BadRequest(_) => 400,
+            AppError::InvalidCredentials | AppError::Unauthenticated => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound => 404,
+            AppError::Throttled { .. } => 429,
+            AppError::Network => 503,
+            AppError::Internal => 500,
+        }
+    }
+
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "validation_failed",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Throttled { .. } => "too_many_attempts",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound => "not_found",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Network => "network_error",
+            AppError::Internal => "internal_error",
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(m)
+            | ServerFnErrorErr::MissingArg(m)
+            | ServerFnErrorErr::Deserialization(m)
+            | ServerFnErrorErr::UnsupportedRequestMethod(m) => AppError::BadRequest(m),
+            ServerFnErrorErr::Request(_) => AppError::Network,
+            _ => AppError::Internal,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        tracing::error!(%error, "database error");
+        AppError::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_are_found_by_field() {
+        let error = AppError::Validation(vec![
+            FieldError { field: "email".into(), message: "Bad email.".into() },
+            FieldError { field: "password".into(), message: "Too short.".into() },
+        ]);
+        assert_eq!(error.field_message("password").as_deref(), Some("Too short."));
+        assert_eq!(error.field_message("name"), None);
+        assert_eq!(error.to_string(), "Bad email. Too short.");
+        assert_eq!(error.status(), 400);
+    }
+
+    #[test]
+    fn throttling_message_says_when_to_retry() {
+        assert_eq!(
+            AppError::Throttled { retry_after_minutes: 1 }.to_string(),
+            "Too many failed sign-in attempts. Try again in 1 minute."
+        );
+        assert_eq!(
+            AppError::Throttled { retry_after_minutes: 12 }.to_string(),
+            "Too many failed sign-in attempts. Try again in 12 minutes."
+        );
+    }
+
+    #[test]
+    fn malformed_arguments_are_a_bad_request_not_an_internal_error() {
+        let error = AppError::from_server_fn_error(ServerFnErrorErr::MissingArg("email".into()));
+        assert_eq!(error.status(), 400);
+    }
+}

@@ -1,0 +1,20 @@
+//! Keysmith: a self-hosted API-key manager.
+//!
+//! One crate, two builds: `ssr` is the server (axum + SQLite), `hydrate` the
+//! browser bundle that takes over the server-rendered pages.
+
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod keys;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod storage;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,30 @@
+//! Time and identifiers, as stored: unix milliseconds and prefixed text ids.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// A new id such as `usr_0193…`: a UUIDv7 (time-ordered, 74 random bits)
+/// behind a prefix that says what it names.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_prefix_and_are_unique_and_ordered() {
+        let a = new_id("usr");
+        let b = new_id("usr");
+        assert!(a.starts_with("usr_") && a.len() == 36, "{a}");
+        assert_ne!(a, b);
+        assert!(a < b, "UUIDv7 ids sort by creation time");
+    }
+}

@@ -1,0 +1,382 @@
+//! The one configuration struct, read from environment variables (a `.env`
+//! file is loaded into the environment first, by `main`).
+
+use ipnet::IpNet;
+use std::{fmt, net::SocketAddr, time::Duration};
+
+/// One environment variable Keysmith reads: the catalogue behind `--help`.
+pub struct Setting {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "LEPTOS_SITE_ADDR",
+        default: "127.0.0.1:3000",
+        help: "Address and port to listen on.",
+    },
+    Setting {
+        name: "DATABASE_URL",
+        default: "sqlite://data/keysmith.db",
+        help: "SQLite database; its folder and file are created when missing.",
+    },
+    Setting {
+        name: "KEYSMITH_SECRET",
+        default: "generated",
+        help: "Master secret (at least 32 characters) for signing sessions and tokens. \
+               When unset, one is generated on first start and kept in `keysmith.secret` \
+               (mode 0600) beside the database.",
+    },
+    Setting {
+        name: "KEYSMITH_PUBLIC_URL",
+        default: "unset",
+        help: "The URL people reach Keysmith at, e.g. https://keys.example.com. \
+               With https, cookies are marked Secure and HSTS is sent.",
+    },
+    Setting {
+        name: "KEYSMITH_ALLOW_SIGNUP",
+        default: "true",
+        help: "Whether anyone may sign up. When false, create users with `keysmith user create`.",
+    },
+    Setting {
+        name: "KEYSMITH_SESSION_IDLE_DAYS",
+        default: "7",
+        help: "Days of inactivity after which a browser session ends.",
+    },
+    Setting {
+        name: "KEYSMITH_LOGIN_MAX_FAILURES",
+        default: "5",
+        help: "Failed sign-ins allowed per email and per client address within the window.",
+    },
+    Setting {
+        name: "KEYSMITH_LOGIN_WINDOW_MINUTES",
+        default: "15",
+        help: "The window, in minutes, over which failed sign-ins are counted.",
+    },
+    Setting {
+        name: "KEYSMITH_MAX_CONCURRENT_HASHES",
+        default: "4",
+        help: "Password hashes computed at once (each needs 19 MiB of memory).",
+    },
+    Setting {
+        name: "KEYSMITH_TRUSTED_PROXIES",
+        default: "none",
+        help: "Comma-separated addresses or CIDR ranges of reverse proxies whose \
+               X-Forwarded-For header is believed.",
+    },
+    Setting {
+        name: "LEPTOS_SITE_ROOT",
+        default: "target/site",
+        help: "Folder holding the built site (CSS, JavaScript, wasm).",
+    },
+    Setting {
+        name: "LEPTOS_ENV",
+        default: "DEV",
+        help: "PROD in production.",
+    },
+    Setting {
+        name: "RUST_LOG",
+        default: "info",
+        help: "Log filter, e.g. `keysmith=debug,info`.",
+    },
+];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub site_addr: SocketAddr,
+    pub database_url: String,
+    /// Never printed: see the `Debug` of [`MasterSecret`].
+    pub secret: Option<MasterSecret>,
+    pub public_url: Option<String>,
+    pub allow_signup: bool,
+    pub session_idle: Duration,
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+    pub max_concurrent_hashes: usize,
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// The operator-supplied master secret.
+#[derive(Clone)]
+pub struct MasterSecret(pub String);
+
+impl fmt::Debug for MasterSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterSecret(<redacted>)")
+    }
+}
+
+/// A setting that could not be used; its `Display` is the one line printed
+/// before Keysmith refuses to start.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any source of variables, so tests need
+    /// not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        Ok(Config {
+            site_addr: vars.parse("LEPTOS_SITE_ADDR", "an address like 127.0.0.1:3000")?,
+            database_url: vars.database_url()?,
+            secret: vars.secret()?,
+            public_url: vars.public_url()?,
+            allow_signup: vars.boolean("KEYSMITH_ALLOW_SIGNUP")?,
+            session_idle: days(vars.positive("KEYSMITH_SESSION_IDLE_DAYS")?),
+            login_max_failures: vars.positive("KEYSMITH_LOGIN_MAX_FAILURES")? as u32,
+            login_window: minutes(vars.positive("KEYSMITH_LOGIN_WINDOW_MINUTES")?),
+            max_concurrent_hashes: vars.positive("KEYSMITH_MAX_CONCURRENT_HASHES")? as usize,
+            trusted_proxies: vars.networks("KEYSMITH_TRUSTED_PROXIES")?,
+        })
+    }
+
+    /// Cookies get the `Secure` flag when Keysmith is served over https.
+    pub fn serves_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+    }
+
+    /// The text of `keysmith --help`'s environment section.
+    pub fn help() -> String {
+        SETTINGS
+            .iter()
+            .map(|s| format!("  {:<32} {} [default: {}]\n", s.name, s.help, s.default))
+            .collect()
+    }
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 24 * 60 * 60)
+}
+
+fn minutes(n: u64) -> Duration {
+    Duration::from_secs(n * 60)
+}
+
+struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    /// The trimmed value, or the catalogue's default when unset or blank.
+    fn get(&self, name: &'static str) -> String {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default_of(name).to_owned())
+    }
+
+    fn explicit(&self, name: &'static str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        let value = self.get(name);
+        value
+            .parse()
+            .map_err(|_| invalid(name, format!("expected {expected}, got {value:?}")))
+    }
+
+    fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.get(name).to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            other => Err(invalid(name, format!("expected true or false, got {other:?}"))),
+        }
+    }
+
+    fn positive(&self, name: &'static str) -> Result<u64, ConfigError> {
+        match self.parse::<u64>(name, "a whole number of at least 1")? {
+            0 => Err(invalid(name, "expected a whole number of at least 1, got 0".into())),
+            n if n > 100_000 => Err(invalid(name, format!("{n} is unreasonably large"))),
+            n => Ok(n),
+        }
+    }
+
+    fn database_url(&self) -> Result<String, ConfigError> {
+        let url = self.get("DATABASE_URL");
+        if !url.starts_with("sqlite:") {
+            return Err(invalid(
+                "DATABASE_URL",
+                format!("expected a sqlite: URL such as sqlite://data/keysmith.db, got {url:?}"),
+            ));
+        }
+        Ok(url)
+    }
+
+    fn secret(&self) -> Result<Option<MasterSecret>, ConfigError> {
+        match self.explicit("KEYSMITH_SECRET") {
+            None => Ok(None),
+            Some(s) if s.len() < 32 => Err(invalid(
+                "KEYSMITH_SECRET",
+                format!("must be at least 32 characters, got {}", s.len()),
+            )),
+            Some(s) => Ok(Some(MasterSecret(s))),
+        }
+    }
+
+    fn public_url(&self) -> Result<Option<String>, ConfigError> {
+        let Some(url) = self.explicit("KEYSMITH_PUBLIC_URL") else {
+            return Ok(None);
+        };
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+                Ok(Some(url.trim_end_matches('/').to_owned()))
+            }
+            _ => Err(invalid(
+                "KEYSMITH_PUBLIC_URL",
+                format!("expected a URL like https://keys.example.com, got {url:?}"),
+            )),
+        }
+    }
+
+    fn networks(&self, name: &'static str) -> Result<Vec<IpNet>, ConfigError> {
+        let Some(list) = self.explicit(name) else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                parse_network(entry).ok_or_else(|| {
+                    invalid(name, format!("{entry:?} is not an IP address or CIDR range"))
+                })
+            })
+            .collect()
+    }
+}
+
+/// An address (a one-host network) or a CIDR range.
+fn parse_network(entry: &str) -> Option<IpNet> {
+    entry
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+fn default_of(name: &str) -> &'static str {
+    SETTINGS
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.default)
+        .unwrap_or("")
+}
+
+fn invalid(variable: &'static str, message: String) -> ConfigError {
+    ConfigError { variable, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn no_configuration_at_all_gives_working_defaults() {
+        let config = config_from(&[]).unwrap();
+        assert_eq!(config.site_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database_url, "sqlite://data/keysmith.db");
+        assert!(config.allow_signup);
+        assert!(config.secret.is_none());
+        assert!(!config.serves_https());
+        assert_eq!(config.session_idle, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.login_max_failures, 5);
+        assert_eq!(config.login_window, Duration::from_secs(15 * 60));
+        assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_address_names_the_variable() {
+        let error = config_from(&[("LEPTOS_SITE_ADDR", "localhost:http")]).unwrap_err();
+        assert_eq!(error.variable, "LEPTOS_SITE_ADDR");
+        assert!(error.to_string().starts_with("invalid LEPTOS_SITE_ADDR: "));
+        assert!(!error.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn booleans_accept_the_usual_spellings_and_refuse_others() {
+        assert!(!config_from(&[("KEYSMITH_ALLOW_SIGNUP", "false")]).unwrap().allow_signup);
+        assert!(!config_from(&[("KEYSMITH_ALLOW_SIGNUP", "OFF")]).unwrap().allow_signup);
+        let error = config_from(&[("KEYSMITH_ALLOW_SIGNUP", "maybe")]).unwrap_err();
+        assert_eq!(error.variable, "KEYSMITH_ALLOW_SIGNUP");
+    }
+
+    #[test]
+    fn counts_must_be_positive_whole_numbers() {
+        for bad in ["0", "-3", "seven", "1.5"] {
+            let error = config_from(&[("KEYSMITH_SESSION_IDLE_DAYS", bad)]).unwrap_err();
+            assert_eq!(error.variable, "KEYSMITH_SESSION_IDLE_DAYS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_sqlite_databases_are_accepted_for_now() {
+        let error = config_from(&[("DATABASE_URL", "postgres://x")]).unwrap_err();
+        assert_eq!(error.variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        let error = config_from(&[("KEYSMITH_SECRET", "too-short")]).unwrap_err();
+        assert_eq!(error.variable, "KEYSMITH_SECRET");
+        assert!(!error.to_string().contains("too-short"), "never echo a secret");
+    }
+
+    #[test]
+    fn an_https_public_url_turns_on_secure_cookies() {
+        let config = config_from(&[("KEYSMITH_PUBLIC_URL", "https://keys.example.com/")]).unwrap();
+        assert!(config.serves_https());
+        assert_eq!(config.public_url.as_deref(), Some("https://keys.example.com"));
+        assert!(config_from(&[("KEYSMITH_PUBLIC_URL", "keys.example.com")]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges() {
+        let config =
+            config_from(&[("KEYSMITH_TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16,::1")]).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 3);
+        let error = config_from(&[("KEYSMITH_TRUSTED_PROXIES", "10.0.0.1,nope")]).unwrap_err();
+        assert!(error.message.contains("\"nope\""));
+    }
+
+    #[test]
+    fn help_lists_every_setting() {
+        let help = Config::help();
+        for setting in SETTINGS {
+            assert!(help.contains(setting.name));
+        }
+    }
+}

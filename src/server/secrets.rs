@@ -1,0 +1,121 @@
+//! The server's own secrets. An operator may supply a master secret; when
+//! none is given, one is generated from the OS CSPRNG on first start and kept
+//! beside the database (mode 0600), so restarts do not sign everyone out.
+//! Every key the server uses is derived from the master secret with HKDF.
+
+use super::{config::Config, BoxError};
+use crate::storage::Db;
+use hkdf::Hkdf;
+use rand::{rngs::OsRng, TryRngCore};
+use sha2::Sha256;
+use std::{
+    fs,
+    io::{self, Write},
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::Path,
+};
+
+const SECRET_FILE: &str = "keysmith.secret";
+const SECRET_BYTES: usize = 64;
+
+/// Keys derived from the master secret, one per purpose.
+pub struct ServerKeys {
+    /// Signs the session cookie.
+    pub session: [u8; 64],
+}
+
+impl ServerKeys {
+    pub fn load(config: &Config) -> Result<Self, BoxError> {
+        let master = match &config.secret {
+            Some(secret) => secret.0.as_bytes().to_vec(),
+            None => match Db::folder_of(&config.database_url) {
+                Some(folder) => read_or_create(&folder.join(SECRET_FILE))?,
+                None => {
+                    tracing::warn!("in-memory database: sessions will not survive a restart");
+                    random_bytes()
+                }
+            },
+        };
+        Ok(Self::derive(&master))
+    }
+
+    fn derive(master: &[u8]) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(Some(b"keysmith"), master);
+        let mut session = [0u8; 64];
+        hkdf.expand(b"session-cookie-v1", &mut session)
+            .expect("64 bytes is a valid HKDF-SHA256 output length");
+        ServerKeys { session }
+    }
+}
+
+fn random_bytes() -> Vec<u8> {
+    let mut bytes = vec![0u8; SECRET_BYTES];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system's random number generator failed");
+    bytes
+}
+
+fn read_or_create(path: &Path) -> Result<Vec<u8>, BoxError> {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut file) => {
+            let secret = random_bytes();
+            file.write_all(hex::encode(&secret).as_bytes())?;
+            file.sync_all()?;
+            tracing::info!(path = %path.display(), "generated a new server secret");
+            Ok(secret)
+        }
+        // Another process (or an earlier start) made it first: use theirs.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_existing(path),
+        Err(e) => Err(format!("cannot create {}: {e}", path.display()).into()),
+    }
+}
+
+fn read_existing(path: &Path) -> Result<Vec<u8>, BoxError> {
+    let mode = fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(path = %path.display(), "the server secret is readable by other users; chmod 600 it");
+    }
+    let text = fs::read_to_string(path)?;
+    match hex::decode(text.trim()) {
+        Ok(secret) if secret.len() >= 32 => Ok(secret),
+        _ => Err(format!("{} is not a valid Keysmith secret file", path.display()).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_secret_is_private_and_stable_across_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SECRET_FILE);
+        let first = read_or_create(&path).unwrap();
+        let second = read_or_create(&path).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first.len(), SECRET_BYTES);
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_corrupt_secret_file_is_an_error_not_a_new_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SECRET_FILE);
+        fs::write(&path, "zz").unwrap();
+        assert!(read_or_create(&path).is_err());
+    }
+
+    #[test]
+    fn different_master_secrets_derive_different_keys() {
+        let a = ServerKeys::derive(b"a master secret of at least 32 bytes!");
+        let b = ServerKeys::derive(b"another master secret, 32 bytes or more");
+        assert_ne!(a.session, b.session);
+    }
+}

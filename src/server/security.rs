@@ -1,0 +1,266 @@
+//! HTTP-level defences applied to every request: security headers, the
+//! cross-site request check, the client's address, and honest status codes
+//! for server-function errors.
+
+use super::AppState;
+use crate::error::AppError;
+use axum::{
+    body::{to_bytes, Body},
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use ipnet::IpNet;
+use std::{convert::Infallible, net::IpAddr, net::SocketAddr};
+
+/// The CSP for server-rendered pages: only our own scripts, the inline
+/// hydration script carrying this response's nonce, and our wasm.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+         font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// For every response that is not a page (assets, server functions, errors).
+const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
+    if state.config.serves_https() {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+/// Refuses state-changing requests that a browser sent on behalf of another
+/// site. SameSite cookies alone leave older browsers open, so the request
+/// must prove where it came from with `Origin` (or, failing that, `Referer`).
+/// The public REST API authenticates with headers, not cookies, so it is
+/// not exposed to this attack and is left to its own checks.
+pub async fn reject_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe
+        || req.uri().path().starts_with("/api/v2/")
+        || is_same_origin(req.headers(), state.config.public_url.as_deref())
+    {
+        return next.run(req).await;
+    }
+    tracing::warn!(path = %req.uri().path(), "refused a cross-site request");
+    error_response(&AppError::Forbidden(
+        "This request did not come from a Keysmith page, so it was refused.".into(),
+    ))
+}
+
+fn is_same_origin(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+    if let Some(site) = header_str(headers, "sec-fetch-site") {
+        if site != "same-origin" && site != "none" {
+            return false;
+        }
+    }
+    let Some(source) =
+        header_str(headers, header::ORIGIN.as_str()).or_else(|| header_str(headers, "referer"))
+    else {
+        return false;
+    };
+    let Some(source) = authority(source) else {
+        return false;
+    };
+    let host = header_str(headers, header::HOST.as_str());
+    let public = public_url.and_then(authority);
+    [host, public]
+        .into_iter()
+        .flatten()
+        .any(|allowed| allowed.eq_ignore_ascii_case(source))
+}
+
+/// `host[:port]` of an absolute http(s) URL, or the value itself for a bare
+/// `Host` header.
+fn authority(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|a| !a.is_empty())
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Who is calling: the address believed to be the client's, and its user
+/// agent. Computed once per request by [`identify_client`].
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<ClientInfo>().cloned().unwrap_or_default())
+    }
+}
+
+pub async fn identify_client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let forwarded = header_str(req.headers(), "x-forwarded-for");
+    let info = ClientInfo {
+        ip: peer.map(|peer| client_ip(peer, forwarded, &state.config.trusted_proxies)),
+        user_agent: header_str(req.headers(), header::USER_AGENT.as_str())
+            .map(|ua| ua.chars().take(512).collect()),
+    };
+    req.extensions_mut().insert(info);
+    next.run(req).await
+}
+
+/// The TCP peer, unless it is a trusted proxy: then the right-most address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+fn client_ip(peer: IpAddr, forwarded: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = forwarded
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// Server functions answer every error with status 500; this gives each the
+/// status its [`AppError`] deserves (400 for bad input, 401, 429, …).
+pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
+        return error_response(&AppError::Internal);
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(parts.status);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// An [`AppError`] as a server function would encode it, so the browser
+/// shows its message wherever the request came from.
+pub fn error_response(error: &AppError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_string(error).unwrap_or_default();
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::HeaderName::from_static("serverfnerror"), "keysmith"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn a_same_origin_post_is_accepted() {
+        let h = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]);
+        assert!(is_same_origin(&h, None));
+    }
+
+    #[test]
+    fn a_post_from_another_site_is_refused() {
+        let h = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://evil.example")]);
+        assert!(!is_same_origin(&h, None));
+        let h = headers(&[("host", "keys.example.com"), ("origin", "https://keys.example.com.evil.io")]);
+        assert!(!is_same_origin(&h, None));
+    }
+
+    #[test]
+    fn the_referer_is_the_fallback_and_no_provenance_at_all_is_refused() {
+        let h = headers(&[("host", "127.0.0.1:3000"), ("referer", "http://127.0.0.1:3000/login?x=1")]);
+        assert!(is_same_origin(&h, None));
+        assert!(!is_same_origin(&headers(&[("host", "127.0.0.1:3000")]), None));
+        let h = headers(&[("host", "127.0.0.1:3000"), ("origin", "null")]);
+        assert!(!is_same_origin(&h, None));
+    }
+
+    #[test]
+    fn fetch_metadata_naming_another_site_wins_over_a_matching_origin() {
+        let h = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+            ("sec-fetch-site", "cross-site"),
+        ]);
+        assert!(!is_same_origin(&h, None));
+    }
+
+    #[test]
+    fn behind_a_proxy_the_public_url_counts_as_our_origin() {
+        let h = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://keys.example.com")]);
+        assert!(is_same_origin(&h, Some("https://keys.example.com")));
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let xff = Some("198.51.100.1, 10.0.0.7");
+        assert_eq!(client_ip(stranger, xff, &trusted), stranger);
+        assert_eq!(client_ip(proxy, xff, &trusted), "198.51.100.1".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(proxy, None, &trusted), proxy);
+        assert_eq!(client_ip(proxy, Some("garbage"), &trusted), proxy);
+        assert_eq!(client_ip(proxy, xff, &[]), proxy);
+    }
+}

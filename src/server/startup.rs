@@ -1,0 +1,169 @@
+//! Building and running the server. The same `Application::build` starts
+//! production and the integration tests (which bind port 0).
+
+use super::{
+    secrets::ServerKeys,
+    security::{identify_client, page_csp, reject_cross_site, security_headers, server_fn_error_status},
+    AppState, BoxError, Config,
+};
+use crate::{
+    app::{shell, App},
+    auth::{hashing::PasswordHasher, session::guard_pages},
+    storage::Db,
+};
+use axum::{
+    http::{header::CONTENT_SECURITY_POLICY, HeaderValue},
+    middleware::{from_fn, from_fn_with_state},
+    response::Redirect,
+    routing::get,
+    Router,
+};
+use leptos::{config::LeptosOptions, nonce::use_nonce, prelude::*};
+use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_sessions::{cookie::{Key, SameSite}, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+/// Requests larger than this are refused with 413: nothing Keysmith accepts
+/// comes close.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, BoxError> {
+        let db = Db::connect(&config.database_url).await?;
+        let keys = ServerKeys::load(&config)?;
+        let state = AppState {
+            leptos_options: leptos_options(&config)?,
+            passwords: PasswordHasher::new(config.max_concurrent_hashes),
+            config: Arc::new(config),
+            db: db.clone(),
+        };
+        let sessions = sessions(&state, &keys).await?;
+        let router = router(state.clone(), sessions);
+        let listener = TcpListener::bind(state.config.site_addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", state.config.site_addr))?;
+        Ok(Application {
+            listener,
+            router,
+            db,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets requests in flight finish
+    /// and closes the database cleanly.
+    pub async fn run_until_stopped(self) -> Result<(), BoxError> {
+        tracing::info!("listening on http://{}", self.local_addr());
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        self.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn leptos_options(config: &Config) -> Result<LeptosOptions, BoxError> {
+    let mut options = leptos::config::get_configuration(None)
+        .map_err(|e| format!("invalid Leptos setting: {e}"))?
+        .leptos_options;
+    if options.output_name.is_empty() {
+        options.output_name = env!("CARGO_PKG_NAME").into();
+    }
+    options.site_addr = config.site_addr;
+    Ok(options)
+}
+
+async fn sessions(
+    state: &AppState,
+    keys: &ServerKeys,
+) -> Result<SessionManagerLayer<SqliteStore, tower_sessions::service::SignedCookie>, BoxError> {
+    let store = state.db.session_store().await?;
+    tokio::spawn(
+        tower_sessions::ExpiredDeletion::continuously_delete_expired(
+            store.clone(),
+            Duration::from_secs(60 * 60),
+        ),
+    );
+    let idle = time::Duration::try_from(state.config.session_idle)?;
+    Ok(SessionManagerLayer::new(store)
+        .with_name("keysmith_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.serves_https())
+        .with_expiry(Expiry::OnInactivity(idle))
+        .with_signed(Key::from(&keys.session)))
+}
+
+fn router(
+    state: AppState,
+    sessions: SessionManagerLayer<SqliteStore, tower_sessions::service::SignedCookie>,
+) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_request_context(&state)
+    };
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(from_fn(guard_pages))
+        .layer(sessions)
+        .layer(from_fn(server_fn_error_status))
+        .layer(from_fn_with_state(state.clone(), reject_cross_site))
+        .layer(from_fn_with_state(state.clone(), identify_client))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), security_headers))
+        .with_state(state)
+}
+
+/// Runs for each page and server-function request: gives server functions
+/// the state, and gives the page a fresh CSP nonce for its inline script.
+fn provide_request_context(state: &AppState) {
+    provide_context(state.clone());
+    leptos::nonce::provide_nonce();
+    let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) else {
+        return;
+    };
+    if let Ok(csp) = HeaderValue::from_str(&page_csp(&nonce)) {
+        response.insert_header(CONTENT_SECURITY_POLICY, csp);
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

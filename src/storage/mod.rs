@@ -1,0 +1,130 @@
+//! Every SQL statement Keysmith runs lives below this module, so a second
+//! backend (PostgreSQL) can be added here without touching the services.
+
+mod login_failures;
+pub use login_failures::FailureWindow;
+mod users;
+
+pub use users::{NewOwner, OwnerCreated, UserRecord};
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::{path::PathBuf, str::FromStr, time::Duration};
+use tower_sessions_sqlx_store::SqliteStore;
+
+#[derive(Clone)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot open the database: {0}")]
+    Open(#[from] sqlx::Error),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Db {
+    /// Opens (creating when missing) the database at `url` and brings its
+    /// schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a write acknowledged to a client survives a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(folder) = database_folder(&options) {
+            std::fs::create_dir_all(&folder).map_err(|source| ConnectError::Folder {
+                path: folder.clone(),
+                source,
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Db { pool })
+    }
+
+    /// The folder holding the database file, where server secrets are kept
+    /// beside it; `None` for an in-memory database.
+    pub fn folder_of(url: &str) -> Option<PathBuf> {
+        SqliteConnectOptions::from_str(url)
+            .ok()
+            .as_ref()
+            .and_then(database_folder)
+    }
+
+    /// The store behind browser sessions, with its table created.
+    pub async fn session_store(&self) -> Result<SqliteStore, sqlx::Error> {
+        let store = SqliteStore::new(self.pool.clone());
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn database_folder(options: &SqliteConnectOptions) -> Option<PathBuf> {
+    let file = options.get_filename();
+    let name = file.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+        return None;
+    }
+    let parent = file.parent()?;
+    Some(if parent.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        parent.to_path_buf()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_folder_of_a_file_database_is_its_parent() {
+        assert_eq!(
+            Db::folder_of("sqlite://data/keysmith.db"),
+            Some(PathBuf::from("data"))
+        );
+        assert_eq!(Db::folder_of("sqlite:keysmith.db"), Some(PathBuf::from(".")));
+        assert_eq!(Db::folder_of("sqlite::memory:"), None);
+    }
+
+    #[tokio::test]
+    async fn connecting_creates_the_folder_and_file_and_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/nested/k.db", dir.path().display());
+        let db = Db::connect(&url).await.unwrap();
+        assert!(dir.path().join("nested/k.db").exists());
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(foreign_keys, 1);
+    }
+}

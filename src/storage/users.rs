@@ -1,0 +1,79 @@
+use super::Db;
+
+/// A user as stored. Not `Debug`: it carries the password hash.
+#[derive(sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: String,
+    pub account_id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+/// A sign-up: a new account and its owner, written together.
+pub struct NewOwner<'a> {
+    pub account_id: &'a str,
+    pub account_name: &'a str,
+    pub user_id: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub now_ms: i64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum OwnerCreated {
+    Created,
+    EmailTaken,
+}
+
+impl Db {
+    pub async fn create_account_with_owner(
+        &self,
+        owner: &NewOwner<'_>,
+    ) -> Result<OwnerCreated, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(owner.account_id)
+            .bind(owner.account_name)
+            .bind(owner.now_ms)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, account_id, email, password_hash, role, created_at)
+             VALUES ($1, $2, $3, $4, 'owner', $5)",
+        )
+        .bind(owner.user_id)
+        .bind(owner.account_id)
+        .bind(owner.email)
+        .bind(owner.password_hash)
+        .bind(owner.now_ms)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(OwnerCreated::Created)
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(OwnerCreated::EmailTaken),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, account_id, email, password_hash, created_at FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, account_id, email, password_hash, created_at FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+}
