@@ -128,10 +128,19 @@ mod tests {
     #[test]
     fn validation_errors_are_found_by_field() {
         let error = AppError::Validation(vec![
-            FieldError { field: "email".into(), message: "Bad email.".into() },
-            FieldError { field: "password".into(), message: "Too short.".into() },
+            FieldError {
+                field: "email".into(),
+                message: "Bad email.".into(),
+            },
+            FieldError {
+                field: "password".into(),
+                message: "Too short.".into(),
+            },
         ]);
-        assert_eq!(error.field_message("password").as_deref(), Some("Too short."));
+        assert_eq!(
+            error.field_message("password").as_deref(),
+            Some("Too short.")
+        );
         assert_eq!(error.field_message("name"), None);
         assert_eq!(error.to_string(), "Bad email. Too short.");
         assert_eq!(error.status(), 400);
@@ -140,11 +149,17 @@ mod tests {
     #[test]
     fn throttling_message_says_when_to_retry() {
         assert_eq!(
-            AppError::Throttled { retry_after_minutes: 1 }.to_string(),
+            AppError::Throttled {
+                retry_after_minutes: 1
+            }
+            .to_string(),
             "Too many failed sign-in attempts. Try again in 1 minute."
         );
         assert_eq!(
-            AppError::Throttled { retry_after_minutes: 12 }.to_string(),
+            AppError::Throttled {
+                retry_after_minutes: 12
+            }
+            .to_string(),
             "Too many failed sign-in attempts. Try again in 12 minutes."
         );
     }

@@ -3,7 +3,7 @@
 
 use crate::{
     app::components::BrandMark,
-    auth::api::{current_user, UserSummary, SignOut},
+    auth::api::{current_user, SignOut, UserSummary},
     error::AppError,
 };
 use leptos::prelude::*;

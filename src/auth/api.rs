@@ -36,7 +36,10 @@ pub fn safe_return_path(next: &str) -> &str {
 
 #[server(prefix = "/rpc", endpoint = "sign_up")]
 pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
-    use crate::{auth::{service, session}, server::AppState};
+    use crate::{
+        auth::{service, session},
+        server::AppState,
+    };
     let state = AppState::from_context()?;
     let session = extract_session().await?;
     let user = service::sign_up(&state, &email, password).await?;
@@ -47,7 +50,10 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
 
 #[server(prefix = "/rpc", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String, next: String) -> Result<(), AppError> {
-    use crate::{auth::{service, session}, server::{security::ClientInfo, AppState}};
+    use crate::{
+        auth::{service, session},
+        server::{security::ClientInfo, AppState},
+    };
     let state = AppState::from_context()?;
     let session = extract_session().await?;
     let client: ClientInfo = leptos_axum::extract()
@@ -69,7 +75,10 @@ pub async fn sign_out() -> Result<(), AppError> {
 
 #[server(prefix = "/rpc", endpoint = "current_user")]
 pub async fn current_user() -> Result<UserSummary, AppError> {
-    use crate::{auth::{service, session}, server::AppState};
+    use crate::{
+        auth::{service, session},
+        server::AppState,
+    };
     let state = AppState::from_context()?;
     let user = session::require_user(&extract_session().await?).await?;
     let email = service::email_of(&state, &user).await?;
@@ -98,7 +107,10 @@ mod tests {
 
     #[test]
     fn same_site_paths_are_kept_as_return_targets() {
-        assert_eq!(safe_return_path("/dashboard/api-keys"), "/dashboard/api-keys");
+        assert_eq!(
+            safe_return_path("/dashboard/api-keys"),
+            "/dashboard/api-keys"
+        );
         assert_eq!(safe_return_path("/dashboard?tab=1"), "/dashboard?tab=1");
     }
 

@@ -98,7 +98,11 @@ mod tests {
 
     #[test]
     fn common_valid_addresses_are_accepted() {
-        for raw in ["a@b.io", "first.last+tag@sub.example.co.uk", "x_y-z@my-host.org"] {
+        for raw in [
+            "a@b.io",
+            "first.last+tag@sub.example.co.uk",
+            "x_y-z@my-host.org",
+        ] {
             assert!(Email::parse(raw).is_ok(), "{raw} should be valid");
         }
     }
@@ -120,20 +124,29 @@ mod tests {
             "<script>@example.com",
         ] {
             let error = Email::parse(raw).unwrap_err();
-            assert!(error.field_message("email").is_some(), "{raw} should be refused");
+            assert!(
+                error.field_message("email").is_some(),
+                "{raw} should be refused"
+            );
         }
     }
 
     #[test]
     fn an_empty_email_asks_for_one() {
         let error = Email::parse("   ").unwrap_err();
-        assert_eq!(error.field_message("email").unwrap(), "Enter your email address.");
+        assert_eq!(
+            error.field_message("email").unwrap(),
+            "Enter your email address."
+        );
     }
 
     #[test]
     fn an_overlong_email_is_refused() {
         let raw = format!("{}@example.com", "a".repeat(250));
         let error = Email::parse(&raw).unwrap_err();
-        assert!(error.field_message("email").unwrap().contains("at most 254"));
+        assert!(error
+            .field_message("email")
+            .unwrap()
+            .contains("at most 254"));
     }
 }

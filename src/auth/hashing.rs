@@ -50,7 +50,11 @@ impl PasswordHasher {
     /// Whether `password` matches `stored`. With no stored hash (an unknown
     /// email) a dummy hash is checked instead, so both cases cost the same
     /// time and the answer cannot reveal whether the account exists.
-    pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool, AppError> {
+    pub async fn verify(
+        &self,
+        password: Password,
+        stored: Option<String>,
+    ) -> Result<bool, AppError> {
         self.run(move || {
             let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
             let matches = argon2()
@@ -98,22 +102,40 @@ mod tests {
     #[tokio::test]
     async fn a_hash_is_argon2id_with_owasp_parameters_and_verifies() {
         let hasher = PasswordHasher::new(2);
-        let hash = hasher.hash(password("correct horse battery")).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        let hash = hasher
+            .hash(password("correct horse battery"))
+            .await
+            .unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(!hash.contains("correct horse"));
-        assert!(hasher.verify(password("correct horse battery"), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify(password("wrong horse battery"), Some(hash)).await.unwrap());
+        assert!(hasher
+            .verify(password("correct horse battery"), Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify(password("wrong horse battery"), Some(hash))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
         let hasher = PasswordHasher::new(1);
-        assert!(!hasher.verify(password("keysmith timing-equaliser"), None).await.unwrap());
+        assert!(!hasher
+            .verify(password("keysmith timing-equaliser"), None)
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
     async fn a_corrupt_stored_hash_is_a_mismatch_not_a_crash() {
         let hasher = PasswordHasher::new(1);
-        assert!(!hasher.verify(password("anything"), Some("not a hash".into())).await.unwrap());
+        assert!(!hasher
+            .verify(password("anything"), Some("not a hash".into()))
+            .await
+            .unwrap());
     }
 }

@@ -1,7 +1,12 @@
 //! The rules of accounts and signing in, shared by the server functions, the
 //! command line and (later) the REST API.
 
-use super::{hashing::PasswordHasher, session::SessionUser, throttle::{Subjects, Throttle}, Email, Password};
+use super::{
+    hashing::PasswordHasher,
+    session::SessionUser,
+    throttle::{Subjects, Throttle},
+    Email, Password,
+};
 use crate::{
     error::{AppError, FieldError},
     server::{clock, security::ClientInfo, AppState},
@@ -98,9 +103,7 @@ pub async fn sign_in(
 /// The signed-in user's email, or `Unauthenticated` if the user is gone.
 pub async fn email_of(state: &AppState, user: &SessionUser) -> Result<String, AppError> {
     let record = state.db.user_by_id(&user.user_id).await?;
-    record
-        .map(|u| u.email)
-        .ok_or(AppError::Unauthenticated)
+    record.map(|u| u.email).ok_or(AppError::Unauthenticated)
 }
 
 fn merge(a: Option<AppError>, b: Option<AppError>) -> AppError {

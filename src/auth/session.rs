@@ -36,7 +36,9 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
 }
 
 pub async fn require_user(session: &Session) -> Result<SessionUser, AppError> {
-    signed_in_user(session).await.ok_or(AppError::Unauthenticated)
+    signed_in_user(session)
+        .await
+        .ok_or(AppError::Unauthenticated)
 }
 
 fn session_error(error: tower_sessions::session::Error) -> AppError {
@@ -86,7 +88,10 @@ mod tests {
 
     #[test]
     fn the_return_target_is_encoded_as_one_query_value() {
-        assert_eq!(encode_query_value("/dashboard/api-keys"), "/dashboard/api-keys");
+        assert_eq!(
+            encode_query_value("/dashboard/api-keys"),
+            "/dashboard/api-keys"
+        );
         assert_eq!(
             encode_query_value("/dashboard/audit-log?key=a&b=c"),
             "/dashboard/audit-log%3Fkey%3Da%26b%3Dc"

@@ -119,7 +119,12 @@ mod tests {
             throttle.record_failure(&subjects, start + i).await.unwrap();
         }
         let refused = throttle.check(&subjects, start + 10).await.unwrap_err();
-        assert_eq!(refused, AppError::Throttled { retry_after_minutes: 15 });
+        assert_eq!(
+            refused,
+            AppError::Throttled {
+                retry_after_minutes: 15
+            }
+        );
         let later = start + 15 * 60_000 + 1;
         throttle.check(&subjects, later).await.unwrap();
     }

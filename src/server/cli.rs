@@ -2,7 +2,10 @@
 //! for set-ups where public sign-up is off.
 
 use super::{config::Config, Application, BoxError};
-use crate::{auth::{hashing::PasswordHasher, service}, storage::Db};
+use crate::{
+    auth::{hashing::PasswordHasher, service},
+    storage::Db,
+};
 use std::{
     io::{BufRead, IsTerminal},
     process::ExitCode,
@@ -88,7 +91,10 @@ async fn create_user(email: &str) -> Result<(), BoxError> {
     let passwords = PasswordHasher::new(1);
     let user = service::create_owner(&db, &passwords, email, password).await?;
     db.close().await;
-    println!("created user {} in account {}", user.user_id, user.account_id);
+    println!(
+        "created user {} in account {}",
+        user.user_id, user.account_id
+    );
     Ok(())
 }
 
@@ -123,7 +129,10 @@ mod tests {
 
     #[test]
     fn user_create_takes_the_email_in_either_form() {
-        for list in [&["user", "create", "--email", "a@b.io"][..], &["user", "create", "--email=a@b.io"]] {
+        for list in [
+            &["user", "create", "--email", "a@b.io"][..],
+            &["user", "create", "--email=a@b.io"],
+        ] {
             match parse(&args(list)) {
                 Ok(Command::CreateUser { email }) => assert_eq!(email, "a@b.io"),
                 _ => panic!("{list:?} should parse"),
@@ -133,7 +142,15 @@ mod tests {
 
     #[test]
     fn a_password_argument_is_not_accepted() {
-        assert!(parse(&args(&["user", "create", "--email", "a@b.io", "--password", "x"])).is_err());
+        assert!(parse(&args(&[
+            "user",
+            "create",
+            "--email",
+            "a@b.io",
+            "--password",
+            "x"
+        ]))
+        .is_err());
         assert!(parse(&args(&["frobnicate"])).is_err());
     }
 }

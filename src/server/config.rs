@@ -203,13 +203,19 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         match self.get(name).to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(true),
             "false" | "0" | "no" | "off" => Ok(false),
-            other => Err(invalid(name, format!("expected true or false, got {other:?}"))),
+            other => Err(invalid(
+                name,
+                format!("expected true or false, got {other:?}"),
+            )),
         }
     }
 
     fn positive(&self, name: &'static str) -> Result<u64, ConfigError> {
         match self.parse::<u64>(name, "a whole number of at least 1")? {
-            0 => Err(invalid(name, "expected a whole number of at least 1, got 0".into())),
+            0 => Err(invalid(
+                name,
+                "expected a whole number of at least 1, got 0".into(),
+            )),
             n if n > 100_000 => Err(invalid(name, format!("{n} is unreasonably large"))),
             n => Ok(n),
         }
@@ -264,7 +270,10 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             .filter(|entry| !entry.is_empty())
             .map(|entry| {
                 parse_network(entry).ok_or_else(|| {
-                    invalid(name, format!("{entry:?} is not an IP address or CIDR range"))
+                    invalid(
+                        name,
+                        format!("{entry:?} is not an IP address or CIDR range"),
+                    )
                 })
             })
             .collect()
@@ -328,8 +337,16 @@ mod tests {
 
     #[test]
     fn booleans_accept_the_usual_spellings_and_refuse_others() {
-        assert!(!config_from(&[("KEYSMITH_ALLOW_SIGNUP", "false")]).unwrap().allow_signup);
-        assert!(!config_from(&[("KEYSMITH_ALLOW_SIGNUP", "OFF")]).unwrap().allow_signup);
+        assert!(
+            !config_from(&[("KEYSMITH_ALLOW_SIGNUP", "false")])
+                .unwrap()
+                .allow_signup
+        );
+        assert!(
+            !config_from(&[("KEYSMITH_ALLOW_SIGNUP", "OFF")])
+                .unwrap()
+                .allow_signup
+        );
         let error = config_from(&[("KEYSMITH_ALLOW_SIGNUP", "maybe")]).unwrap_err();
         assert_eq!(error.variable, "KEYSMITH_ALLOW_SIGNUP");
     }
@@ -352,14 +369,20 @@ mod tests {
     fn a_short_secret_is_refused() {
         let error = config_from(&[("KEYSMITH_SECRET", "too-short")]).unwrap_err();
         assert_eq!(error.variable, "KEYSMITH_SECRET");
-        assert!(!error.to_string().contains("too-short"), "never echo a secret");
+        assert!(
+            !error.to_string().contains("too-short"),
+            "never echo a secret"
+        );
     }
 
     #[test]
     fn an_https_public_url_turns_on_secure_cookies() {
         let config = config_from(&[("KEYSMITH_PUBLIC_URL", "https://keys.example.com/")]).unwrap();
         assert!(config.serves_https());
-        assert_eq!(config.public_url.as_deref(), Some("https://keys.example.com"));
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://keys.example.com")
+        );
         assert!(config_from(&[("KEYSMITH_PUBLIC_URL", "keys.example.com")]).is_err());
     }
 

@@ -39,8 +39,14 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
             HeaderValue::from_static(DEFAULT_CSP),
         );
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         "cross-origin-opener-policy",
@@ -64,7 +70,11 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
 /// must prove where it came from with `Origin` (or, failing that, `Referer`).
 /// The public REST API authenticates with headers, not cookies, so it is
 /// not exposed to this attack and is left to its own checks.
-pub async fn reject_cross_site(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn reject_cross_site(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe
         || req.uri().path().starts_with("/api/v2/")
@@ -126,11 +136,19 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<ClientInfo>().cloned().unwrap_or_default())
+        Ok(parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
-pub async fn identify_client(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn identify_client(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -214,23 +232,38 @@ mod tests {
 
     #[test]
     fn a_same_origin_post_is_accepted() {
-        let h = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]);
+        let h = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+        ]);
         assert!(is_same_origin(&h, None));
     }
 
     #[test]
     fn a_post_from_another_site_is_refused() {
-        let h = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://evil.example")]);
+        let h = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example"),
+        ]);
         assert!(!is_same_origin(&h, None));
-        let h = headers(&[("host", "keys.example.com"), ("origin", "https://keys.example.com.evil.io")]);
+        let h = headers(&[
+            ("host", "keys.example.com"),
+            ("origin", "https://keys.example.com.evil.io"),
+        ]);
         assert!(!is_same_origin(&h, None));
     }
 
     #[test]
     fn the_referer_is_the_fallback_and_no_provenance_at_all_is_refused() {
-        let h = headers(&[("host", "127.0.0.1:3000"), ("referer", "http://127.0.0.1:3000/login?x=1")]);
+        let h = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("referer", "http://127.0.0.1:3000/login?x=1"),
+        ]);
         assert!(is_same_origin(&h, None));
-        assert!(!is_same_origin(&headers(&[("host", "127.0.0.1:3000")]), None));
+        assert!(!is_same_origin(
+            &headers(&[("host", "127.0.0.1:3000")]),
+            None
+        ));
         let h = headers(&[("host", "127.0.0.1:3000"), ("origin", "null")]);
         assert!(!is_same_origin(&h, None));
     }
@@ -247,7 +280,10 @@ mod tests {
 
     #[test]
     fn behind_a_proxy_the_public_url_counts_as_our_origin() {
-        let h = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://keys.example.com")]);
+        let h = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://keys.example.com"),
+        ]);
         assert!(is_same_origin(&h, Some("https://keys.example.com")));
     }
 
@@ -258,7 +294,10 @@ mod tests {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let xff = Some("198.51.100.1, 10.0.0.7");
         assert_eq!(client_ip(stranger, xff, &trusted), stranger);
-        assert_eq!(client_ip(proxy, xff, &trusted), "198.51.100.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(proxy, xff, &trusted),
+            "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(client_ip(proxy, None, &trusted), proxy);
         assert_eq!(client_ip(proxy, Some("garbage"), &trusted), proxy);
         assert_eq!(client_ip(proxy, xff, &[]), proxy);

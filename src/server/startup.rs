@@ -3,7 +3,9 @@
 
 use super::{
     secrets::ServerKeys,
-    security::{identify_client, page_csp, reject_cross_site, security_headers, server_fn_error_status},
+    security::{
+        identify_client, page_csp, reject_cross_site, security_headers, server_fn_error_status,
+    },
     AppState, BoxError, Config,
 };
 use crate::{
@@ -23,7 +25,10 @@ use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_sessions::{cookie::{Key, SameSite}, Expiry, SessionManagerLayer};
+use tower_sessions::{
+    cookie::{Key, SameSite},
+    Expiry, SessionManagerLayer,
+};
 use tower_sessions_sqlx_store::SqliteStore;
 
 /// Requests larger than this are refused with 413: nothing Keysmith accepts
@@ -124,8 +129,13 @@ fn router(
     let options = state.leptos_options.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .layer(from_fn(guard_pages))
         .layer(sessions)
         .layer(from_fn(server_fn_error_status))

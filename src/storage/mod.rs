@@ -106,7 +106,10 @@ mod tests {
             Db::folder_of("sqlite://data/keysmith.db"),
             Some(PathBuf::from("data"))
         );
-        assert_eq!(Db::folder_of("sqlite:keysmith.db"), Some(PathBuf::from(".")));
+        assert_eq!(
+            Db::folder_of("sqlite:keysmith.db"),
+            Some(PathBuf::from("."))
+        );
         assert_eq!(Db::folder_of("sqlite::memory:"), None);
     }
 

@@ -54,7 +54,9 @@ impl Db {
                 tx.commit().await?;
                 Ok(OwnerCreated::Created)
             }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(OwnerCreated::EmailTaken),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Ok(OwnerCreated::EmailTaken)
+            }
             Err(e) => Err(e),
         }
     }

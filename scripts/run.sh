@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up whatever is missing, then builds and runs Keysmith (release build)
+# on the default SQLite database, data/keysmith.db, at http://127.0.0.1:3000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"
+exec cargo leptos serve --release

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what building (and, with `test`, testing) Keysmith needs, skipping
+# whatever is already in place, so a second run takes seconds.
+#   scripts/setup.sh        tools to build and run
+#   scripts/setup.sh test   also Chromium and Playwright for the browser tests
+# Nothing is downloaded from outside the package registries: cargo-leptos
+# finds each tool on PATH and never fetches its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.11
+# The wasm-bindgen CLI must match the library version in Cargo.lock exactly.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print }' Cargo.lock)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "Adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -qx "cargo-leptos $CARGO_LEPTOS_VERSION"; then
+  # --debug builds in a third of the time and runs as fast (the work is rustc's);
+  # --ignore-rust-version: a locked dependency asks for a newer rustc than it needs.
+  say "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 7 minutes, once)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --ignore-rust-version --debug
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $WASM_BINDGEN_VERSION"; then
+  # Not --locked: the locked set asks for a crate version the registry lacks.
+  say "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes, once)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
+  say "Installing wasm-opt (binaryen) from npm"
+  npm ci --prefix tools --no-audit --no-fund
+fi
+
+if [ "${1:-}" = "test" ]; then
+  if ! command -v chromium >/dev/null && [ -z "${CHROMIUM_PATH:-}" ]; then
+    say "Installing Debian's Chromium for the browser tests"
+    sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+    sudo_if_needed apt-get update
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  fi
+  if [ ! -d end2end/node_modules/@playwright/test ]; then
+    say "Installing Playwright (the library only: it uses the Chromium above)"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix end2end --no-audit --no-fund
+  fi
+fi

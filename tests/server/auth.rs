@@ -1,0 +1,346 @@
+use crate::helpers::*;
+use reqwest::{header, StatusCode};
+use serde_json::Value;
+
+#[tokio::test]
+async fn signing_up_creates_an_account_and_signs_the_user_in() {
+    let app = TestApp::spawn().await;
+    let response = app.sign_up("  New.User@Example.COM ", PASSWORD).await;
+    assert_success(&response);
+
+    let (status, user) = app.current_user().await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(user["email"], "new.user@example.com");
+    assert_eq!(app.get("/dashboard").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_duplicate_email_is_refused_whatever_its_case() {
+    let app = TestApp::spawn().await;
+    app.signed_up("ada@example.com").await;
+
+    let other = TestApp::new_browser(&app);
+    let response = other
+        .post(app.url("/rpc/sign_up"))
+        .form(&[("email", "ADA@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["Validation"][0]["field"], "email");
+    assert!(body["Validation"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already exists"));
+}
+
+#[tokio::test]
+async fn every_bad_sign_up_field_is_reported_at_once_with_the_rule_that_failed() {
+    let app = TestApp::spawn().await;
+    let response = app.sign_up("not-an-email", "short").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    let errors = body["Validation"].as_array().unwrap();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0]["field"], "email");
+    assert_eq!(errors[1]["field"], "password");
+    assert_eq!(
+        errors[1]["message"],
+        "Password must be at least 12 characters."
+    );
+
+    let long = "x".repeat(257);
+    let body: Value = app
+        .sign_up(&unique_email(), &long)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["Validation"][0]["message"],
+        "Password must be at most 256 characters."
+    );
+}
+
+#[tokio::test]
+async fn missing_form_fields_are_a_bad_request_not_a_server_error() {
+    let app = TestApp::spawn().await;
+    let response = app.rpc("sign_up", &[("email", "a@example.com")]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = app.rpc("sign_in", &[]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn signing_in_with_the_right_password_works_and_follows_the_return_path() {
+    let app = TestApp::spawn().await;
+    app.signed_up("grace@example.com").await;
+    assert_success(&app.sign_out().await);
+
+    let response = app
+        .rpc(
+            "sign_in",
+            &[
+                ("email", "Grace@Example.com"),
+                ("password", PASSWORD),
+                ("next", "/dashboard/api-keys"),
+            ],
+        )
+        .await;
+    assert_success(&response);
+    assert_eq!(response.headers()[header::LOCATION], "/dashboard/api-keys");
+    assert_eq!(app.current_user().await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_off_site_return_path_is_replaced_by_the_dashboard() {
+    let app = TestApp::spawn().await;
+    app.signed_up("mallory-target@example.com").await;
+    assert_success(&app.sign_out().await);
+    let response = app
+        .rpc(
+            "sign_in",
+            &[
+                ("email", "mallory-target@example.com"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/phish"),
+            ],
+        )
+        .await;
+    assert_eq!(response.headers()[header::LOCATION], "/dashboard");
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    app.signed_up("alan@example.com").await;
+    assert_success(&app.sign_out().await);
+
+    let wrong_password = app.sign_in("alan@example.com", "not the password").await;
+    let status = wrong_password.status();
+    let wrong_password = wrong_password.text().await.unwrap();
+    let unknown = app.sign_in("nobody@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.text().await.unwrap(), wrong_password);
+    assert_eq!(wrong_password, "\"InvalidCredentials\"");
+    assert_eq!(app.current_user().await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn five_failures_for_one_email_block_even_the_right_password_for_a_while() {
+    let app = TestApp::spawn().await;
+    app.signed_up("target@example.com").await;
+    assert_success(&app.sign_out().await);
+
+    for _ in 0..5 {
+        let response = app.sign_in("target@example.com", "wrong password!").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = app.sign_in("target@example.com", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["Throttled"]["retry_after_minutes"], 15);
+}
+
+#[tokio::test]
+async fn failures_from_one_address_block_that_address_for_other_emails() {
+    let app = TestApp::spawn().await;
+    for i in 0..5 {
+        let response = app
+            .sign_in(&format!("spray{i}@example.com"), "wrong password!")
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = app
+        .sign_in("someone-else@example.com", "wrong password!")
+        .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_success_forgives_earlier_failures_of_that_email() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_LOGIN_MAX_FAILURES", "3")]).await;
+    app.signed_up("forgetful@example.com").await;
+    assert_success(&app.sign_out().await);
+    for _ in 0..2 {
+        app.sign_in("forgetful@example.com", "wrong password!")
+            .await;
+    }
+    assert_success(&app.sign_in("forgetful@example.com", PASSWORD).await);
+    assert_success(&app.sign_out().await);
+    // The address still has two failures; the email has none left to count.
+    let response = app.sign_in("forgetful@example.com", PASSWORD).await;
+    assert_success(&response);
+}
+
+#[tokio::test]
+async fn signing_out_deletes_the_session_on_the_server() {
+    let app = TestApp::spawn().await;
+    app.signed_up("leaver@example.com").await;
+    let cookie = session_cookie(&app).await;
+
+    assert_success(&app.sign_out().await);
+
+    // Replaying the old cookie from another client gets nowhere.
+    let replay = app
+        .new_browser()
+        .get(app.url("/dashboard"))
+        .header(header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
+    assert_eq!(replay.headers()[header::LOCATION], "/login?next=/dashboard");
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in() {
+    let app = TestApp::spawn().await;
+    app.signed_up("fixation@example.com").await;
+    let first = session_cookie(&app).await;
+    let response = app.sign_in("fixation@example.com", PASSWORD).await;
+    assert_success(&response);
+    let second = set_cookie(&response).expect("sign-in issues a new session cookie");
+    assert_ne!(first.split(';').next(), second.split(';').next());
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site_lax() {
+    let app = TestApp::spawn().await;
+    let response = app.sign_up("cookies@example.com", PASSWORD).await;
+    let cookie = set_cookie(&response).unwrap();
+    assert!(cookie.starts_with("keysmith_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http cannot carry Secure cookies: {cookie}"
+    );
+}
+
+#[tokio::test]
+async fn behind_https_the_session_cookie_is_secure() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_PUBLIC_URL", "https://keys.example.com")]).await;
+    let response = app.sign_up("secure@example.com", PASSWORD).await;
+    let cookie = set_cookie(&response).unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn an_unauthenticated_dashboard_visit_redirects_to_sign_in_with_the_return_path() {
+    let app = TestApp::spawn().await;
+    for (path, next) in [
+        ("/dashboard", "/dashboard"),
+        ("/dashboard/api-keys", "/dashboard/api-keys"),
+        (
+            "/dashboard/api-keys?page=2",
+            "/dashboard/api-keys%3Fpage%3D2",
+        ),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            format!("/login?next={next}").as_str()
+        );
+    }
+    assert_eq!(app.current_user().await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_signed_in_user_skips_the_sign_in_page() {
+    let app = TestApp::spawn().await;
+    app.signed_up("returning@example.com").await;
+    let response = app.get("/login").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/dashboard");
+}
+
+#[tokio::test]
+async fn public_sign_up_can_be_switched_off() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_ALLOW_SIGNUP", "false")]).await;
+    let response = app.sign_up("late@example.com", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("Sign-up is disabled"));
+    let page = app.get("/signup").await.text().await.unwrap();
+    assert!(page.contains("Sign-up is disabled on this server."));
+    assert!(!page.contains("Create account"));
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart() {
+    let app = TestApp::spawn().await;
+    app.signed_up("durable@example.com").await;
+    let cookie = session_cookie(&app).await;
+    let dir = app.stop().await;
+
+    let app = TestApp::spawn_in(dir, &[]).await;
+    let response = app
+        .client
+        .get(app.url("/dashboard"))
+        .header(header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let secret = app.dir.path().join("keysmith.secret");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(secret).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn the_password_is_never_stored_or_logged() {
+    let app = TestApp::spawn().await;
+    let password = "a very particular passphrase 1234";
+    assert_success(&app.sign_up("secretive@example.com", password).await);
+    assert_success(&app.sign_out().await);
+    app.sign_in("secretive@example.com", "a wrong passphrase 5678")
+        .await;
+    assert_success(&app.sign_in("secretive@example.com", password).await);
+    let logs = app.logs();
+    let path = app.database_path();
+    let _dir = app.stop().await;
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+    for secret in [password, "a wrong passphrase 5678"] {
+        assert!(
+            !contains(&bytes, secret.as_bytes()),
+            "{secret:?} in the database"
+        );
+        assert!(!logs.contains(secret), "{secret:?} in the logs");
+    }
+    assert!(contains(&bytes, b"$argon2id$v=19$m=19456,t=2,p=1$"));
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn set_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("keysmith_session="))
+        .map(str::to_owned)
+}
+
+/// The session cookie the app's client holds, as a `Cookie` header value,
+/// got by signing in again (the cookie jar does not expose its cookies).
+async fn session_cookie(app: &TestApp) -> String {
+    let (status, user) = app.current_user().await;
+    assert_eq!(status, StatusCode::OK);
+    let email = user["email"].as_str().unwrap().to_owned();
+    let response = app.sign_in(&email, PASSWORD).await;
+    let cookie = set_cookie(&response).expect("sign-in sets the session cookie");
+    cookie.split(';').next().unwrap().to_owned()
+}

@@ -1,0 +1,92 @@
+use crate::helpers::*;
+use reqwest::StatusCode;
+use std::{io::Write, process::Stdio};
+
+fn keysmith(dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(binary());
+    command.current_dir(dir).envs(base_env(dir));
+    command
+}
+
+#[test]
+fn help_lists_every_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = keysmith(dir.path()).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for name in [
+        "LEPTOS_SITE_ADDR",
+        "DATABASE_URL",
+        "KEYSMITH_SECRET",
+        "KEYSMITH_ALLOW_SIGNUP",
+        "KEYSMITH_SESSION_IDLE_DAYS",
+        "user create --email",
+    ] {
+        assert!(help.contains(name), "--help should mention {name}");
+    }
+}
+
+#[test]
+fn a_malformed_setting_stops_start_up_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = keysmith(dir.path())
+        .env("KEYSMITH_SESSION_IDLE_DAYS", "soon")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("KEYSMITH_SESSION_IDLE_DAYS"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_command_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = keysmith(dir.path()).arg("frobnicate").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+fn create_user(dir: &std::path::Path, email: &str, stdin: &str) -> std::process::Output {
+    let mut child = keysmith(dir)
+        .args(["user", "create", "--email", email])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn a_user_created_on_the_command_line_can_sign_in_even_with_sign_up_off() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let output = create_user(dir.path(), "ops@example.com", &format!("{PASSWORD}\n"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created user usr_"));
+
+    let app = TestApp::spawn_in(dir, &[("KEYSMITH_ALLOW_SIGNUP", "false")]).await;
+    assert_success(&app.sign_in("ops@example.com", PASSWORD).await);
+    assert_eq!(app.current_user().await.0, StatusCode::OK);
+}
+
+#[test]
+fn the_command_line_applies_the_same_rules_as_the_sign_up_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = create_user(dir.path(), "ops@example.com", "short\n");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at least 12 characters"));
+
+    let output = create_user(dir.path(), "not-an-email", &format!("{PASSWORD}\n"));
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("valid email"));
+}

@@ -1,0 +1,220 @@
+use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
+use serde_json::Value;
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tempfile::TempDir;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::oneshot,
+};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server with its own database folder, and a browser-like client
+/// (cookies kept, same-origin `Origin` header, redirects not followed).
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub dir: Arc<TempDir>,
+    log: Arc<Mutex<String>>,
+    child: Child,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_keysmith")
+}
+
+/// The environment every test server gets: its own database, any free port.
+pub fn base_env(dir: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "DATABASE_URL".into(),
+            format!("sqlite://{}/keysmith.db", dir.display()),
+        ),
+        ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
+        ("LEPTOS_OUTPUT_NAME".into(), "keysmith".into()),
+        (
+            "LEPTOS_SITE_ROOT".into(),
+            dir.join("site").display().to_string(),
+        ),
+        ("RUST_LOG".into(), "info".into()),
+    ]
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+        Self::spawn_in(Arc::new(tempfile::tempdir().unwrap()), extra).await
+    }
+
+    /// Starts a server on an existing folder (to test restarts).
+    pub async fn spawn_in(dir: Arc<TempDir>, extra: &[(&str, &str)]) -> TestApp {
+        let mut command = Command::new(binary());
+        command
+            .current_dir(dir.path())
+            .envs(base_env(dir.path()))
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("the keysmith binary starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (address_tx, address_rx) = oneshot::channel();
+        collect_output(&mut child, log.clone(), address_tx);
+        let base = tokio::time::timeout(Duration::from_secs(30), address_rx)
+            .await
+            .unwrap_or_else(|_| panic!("server did not start:\n{}", log.lock().unwrap()))
+            .unwrap_or_else(|_| panic!("server exited:\n{}", log.lock().unwrap()));
+        TestApp {
+            client: browser_client(&base),
+            base,
+            dir,
+            log,
+            child,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Everything the server printed so far.
+    pub fn logs(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.path().join("keysmith.db")
+    }
+
+    /// Stops the server with SIGTERM, as an operator would, and waits.
+    pub async fn stop(mut self) -> Arc<TempDir> {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the server stops within 10 s of SIGTERM")
+            .unwrap();
+        assert!(status.success(), "graceful stop exits 0, got {status}");
+        self.dir.clone()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Calls a server function as the browser's form post does.
+    pub async fn rpc(&self, name: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(&format!("/rpc/{name}")))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) -> Response {
+        self.rpc("sign_up", &[("email", email), ("password", password)])
+            .await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.rpc(
+            "sign_in",
+            &[("email", email), ("password", password), ("next", "")],
+        )
+        .await
+    }
+
+    pub async fn sign_out(&self) -> Response {
+        self.rpc("sign_out", &[]).await
+    }
+
+    /// Signs up a new user and checks it worked.
+    pub async fn signed_up(&self, email: &str) {
+        let response = self.sign_up(email, PASSWORD).await;
+        assert_success(&response);
+    }
+
+    /// The email the dashboard would greet, or the error.
+    pub async fn current_user(&self) -> (StatusCode, Value) {
+        let response = self.rpc("current_user", &[]).await;
+        (response.status(), response.json().await.unwrap())
+    }
+
+    /// A second browser: no cookies shared with this app's client.
+    pub fn new_browser(&self) -> Client {
+        browser_client(&self.base)
+    }
+}
+
+pub fn browser_client(base: &str) -> Client {
+    let mut headers = header::HeaderMap::new();
+    headers.insert(header::ORIGIN, base.parse().unwrap());
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// A server function that succeeded (possibly with a redirect).
+pub fn assert_success(response: &Response) {
+    assert!(
+        response.status().is_success() || response.status().is_redirection(),
+        "expected success, got {}",
+        response.status()
+    );
+}
+
+pub fn unique_email() -> String {
+    format!("user-{}@example.com", uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{nanos}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Appends the server's stdout and stderr to `log`, and reports the address
+/// from the "listening on" line.
+fn collect_output(child: &mut Child, log: Arc<Mutex<String>>, address: oneshot::Sender<String>) {
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err_log = log.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            err_log.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    tokio::spawn(async move {
+        let mut address = Some(address);
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                if let Some(tx) = address.take() {
+                    let _ = tx.send(rest.trim().to_owned());
+                }
+            }
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+}

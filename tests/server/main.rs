@@ -1,0 +1,8 @@
+//! Integration tests: each starts the real `keysmith` binary on a free port
+//! with a fresh SQLite file and talks to it over HTTP.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod security;

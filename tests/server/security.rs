@@ -1,0 +1,122 @@
+use crate::helpers::*;
+use reqwest::{header, StatusCode};
+
+#[tokio::test]
+async fn pages_carry_strict_security_headers_and_a_nonce_for_their_script() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/login").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    let csp = headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page = response.text().await.unwrap();
+
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
+    assert!(!csp.contains("'unsafe-inline'"), "{csp}");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
+
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the page CSP names a nonce");
+    assert!(page.contains(&format!("<script type=\"module\" nonce=\"{nonce}\">")));
+
+    let again = app.get("/login").await;
+    let csp_again = again.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        !csp_again.contains(nonce),
+        "each response gets its own nonce"
+    );
+}
+
+#[tokio::test]
+async fn every_other_response_has_the_headers_too() {
+    let app = TestApp::spawn().await;
+    for path in ["/dashboard", "/no/such/page", "/favicon.svg"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert!(
+            headers.contains_key(header::CONTENT_SECURITY_POLICY),
+            "{path}"
+        );
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert!(headers.contains_key(header::REFERRER_POLICY), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_page_is_a_404_page() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.unwrap().contains("Page not found"));
+}
+
+#[tokio::test]
+async fn a_state_changing_request_from_another_site_is_refused() {
+    let app = TestApp::spawn().await;
+    let response = reqwest::Client::new()
+        .post(app.url("/rpc/sign_up"))
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("email", "victim@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // Nothing was created: the same sign-up from our own origin still works.
+    assert_success(&app.sign_up("victim@example.com", PASSWORD).await);
+}
+
+#[tokio::test]
+async fn a_state_changing_request_that_cannot_say_where_it_came_from_is_refused() {
+    let app = TestApp::spawn().await;
+    let response = reqwest::Client::new()
+        .post(app.url("/rpc/sign_out"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let with_referer = reqwest::Client::new()
+        .post(app.url("/rpc/auth_options"))
+        .header(header::REFERER, app.url("/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_referer.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413() {
+    let app = TestApp::spawn().await;
+    let huge = "x".repeat(200 * 1024);
+    let response = app
+        .rpc(
+            "sign_in",
+            &[
+                ("email", "a@example.com"),
+                ("password", &huge),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn user_input_is_escaped_when_shown() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .get("/login?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
+        .await;
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("<script>alert(1)</script>"));
+}
