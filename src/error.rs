@@ -32,6 +32,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("Not found.")]
     NotFound,
+    /// The request is valid but the thing it names is in the wrong state.
+    #[error("{0}")]
+    Conflict(String),
     /// The request itself was malformed (missing or mistyped arguments).
     #[error("Bad request: {0}")]
     BadRequest(String),
@@ -76,6 +79,7 @@ impl AppError {
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
             AppError::Forbidden(_) => 403,
             AppError::NotFound => 404,
+            AppError::Conflict(_) => 409,
             AppError::Throttled { .. } => 429,
             AppError::Network => 503,
             AppError::Internal => 500,
@@ -91,6 +95,7 @@ impl AppError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound => "not_found",
+            AppError::Conflict(_) => "conflict",
             AppError::BadRequest(_) => "bad_request",
             AppError::Network => "network_error",
             AppError::Internal => "internal_error",

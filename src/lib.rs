@@ -4,6 +4,7 @@
 //! browser bundle that takes over the server-rendered pages.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod keys;

@@ -42,7 +42,8 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     };
     let state = AppState::from_context()?;
     let session = extract_session().await?;
-    let user = service::sign_up(&state, &email, password).await?;
+    let client = crate::server::rpc::client().await;
+    let user = service::sign_up(&state, &email, password, &client).await?;
     session::sign_in(&session, user).await?;
     leptos_axum::redirect(DEFAULT_RETURN_PATH);
     Ok(())
@@ -52,13 +53,11 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
 pub async fn sign_in(email: String, password: String, next: String) -> Result<(), AppError> {
     use crate::{
         auth::{service, session},
-        server::{security::ClientInfo, AppState},
+        server::{rpc, AppState},
     };
     let state = AppState::from_context()?;
     let session = extract_session().await?;
-    let client: ClientInfo = leptos_axum::extract()
-        .await
-        .map_err(AppError::from_server_fn_error)?;
+    let client = rpc::client().await;
     let user = service::sign_in(&state, &email, password, &client).await?;
     session::sign_in(&session, user).await?;
     leptos_axum::redirect(safe_return_path(&next));
@@ -67,7 +66,14 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<()
 
 #[server(prefix = "/rpc", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
+    use crate::{
+        audit::{service as audit, AuditAction},
+        server::rpc,
+    };
     let session = extract_session().await?;
+    if let Ok((state, actor)) = rpc::signed_in_actor().await {
+        audit::record(&state.db, &actor, AuditAction::SignedOut).await?;
+    }
     crate::auth::session::sign_out(&session).await?;
     leptos_axum::redirect("/login");
     Ok(())
@@ -75,13 +81,8 @@ pub async fn sign_out() -> Result<(), AppError> {
 
 #[server(prefix = "/rpc", endpoint = "current_user")]
 pub async fn current_user() -> Result<UserSummary, AppError> {
-    use crate::{
-        auth::{service, session},
-        server::AppState,
-    };
-    let state = AppState::from_context()?;
-    let user = session::require_user(&extract_session().await?).await?;
-    let email = service::email_of(&state, &user).await?;
+    let (state, user) = crate::server::rpc::signed_in().await?;
+    let email = crate::auth::service::email_of(&state, &user).await?;
     Ok(UserSummary { email })
 }
 
@@ -94,12 +95,7 @@ pub async fn auth_options() -> Result<EntryOptions, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-async fn extract_session() -> Result<tower_sessions::Session, AppError> {
-    leptos_axum::extract().await.map_err(|error| {
-        tracing::error!(?error, "no session layer in front of a server function");
-        AppError::Internal
-    })
-}
+use crate::server::rpc::session as extract_session;
 
 #[cfg(test)]
 mod tests {

@@ -8,9 +8,13 @@ use super::{
     Email, Password,
 };
 use crate::{
+    audit::{
+        service::{self as audit, Actor},
+        AuditAction,
+    },
     error::{AppError, FieldError},
     server::{clock, security::ClientInfo, AppState},
-    storage::{Db, NewOwner, OwnerCreated},
+    storage::{Db, NewOwner, OwnerCreated, UserRecord},
 };
 
 /// Public sign-up: refused when the operator switched it off.
@@ -18,13 +22,14 @@ pub async fn sign_up(
     state: &AppState,
     email: &str,
     password: String,
+    client: &ClientInfo,
 ) -> Result<SessionUser, AppError> {
     if !state.config.allow_signup {
         return Err(AppError::Forbidden(
             "Sign-up is disabled on this server. Ask its administrator for an account.".into(),
         ));
     }
-    create_owner(&state.db, &state.passwords, email, password).await
+    create_owner(&state.db, &state.passwords, email, password, client).await
 }
 
 /// Creates an account and its owner. Both fields are checked before either
@@ -34,6 +39,7 @@ pub async fn create_owner(
     passwords: &PasswordHasher,
     email: &str,
     password: String,
+    client: &ClientInfo,
 ) -> Result<SessionUser, AppError> {
     let (email, password) = match (Email::parse(email), Password::parse_new(password)) {
         (Ok(email), Ok(password)) => (email, password),
@@ -44,20 +50,28 @@ pub async fn create_owner(
         user_id: clock::new_id("usr"),
         account_id: clock::new_id("acc"),
     };
+    let actor = Actor {
+        user,
+        client: client.clone(),
+    };
+    let user = &actor.user;
     let created = db
-        .create_account_with_owner(&NewOwner {
-            account_id: &user.account_id,
-            account_name: email.as_str(),
-            user_id: &user.user_id,
-            email: email.as_str(),
-            password_hash: &password_hash,
-            now_ms: clock::now_ms(),
-        })
+        .create_account_with_owner(
+            &NewOwner {
+                account_id: &user.account_id,
+                account_name: email.as_str(),
+                user_id: &user.user_id,
+                email: email.as_str(),
+                password_hash: &password_hash,
+                now_ms: clock::now_ms(),
+            },
+            &actor.event(AuditAction::SignedUp, None),
+        )
         .await?;
     match created {
         OwnerCreated::Created => {
             tracing::info!(user_id = %user.user_id, account_id = %user.account_id, "account created");
-            Ok(user)
+            Ok(actor.user)
         }
         OwnerCreated::EmailTaken => Err(AppError::field(
             "email",
@@ -87,17 +101,32 @@ pub async fn sign_in(
     let user = state.db.user_by_email(email.as_str()).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     if !state.passwords.verify(password, stored_hash).await? {
-        throttle.record_failure(&subjects, now).await?;
+        // A failure against an unknown email belongs to no account.
+        let actor = user.map(|user| actor_of(user, client));
+        let event = actor
+            .as_ref()
+            .map(|actor| actor.event(AuditAction::SignInFailed, None));
+        throttle
+            .record_failure(&subjects, now, event.as_ref())
+            .await?;
         tracing::info!(ip = ?client.ip, "failed sign-in");
         return Err(AppError::InvalidCredentials);
     }
     throttle.forgive(&subjects).await?;
-    let user = user.ok_or(AppError::InvalidCredentials)?;
-    tracing::info!(user_id = %user.id, "signed in");
-    Ok(SessionUser {
-        user_id: user.id,
-        account_id: user.account_id,
-    })
+    let actor = actor_of(user.ok_or(AppError::InvalidCredentials)?, client);
+    audit::record(&state.db, &actor, AuditAction::SignedIn).await?;
+    tracing::info!(user_id = %actor.user.user_id, "signed in");
+    Ok(actor.user)
+}
+
+fn actor_of(user: UserRecord, client: &ClientInfo) -> Actor {
+    Actor {
+        user: SessionUser {
+            user_id: user.id,
+            account_id: user.account_id,
+        },
+        client: client.clone(),
+    }
 }
 
 /// The signed-in user's email, or `Unauthenticated` if the user is gone.

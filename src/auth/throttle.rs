@@ -1,7 +1,10 @@
 //! Throttling of failed sign-ins, per email and per client address, kept in
 //! the database so it holds across restarts (and, later, replicas).
 
-use crate::{error::AppError, storage::Db};
+use crate::{
+    error::AppError,
+    storage::{Db, NewAuditEvent},
+};
 use sha2::{Digest, Sha256};
 use std::{net::IpAddr, time::Duration};
 
@@ -61,10 +64,15 @@ impl<'a> Throttle<'a> {
         Ok(())
     }
 
-    pub async fn record_failure(&self, subjects: &Subjects, now_ms: i64) -> Result<(), AppError> {
+    pub async fn record_failure(
+        &self,
+        subjects: &Subjects,
+        now_ms: i64,
+        event: Option<&NewAuditEvent<'_>>,
+    ) -> Result<(), AppError> {
         let all: Vec<&str> = subjects.all().collect();
         self.db
-            .record_login_failure(&all, now_ms, now_ms - self.window_ms)
+            .record_login_failure(&all, now_ms, now_ms - self.window_ms, event)
             .await?;
         Ok(())
     }
@@ -116,7 +124,10 @@ mod tests {
         let start = 1_000_000_000;
         for i in 0..5 {
             throttle.check(&subjects, start + i).await.unwrap();
-            throttle.record_failure(&subjects, start + i).await.unwrap();
+            throttle
+                .record_failure(&subjects, start + i, None)
+                .await
+                .unwrap();
         }
         let refused = throttle.check(&subjects, start + 10).await.unwrap_err();
         assert_eq!(

@@ -1,24 +1,61 @@
-//! Server functions about the account's API keys.
+//! Server functions for the dashboard's API-key pages: thin doors onto the
+//! key service. Inputs are JSON, so lists and optional fields arrive intact.
 
+use super::model::{ApiKeyView, IssuedKey, KeyChanges, KeyDraft, KeyPage, KeyQuery, KeyStats};
 use crate::error::AppError;
-use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
+use leptos::{prelude::*, server_fn::codec::Json};
 
-/// The numbers on the Overview page.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyStats {
-    pub active: u64,
-    pub expiring_soon: u64,
-    pub used_last_day: u64,
-}
-
-/// The signed-in account's key counts. Keys cannot be created yet (that is
-/// the next feature), so an account's counts are all zero.
 #[server(prefix = "/rpc", endpoint = "key_counts")]
 pub async fn key_counts() -> Result<KeyStats, AppError> {
-    let session = leptos_axum::extract::<tower_sessions::Session>()
-        .await
-        .map_err(|_| AppError::Internal)?;
-    crate::auth::session::require_user(&session).await?;
-    Ok(KeyStats::default())
+    let (state, user) = crate::server::rpc::signed_in().await?;
+    super::service::stats(&state.db, &user).await
+}
+
+#[server(prefix = "/rpc", endpoint = "list_api_keys", input = Json)]
+pub async fn list_api_keys(query: KeyQuery) -> Result<KeyPage, AppError> {
+    let (state, user) = crate::server::rpc::signed_in().await?;
+    super::service::list(&state.db, &user, &query).await
+}
+
+#[server(prefix = "/rpc", endpoint = "get_api_key", input = Json)]
+pub async fn get_api_key(id: String) -> Result<ApiKeyView, AppError> {
+    let (state, user) = crate::server::rpc::signed_in().await?;
+    super::service::get(&state.db, &user, &id).await
+}
+
+#[server(prefix = "/rpc", endpoint = "create_api_key", input = Json)]
+pub async fn create_api_key(draft: KeyDraft) -> Result<IssuedKey, AppError> {
+    let (state, actor) = crate::server::rpc::signed_in_actor().await?;
+    super::service::create(&state.db, &state.key_format, &actor, &draft).await
+}
+
+#[server(prefix = "/rpc", endpoint = "update_api_key", input = Json)]
+pub async fn update_api_key(id: String, changes: KeyChanges) -> Result<ApiKeyView, AppError> {
+    let (state, actor) = crate::server::rpc::signed_in_actor().await?;
+    super::service::update(&state.db, &actor, &id, &changes).await
+}
+
+#[server(prefix = "/rpc", endpoint = "rotate_api_key", input = Json)]
+pub async fn rotate_api_key(id: String, grace_period_minutes: i64) -> Result<IssuedKey, AppError> {
+    let (state, actor) = crate::server::rpc::signed_in_actor().await?;
+    super::service::rotate(
+        &state.db,
+        &state.key_format,
+        &actor,
+        &id,
+        grace_period_minutes,
+    )
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_api_key", input = Json)]
+pub async fn revoke_api_key(id: String) -> Result<ApiKeyView, AppError> {
+    let (state, actor) = crate::server::rpc::signed_in_actor().await?;
+    super::service::revoke(&state.db, &actor, &id).await
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_api_key", input = Json)]
+pub async fn delete_api_key(id: String) -> Result<(), AppError> {
+    let (state, actor) = crate::server::rpc::signed_in_actor().await?;
+    super::service::delete(&state.db, &actor, &id).await
 }

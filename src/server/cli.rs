@@ -89,7 +89,7 @@ async fn create_user(email: &str) -> Result<(), BoxError> {
     let password = read_password()?;
     let db = Db::connect(&config.database_url).await?;
     let passwords = PasswordHasher::new(1);
-    let user = service::create_owner(&db, &passwords, email, password).await?;
+    let user = service::create_owner(&db, &passwords, email, password, &Default::default()).await?;
     db.close().await;
     println!(
         "created user {} in account {}",

@@ -67,6 +67,12 @@ pub const SETTINGS: &[Setting] = &[
                X-Forwarded-For header is believed.",
     },
     Setting {
+        name: "KEYSMITH_KEY_PREFIX",
+        default: "ks_live_",
+        help: "What every new API key starts with (2 to 20 letters, digits and underscores), \
+               so people and secret scanners can recognise the keys.",
+    },
+    Setting {
         name: "LEPTOS_SITE_ROOT",
         default: "target/site",
         help: "Folder holding the built site (CSS, JavaScript, wasm).",
@@ -96,6 +102,7 @@ pub struct Config {
     pub login_window: Duration,
     pub max_concurrent_hashes: usize,
     pub trusted_proxies: Vec<IpNet>,
+    pub key_prefix: String,
 }
 
 /// The operator-supplied master secret.
@@ -144,6 +151,7 @@ impl Config {
             login_window: minutes(vars.positive("KEYSMITH_LOGIN_WINDOW_MINUTES")?),
             max_concurrent_hashes: vars.positive("KEYSMITH_MAX_CONCURRENT_HASHES")? as usize,
             trusted_proxies: vars.networks("KEYSMITH_TRUSTED_PROXIES")?,
+            key_prefix: vars.key_prefix()?,
         })
     }
 
@@ -261,6 +269,19 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         }
     }
 
+    fn key_prefix(&self) -> Result<String, ConfigError> {
+        let prefix = self.get("KEYSMITH_KEY_PREFIX");
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        if (2..=20).contains(&prefix.len()) && prefix.chars().all(allowed) {
+            Ok(prefix)
+        } else {
+            Err(invalid(
+                "KEYSMITH_KEY_PREFIX",
+                format!("expected 2 to 20 letters, digits and underscores, got {prefix:?}"),
+            ))
+        }
+    }
+
     fn networks(&self, name: &'static str) -> Result<Vec<IpNet>, ConfigError> {
         let Some(list) = self.explicit(name) else {
             return Ok(Vec::new());
@@ -325,6 +346,17 @@ mod tests {
         assert_eq!(config.login_max_failures, 5);
         assert_eq!(config.login_window, Duration::from_secs(15 * 60));
         assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.key_prefix, "ks_live_");
+    }
+
+    #[test]
+    fn the_key_prefix_is_configurable_within_a_safe_alphabet() {
+        let config = config_from(&[("KEYSMITH_KEY_PREFIX", "acme_prod_")]).unwrap();
+        assert_eq!(config.key_prefix, "acme_prod_");
+        for bad in ["k", "ks-live-", "ks live", "a_very_long_prefix_indeed_"] {
+            let error = config_from(&[("KEYSMITH_KEY_PREFIX", bad)]).unwrap_err();
+            assert_eq!(error.variable, "KEYSMITH_KEY_PREFIX", "{bad}");
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod pagination;
+pub mod rpc;
 pub mod secrets;
 pub mod security;
 pub mod startup;

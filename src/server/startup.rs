@@ -11,6 +11,7 @@ use super::{
 use crate::{
     app::{shell, App},
     auth::{hashing::PasswordHasher, session::guard_pages},
+    keys::secret::KeyFormat,
     storage::Db,
 };
 use axum::{
@@ -48,6 +49,7 @@ impl Application {
         let state = AppState {
             leptos_options: leptos_options(&config)?,
             passwords: PasswordHasher::new(config.max_concurrent_hashes),
+            key_format: KeyFormat::new(config.key_prefix.clone()),
             config: Arc::new(config),
             db: db.clone(),
         };

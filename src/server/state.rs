@@ -1,5 +1,5 @@
 use super::Config;
-use crate::{auth::hashing::PasswordHasher, storage::Db};
+use crate::{auth::hashing::PasswordHasher, keys::secret::KeyFormat, storage::Db};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub passwords: PasswordHasher,
+    pub key_format: KeyFormat,
 }
 
 impl AppState {

@@ -1,4 +1,7 @@
-use super::Db;
+use super::{
+    audit::{insert_event, NewAuditEvent},
+    Db,
+};
 
 /// Failed sign-ins for one subject within a window.
 pub struct FailureWindow {
@@ -23,13 +26,15 @@ impl Db {
         Ok(FailureWindow { count, oldest_ms })
     }
 
-    /// Records one failure against each subject, and forgets failures too old
-    /// to matter so the table stays small.
+    /// Records one failure against each subject (and, for a known user, its
+    /// audit event in the same transaction, so both cases cost one commit),
+    /// and forgets failures too old to matter so the table stays small.
     pub async fn record_login_failure(
         &self,
         subjects: &[&str],
         now_ms: i64,
         forget_before_ms: i64,
+        event: Option<&NewAuditEvent<'_>>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         for subject in subjects {
@@ -43,6 +48,9 @@ impl Db {
             .bind(forget_before_ms)
             .execute(&mut *tx)
             .await?;
+        if let Some(event) = event {
+            insert_event(&mut tx, event).await?;
+        }
         tx.commit().await
     }
 

@@ -1,9 +1,16 @@
 //! Every SQL statement Keysmith runs lives below this module, so a second
 //! backend (PostgreSQL) can be added here without touching the services.
 
+mod api_keys;
+mod audit;
 mod login_failures;
-pub use login_failures::FailureWindow;
 mod users;
+
+pub use api_keys::{
+    KeyCounts, KeyCredential, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter,
+};
+pub use audit::{AuditEventRecord, NewAuditEvent};
+pub use login_failures::FailureWindow;
 
 pub use users::{NewOwner, OwnerCreated, UserRecord};
 

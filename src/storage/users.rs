@@ -1,4 +1,7 @@
-use super::Db;
+use super::{
+    audit::{insert_event, NewAuditEvent},
+    Db,
+};
 
 /// A user as stored. Not `Debug`: it carries the password hash.
 #[derive(sqlx::FromRow)]
@@ -30,6 +33,7 @@ impl Db {
     pub async fn create_account_with_owner(
         &self,
         owner: &NewOwner<'_>,
+        event: &NewAuditEvent<'_>,
     ) -> Result<OwnerCreated, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
@@ -51,6 +55,7 @@ impl Db {
         .await;
         match inserted {
             Ok(_) => {
+                insert_event(&mut tx, event).await?;
                 tx.commit().await?;
                 Ok(OwnerCreated::Created)
             }

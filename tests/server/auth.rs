@@ -320,10 +320,6 @@ async fn the_password_is_never_stored_or_logged() {
     assert!(contains(&bytes, b"$argon2id$v=19$m=19456,t=2,p=1$"));
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 fn set_cookie(response: &reqwest::Response) -> Option<String> {
     response
         .headers()

@@ -94,9 +94,16 @@ fn the_command_line_applies_the_same_rules_as_the_sign_up_form() {
 #[test]
 fn settings_are_read_from_a_dot_env_file_in_the_working_folder() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), "KEYSMITH_LOGIN_WINDOW_MINUTES=never\n").unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "KEYSMITH_LOGIN_WINDOW_MINUTES=never\n",
+    )
+    .unwrap();
     let output = keysmith(dir.path()).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("invalid KEYSMITH_LOGIN_WINDOW_MINUTES"), "{stderr}");
+    assert!(
+        stderr.contains("invalid KEYSMITH_LOGIN_WINDOW_MINUTES"),
+        "{stderr}"
+    );
 }

@@ -157,6 +157,19 @@ impl TestApp {
     pub fn new_browser(&self) -> Client {
         browser_client(&self.base)
     }
+
+    /// A second browser, signed up as a new user of a new account.
+    pub async fn second_user(&self) -> Client {
+        let client = self.new_browser();
+        let response = client
+            .post(self.url("/rpc/sign_up"))
+            .form(&[("email", unique_email().as_str()), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_success(&response);
+        client
+    }
 }
 
 pub fn browser_client(base: &str) -> Client {
@@ -217,4 +230,62 @@ fn collect_output(child: &mut Child, log: Arc<Mutex<String>>, address: oneshot::
             log.lock().unwrap().push_str(&format!("{line}\n"));
         }
     });
+}
+
+impl TestApp {
+    /// Calls a JSON server function; the status and the decoded body.
+    pub async fn call(&self, name: &str, body: Value) -> (StatusCode, Value) {
+        self.call_as(&self.client, name, body).await
+    }
+
+    /// Calls a JSON server function from another browser.
+    pub async fn call_as(&self, client: &Client, name: &str, body: Value) -> (StatusCode, Value) {
+        let response = client
+            .post(self.url(&format!("/rpc/{name}")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// Creates a key that must succeed; the response's `key` and `secret`.
+    pub async fn create_key(&self, name: &str, scopes: &[&str]) -> (Value, String) {
+        let (status, body) = self
+            .call(
+                "create_api_key",
+                serde_json::json!({ "draft": { "name": name, "scopes": scopes, "expires_in_days": 90, "ips": [] } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let secret = body["secret"].as_str().unwrap().to_owned();
+        (body["key"].clone(), secret)
+    }
+
+    /// The database, opened beside the server, for checks through the
+    /// service layer.
+    pub async fn database(&self) -> keysmith::storage::Db {
+        let url = format!("sqlite://{}", self.database_path().display());
+        keysmith::storage::Db::connect(&url).await.unwrap()
+    }
+
+    /// Every byte of the database files, write-ahead log included.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.starts_with("keysmith.db") {
+                bytes.extend(std::fs::read(&path).unwrap());
+            }
+        }
+        bytes
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -37,7 +37,7 @@ pub fn OverviewPage() -> impl IntoView {
 }
 
 #[component]
-fn Stat(label: &'static str, value: u64) -> impl IntoView {
+fn Stat(label: &'static str, value: i64) -> impl IntoView {
     view! {
         <div class="stat">
             <dt>{label}</dt>

@@ -1,0 +1,150 @@
+//! What the dashboard and (later) the REST API exchange about keys. These
+//! types compile for the browser too: they hold display fields, never a
+//! digest, and a full key only in [`IssuedKey`], the one response that
+//! shows it.
+
+use serde::{Deserialize, Serialize};
+
+/// A key's state, derived from its revocation and expiry times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub const ALL: [KeyStatus; 3] = [KeyStatus::Active, KeyStatus::Expired, KeyStatus::Revoked];
+
+    pub fn of(revoked_at: Option<i64>, expires_at: Option<i64>, now_ms: i64) -> Self {
+        match (revoked_at, expires_at) {
+            (Some(_), _) => KeyStatus::Revoked,
+            (None, Some(expiry)) if expiry <= now_ms => KeyStatus::Expired,
+            _ => KeyStatus::Active,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Expired => "Expired",
+            KeyStatus::Revoked => "Revoked",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        KeyStatus::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// A key as listed: masked, with who did what and when (unix ms).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    /// `ks_live_a1B2c3…9xQz`
+    pub masked_key: String,
+    pub scopes: Vec<String>,
+    pub ips: Vec<String>,
+    pub status: KeyStatus,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+    pub updated_at: i64,
+    pub updated_by: Option<String>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    /// While a rotation's grace period runs: when the replaced secret stops
+    /// working.
+    pub previous_secret_expires_at: Option<i64>,
+}
+
+/// A key together with its full secret: the answer to create and rotate,
+/// and the only time the secret leaves the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedKey {
+    pub key: ApiKeyView,
+    pub secret: String,
+}
+
+/// One page of keys, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPage {
+    pub keys: Vec<ApiKeyView>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What a new key should be, as typed: the service validates every field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDraft {
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// Whole days from 1 to 365; `None` for a key that never expires.
+    pub expires_in_days: Option<i64>,
+    /// Addresses and CIDR ranges; empty allows any address.
+    pub ips: Vec<String>,
+}
+
+/// Changes to a key; `None` leaves a field as it is. The secret cannot be
+/// changed here: that is what rotation is for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChanges {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub ips: Option<Vec<String>>,
+}
+
+/// Which keys to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyQuery {
+    pub status: Option<KeyStatus>,
+    /// Part of a name, matched without regard to case.
+    pub search: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 100; 25 when unset.
+    pub limit: Option<i64>,
+}
+
+/// The numbers on the Overview page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStats {
+    pub active: i64,
+    pub expiring_soon: i64,
+    pub used_last_day: i64,
+}
+
+pub const DEFAULT_PAGE_SIZE: i64 = 25;
+pub const MAX_PAGE_SIZE: i64 = 100;
+pub const MAX_EXPIRY_DAYS: i64 = 365;
+/// The longest grace period a rotation may give the old secret: 7 days.
+pub const MAX_GRACE_MINUTES: i64 = 7 * 24 * 60;
+/// "Expiring soon" on the Overview page.
+pub const EXPIRING_SOON_DAYS: i64 = 14;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_is_derived_from_revocation_then_expiry() {
+        assert_eq!(KeyStatus::of(None, None, 10), KeyStatus::Active);
+        assert_eq!(KeyStatus::of(None, Some(11), 10), KeyStatus::Active);
+        assert_eq!(KeyStatus::of(None, Some(10), 10), KeyStatus::Expired);
+        assert_eq!(KeyStatus::of(Some(1), Some(5), 10), KeyStatus::Revoked);
+        assert!(KeyStatus::ALL
+            .iter()
+            .all(|s| KeyStatus::parse(s.as_str()) == Some(*s)));
+    }
+}

@@ -1,0 +1,502 @@
+//! The rules of API keys: the one place that creates, lists, changes and
+//! verifies them, under both the server functions and the REST API. Every
+//! operation is confined to the actor's account: another account's key id
+//! behaves exactly like an id that does not exist.
+
+use super::{
+    model::*,
+    secret::{self, KeyFormat, StoredSecret},
+    IpAllowlist, KeyName, Scope, Scopes,
+};
+use crate::{
+    audit::{service::Actor, AuditAction},
+    auth::session::SessionUser,
+    error::{AppError, FieldError},
+    server::{clock, pagination},
+    storage::{Db, KeyCredential, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
+};
+use std::net::IpAddr;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+const MINUTE_MS: i64 = 60 * 1000;
+/// Longer than any id we issue; longer input cannot name a key.
+const MAX_ID_LEN: usize = 64;
+const MAX_SEARCH_CHARS: usize = 100;
+
+/// A draft that passed every rule.
+struct ValidDraft {
+    name: KeyName,
+    scopes: Scopes,
+    expires_in_days: Option<i64>,
+    ips: IpAllowlist,
+}
+
+/// Checks every field of a draft, so a form can show every problem at once.
+fn validate_draft(draft: &KeyDraft) -> Result<ValidDraft, AppError> {
+    let name = KeyName::parse(&draft.name);
+    let scopes = Scopes::parse(&draft.scopes);
+    let expiry = validate_expiry(draft.expires_in_days);
+    let ips = IpAllowlist::parse(&draft.ips);
+    match (name, scopes, expiry, ips) {
+        (Ok(name), Ok(scopes), Ok(expires_in_days), Ok(ips)) => Ok(ValidDraft {
+            name,
+            scopes,
+            expires_in_days,
+            ips,
+        }),
+        (name, scopes, expiry, ips) => {
+            Err(merge([name.err(), scopes.err(), expiry.err(), ips.err()]))
+        }
+    }
+}
+
+fn validate_expiry(days: Option<i64>) -> Result<Option<i64>, AppError> {
+    match days {
+        Some(d) if !(1..=MAX_EXPIRY_DAYS).contains(&d) => Err(AppError::field(
+            "expires_in_days",
+            format!("Expiry must be between 1 and {MAX_EXPIRY_DAYS} days, or never."),
+        )),
+        days => Ok(days),
+    }
+}
+
+fn merge<const N: usize>(errors: [Option<AppError>; N]) -> AppError {
+    let fields: Vec<FieldError> = errors
+        .into_iter()
+        .flatten()
+        .flat_map(|error| match error {
+            AppError::Validation(fields) => fields,
+            _ => Vec::new(),
+        })
+        .collect();
+    AppError::Validation(fields)
+}
+
+pub async fn create(
+    db: &Db,
+    format: &KeyFormat,
+    actor: &Actor,
+    draft: &KeyDraft,
+) -> Result<IssuedKey, AppError> {
+    let draft = validate_draft(draft)?;
+    let (secret, stored) = format.generate();
+    let id = clock::new_id("key");
+    let event = actor.event(AuditAction::KeyCreated, Some((&id, draft.name.as_str())));
+    let now_ms = event.occurred_at;
+    db.insert_key(
+        &NewKey {
+            id: &id,
+            account_id: &actor.user.account_id,
+            name: draft.name.as_str(),
+            digest: &stored.digest,
+            key_prefix: &stored.key_prefix,
+            last_four: &stored.last_four,
+            scopes: &draft.scopes.to_text(),
+            ip_allowlist: &draft.ips.to_text(),
+            created_by: &actor.user.user_id,
+            now_ms,
+            expires_at: draft.expires_in_days.map(|d| now_ms + d * DAY_MS),
+        },
+        &event,
+    )
+    .await?;
+    tracing::info!(key_id = %id, account_id = %actor.user.account_id, "key created");
+    let key = get(db, &actor.user, &id).await?;
+    Ok(IssuedKey {
+        key,
+        secret: secret.reveal(),
+    })
+}
+
+pub async fn list(db: &Db, user: &SessionUser, query: &KeyQuery) -> Result<KeyPage, AppError> {
+    let limit = pagination::page_size(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let before = pagination::decode_cursor(query.cursor.as_deref(), "key_")?;
+    let search = query
+        .search
+        .as_deref()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    if search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
+    {
+        return Err(AppError::field(
+            "search",
+            "Search for at most 100 characters.",
+        ));
+    }
+    let now_ms = clock::now_ms();
+    let rows = db
+        .keys(&KeyListing {
+            account_id: &user.account_id,
+            status: query.status.map(status_filter),
+            name_contains: search.as_deref(),
+            before_id: before.as_deref(),
+            limit: limit + 1,
+            now_ms,
+        })
+        .await?;
+    let (rows, next_cursor) = pagination::into_page(rows, limit, |r| &r.id);
+    Ok(KeyPage {
+        keys: rows.into_iter().map(|r| view(r, now_ms)).collect(),
+        next_cursor,
+    })
+}
+
+pub async fn get(db: &Db, user: &SessionUser, id: &str) -> Result<ApiKeyView, AppError> {
+    let record = find(db, user, id).await?;
+    Ok(view(record, clock::now_ms()))
+}
+
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    id: &str,
+    changes: &KeyChanges,
+) -> Result<ApiKeyView, AppError> {
+    let current = find(db, &actor.user, id).await?;
+    if current.revoked_at.is_some() {
+        return Err(AppError::Conflict(
+            "A revoked key cannot be changed.".into(),
+        ));
+    }
+    let draft = KeyDraft {
+        name: changes.name.clone().unwrap_or_else(|| current.name.clone()),
+        scopes: changes
+            .scopes
+            .clone()
+            .unwrap_or_else(|| words(&current.scopes)),
+        expires_in_days: None,
+        ips: changes
+            .ips
+            .clone()
+            .unwrap_or_else(|| words(&current.ip_allowlist)),
+    };
+    let valid = validate_draft(&draft)?;
+    let event = actor.event(
+        AuditAction::KeyUpdated,
+        Some((&current.id, valid.name.as_str())),
+    );
+    let edit = KeyEdit {
+        name: valid.name.as_str(),
+        scopes: &valid.scopes.to_text(),
+        ip_allowlist: &valid.ips.to_text(),
+    };
+    if !db
+        .update_key(&actor.user.account_id, &current.id, &edit, &event)
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    get(db, &actor.user, &current.id).await
+}
+
+/// Gives a key a new secret, shown once. The old secret stops working at
+/// once, or after `grace_minutes` (at most 7 days) so integrations can
+/// switch without an outage. A second rotation ends the first one's grace.
+pub async fn rotate(
+    db: &Db,
+    format: &KeyFormat,
+    actor: &Actor,
+    id: &str,
+    grace_minutes: i64,
+) -> Result<IssuedKey, AppError> {
+    if !(0..=MAX_GRACE_MINUTES).contains(&grace_minutes) {
+        return Err(AppError::field(
+            "grace_period_minutes",
+            "The grace period must be between 0 minutes and 7 days.",
+        ));
+    }
+    let current = find(db, &actor.user, id).await?;
+    let (secret, stored): (_, StoredSecret) = format.generate();
+    let event = actor.event(AuditAction::KeyRotated, Some((&current.id, &current.name)));
+    let now_ms = event.occurred_at;
+    if KeyStatus::of(current.revoked_at, current.expires_at, now_ms) != KeyStatus::Active {
+        return Err(not_rotatable());
+    }
+    let new_secret = NewSecret {
+        digest: &stored.digest,
+        key_prefix: &stored.key_prefix,
+        last_four: &stored.last_four,
+        previous_expires_at: (grace_minutes > 0).then(|| now_ms + grace_minutes * MINUTE_MS),
+    };
+    if !db
+        .rotate_key(&actor.user.account_id, &current.id, &new_secret, &event)
+        .await?
+    {
+        return Err(not_rotatable());
+    }
+    tracing::info!(key_id = %current.id, grace_minutes, "key rotated");
+    let key = get(db, &actor.user, &current.id).await?;
+    Ok(IssuedKey {
+        key,
+        secret: secret.reveal(),
+    })
+}
+
+fn not_rotatable() -> AppError {
+    AppError::Conflict("Only active keys can be rotated. Create a new key instead.".into())
+}
+
+/// Disables a key for good; it stays listed as revoked. Revoking a revoked
+/// key is not an error and changes nothing.
+pub async fn revoke(db: &Db, actor: &Actor, id: &str) -> Result<ApiKeyView, AppError> {
+    let current = find(db, &actor.user, id).await?;
+    let event = actor.event(AuditAction::KeyRevoked, Some((&current.id, &current.name)));
+    if db
+        .revoke_key(&actor.user.account_id, &current.id, &event)
+        .await?
+    {
+        tracing::info!(key_id = %current.id, "key revoked");
+    }
+    get(db, &actor.user, &current.id).await
+}
+
+/// Removes a key from the list; its audit events remain.
+pub async fn delete(db: &Db, actor: &Actor, id: &str) -> Result<(), AppError> {
+    let current = find(db, &actor.user, id).await?;
+    let event = actor.event(AuditAction::KeyDeleted, Some((&current.id, &current.name)));
+    if !db
+        .delete_key(&actor.user.account_id, &current.id, &event)
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(key_id = %current.id, "key deleted");
+    Ok(())
+}
+
+pub async fn stats(db: &Db, user: &SessionUser) -> Result<KeyStats, AppError> {
+    let now = clock::now_ms();
+    let counts = db
+        .key_counts(
+            &user.account_id,
+            now,
+            now + EXPIRING_SOON_DAYS * DAY_MS,
+            now - DAY_MS,
+        )
+        .await?;
+    Ok(KeyStats {
+        active: counts.active,
+        expiring_soon: counts.expiring_soon,
+        used_last_day: counts.used_last_day,
+    })
+}
+
+/// The outcome of checking a presented key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    Valid(VerifiedKey),
+    Malformed,
+    NotFound,
+    Revoked,
+    Expired,
+    InsufficientScope,
+    IpNotAllowed,
+}
+
+/// What a valid key may do, for the service that accepted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedKey {
+    pub key_id: String,
+    pub account_id: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<i64>,
+}
+
+/// Checks a presented key: its form first (no look-up for typos), then its
+/// state, scope and allowed addresses, against the clock of this moment.
+pub async fn verify(
+    db: &Db,
+    format: &KeyFormat,
+    presented: &str,
+    required: Option<Scope>,
+    client_ip: Option<IpAddr>,
+) -> Result<Verification, AppError> {
+    if !format.is_well_formed(presented) {
+        return Ok(Verification::Malformed);
+    }
+    let Some(found) = db.key_by_digest(&secret::digest(presented)).await? else {
+        return Ok(Verification::NotFound);
+    };
+    let now_ms = clock::now_ms();
+    let outcome = judge(&found, required, client_ip, now_ms);
+    if let Verification::Valid(_) = &outcome {
+        let ip = client_ip.map(|ip| ip.to_string());
+        db.record_key_use(&found.id, now_ms, ip.as_deref()).await?;
+    }
+    Ok(outcome)
+}
+
+fn judge(
+    found: &KeyCredential,
+    required: Option<Scope>,
+    client_ip: Option<IpAddr>,
+    now_ms: i64,
+) -> Verification {
+    match KeyStatus::of(found.revoked_at, found.expires_at, now_ms) {
+        KeyStatus::Revoked => return Verification::Revoked,
+        KeyStatus::Expired => return Verification::Expired,
+        KeyStatus::Active => {}
+    }
+    let grace_over = found.previous_expires_at.is_none_or(|end| end <= now_ms);
+    if found.is_previous && grace_over {
+        return Verification::Expired;
+    }
+    let (Ok(scopes), Ok(ips)) = (
+        Scopes::from_text(&found.scopes),
+        IpAllowlist::from_text(&found.ip_allowlist),
+    ) else {
+        tracing::error!(key_id = %found.id, "stored scopes or IP allowlist do not parse");
+        return Verification::NotFound;
+    };
+    if required.is_some_and(|scope| !scopes.satisfies(scope)) {
+        return Verification::InsufficientScope;
+    }
+    if !ips.is_empty() && !client_ip.is_some_and(|ip| ips.allows(ip)) {
+        return Verification::IpNotAllowed;
+    }
+    Verification::Valid(VerifiedKey {
+        key_id: found.id.clone(),
+        account_id: found.account_id.clone(),
+        name: found.name.clone(),
+        scopes: scopes.iter().collect(),
+        expires_at: found.expires_at,
+    })
+}
+
+async fn find(db: &Db, user: &SessionUser, id: &str) -> Result<KeyRecord, AppError> {
+    let id = id.trim();
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(AppError::NotFound);
+    }
+    db.key(&user.account_id, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+fn status_filter(status: KeyStatus) -> StatusFilter {
+    match status {
+        KeyStatus::Active => StatusFilter::Active,
+        KeyStatus::Expired => StatusFilter::Expired,
+        KeyStatus::Revoked => StatusFilter::Revoked,
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+fn view(record: KeyRecord, now_ms: i64) -> ApiKeyView {
+    let status = KeyStatus::of(record.revoked_at, record.expires_at, now_ms);
+    let grace = record
+        .previous_expires_at
+        .filter(|&end| end > now_ms && status == KeyStatus::Active);
+    ApiKeyView {
+        masked_key: secret::mask(&record.key_prefix, &record.last_four),
+        scopes: words(&record.scopes),
+        ips: words(&record.ip_allowlist),
+        status,
+        id: record.id,
+        name: record.name,
+        created_at: record.created_at,
+        created_by: record.created_by,
+        updated_at: record.updated_at,
+        updated_by: record.updated_by,
+        expires_at: record.expires_at,
+        revoked_at: record.revoked_at,
+        revoked_by: record.revoked_by,
+        last_used_at: record.last_used_at,
+        last_used_ip: record.last_used_ip,
+        previous_secret_expires_at: grace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_field_of_a_draft_is_reported_at_once() {
+        let draft = KeyDraft {
+            name: " ".into(),
+            scopes: vec![],
+            expires_in_days: Some(366),
+            ips: vec!["nope".into()],
+        };
+        let error = validate_draft(&draft).err().unwrap();
+        for field in ["name", "scopes", "expires_in_days", "ips"] {
+            assert!(error.field_message(field).is_some(), "{field}");
+        }
+    }
+
+    #[test]
+    fn expiry_is_one_to_365_days_or_never() {
+        assert_eq!(validate_expiry(None).unwrap(), None);
+        assert_eq!(validate_expiry(Some(1)).unwrap(), Some(1));
+        assert_eq!(validate_expiry(Some(365)).unwrap(), Some(365));
+        assert!(validate_expiry(Some(0)).is_err());
+        assert!(validate_expiry(Some(-3)).is_err());
+    }
+
+    fn credential() -> KeyCredential {
+        KeyCredential {
+            id: "key_1".into(),
+            account_id: "acc_1".into(),
+            name: "CI".into(),
+            scopes: "read".into(),
+            ip_allowlist: "10.0.0.0/8".into(),
+            expires_at: Some(1_000),
+            revoked_at: None,
+            is_previous: false,
+            previous_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn verification_checks_state_then_scope_then_address() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let found = credential();
+        assert!(matches!(
+            judge(&found, Some(Scope::Search), Some(ip), 999),
+            Verification::Valid(_)
+        ));
+        assert_eq!(judge(&found, None, Some(ip), 1_000), Verification::Expired);
+        assert_eq!(
+            judge(&found, Some(Scope::Write), Some(ip), 999),
+            Verification::InsufficientScope
+        );
+        let outside: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(
+            judge(&found, None, Some(outside), 999),
+            Verification::IpNotAllowed
+        );
+        assert_eq!(judge(&found, None, None, 999), Verification::IpNotAllowed);
+        let revoked = KeyCredential {
+            revoked_at: Some(5),
+            ..credential()
+        };
+        assert_eq!(judge(&revoked, None, Some(ip), 999), Verification::Revoked);
+    }
+
+    #[test]
+    fn a_replaced_secret_works_only_until_its_grace_period_ends() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let old = KeyCredential {
+            is_previous: true,
+            previous_expires_at: Some(500),
+            ..credential()
+        };
+        assert!(matches!(
+            judge(&old, None, Some(ip), 499),
+            Verification::Valid(_)
+        ));
+        assert_eq!(judge(&old, None, Some(ip), 500), Verification::Expired);
+        let no_grace = KeyCredential {
+            previous_expires_at: None,
+            ..old
+        };
+        assert_eq!(judge(&no_grace, None, Some(ip), 1), Verification::Expired);
+    }
+}

@@ -1,0 +1,367 @@
+use super::{
+    audit::{insert_event, NewAuditEvent},
+    Db,
+};
+use sqlx::{query::Query, sqlite::SqliteArguments, QueryBuilder, Sqlite};
+
+/// A key as stored, minus its digests, with the emails of the users who
+/// created, last changed and revoked it.
+#[derive(sqlx::FromRow)]
+pub struct KeyRecord {
+    pub id: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub last_four: String,
+    pub previous_expires_at: Option<i64>,
+    pub scopes: String,
+    pub ip_allowlist: String,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+    pub updated_at: i64,
+    pub updated_by: Option<String>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+}
+
+/// What verifying a secret needs to know about the key it belongs to.
+#[derive(sqlx::FromRow)]
+pub struct KeyCredential {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub scopes: String,
+    pub ip_allowlist: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    /// Whether the secret matched the replaced one of a rotation (still
+    /// inside its grace period only if `previous_expires_at` is later than now).
+    pub is_previous: bool,
+    pub previous_expires_at: Option<i64>,
+}
+
+pub struct NewKey<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub name: &'a str,
+    pub digest: &'a str,
+    pub key_prefix: &'a str,
+    pub last_four: &'a str,
+    pub scopes: &'a str,
+    pub ip_allowlist: &'a str,
+    pub created_by: &'a str,
+    pub now_ms: i64,
+    pub expires_at: Option<i64>,
+}
+
+pub struct KeyEdit<'a> {
+    pub name: &'a str,
+    pub scopes: &'a str,
+    pub ip_allowlist: &'a str,
+}
+
+pub struct NewSecret<'a> {
+    pub digest: &'a str,
+    pub key_prefix: &'a str,
+    pub last_four: &'a str,
+    /// When the replaced secret stops working; `None` stops it at once.
+    pub previous_expires_at: Option<i64>,
+}
+
+/// The status filter of a listing, as SQL conditions over `now`.
+#[derive(Clone, Copy)]
+pub enum StatusFilter {
+    Active,
+    Expired,
+    Revoked,
+}
+
+pub struct KeyListing<'a> {
+    pub account_id: &'a str,
+    pub status: Option<StatusFilter>,
+    /// Lower-case text the name must contain.
+    pub name_contains: Option<&'a str>,
+    pub before_id: Option<&'a str>,
+    pub limit: i64,
+    pub now_ms: i64,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KeyCounts {
+    pub active: i64,
+    pub expiring_soon: i64,
+    pub used_last_day: i64,
+}
+
+const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
+    k.scopes, k.ip_allowlist, k.created_at, c.email AS created_by, k.updated_at,
+    u.email AS updated_by, k.expires_at, k.revoked_at, r.email AS revoked_by,
+    k.last_used_at, k.last_used_ip
+    FROM api_keys k
+    LEFT JOIN users c ON c.id = k.created_by
+    LEFT JOIN users u ON u.id = k.updated_by
+    LEFT JOIN users r ON r.id = k.revoked_by";
+
+impl Db {
+    pub async fn insert_key(
+        &self,
+        key: &NewKey<'_>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO api_keys
+               (id, account_id, name, secret_digest, key_prefix, last_four, scopes, ip_allowlist,
+                created_at, created_by, updated_at, updated_by, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11)",
+        )
+        .bind(key.id)
+        .bind(key.account_id)
+        .bind(key.name)
+        .bind(key.digest)
+        .bind(key.key_prefix)
+        .bind(key.last_four)
+        .bind(key.scopes)
+        .bind(key.ip_allowlist)
+        .bind(key.now_ms)
+        .bind(key.created_by)
+        .bind(key.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await
+    }
+
+    pub async fn key(&self, account_id: &str, id: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} WHERE k.account_id = $1 AND k.id = $2"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Newest first; fetches `limit` rows.
+    pub async fn keys(&self, listing: &KeyListing<'_>) -> Result<Vec<KeyRecord>, sqlx::Error> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {KEY_COLUMNS}"));
+        query
+            .push(" WHERE k.account_id = ")
+            .push_bind(listing.account_id);
+        match listing.status {
+            None => {}
+            Some(StatusFilter::Revoked) => {
+                query.push(" AND k.revoked_at IS NOT NULL");
+            }
+            Some(StatusFilter::Expired) => {
+                query
+                    .push(" AND k.revoked_at IS NULL AND k.expires_at <= ")
+                    .push_bind(listing.now_ms);
+            }
+            Some(StatusFilter::Active) => {
+                query
+                    .push(" AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ")
+                    .push_bind(listing.now_ms)
+                    .push(")");
+            }
+        }
+        if let Some(text) = listing.name_contains {
+            query
+                .push(" AND LOWER(k.name) LIKE ")
+                .push_bind(format!("%{}%", escape_like(text)))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(before_id) = listing.before_id {
+            query.push(" AND k.id < ").push_bind(before_id);
+        }
+        query
+            .push(" ORDER BY k.id DESC LIMIT ")
+            .push_bind(listing.limit);
+        query.build_query_as().fetch_all(&self.pool).await
+    }
+
+    /// Applies `edit` to an account's key; `false` when there is no such key.
+    pub async fn update_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        edit: &KeyEdit<'_>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        let change = sqlx::query(
+            "UPDATE api_keys SET name = $1, scopes = $2, ip_allowlist = $3,
+                updated_at = $4, updated_by = $5
+             WHERE account_id = $6 AND id = $7",
+        )
+        .bind(edit.name)
+        .bind(edit.scopes)
+        .bind(edit.ip_allowlist)
+        .bind(event.occurred_at)
+        .bind(event.actor_id)
+        .bind(account_id)
+        .bind(id);
+        self.change_with_event(change, event).await
+    }
+
+    /// Gives an account's usable key a new secret. The replaced one is kept
+    /// (as a digest) until `previous_expires_at`, or dropped at once. `false`
+    /// when there is no such key that is neither revoked nor expired.
+    pub async fn rotate_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        secret: &NewSecret<'_>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        let change = sqlx::query(
+            "UPDATE api_keys SET
+                previous_digest = CASE WHEN $1 IS NULL THEN NULL ELSE secret_digest END,
+                previous_expires_at = $1,
+                secret_digest = $2, key_prefix = $3, last_four = $4,
+                updated_at = $5, updated_by = $6
+             WHERE account_id = $7 AND id = $8 AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > $5)",
+        )
+        .bind(secret.previous_expires_at)
+        .bind(secret.digest)
+        .bind(secret.key_prefix)
+        .bind(secret.last_four)
+        .bind(event.occurred_at)
+        .bind(event.actor_id)
+        .bind(account_id)
+        .bind(id);
+        self.change_with_event(change, event).await
+    }
+
+    /// Revokes an account's key, and with it any secret in a grace period.
+    /// `false` when there is no such key or it was revoked already (then
+    /// nothing changes and no event is written).
+    pub async fn revoke_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        let change = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1, revoked_by = $2, updated_at = $1, updated_by = $2
+             WHERE account_id = $3 AND id = $4 AND revoked_at IS NULL",
+        )
+        .bind(event.occurred_at)
+        .bind(event.actor_id)
+        .bind(account_id)
+        .bind(id);
+        self.change_with_event(change, event).await
+    }
+
+    /// Deletes an account's key; its audit events stay. `false` when there
+    /// is no such key.
+    pub async fn delete_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        let change = sqlx::query("DELETE FROM api_keys WHERE account_id = $1 AND id = $2")
+            .bind(account_id)
+            .bind(id);
+        self.change_with_event(change, event).await
+    }
+
+    /// Runs `change` and, when it touched a row, records `event` in the same
+    /// transaction; whether anything changed.
+    async fn change_with_event<'q>(
+        &self,
+        change: Query<'q, Sqlite, SqliteArguments<'q>>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if change.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The key a secret digest belongs to, as its current secret or as the
+    /// replaced secret of a rotation.
+    pub async fn key_by_digest(&self, digest: &str) -> Result<Option<KeyCredential>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, account_id, name, scopes, ip_allowlist, expires_at, revoked_at,
+                    CASE WHEN previous_digest = $1 THEN 1 ELSE 0 END AS is_previous, previous_expires_at
+             FROM api_keys WHERE secret_digest = $1 OR previous_digest = $1",
+        )
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn record_key_use(
+        &self,
+        id: &str,
+        at_ms: i64,
+        ip: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
+            .bind(at_ms)
+            .bind(ip)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn key_counts(
+        &self,
+        account_id: &str,
+        now_ms: i64,
+        soon_ms: i64,
+        day_ago_ms: i64,
+    ) -> Result<KeyCounts, sqlx::Error> {
+        let (active, expiring_soon, used_last_day): (i64, i64, i64) = sqlx::query_as(
+            "SELECT
+               COALESCE(SUM(CASE WHEN revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+                            THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN revoked_at IS NULL AND expires_at > $2 AND expires_at <= $3
+                            THEN 1 ELSE 0 END), 0),
+               COALESCE(SUM(CASE WHEN last_used_at >= $4 THEN 1 ELSE 0 END), 0)
+             FROM api_keys WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .bind(now_ms)
+        .bind(soon_ms)
+        .bind(day_ago_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(KeyCounts {
+            active,
+            expiring_soon,
+            used_last_day,
+        })
+    }
+}
+
+/// `%`, `_` and the escape character itself match literally.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_in_a_search_match_literally() {
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(escape_like("ci"), "ci");
+    }
+}
