@@ -1,6 +1,43 @@
 //! Small building blocks shared by the pages.
 
+use crate::error::AppError;
 use leptos::prelude::*;
+
+/// Field messages and the form-level message of an action's last failure.
+#[derive(Clone, Copy)]
+pub struct FormErrors {
+    last: Signal<Option<AppError>>,
+}
+
+impl FormErrors {
+    pub fn of<T: Clone + Send + Sync + 'static>(
+        value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+    ) -> Self {
+        FormErrors {
+            last: Signal::derive(move || value.get().and_then(Result::err)),
+        }
+    }
+
+    pub fn field(&self, name: &'static str) -> Signal<Option<String>> {
+        let last = self.last;
+        Signal::derive(move || last.get().and_then(|e| e.field_message(name)))
+    }
+
+    /// Errors not tied to a field shown on the form: wrong credentials,
+    /// throttling, a server or network failure.
+    pub fn form(&self, fields: &'static [&'static str]) -> Signal<Option<String>> {
+        let last = self.last;
+        Signal::derive(move || {
+            last.get().and_then(|error| match &error {
+                AppError::Validation(errors) => errors
+                    .iter()
+                    .find(|e| !fields.contains(&e.field.as_str()))
+                    .map(|e| e.message.clone()),
+                _ => Some(error.to_string()),
+            })
+        })
+    }
+}
 
 /// A labelled input with an optional hint and a message area for its error.
 /// The input is described by both, so screen readers announce them.
@@ -81,5 +118,33 @@ pub fn BrandMark() -> impl IntoView {
             <circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3" />
             <path d="M17 16h10M23 16v5M27 16v4" stroke="#fff" stroke-width="3" stroke-linecap="round" />
         </svg>
+    }
+}
+
+/// "Previous" and "Next" over cursor pages. `cursors` holds the cursor of
+/// every page before this one and of this one; `next` continues after it.
+#[component]
+pub fn Pager(
+    label: &'static str,
+    cursors: RwSignal<Vec<String>>,
+    next: Option<String>,
+) -> impl IntoView {
+    let at_first = cursors.with_untracked(Vec::is_empty);
+    let at_last = next.is_none();
+    let forward = move |_| {
+        if let Some(cursor) = next.clone() {
+            cursors.update(|c| c.push(cursor));
+        }
+    };
+    let back = move |_| {
+        cursors.update(|c| {
+            c.pop();
+        })
+    };
+    view! {
+        <nav class="pager" aria-label=label>
+            <button type="button" class="button subtle" disabled=at_first on:click=back>"Previous"</button>
+            <button type="button" class="button subtle" disabled=at_last on:click=forward>"Next"</button>
+        </nav>
     }
 }

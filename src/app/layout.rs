@@ -32,6 +32,9 @@ pub fn DashboardLayout() -> impl IntoView {
                         <li>
                             <A href="/dashboard/api-keys">"API Keys"</A>
                         </li>
+                        <li>
+                            <A href="/dashboard/audit-log">"Audit log"</A>
+                        </li>
                     </ul>
                     <div class="account">
                         <Suspense fallback=|| view! { <span class="email muted">"…"</span> }>

@@ -1,6 +1,8 @@
 //! The user interface, rendered on the server and hydrated in the browser.
 
 mod components;
+mod dialog;
+mod format;
 mod layout;
 mod pages;
 
@@ -11,7 +13,7 @@ use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path,
 };
-use pages::{ApiKeysPage, LoginPage, NotFound, OverviewPage, SignupPage};
+use pages::{ApiKeysPage, AuditLogPage, LoginPage, NotFound, OverviewPage, SignupPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -47,6 +49,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/dashboard") view=DashboardLayout>
                     <Route path=path!("") view=OverviewPage />
                     <Route path=path!("api-keys") view=ApiKeysPage />
+                    <Route path=path!("audit-log") view=AuditLogPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,48 +1,12 @@
 //! The pages a visitor sees before signing in.
 
 use crate::{
-    app::components::{BrandMark, FormAlert, SubmitButton, TextField},
+    app::components::{BrandMark, FormAlert, FormErrors, SubmitButton, TextField},
     auth::api::{auth_options, SignIn, SignUp},
-    error::AppError,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-
-/// Field messages and the form-level message of an action's last failure.
-struct FormErrors {
-    last: Signal<Option<AppError>>,
-}
-
-impl FormErrors {
-    fn of<T: Clone + Send + Sync + 'static>(
-        value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-    ) -> Self {
-        FormErrors {
-            last: Signal::derive(move || value.get().and_then(Result::err)),
-        }
-    }
-
-    fn field(&self, name: &'static str) -> Signal<Option<String>> {
-        let last = self.last;
-        Signal::derive(move || last.get().and_then(|e| e.field_message(name)))
-    }
-
-    /// Errors not tied to a field shown on the form: wrong credentials,
-    /// throttling, a server or network failure.
-    fn form(&self, fields: &'static [&'static str]) -> Signal<Option<String>> {
-        let last = self.last;
-        Signal::derive(move || {
-            last.get().and_then(|error| match &error {
-                AppError::Validation(errors) => errors
-                    .iter()
-                    .find(|e| !fields.contains(&e.field.as_str()))
-                    .map(|e| e.message.clone()),
-                _ => Some(error.to_string()),
-            })
-        })
-    }
-}
 
 #[component]
 pub fn LoginPage() -> impl IntoView {

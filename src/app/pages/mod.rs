@@ -1,9 +1,11 @@
 mod api_keys;
+mod audit_log;
 mod entry;
 mod not_found;
 mod overview;
 
 pub use api_keys::ApiKeysPage;
+pub use audit_log::AuditLogPage;
 pub use entry::{LoginPage, SignupPage};
 pub use not_found::NotFound;
 pub use overview::OverviewPage;

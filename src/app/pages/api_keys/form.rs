@@ -1,0 +1,131 @@
+//! The fields a person edits on a key: name, scopes and allowed addresses.
+
+use crate::{
+    app::components::FormErrors,
+    keys::{model::ApiKeyView, name::MAX_CHARS, Scope},
+};
+use leptos::prelude::*;
+
+/// What the form holds, as typed; the service validates it.
+#[derive(Clone, Copy)]
+pub struct KeyForm {
+    pub name: RwSignal<String>,
+    pub scopes: RwSignal<Vec<Scope>>,
+    /// One address or range per line.
+    pub ips: RwSignal<String>,
+}
+
+impl KeyForm {
+    pub fn blank() -> Self {
+        KeyForm {
+            name: RwSignal::new(String::new()),
+            scopes: RwSignal::new(vec![Scope::Read]),
+            ips: RwSignal::new(String::new()),
+        }
+    }
+
+    pub fn of(key: &ApiKeyView) -> Self {
+        KeyForm {
+            name: RwSignal::new(key.name.clone()),
+            scopes: RwSignal::new(key.scopes.iter().filter_map(|s| Scope::parse(s)).collect()),
+            ips: RwSignal::new(key.ips.join("\n")),
+        }
+    }
+
+    pub fn scope_names(&self) -> Vec<String> {
+        self.scopes
+            .get_untracked()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect()
+    }
+
+    pub fn ip_lines(&self) -> Vec<String> {
+        self.ips
+            .get_untracked()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[component]
+pub fn KeyFields(form: KeyForm, errors: FormErrors) -> impl IntoView {
+    view! {
+        <Field label="Name" id="key-name" error=errors.field("name")>
+            <input
+                id="key-name"
+                type="text"
+                autofocus=true
+                autocomplete="off"
+                maxlength=MAX_CHARS.to_string()
+                bind:value=form.name
+                aria-invalid=move || errors.field("name").get().map(|_| "true")
+                aria-describedby="key-name-error"
+            />
+        </Field>
+        <fieldset class="field scopes" aria-describedby="key-scopes-error">
+            <legend>"Scopes"</legend>
+            {Scope::ALL
+                .into_iter()
+                .map(|scope| {
+                    let id = format!("scope-{scope}");
+                    let hint = format!("{id}-hint");
+                    let checked = move || form.scopes.read().contains(&scope);
+                    let toggle = move |ev: leptos::ev::Event| {
+                        let on = event_target_checked(&ev);
+                        form.scopes.update(|scopes| {
+                            scopes.retain(|s| *s != scope);
+                            if on {
+                                scopes.push(scope);
+                                scopes.sort();
+                            }
+                        });
+                    };
+                    view! {
+                        <div class="scope-option">
+                            <input id=id.clone() type="checkbox" prop:checked=checked on:change=toggle aria-describedby=hint.clone() />
+                            <label for=id>{scope.as_str()}</label>
+                            <p class="hint" id=hint>{scope.description()}</p>
+                        </div>
+                    }
+                })
+                .collect_view()}
+            <p class="field-error" id="key-scopes-error">{move || errors.field("scopes").get()}</p>
+        </fieldset>
+        <Field label="IP allowlist (optional)" id="key-ips" error=errors.field("ips")>
+            <textarea
+                id="key-ips"
+                rows="3"
+                spellcheck="false"
+                placeholder="203.0.113.7\n10.0.0.0/8"
+                bind:value=form.ips
+                aria-invalid=move || errors.field("ips").get().map(|_| "true")
+                aria-describedby="key-ips-hint key-ips-error"
+            ></textarea>
+            <p class="hint" id="key-ips-hint">
+                "One IPv4 or IPv6 address or CIDR range per line. Leave empty to allow any address."
+            </p>
+        </Field>
+    }
+}
+
+/// A label, the control given as children, and the control's error below it
+/// (with the id `{id}-error` that the control names in aria-describedby).
+#[component]
+pub fn Field(
+    label: &'static str,
+    id: &'static str,
+    #[prop(into)] error: Signal<Option<String>>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id>{label}</label>
+            {children()}
+            <p class="field-error" id=format!("{id}-error")>{move || error.get()}</p>
+        </div>
+    }
+}

@@ -1,0 +1,138 @@
+//! The Audit log page: what happened in the account, newest first, with a
+//! filter by key (kept in the address, `?key=…`, so a filtered view can be
+//! bookmarked).
+
+use crate::{
+    app::{components::Pager, format},
+    audit::{api::list_audit_events, AuditEventView, AuditQuery},
+    keys::{api::list_api_keys, model::KeyQuery},
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+#[component]
+pub fn AuditLogPage() -> impl IntoView {
+    let query_map = use_query_map();
+    let key_filter = Memo::new(move |_| query_map.read().get("key").filter(|k| !k.is_empty()));
+    let cursors = RwSignal::new(Vec::<String>::new());
+    let events = Resource::new(
+        move || AuditQuery {
+            key_id: key_filter.get(),
+            cursor: cursors.get().last().cloned(),
+            limit: None,
+        },
+        list_audit_events,
+    );
+    let keys = Resource::new(
+        || (),
+        |_| {
+            list_api_keys(KeyQuery {
+                limit: Some(100),
+                ..KeyQuery::default()
+            })
+        },
+    );
+    let navigate = use_navigate();
+    let choose_key = move |ev: leptos::ev::Event| {
+        let key = event_target_value(&ev);
+        cursors.set(Vec::new());
+        let target = if key.is_empty() {
+            "/dashboard/audit-log".to_owned()
+        } else {
+            format!("/dashboard/audit-log?key={key}")
+        };
+        navigate(&target, Default::default());
+    };
+    view! {
+        <Title text="Audit log" />
+        <header class="page-header">
+            <h1>"Audit log"</h1>
+            <p class="lede">"Every sign-in and every change to a key, newest first. Secrets are never recorded."</p>
+        </header>
+        <div class="toolbar">
+            <label for="audit-key">"Key"</label>
+            <Transition fallback=|| view! { <select id="audit-key" disabled=true><option>"All keys"</option></select> }>
+                {move || {
+                    let choose_key = choose_key.clone();
+                    Suspend::new(async move {
+                    let keys = keys.await.map(|page| page.keys).unwrap_or_default();
+                    let selected = key_filter.get().unwrap_or_default();
+                    view! {
+                        <select id="audit-key" on:change=choose_key prop:value=selected.clone()>
+                            <option value="">"All keys"</option>
+                            {keys
+                                .into_iter()
+                                .map(|key| {
+                                    let is_selected = key.id == selected;
+                                    view! { <option value=key.id selected=is_selected>{key.name}</option> }
+                                })
+                                .collect_view()}
+                        </select>
+                    }
+                    })
+                }}
+            </Transition>
+        </div>
+        <Transition fallback=|| view! { <p class="muted">"Loading events…"</p> }>
+            {move || Suspend::new(async move {
+                match events.await {
+                    Ok(page) if page.events.is_empty() => view! { <p class="empty-state">"No events yet."</p> }.into_any(),
+                    Ok(page) => {
+                        let next = page.next_cursor.clone();
+                        view! {
+                            <div class="table-wrap">
+                                <table class="audit">
+                                    <caption class="visually-hidden">"Audit events, newest first"</caption>
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Time"</th>
+                                            <th scope="col">"Action"</th>
+                                            <th scope="col">"Key"</th>
+                                            <th scope="col">"By"</th>
+                                            <th scope="col">"IP address"</th>
+                                            <th scope="col">"Client"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>{page.events.into_iter().map(event_row).collect_view()}</tbody>
+                                </table>
+                            </div>
+                            <Pager label="Pages of events" cursors next />
+                        }.into_any()
+                    }
+                    Err(error) => view! { <p class="form-alert" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn event_row(event: AuditEventView) -> impl IntoView {
+    let key = match (event.key_id, event.key_name) {
+        (Some(id), name) => {
+            let href = format!("/dashboard/audit-log?key={id}");
+            view! { <a href=href>{name.unwrap_or(id)}</a> }.into_any()
+        }
+        (None, _) => view! { <span class="muted">"—"</span> }.into_any(),
+    };
+    view! {
+        <tr>
+            <td class="nowrap">{format::date_time(event.occurred_at)}</td>
+            <td>{event.action.label()}</td>
+            <td>{key}</td>
+            <td>{event.actor.unwrap_or_else(|| "—".to_owned())}</td>
+            <td>{event.client_ip.unwrap_or_else(|| "—".to_owned())}</td>
+            <td class="user-agent" title=event.user_agent.clone()>{event.user_agent.clone().map(short_agent).unwrap_or_else(|| "—".to_owned())}</td>
+        </tr>
+    }
+}
+
+/// The first words of a user agent; the whole is in the cell's title.
+fn short_agent(agent: String) -> String {
+    const MAX: usize = 40;
+    if agent.chars().count() <= MAX {
+        agent
+    } else {
+        format!("{}…", agent.chars().take(MAX).collect::<String>())
+    }
+}
