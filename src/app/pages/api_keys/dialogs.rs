@@ -1,7 +1,7 @@
 //! The dialogs of the API Keys page: create, edit, rotate, revoke, delete,
 //! and the one-time display of a new secret.
 
-use super::form::{Field, KeyFields, KeyForm};
+use super::form::{Field, IpAllowlistField, KeyFields, KeyForm};
 use crate::{
     app::{
         components::{FormAlert, FormErrors},
@@ -94,6 +94,7 @@ pub fn CreateKeyDialog(hooks: DialogHooks) -> impl IntoView {
                             />
                         </Field>
                     </Show>
+                    <IpAllowlistField form errors />
                     <FormAlert message=errors.form(FORM_FIELDS) />
                     <div class="modal-actions">
                         <button type="button" class="button subtle" on:click=move |_| hooks.close.run(())>"Cancel"</button>
@@ -130,6 +131,7 @@ pub fn EditKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
             <form class="modal-form" on:submit=submit novalidate=true>
                 <p class="hint">"Change the name, scopes or allowed addresses. The secret stays the same: rotate the key to replace it."</p>
                 <KeyFields form errors />
+                <IpAllowlistField form errors />
                 <FormAlert message=errors.form(FORM_FIELDS) />
                 <div class="modal-actions">
                     <button type="button" class="button subtle" on:click=move |_| hooks.close.run(())>"Cancel"</button>

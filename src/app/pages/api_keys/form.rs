@@ -51,6 +51,7 @@ impl KeyForm {
     }
 }
 
+/// Name and scopes.
 #[component]
 pub fn KeyFields(form: KeyForm, errors: FormErrors) -> impl IntoView {
     view! {
@@ -95,6 +96,13 @@ pub fn KeyFields(form: KeyForm, errors: FormErrors) -> impl IntoView {
                 .collect_view()}
             <p class="field-error" id="key-scopes-error">{move || errors.field("scopes").get()}</p>
         </fieldset>
+    }
+}
+
+/// Addresses and ranges the key may be used from, one per line.
+#[component]
+pub fn IpAllowlistField(form: KeyForm, errors: FormErrors) -> impl IntoView {
+    view! {
         <Field label="IP allowlist (optional)" id="key-ips" error=errors.field("ips")>
             <textarea
                 id="key-ips"
