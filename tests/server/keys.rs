@@ -447,3 +447,34 @@ async fn full_keys_never_reach_the_database_or_the_logs() {
         assert!(!logs.contains(hidden), "a secret is in the logs");
     }
 }
+
+#[tokio::test]
+async fn a_key_cannot_be_created_from_another_site_even_with_the_session_cookie() {
+    let app = signed_in_app().await;
+    let response = app
+        .client
+        .post(app.url("/rpc/create_api_key"))
+        .header(reqwest::header::ORIGIN, "https://evil.example")
+        .json(&json!({ "draft": { "name": "csrf", "scopes": ["admin"], "expires_in_days": null, "ips": [] } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let (_, page) = list(&app, json!({})).await;
+    assert!(names(&page).is_empty());
+}
+
+#[tokio::test]
+async fn the_keys_page_lists_keys_masked_and_escaped_in_its_server_html() {
+    let app = signed_in_app().await;
+    let (key, secret) = app
+        .create_key("<img src=x onerror=alert(1)>", &["read"])
+        .await;
+    let response = app.get("/dashboard/api-keys").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(!html.contains("<img src=x"));
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(html.contains(key["masked_key"].as_str().unwrap()));
+    assert!(!html.contains(&secret[14..]));
+}
