@@ -113,6 +113,9 @@ test("dialogs are keyboard-operable and the one-time secret is hard to lose", as
   await open.click();
   const dialog = page.getByRole("dialog", { name: "Create API key" });
   await expect(dialog).toHaveAttribute("aria-modal", "true");
+  // The page behind is hidden from assistive technology while it is open.
+  await expect(page.getByRole("button", { name: "Create API key" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Create", exact: true })).toHaveCount(1);
   await page.keyboard.press("Escape");
   await expect(dialog).toBeHidden();
   await expect(open).toBeFocused();

@@ -18,12 +18,7 @@ pub fn Modal(
     children: Children,
 ) -> impl IntoView {
     let dialog = NodeRef::<html::Dialog>::new();
-    focus::remember_opener();
-    Effect::new(move |_| {
-        if let Some(dialog) = dialog.get() {
-            focus::open(&dialog);
-        }
-    });
+    modal::manage(dialog);
     view! {
         <dialog
             node_ref=dialog
@@ -41,7 +36,7 @@ pub fn Modal(
                     on_close.run(());
                 } else if ev.key() == "Tab" {
                     if let Some(dialog) = dialog.get_untracked() {
-                        focus::keep_tab_inside(&dialog, &ev);
+                        modal::keep_tab_inside(&dialog, &ev);
                     }
                 }
             }
@@ -53,8 +48,8 @@ pub fn Modal(
 }
 
 #[cfg(feature = "hydrate")]
-mod focus {
-    use leptos::{ev::KeyboardEvent, prelude::*, wasm_bindgen::JsCast, web_sys};
+mod modal {
+    use leptos::{ev::KeyboardEvent, html, prelude::*, wasm_bindgen::JsCast, web_sys};
 
     const FOCUSABLE: &str = "a[href], button:not([disabled]), input:not([disabled]), \
          select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
@@ -62,23 +57,62 @@ mod focus {
     /// key): the page's main action.
     const FALLBACK: &str = "#main .page-header .button";
 
-    /// Notes the focused element now, and focuses it again when the dialog
-    /// goes away.
-    pub fn remember_opener() {
+    /// Opens the dialog once it is in the page, hides everything else from
+    /// assistive technology meanwhile, and when it goes away undoes that and
+    /// focuses the element that was focused when it opened.
+    pub fn manage(dialog: NodeRef<html::Dialog>) {
         let opener = StoredValue::new_local(
             document()
                 .active_element()
                 .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()),
         );
-        // While the dialog is still in the page everything else is inert and
-        // cannot take focus, so focus moves once it is gone.
+        let hidden = StoredValue::new_local(Vec::<web_sys::Element>::new());
+        Effect::new(move |_| {
+            if let Some(dialog) = dialog.get() {
+                if !dialog.open() {
+                    hidden.set_value(hide_others(&dialog));
+                    // showModal makes the rest inert and focuses the element
+                    // marked autofocus, or the first focusable one.
+                    let _ = dialog.show_modal();
+                }
+            }
+        });
         on_cleanup(move || {
+            for element in hidden.try_get_value().unwrap_or_default() {
+                let _ = element.remove_attribute("aria-hidden");
+            }
+            // While the dialog is still in the page everything else is inert
+            // and cannot take focus, so focus moves once it is gone.
             let opener = opener.try_get_value().flatten();
-            request_animation_frame(move || restore(opener));
+            request_animation_frame(move || restore_focus(opener));
         });
     }
 
-    fn restore(opener: Option<web_sys::HtmlElement>) {
+    /// Marks every element beside the dialog and beside each of its
+    /// ancestors `aria-hidden`; returns those it marked.
+    fn hide_others(dialog: &web_sys::HtmlDialogElement) -> Vec<web_sys::Element> {
+        let mut marked = Vec::new();
+        let mut node: web_sys::Element = dialog.clone().into();
+        while let Some(parent) = node.parent_element() {
+            let siblings = parent.children();
+            for i in 0..siblings.length() {
+                let Some(sibling) = siblings.item(i) else {
+                    continue;
+                };
+                if sibling != node && !sibling.has_attribute("aria-hidden") {
+                    let _ = sibling.set_attribute("aria-hidden", "true");
+                    marked.push(sibling);
+                }
+            }
+            if parent.tag_name() == "BODY" {
+                break;
+            }
+            node = parent;
+        }
+        marked
+    }
+
+    fn restore_focus(opener: Option<web_sys::HtmlElement>) {
         let target = opener.filter(|e| e.is_connected()).or_else(|| {
             document()
                 .query_selector(FALLBACK)
@@ -88,14 +122,6 @@ mod focus {
         });
         if let Some(target) = target {
             let _ = target.focus();
-        }
-    }
-
-    pub fn open(dialog: &web_sys::HtmlDialogElement) {
-        if !dialog.open() {
-            // showModal focuses the element marked autofocus, or the first
-            // focusable one.
-            let _ = dialog.show_modal();
         }
     }
 
@@ -124,10 +150,9 @@ mod focus {
 
 /// On the server a dialog is never open: these do nothing.
 #[cfg(not(feature = "hydrate"))]
-mod focus {
-    use leptos::{ev::KeyboardEvent, web_sys};
+mod modal {
+    use leptos::{ev::KeyboardEvent, html, prelude::*, web_sys};
 
-    pub fn remember_opener() {}
-    pub fn open(_: &web_sys::HtmlDialogElement) {}
+    pub fn manage(_: NodeRef<html::Dialog>) {}
     pub fn keep_tab_inside(_: &web_sys::HtmlDialogElement, _: &KeyboardEvent) {}
 }

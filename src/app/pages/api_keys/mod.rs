@@ -43,6 +43,9 @@ pub fn ApiKeysPage() -> impl IntoView {
     let filtered = move || !search.get().trim().is_empty() || !status.get().is_empty();
     view! {
         <Title text="API Keys" />
+        // The dialogs are rendered beside this wrapper, which is hidden from
+        // assistive technology while one is open.
+        <div class="page-body">
         <header class="page-header with-action">
             <div>
                 <h1>"API Keys"</h1>
@@ -89,6 +92,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </div>
         {move || {
             open.get().map(|dialog| match dialog {
                 OpenDialog::Create => view! { <CreateKeyDialog hooks /> }.into_any(),
