@@ -35,6 +35,18 @@ pub enum AppError {
     /// The request is valid but the thing it names is in the wrong state.
     #[error("{0}")]
     Conflict(String),
+    /// A valid API key without the scope an operation needs.
+    #[error("This operation needs an API key with the `{0}` scope (or a higher one).")]
+    InsufficientScope(String),
+    /// A valid API key used from an address outside its allowlist.
+    #[error("This API key may not be used from your address.")]
+    IpNotAllowed,
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("Send the request body as JSON, with Content-Type: application/json.")]
+    UnsupportedMediaType,
+    #[error("This method is not allowed here.")]
+    MethodNotAllowed,
     /// The request itself was malformed (missing or mistyped arguments).
     #[error("Bad request: {0}")]
     BadRequest(String),
@@ -80,6 +92,10 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
+            AppError::InsufficientScope(_) | AppError::IpNotAllowed => 403,
+            AppError::PayloadTooLarge => 413,
+            AppError::UnsupportedMediaType => 415,
+            AppError::MethodNotAllowed => 405,
             AppError::Throttled { .. } => 429,
             AppError::Network => 503,
             AppError::Internal => 500,
@@ -96,6 +112,11 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound => "not_found",
             AppError::Conflict(_) => "conflict",
+            AppError::InsufficientScope(_) => "insufficient_scope",
+            AppError::IpNotAllowed => "ip_not_allowed",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::MethodNotAllowed => "method_not_allowed",
             AppError::BadRequest(_) => "bad_request",
             AppError::Network => "network_error",
             AppError::Internal => "internal_error",

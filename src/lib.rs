@@ -9,6 +9,8 @@ pub mod auth;
 pub mod error;
 pub mod keys;
 #[cfg(feature = "ssr")]
+pub mod rest;
+#[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod storage;

@@ -47,7 +47,7 @@ pub async fn record(db: &Db, actor: &Actor, action: AuditAction) -> Result<(), A
 }
 
 /// The account's events, newest first.
-pub async fn list(db: &Db, user: &SessionUser, query: &AuditQuery) -> Result<AuditPage, AppError> {
+pub async fn list(db: &Db, account_id: &str, query: &AuditQuery) -> Result<AuditPage, AppError> {
     let limit = pagination::page_size(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let before = pagination::decode_cursor(query.cursor.as_deref(), "evt_")?;
     let key_id = query
@@ -56,7 +56,7 @@ pub async fn list(db: &Db, user: &SessionUser, query: &AuditQuery) -> Result<Aud
         .map(str::trim)
         .filter(|k| !k.is_empty());
     let rows = db
-        .audit_events(&user.account_id, key_id, before.as_deref(), limit + 1)
+        .audit_events(account_id, key_id, before.as_deref(), limit + 1)
         .await?;
     let (rows, next_cursor) = pagination::into_page(rows, limit, |r| &r.id);
     let events = rows

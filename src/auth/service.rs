@@ -129,6 +129,14 @@ fn actor_of(user: UserRecord, client: &ClientInfo) -> Actor {
     }
 }
 
+/// The generation of the user's bearer tokens (see `TokenSigner`).
+pub async fn token_generation(state: &AppState, user: &SessionUser) -> Result<i64, AppError> {
+    let record = state.db.user_by_id(&user.user_id).await?;
+    record
+        .map(|u| u.token_generation)
+        .ok_or(AppError::Unauthenticated)
+}
+
 /// The signed-in user's email, or `Unauthenticated` if the user is gone.
 pub async fn email_of(state: &AppState, user: &SessionUser) -> Result<String, AppError> {
     let record = state.db.user_by_id(&user.user_id).await?;

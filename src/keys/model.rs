@@ -94,6 +94,7 @@ pub struct KeyDraft {
     /// Whole days from 1 to 365; `None` for a key that never expires.
     pub expires_in_days: Option<i64>,
     /// Addresses and CIDR ranges; empty allows any address.
+    #[serde(default)]
     pub ips: Vec<String>,
 }
 

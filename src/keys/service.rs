@@ -295,6 +295,21 @@ pub enum Verification {
     IpNotAllowed,
 }
 
+impl Verification {
+    /// The stable code the verification endpoint answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Verification::Valid(_) => "VALID",
+            Verification::Malformed => "MALFORMED",
+            Verification::NotFound => "NOT_FOUND",
+            Verification::Revoked => "REVOKED",
+            Verification::Expired => "EXPIRED",
+            Verification::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Verification::IpNotAllowed => "IP_NOT_ALLOWED",
+        }
+    }
+}
+
 /// What a valid key may do, for the service that accepted it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedKey {

@@ -67,6 +67,11 @@ pub const SETTINGS: &[Setting] = &[
                X-Forwarded-For header is believed.",
     },
     Setting {
+        name: "KEYSMITH_TOKEN_MINUTES",
+        default: "15",
+        help: "Lifetime, in minutes, of the bearer tokens POST /api/v2/auth/token issues.",
+    },
+    Setting {
         name: "KEYSMITH_KEY_PREFIX",
         default: "ks_live_",
         help: "What every new API key starts with (2 to 20 letters, digits and underscores), \
@@ -103,6 +108,7 @@ pub struct Config {
     pub max_concurrent_hashes: usize,
     pub trusted_proxies: Vec<IpNet>,
     pub key_prefix: String,
+    pub token_lifetime: Duration,
 }
 
 /// The operator-supplied master secret.
@@ -152,6 +158,7 @@ impl Config {
             max_concurrent_hashes: vars.positive("KEYSMITH_MAX_CONCURRENT_HASHES")? as usize,
             trusted_proxies: vars.networks("KEYSMITH_TRUSTED_PROXIES")?,
             key_prefix: vars.key_prefix()?,
+            token_lifetime: minutes(vars.positive("KEYSMITH_TOKEN_MINUTES")?),
         })
     }
 

@@ -22,6 +22,8 @@ const SECRET_BYTES: usize = 64;
 pub struct ServerKeys {
     /// Signs the session cookie.
     pub session: [u8; 64],
+    /// Signs the REST API's bearer tokens.
+    pub jwt: [u8; 32],
 }
 
 impl ServerKeys {
@@ -36,15 +38,19 @@ impl ServerKeys {
                 }
             },
         };
-        Ok(Self::derive(&master))
+        Ok(Self::from_master(&master))
     }
 
-    fn derive(master: &[u8]) -> Self {
+    /// The keys a master secret derives (the same on every start).
+    pub fn from_master(master: &[u8]) -> Self {
         let hkdf = Hkdf::<Sha256>::new(Some(b"keysmith"), master);
         let mut session = [0u8; 64];
         hkdf.expand(b"session-cookie-v1", &mut session)
             .expect("64 bytes is a valid HKDF-SHA256 output length");
-        ServerKeys { session }
+        let mut jwt = [0u8; 32];
+        hkdf.expand(b"api-bearer-token-v1", &mut jwt)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        ServerKeys { session, jwt }
     }
 }
 
@@ -114,8 +120,8 @@ mod tests {
 
     #[test]
     fn different_master_secrets_derive_different_keys() {
-        let a = ServerKeys::derive(b"a master secret of at least 32 bytes!");
-        let b = ServerKeys::derive(b"another master secret, 32 bytes or more");
+        let a = ServerKeys::from_master(b"a master secret of at least 32 bytes!");
+        let b = ServerKeys::from_master(b"another master secret, 32 bytes or more");
         assert_ne!(a.session, b.session);
     }
 }

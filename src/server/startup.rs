@@ -12,6 +12,7 @@ use crate::{
     app::{shell, App},
     auth::{hashing::PasswordHasher, session::guard_pages},
     keys::secret::KeyFormat,
+    rest::{self, auth::TokenSigner},
     storage::Db,
 };
 use axum::{
@@ -50,6 +51,7 @@ impl Application {
             leptos_options: leptos_options(&config)?,
             passwords: PasswordHasher::new(config.max_concurrent_hashes),
             key_format: KeyFormat::new(config.key_prefix.clone()),
+            tokens: TokenSigner::new(&keys.jwt, config.token_lifetime),
             config: Arc::new(config),
             db: db.clone(),
         };
@@ -131,6 +133,7 @@ fn router(
     let options = state.leptos_options.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .nest(rest::BASE_PATH, rest::router())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -144,6 +147,7 @@ fn router(
         .layer(from_fn_with_state(state.clone(), reject_cross_site))
         .layer(from_fn_with_state(state.clone(), identify_client))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(from_fn(rest::problem::problems_only))
         .layer(from_fn_with_state(state.clone(), security_headers))
         .with_state(state)
 }

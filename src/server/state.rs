@@ -1,5 +1,7 @@
 use super::Config;
-use crate::{auth::hashing::PasswordHasher, keys::secret::KeyFormat, storage::Db};
+use crate::{
+    auth::hashing::PasswordHasher, keys::secret::KeyFormat, rest::auth::TokenSigner, storage::Db,
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ pub struct AppState {
     pub db: Db,
     pub passwords: PasswordHasher,
     pub key_format: KeyFormat,
+    pub tokens: TokenSigner,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ pub struct UserRecord {
     pub email: String,
     pub password_hash: String,
     pub created_at: i64,
+    pub token_generation: i64,
 }
 
 /// A sign-up: a new account and its owner, written together.
@@ -68,7 +69,8 @@ impl Db {
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT id, account_id, email, password_hash, created_at FROM users WHERE email = $1",
+            "SELECT id, account_id, email, password_hash, created_at, token_generation
+             FROM users WHERE email = $1",
         )
         .bind(email)
         .fetch_optional(&self.pool)
@@ -77,7 +79,8 @@ impl Db {
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT id, account_id, email, password_hash, created_at FROM users WHERE id = $1",
+            "SELECT id, account_id, email, password_hash, created_at, token_generation
+             FROM users WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)

@@ -7,4 +7,5 @@ mod audit;
 mod auth;
 mod cli;
 mod keys;
+mod rest;
 mod security;

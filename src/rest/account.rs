@@ -1,0 +1,138 @@
+//! Tokens, sign-up, "who am I" and the audit log over HTTP.
+
+use super::{
+    auth::Caller,
+    json::{Body, Data, Page, Params},
+    problem::ApiError,
+};
+use crate::{
+    audit::{service as audit, AuditEventView, AuditQuery},
+    auth::service,
+    keys::Scope,
+    server::{clock, security::ClientInfo, AppState},
+};
+use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+/// `POST /auth/token`: the sign-in page's rules (throttling, one generic
+/// error), answered with a bearer token.
+pub async fn token(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    Body(credentials): Body<Credentials>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = service::sign_in(&state, &credentials.email, credentials.password, &client).await?;
+    let generation = service::token_generation(&state, &user).await?;
+    let issued = state
+        .tokens
+        .issue(&user, generation, (clock::now_ms() / 1000) as u64)?;
+    Ok(axum::Json(TokenResponse {
+        access_token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+    }))
+}
+
+#[derive(Serialize)]
+pub struct NewUser {
+    user_id: String,
+    account_id: String,
+    email: String,
+}
+
+/// `POST /auth/signup`, while public sign-up is on.
+pub async fn signup(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+    Body(credentials): Body<Credentials>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = service::sign_up(&state, &credentials.email, credentials.password, &client).await?;
+    let email = service::email_of(&state, &user).await?;
+    let created = NewUser {
+        user_id: user.user_id,
+        account_id: user.account_id,
+        email,
+    };
+    Ok((StatusCode::CREATED, axum::Json(Data { data: created })))
+}
+
+#[derive(Serialize)]
+pub struct Me {
+    account_id: String,
+    credential: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<MeUser>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<MeKey>,
+}
+
+#[derive(Serialize)]
+pub struct MeUser {
+    id: String,
+    email: String,
+}
+
+#[derive(Serialize)]
+pub struct MeKey {
+    id: String,
+    name: String,
+    scopes: Vec<Scope>,
+    expires_at: Option<i64>,
+}
+
+/// `GET /me`: who is calling.
+pub async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    let me = match caller {
+        Caller::User(actor) => Me {
+            account_id: actor.user.account_id.clone(),
+            credential: "bearer_token",
+            user: Some(MeUser {
+                email: service::email_of(&state, &actor.user).await?,
+                id: actor.user.user_id,
+            }),
+            key: None,
+        },
+        Caller::Key(key) => Me {
+            account_id: key.account_id,
+            credential: "api_key",
+            user: None,
+            key: Some(MeKey {
+                id: key.key_id,
+                name: key.name,
+                scopes: key.scopes,
+                expires_at: key.expires_at,
+            }),
+        },
+    };
+    Ok(axum::Json(Data { data: me }))
+}
+
+/// `GET /audit-events`: a key with `read`, or a user's token.
+pub async fn audit_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(query): Params<AuditQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(Scope::Read)?;
+    let page = audit::list(&state.db, caller.account_id(), &query).await?;
+    Ok(axum::Json(Page::<AuditEventView> {
+        data: page.events,
+        next_cursor: page.next_cursor,
+    }))
+}

@@ -1,0 +1,62 @@
+//! JSON in and out of the REST API, in its envelope and with its errors.
+
+use super::problem::ApiError;
+use crate::error::AppError;
+use axum::{
+    extract::{rejection::JsonRejection, FromRequest, Request},
+    http::StatusCode,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// A JSON request body; malformed, mistyped, oversized or non-JSON bodies
+/// become problems, never a bare 4xx.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(ApiError(rejection_error(&rejection))),
+        }
+    }
+}
+
+fn rejection_error(rejection: &JsonRejection) -> AppError {
+    match rejection.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+        _ => AppError::BadRequest(rejection.body_text()),
+    }
+}
+
+/// `{"data": …}`: one resource.
+#[derive(Serialize)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// `{"data": […], "next_cursor": …}`: one page of a list.
+#[derive(Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Query parameters; malformed ones become a problem naming them.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Params(value))
+            .map_err(|rejection| ApiError(AppError::BadRequest(rejection.body_text())))
+    }
+}

@@ -1,0 +1,141 @@
+//! `/api/v2/api-keys`: key management, for a signed-in user's bearer token.
+
+use super::{
+    auth::UserCaller,
+    json::{Body, Data, Page, Params},
+    problem::ApiError,
+};
+use crate::{
+    error::AppError,
+    keys::{
+        model::{ApiKeyView, IssuedKey, KeyChanges, KeyDraft, KeyQuery, KeyStatus},
+        service,
+    },
+    server::AppState,
+};
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use serde::{Deserialize, Serialize};
+
+/// A key with its full secret in `key`: shown once.
+#[derive(Serialize)]
+pub struct WithSecret {
+    #[serde(flatten)]
+    view: ApiKeyView,
+    key: String,
+}
+
+impl From<IssuedKey> for WithSecret {
+    fn from(issued: IssuedKey) -> Self {
+        WithSecret {
+            view: issued.key,
+            key: issued.secret,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    status: Option<KeyStatus>,
+    search: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RotateBody {
+    #[serde(default)]
+    grace_period_minutes: i64,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    UserCaller(actor): UserCaller,
+    Body(draft): Body<KeyDraft>,
+) -> Result<impl IntoResponse, ApiError> {
+    let issued = service::create(&state.db, &state.key_format, &actor, &draft).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(Data {
+            data: WithSecret::from(issued),
+        }),
+    ))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    UserCaller(actor): UserCaller,
+    Params(params): Params<ListParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let query = KeyQuery {
+        status: params.status,
+        search: params.search,
+        cursor: params.cursor,
+        limit: params.limit,
+    };
+    let page = service::list(&state.db, &actor.user, &query).await?;
+    Ok(axum::Json(Page {
+        data: page.keys,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    UserCaller(actor): UserCaller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = service::get(&state.db, &actor.user, &id).await?;
+    Ok(axum::Json(Data { data: key }))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    UserCaller(actor): UserCaller,
+    Path(id): Path<String>,
+    Body(changes): Body<KeyChanges>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = service::update(&state.db, &actor, &id, &changes).await?;
+    Ok(axum::Json(Data { data: key }))
+}
+
+pub async fn rotate(
+    State(state): State<AppState>,
+    UserCaller(actor): UserCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    // The body is optional: no body rotates with no grace period.
+    let grace = if body.iter().all(u8::is_ascii_whitespace) {
+        0
+    } else {
+        serde_json::from_slice::<RotateBody>(&body)
+            .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))?
+            .grace_period_minutes
+    };
+    let issued = service::rotate(&state.db, &state.key_format, &actor, &id, grace).await?;
+    Ok(axum::Json(Data {
+        data: WithSecret::from(issued),
+    }))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    UserCaller(actor): UserCaller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = service::revoke(&state.db, &actor, &id).await?;
+    Ok(axum::Json(Data { data: key }))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    UserCaller(actor): UserCaller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    service::delete(&state.db, &actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

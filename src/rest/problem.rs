@@ -1,0 +1,139 @@
+//! RFC 9457 problem details: how every REST error is answered, from our
+//! own `AppError`s to the router's 404/405 and the body limit's 413.
+
+use crate::error::{AppError, FieldError};
+use axum::{
+    extract::Request,
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+const TYPE_BASE: &str = "https://keysmith.dev/problems/";
+
+#[derive(Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn of(error: &AppError) -> Self {
+        let status = error.status();
+        Problem {
+            kind: format!("{TYPE_BASE}{}", error.code()),
+            title: StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Error")
+                .to_owned(),
+            status,
+            detail: error.to_string(),
+            code: error.code().to_owned(),
+            errors: match error {
+                AppError::Validation(fields) => fields.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// The REST form of every error.
+pub fn response(error: &AppError) -> Response {
+    let problem = Problem::of(error);
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, Json(problem)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    match error {
+        AppError::Unauthenticated | AppError::InvalidCredentials => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    r#"Bearer realm="keysmith", ApiKey realm="keysmith", header="X-API-Key""#,
+                ),
+            );
+        }
+        AppError::Throttled {
+            retry_after_minutes,
+        } => {
+            if let Ok(value) = HeaderValue::from_str(&(retry_after_minutes * 60).to_string()) {
+                headers.insert(header::RETRY_AFTER, value);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// The REST API's error answer. (Server functions keep their own JSON
+/// encoding of `AppError`; this is for handlers under `/api/v2`.)
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        ApiError(error)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        response(&self.0)
+    }
+}
+
+/// Rewrites any error answer under `/api/v2` that is not already a problem
+/// (a route that does not exist, a method not allowed, a body over the
+/// limit) into one, so clients parse a single error format.
+pub async fn problems_only(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with(super::BASE_PATH);
+    let response = next.run(req).await;
+    if !is_api {
+        return response;
+    }
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(CONTENT_TYPE.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let error = match status {
+        StatusCode::NOT_FOUND => AppError::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
+        StatusCode::UNAUTHORIZED => AppError::Unauthenticated,
+        StatusCode::FORBIDDEN => AppError::Forbidden("Forbidden.".into()),
+        s if s.is_client_error() => AppError::BadRequest(
+            s.canonical_reason()
+                .unwrap_or("the request is malformed")
+                .to_lowercase(),
+        ),
+        _ => AppError::Internal,
+    };
+    let mut rewritten = self::response(&error);
+    *rewritten.status_mut() = status;
+    for name in [header::ALLOW] {
+        if let Some(value) = response.headers().get(&name) {
+            rewritten.headers_mut().insert(name, value.clone());
+        }
+    }
+    rewritten
+}

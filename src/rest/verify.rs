@@ -1,0 +1,90 @@
+//! `POST /keys/verify`: for the services that accept Keysmith keys.
+
+use super::{
+    json::{Body, Data},
+    problem::ApiError,
+};
+use crate::{
+    error::AppError,
+    keys::{
+        service::{self, Verification},
+        Scope,
+    },
+    server::AppState,
+};
+use axum::{extract::State, response::IntoResponse};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+#[derive(Deserialize)]
+pub struct VerifyRequest {
+    key: String,
+    required_scope: Option<String>,
+    client_ip: Option<String>,
+}
+
+/// Only a valid key's own details are returned; any other answer is the
+/// code alone, so nothing is learnt about keys one does not hold.
+#[derive(Serialize)]
+pub struct VerifyResult {
+    valid: bool,
+    code: &'static str,
+    key_id: Option<String>,
+    account_id: Option<String>,
+    scopes: Option<Vec<Scope>>,
+    expires_at: Option<i64>,
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    Body(request): Body<VerifyRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let required = request
+        .required_scope
+        .as_deref()
+        .map(|raw| {
+            Scope::parse(raw).ok_or_else(|| {
+                AppError::field(
+                    "required_scope",
+                    "Use one of search, read, write and admin.",
+                )
+            })
+        })
+        .transpose()?;
+    let client_ip = request
+        .client_ip
+        .as_deref()
+        .map(|raw| {
+            raw.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| AppError::field("client_ip", "Give an IPv4 or IPv6 address."))
+        })
+        .transpose()?;
+    let verdict = service::verify(
+        &state.db,
+        &state.key_format,
+        &request.key,
+        required,
+        client_ip,
+    )
+    .await?;
+    let result = match verdict {
+        Verification::Valid(key) => VerifyResult {
+            valid: true,
+            code: "VALID",
+            key_id: Some(key.key_id),
+            account_id: Some(key.account_id),
+            scopes: Some(key.scopes),
+            expires_at: key.expires_at,
+        },
+        other => VerifyResult {
+            valid: false,
+            code: other.code(),
+            key_id: None,
+            account_id: None,
+            scopes: None,
+            expires_at: None,
+        },
+    };
+    Ok(axum::Json(Data { data: result }))
+}

@@ -1,0 +1,614 @@
+use crate::helpers::*;
+use keysmith::{auth::session::SessionUser, rest::auth::TokenSigner};
+use reqwest::{header, Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// How a request authenticates.
+enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Key(&'a str),
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: header::HeaderMap,
+    body: Value,
+}
+
+async fn api(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    auth: Auth<'_>,
+    body: Option<Value>,
+) -> Answer {
+    let mut request = reqwest::Client::new().request(method, app.url(&format!("/api/v2{path}")));
+    request = match auth {
+        Auth::None => request,
+        Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::Key(key) => request.header("X-API-Key", key),
+    };
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    assert_eq!(
+        answer.headers[header::CONTENT_TYPE].to_str().unwrap(),
+        "application/problem+json"
+    );
+    assert_eq!(answer.body["code"], code, "{}", answer.body);
+    assert_eq!(answer.body["status"], status.as_u16());
+    for field in ["type", "title", "detail"] {
+        assert!(answer.body[field].is_string(), "{field} in {}", answer.body);
+    }
+}
+
+/// Signs up over the API and returns a bearer token.
+async fn user_token(app: &TestApp) -> String {
+    let email = unique_email();
+    let created = api(
+        app,
+        Method::POST,
+        "/auth/signup",
+        Auth::None,
+        Some(json!({ "email": email, "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let token = api(
+        app,
+        Method::POST,
+        "/auth/token",
+        Auth::None,
+        Some(json!({ "email": email, "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.body);
+    assert_eq!(token.body["token_type"], "Bearer");
+    assert_eq!(token.body["expires_in"], 900);
+    token.body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn create_key(app: &TestApp, token: &str, body: Value) -> (String, String) {
+    let created = api(
+        app,
+        Method::POST,
+        "/api-keys",
+        Auth::Bearer(token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let data = &created.body["data"];
+    (
+        data["id"].as_str().unwrap().to_owned(),
+        data["key"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn key_with(app: &TestApp, token: &str, scopes: &[&str]) -> (String, String) {
+    create_key(
+        app,
+        token,
+        json!({ "name": format!("{scopes:?}"), "scopes": scopes }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn keys_are_managed_end_to_end_with_a_bearer_token() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, key) = create_key(
+        &app,
+        &token,
+        json!({ "name": "SDK", "scopes": ["read"], "expires_in_days": 30, "ips": [] }),
+    )
+    .await;
+    assert!(key.starts_with("ks_live_"));
+
+    let list = api(
+        &app,
+        Method::GET,
+        "/api-keys?limit=10",
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["data"][0]["id"], id.as_str());
+    assert_eq!(list.body["next_cursor"], Value::Null);
+    assert!(!list.body.to_string().contains(&key[14..]), "listed masked");
+
+    let one = api(
+        &app,
+        Method::GET,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_eq!(one.body["data"]["name"], "SDK");
+    assert!(one.body["data"].get("key").is_none());
+
+    let patched = api(
+        &app,
+        Method::PATCH,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&token),
+        Some(json!({ "name": "SDK v2", "scopes": ["write"] })),
+    )
+    .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    assert_eq!(patched.body["data"]["scopes"], json!(["write"]));
+
+    let rotated = api(
+        &app,
+        Method::POST,
+        &format!("/api-keys/{id}/rotate"),
+        Auth::Bearer(&token),
+        Some(json!({ "grace_period_minutes": 5 })),
+    )
+    .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let new_key = rotated.body["data"]["key"].as_str().unwrap().to_owned();
+    let both = [&key, &new_key];
+    for k in both {
+        assert_eq!(
+            api(&app, Method::GET, "/me", Auth::Key(k), None)
+                .await
+                .status,
+            StatusCode::OK,
+            "grace period"
+        );
+    }
+    let bare = api(
+        &app,
+        Method::POST,
+        &format!("/api-keys/{id}/rotate"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        bare.status,
+        StatusCode::OK,
+        "a rotate without a body has no grace period"
+    );
+
+    let revoked = api(
+        &app,
+        Method::POST,
+        &format!("/api-keys/{id}/revoke"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.body["data"]["status"], "revoked");
+    let deleted = api(
+        &app,
+        Method::DELETE,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = api(
+        &app,
+        Method::GET,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_problem(&gone, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn an_api_key_can_never_manage_keys() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, admin) = key_with(&app, &token, &["admin"]).await;
+    for (method, path) in [
+        (Method::POST, "/api-keys".to_owned()),
+        (Method::GET, "/api-keys".to_owned()),
+        (Method::GET, format!("/api-keys/{id}")),
+        (Method::PATCH, format!("/api-keys/{id}")),
+        (Method::POST, format!("/api-keys/{id}/rotate")),
+        (Method::POST, format!("/api-keys/{id}/revoke")),
+        (Method::DELETE, format!("/api-keys/{id}")),
+    ] {
+        let answer = api(
+            &app,
+            method.clone(),
+            &path,
+            Auth::Key(&admin),
+            Some(json!({ "name": "x", "scopes": ["read"] })),
+        )
+        .await;
+        assert_problem(&answer, StatusCode::FORBIDDEN, "forbidden");
+        assert!(
+            answer.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("bearer token"),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_credentials_get_401_with_www_authenticate() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (_, key) = key_with(&app, &token, &["read"]).await;
+    let expired = TokenSigner::new(&[1u8; 32], Duration::from_secs(60));
+    let user = SessionUser {
+        user_id: "usr_x".into(),
+        account_id: "acc_x".into(),
+    };
+    let foreign = expired.issue(&user, 0, now_s()).unwrap().token;
+    let payload = token.split('.').nth(1).unwrap();
+    let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+    let mut typo = key.clone().into_bytes();
+    typo[20] = if typo[20] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).unwrap();
+    for auth in [
+        Auth::None,
+        Auth::Bearer("not-a-token"),
+        Auth::Bearer(&foreign),
+        Auth::Bearer(&unsigned),
+        Auth::Key(&typo),
+        Auth::Key("ks_live_short"),
+    ] {
+        let answer = api(&app, Method::GET, "/me", auth, None).await;
+        assert_problem(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+        assert!(answer.headers.contains_key(header::WWW_AUTHENTICATE));
+    }
+    let wrong = api(
+        &app,
+        Method::POST,
+        "/auth/token",
+        Auth::None,
+        Some(json!({ "email": "nobody@example.com", "password": "whatever it is" })),
+    )
+    .await;
+    assert_problem(&wrong, StatusCode::UNAUTHORIZED, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn an_expired_bearer_token_is_refused() {
+    let app = TestApp::spawn_with(&[(
+        "KEYSMITH_SECRET",
+        "a-master-secret-of-at-least-32-characters",
+    )])
+    .await;
+    let token = user_token(&app).await;
+    let me = api(&app, Method::GET, "/me", Auth::Bearer(&token), None).await;
+    let user = SessionUser {
+        user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
+        account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
+    };
+    // The same secret as the server derives, so only the expiry is wrong.
+    let signer = TokenSigner::new(
+        &keysmith::server::secrets::ServerKeys::from_master(
+            b"a-master-secret-of-at-least-32-characters",
+        )
+        .jwt,
+        Duration::from_secs(60),
+    );
+    let fresh = signer.issue(&user, 0, now_s()).unwrap().token;
+    assert_eq!(
+        api(&app, Method::GET, "/me", Auth::Bearer(&fresh), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let stale = signer.issue(&user, 0, now_s() - 120).unwrap().token;
+    let answer = api(&app, Method::GET, "/me", Auth::Bearer(&stale), None).await;
+    assert_problem(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_token_from_another_account_sees_nothing_of_this_one() {
+    let app = TestApp::spawn().await;
+    let mine = user_token(&app).await;
+    let theirs = user_token(&app).await;
+    let (id, _) = key_with(&app, &mine, &["read"]).await;
+    let list = api(&app, Method::GET, "/api-keys", Auth::Bearer(&theirs), None).await;
+    assert_eq!(list.body["data"], json!([]));
+    for (method, path) in [
+        (Method::GET, format!("/api-keys/{id}")),
+        (Method::PATCH, format!("/api-keys/{id}")),
+        (Method::POST, format!("/api-keys/{id}/rotate")),
+        (Method::POST, format!("/api-keys/{id}/revoke")),
+        (Method::DELETE, format!("/api-keys/{id}")),
+    ] {
+        let answer = api(
+            &app,
+            method,
+            &path,
+            Auth::Bearer(&theirs),
+            Some(json!({ "name": "mine now" })),
+        )
+        .await;
+        assert_problem(&answer, StatusCode::NOT_FOUND, "not_found");
+    }
+    let events = api(
+        &app,
+        Method::GET,
+        "/audit-events",
+        Auth::Bearer(&theirs),
+        None,
+    )
+    .await;
+    assert!(!events.body.to_string().contains(&id));
+}
+
+#[tokio::test]
+async fn keys_call_other_endpoints_within_their_scope_and_addresses() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (search_id, search) = key_with(&app, &token, &["search"]).await;
+    let (_, read) = key_with(&app, &token, &["read"]).await;
+    let (_, write) = key_with(&app, &token, &["write"]).await;
+    let (_, elsewhere) = create_key(
+        &app,
+        &token,
+        json!({ "name": "fenced", "scopes": ["admin"], "ips": ["203.0.113.0/24"] }),
+    )
+    .await;
+
+    let me = api(&app, Method::GET, "/me", Auth::Key(&search), None).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["data"]["key"]["id"], search_id.as_str());
+    assert_eq!(me.body["data"]["key"]["scopes"], json!(["search"]));
+    let as_bearer = api(&app, Method::GET, "/me", Auth::Bearer(&search), None).await;
+    assert_eq!(
+        as_bearer.status,
+        StatusCode::OK,
+        "a key is accepted as a bearer credential too"
+    );
+
+    let denied = api(&app, Method::GET, "/audit-events", Auth::Key(&search), None).await;
+    assert_problem(&denied, StatusCode::FORBIDDEN, "insufficient_scope");
+    assert!(denied.body["detail"].as_str().unwrap().contains("`read`"));
+    for key in [&read, &write] {
+        let events = api(
+            &app,
+            Method::GET,
+            "/audit-events?limit=2",
+            Auth::Key(key),
+            None,
+        )
+        .await;
+        assert_eq!(events.status, StatusCode::OK, "{}", events.body);
+        assert_eq!(events.body["data"].as_array().unwrap().len(), 2);
+        assert!(events.body["next_cursor"].is_string());
+    }
+    let fenced = api(&app, Method::GET, "/me", Auth::Key(&elsewhere), None).await;
+    assert_problem(&fenced, StatusCode::FORBIDDEN, "ip_not_allowed");
+}
+
+#[tokio::test]
+async fn revoked_and_expired_keys_are_refused() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (revoked_id, revoked) = key_with(&app, &token, &["read"]).await;
+    api(
+        &app,
+        Method::POST,
+        &format!("/api-keys/{revoked_id}/revoke"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    let (expired_id, expired) = key_with(&app, &token, &["read"]).await;
+    expire(&app, &expired_id).await;
+    for key in [&revoked, &expired] {
+        let answer = api(&app, Method::GET, "/me", Auth::Key(key), None).await;
+        assert_problem(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+    }
+}
+
+#[tokio::test]
+async fn verification_answers_every_code_and_nothing_more() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, read) = create_key(
+        &app,
+        &token,
+        json!({ "name": "svc", "scopes": ["read"], "ips": ["10.0.0.0/8"] }),
+    )
+    .await;
+    let (revoked_id, revoked) = key_with(&app, &token, &["read"]).await;
+    api(
+        &app,
+        Method::POST,
+        &format!("/api-keys/{revoked_id}/revoke"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    let (expired_id, expired) = key_with(&app, &token, &["read"]).await;
+    expire(&app, &expired_id).await;
+    let unknown = keysmith::keys::secret::KeyFormat::new("ks_live_")
+        .generate()
+        .0
+        .reveal();
+    let cases = [
+        (json!({ "key": read, "client_ip": "10.1.2.3" }), "VALID"),
+        (
+            json!({ "key": read, "required_scope": "search", "client_ip": "10.1.2.3" }),
+            "VALID",
+        ),
+        (json!({ "key": "ks_live_nope" }), "MALFORMED"),
+        (json!({ "key": unknown }), "NOT_FOUND"),
+        (json!({ "key": revoked }), "REVOKED"),
+        (json!({ "key": expired }), "EXPIRED"),
+        (
+            json!({ "key": read, "required_scope": "write", "client_ip": "10.1.2.3" }),
+            "INSUFFICIENT_SCOPE",
+        ),
+        (
+            json!({ "key": read, "client_ip": "192.0.2.1" }),
+            "IP_NOT_ALLOWED",
+        ),
+    ];
+    for (body, code) in cases {
+        let answer = api(
+            &app,
+            Method::POST,
+            "/keys/verify",
+            Auth::None,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{body}");
+        let data = &answer.body["data"];
+        assert_eq!(data["code"], code, "{body}");
+        assert_eq!(data["valid"], code == "VALID");
+        if code == "VALID" {
+            assert_eq!(data["key_id"], id.as_str());
+            assert_eq!(data["scopes"], json!(["read"]));
+        } else {
+            assert_eq!(data["key_id"], Value::Null, "{code} reveals nothing");
+            assert_eq!(data["account_id"], Value::Null);
+        }
+    }
+    let bad = api(
+        &app,
+        Method::POST,
+        "/keys/verify",
+        Auth::None,
+        Some(json!({ "key": read, "required_scope": "root" })),
+    )
+    .await;
+    assert_problem(&bad, StatusCode::BAD_REQUEST, "validation_failed");
+}
+
+#[tokio::test]
+async fn every_error_is_a_problem_document() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let missing = api(&app, Method::GET, "/nowhere", Auth::None, None).await;
+    assert_problem(&missing, StatusCode::NOT_FOUND, "not_found");
+    let method = api(&app, Method::PUT, "/me", Auth::None, None).await;
+    assert_problem(
+        &method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+
+    let client = reqwest::Client::new();
+    let url = app.url("/api/v2/api-keys");
+    let not_json = client
+        .post(&url)
+        .bearer_auth(&token)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let broken = client
+        .post(&url)
+        .bearer_auth(&token)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{\"name\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        broken.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let huge = client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({ "name": "x".repeat(200_000) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        huge.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+
+    let invalid = api(
+        &app,
+        Method::POST,
+        "/api-keys",
+        Auth::Bearer(&token),
+        Some(json!({ "name": "", "scopes": ["root"] })),
+    )
+    .await;
+    assert_problem(&invalid, StatusCode::BAD_REQUEST, "validation_failed");
+    let fields: Vec<&str> = invalid.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "scopes"]);
+    let limit = api(
+        &app,
+        Method::GET,
+        "/api-keys?limit=abc",
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_problem(&limit, StatusCode::BAD_REQUEST, "bad_request");
+}
+
+#[tokio::test]
+async fn api_signup_is_refused_when_public_signup_is_off() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_ALLOW_SIGNUP", "false")]).await;
+    let answer = api(
+        &app,
+        Method::POST,
+        "/auth/signup",
+        Auth::None,
+        Some(json!({ "email": "a@example.com", "password": PASSWORD })),
+    )
+    .await;
+    assert_problem(&answer, StatusCode::FORBIDDEN, "forbidden");
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Moves a key's expiry into the past, in the real database file.
+async fn expire(app: &TestApp, id: &str) {
+    let url = format!("sqlite://{}", app.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE api_keys SET expires_at = 1 WHERE id = ?")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
