@@ -47,6 +47,10 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("This method is not allowed here.")]
     MethodNotAllowed,
+    #[error("This Idempotency-Key was already used with a different request.")]
+    IdempotencyKeyReused,
+    #[error("A request with this Idempotency-Key is still being processed. Retry later.")]
+    IdempotencyKeyInUse,
     /// The request itself was malformed (missing or mistyped arguments).
     #[error("Bad request: {0}")]
     BadRequest(String),
@@ -96,6 +100,8 @@ impl AppError {
             AppError::PayloadTooLarge => 413,
             AppError::UnsupportedMediaType => 415,
             AppError::MethodNotAllowed => 405,
+            AppError::IdempotencyKeyReused => 422,
+            AppError::IdempotencyKeyInUse => 409,
             AppError::Throttled { .. } => 429,
             AppError::Network => 503,
             AppError::Internal => 500,
@@ -117,6 +123,8 @@ impl AppError {
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::IdempotencyKeyReused => "idempotency_key_reused",
+            AppError::IdempotencyKeyInUse => "idempotency_key_in_use",
             AppError::BadRequest(_) => "bad_request",
             AppError::Network => "network_error",
             AppError::Internal => "internal_error",

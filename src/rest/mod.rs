@@ -3,6 +3,7 @@
 
 mod account;
 pub mod auth;
+mod idempotency;
 mod json;
 mod keys;
 pub mod problem;
@@ -10,23 +11,34 @@ mod verify;
 
 use crate::server::AppState;
 use axum::{
+    middleware::from_fn_with_state,
     routing::{get, post},
     Router,
 };
 
 pub const BASE_PATH: &str = "/api/v2";
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
+    let idempotent = from_fn_with_state(state.clone(), idempotency::idempotent);
     Router::new()
         .route("/auth/token", post(account::token))
         .route("/auth/signup", post(account::signup))
-        .route("/api-keys", post(keys::create).get(keys::list))
+        .route(
+            "/api-keys",
+            post(keys::create).layer(idempotent.clone()).get(keys::list),
+        )
         .route(
             "/api-keys/{key_id}",
             get(keys::get).patch(keys::update).delete(keys::delete),
         )
-        .route("/api-keys/{key_id}/rotate", post(keys::rotate))
-        .route("/api-keys/{key_id}/revoke", post(keys::revoke))
+        .route(
+            "/api-keys/{key_id}/rotate",
+            post(keys::rotate).layer(idempotent.clone()),
+        )
+        .route(
+            "/api-keys/{key_id}/revoke",
+            post(keys::revoke).layer(idempotent),
+        )
         .route("/me", get(account::me))
         .route("/audit-events", get(account::audit_events))
         .route("/keys/verify", post(verify::verify))

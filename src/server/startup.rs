@@ -133,7 +133,7 @@ fn router(
     let options = state.leptos_options.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .nest(rest::BASE_PATH, rest::router())
+        .nest(rest::BASE_PATH, rest::router(&state))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

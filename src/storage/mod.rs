@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod idempotency;
 mod login_failures;
 mod users;
 
@@ -10,6 +11,7 @@ pub use api_keys::{
     KeyCounts, KeyCredential, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter,
 };
 pub use audit::{AuditEventRecord, NewAuditEvent};
+pub use idempotency::IdempotencyRecord;
 pub use login_failures::FailureWindow;
 
 pub use users::{NewOwner, OwnerCreated, UserRecord};

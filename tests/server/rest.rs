@@ -612,3 +612,142 @@ async fn expire(app: &TestApp, id: &str) {
         .unwrap();
     pool.close().await;
 }
+
+async fn create_idempotently(
+    app: &TestApp,
+    token: &str,
+    idempotency_key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url("/api/v2/api-keys"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", idempotency_key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn key_count(app: &TestApp, token: &str) -> usize {
+    let list = api(
+        app,
+        Method::GET,
+        "/api-keys?limit=100",
+        Auth::Bearer(token),
+        None,
+    )
+    .await;
+    list.body["data"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_replayed_create_returns_the_same_answer_and_creates_nothing_more() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let body = json!({ "name": "once", "scopes": ["read"] });
+    let first = create_idempotently(&app, &token, "create-once-1", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first_body = first.text().await.unwrap();
+    let again = create_idempotently(&app, &token, "create-once-1", &body).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        again.text().await.unwrap(),
+        first_body,
+        "identical body, secret included"
+    );
+    assert_eq!(key_count(&app, &token).await, 1);
+
+    let other_body = json!({ "name": "twice", "scopes": ["read"] });
+    let conflicting = create_idempotently(&app, &token, "create-once-1", &other_body).await;
+    assert_eq!(conflicting.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        conflicting.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+
+    // The stored answer holds the secret only encrypted.
+    let secret: Value = serde_json::from_str(&first_body).unwrap();
+    let secret = secret["data"]["key"].as_str().unwrap().to_owned();
+    let bytes = app.database_bytes();
+    assert!(!contains(&bytes, &secret.as_bytes()[14..]));
+    assert!(
+        !contains(&bytes, b"create-once-1"),
+        "only a digest of the Idempotency-Key is kept"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_identical_creates_make_one_key() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let body = json!({ "name": "raced", "scopes": ["read"] });
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let request = reqwest::Client::new()
+                .post(app.url("/api/v2/api-keys"))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", "race-1")
+                .json(&body);
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&StatusCode::CREATED));
+    assert_eq!(key_count(&app, &token).await, 1);
+}
+
+#[tokio::test]
+async fn idempotency_keys_belong_to_their_account_and_cover_rotate_and_revoke() {
+    let app = TestApp::spawn().await;
+    let mine = user_token(&app).await;
+    let theirs = user_token(&app).await;
+    let body = json!({ "name": "shared key name", "scopes": ["read"] });
+    let a = create_idempotently(&app, &mine, "same-key", &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let b = create_idempotently(&app, &theirs, "same-key", &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_ne!(a, b, "another account's answer is never replayed");
+    assert_eq!(key_count(&app, &theirs).await, 1);
+
+    let id = serde_json::from_str::<Value>(&a).unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotate = || {
+        reqwest::Client::new()
+            .post(app.url(&format!("/api/v2/api-keys/{id}/rotate")))
+            .bearer_auth(&mine)
+            .header("Idempotency-Key", "rotate-1")
+            .json(&json!({ "grace_period_minutes": 0 }))
+            .send()
+    };
+    let first = rotate().await.unwrap().text().await.unwrap();
+    let second = rotate().await.unwrap().text().await.unwrap();
+    assert_eq!(first, second, "one rotation, the same new secret");
+    let bad = reqwest::Client::new()
+        .post(app.url("/api/v2/api-keys"))
+        .bearer_auth(&mine)
+        .header("Idempotency-Key", "x".repeat(300))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,296 @@
+//! `Idempotency-Key` for the POSTs that create, rotate and revoke (the IETF
+//! httpapi draft): the same key and body within 24 hours get the stored
+//! answer without doing the work again; the same key with another body is a
+//! 422; while the first request runs, a second is a 409. Records belong to
+//! the caller's account. A stored answer may hold a new secret, so it is
+//! sealed with AES-256-GCM under a key derived (HKDF) from the
+//! Idempotency-Key value, which only the client holds; of the key itself
+//! only a digest is kept.
+
+use super::{auth::UserCaller, problem};
+use crate::{
+    error::AppError,
+    server::{clock, AppState},
+};
+use aes_gcm::{
+    aead::{Aead, KeyInit, Payload},
+    Aes256Gcm, Nonce,
+};
+use axum::{
+    body::{to_bytes, Body, Bytes},
+    extract::{FromRequestParts, Request, State},
+    http::{header, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use hkdf::Hkdf;
+use rand::{rngs::OsRng, TryRngCore};
+use sha2::{Digest, Sha256};
+
+pub const HEADER: &str = "idempotency-key";
+const REPLAYED: &str = "idempotent-replayed";
+const MAX_KEY_LEN: usize = 255;
+const LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+/// A claim this old without an answer was left by a process that died.
+const ABANDONED_AFTER_MS: i64 = 60 * 1000;
+const MAX_BODY: usize = 1024 * 1024;
+
+pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(raw) = req.headers().get(HEADER).cloned() else {
+        return next.run(req).await;
+    };
+    match handle(&state, &raw, req, next).await {
+        Ok(response) => response,
+        Err(error) => problem::response(&error),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    raw: &HeaderValue,
+    req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let key = parse_key(raw)?;
+    let (mut parts, body) = req.into_parts();
+    let UserCaller(actor) = UserCaller::from_request_parts(&mut parts, state)
+        .await
+        .map_err(|e| e.0)?;
+    let body = to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge)?;
+    let scope = Scope {
+        account_id: actor.user.account_id.clone(),
+        key_digest: hex::encode(Sha256::digest(key.as_bytes())),
+        request_hash: request_hash(parts.method.as_str(), parts.uri.path(), &body),
+    };
+    for _ in 0..2 {
+        let now = clock::now_ms();
+        let claimed = state
+            .db
+            .claim_idempotency_key(
+                &scope.account_id,
+                &scope.key_digest,
+                &scope.request_hash,
+                now,
+                now - LIFETIME_MS,
+            )
+            .await?;
+        if claimed {
+            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            return store(state, &scope, key, response).await;
+        }
+        let Some(record) = state
+            .db
+            .idempotency_record(&scope.account_id, &scope.key_digest)
+            .await?
+        else {
+            continue;
+        };
+        if record.request_hash != scope.request_hash {
+            return Err(AppError::IdempotencyKeyReused);
+        }
+        match (record.status, record.sealed_body) {
+            (Some(status), Some(sealed)) => return replay(&scope, key, status, &sealed),
+            _ if record.created_at < now - ABANDONED_AFTER_MS => {
+                state
+                    .db
+                    .release_idempotency_key(&scope.account_id, &scope.key_digest)
+                    .await?;
+            }
+            _ => return Err(AppError::IdempotencyKeyInUse),
+        }
+    }
+    Err(AppError::IdempotencyKeyInUse)
+}
+
+/// Where a record lives and what request it answers.
+struct Scope {
+    account_id: String,
+    key_digest: String,
+    request_hash: String,
+}
+
+fn parse_key(raw: &HeaderValue) -> Result<&str, AppError> {
+    raw.to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+        .ok_or_else(|| {
+            AppError::field(
+                "Idempotency-Key",
+                format!("The Idempotency-Key header must be 1 to {MAX_KEY_LEN} visible ASCII characters."),
+            )
+        })
+}
+
+fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
+    let mut hash = Sha256::new();
+    for part in [method.as_bytes(), path.as_bytes(), body] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hex::encode(hash.finalize())
+}
+
+async fn store(
+    state: &AppState,
+    scope: &Scope,
+    key: &str,
+    response: Response,
+) -> Result<Response, AppError> {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, usize::MAX).await else {
+        state
+            .db
+            .release_idempotency_key(&scope.account_id, &scope.key_digest)
+            .await?;
+        return Err(AppError::Internal);
+    };
+    if parts.status.is_server_error() {
+        // Not the client's fault: let the same key try again.
+        state
+            .db
+            .release_idempotency_key(&scope.account_id, &scope.key_digest)
+            .await?;
+    } else {
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json");
+        let sealed = seal(key, scope, &plaintext(content_type, &bytes))?;
+        state
+            .db
+            .complete_idempotency_key(
+                &scope.account_id,
+                &scope.key_digest,
+                parts.status.as_u16(),
+                &sealed,
+            )
+            .await?;
+    }
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+fn replay(scope: &Scope, key: &str, status: i64, sealed: &[u8]) -> Result<Response, AppError> {
+    let plain = open(key, scope, sealed)?;
+    let split = plain
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or(AppError::Internal)?;
+    let content_type = HeaderValue::from_bytes(&plain[..split]).map_err(|_| AppError::Internal)?;
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or(AppError::Internal)?;
+    let mut response = (status, Bytes::copy_from_slice(&plain[split + 1..])).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
+        .headers_mut()
+        .insert(REPLAYED, HeaderValue::from_static("true"));
+    Ok(response)
+}
+
+/// `content-type \n body`: content types never hold a line break.
+fn plaintext(content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::with_capacity(content_type.len() + 1 + body.len());
+    plain.extend_from_slice(content_type.as_bytes());
+    plain.push(b'\n');
+    plain.extend_from_slice(body);
+    plain
+}
+
+fn cipher(key: &str, scope: &Scope) -> Aes256Gcm {
+    let hkdf = Hkdf::<Sha256>::new(Some(scope.account_id.as_bytes()), key.as_bytes());
+    let mut okm = [0u8; 32];
+    hkdf.expand(b"keysmith-idempotent-response-v1", &mut okm)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    Aes256Gcm::new(&okm.into())
+}
+
+/// `nonce (12 bytes) ‖ ciphertext`, bound to the record it belongs to.
+fn seal(key: &str, scope: &Scope, plain: &[u8]) -> Result<Vec<u8>, AppError> {
+    let mut nonce = [0u8; 12];
+    OsRng
+        .try_fill_bytes(&mut nonce)
+        .expect("the operating system's random number generator failed");
+    let aad = format!("{}:{}", scope.account_id, scope.key_digest);
+    let sealed = cipher(key, scope)
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plain,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| AppError::Internal)?;
+    Ok([nonce.as_slice(), &sealed].concat())
+}
+
+fn open(key: &str, scope: &Scope, sealed: &[u8]) -> Result<Vec<u8>, AppError> {
+    if sealed.len() < 12 {
+        return Err(AppError::Internal);
+    }
+    let (nonce, ciphertext) = sealed.split_at(12);
+    let aad = format!("{}:{}", scope.account_id, scope.key_digest);
+    cipher(key, scope)
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| {
+            tracing::error!("a stored idempotent response does not decrypt");
+            AppError::Internal
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            account_id: "acc_1".into(),
+            key_digest: "d".into(),
+            request_hash: "h".into(),
+        }
+    }
+
+    #[test]
+    fn a_sealed_answer_opens_only_with_its_idempotency_key() {
+        let sealed = seal(
+            "retry-1",
+            &scope(),
+            b"application/json\n{\"key\":\"ks_live_x\"}",
+        )
+        .unwrap();
+        assert!(!sealed.windows(9).any(|w| w == b"ks_live_x"));
+        assert_eq!(
+            open("retry-1", &scope(), &sealed).unwrap(),
+            b"application/json\n{\"key\":\"ks_live_x\"}"
+        );
+        assert!(open("retry-2", &scope(), &sealed).is_err());
+        let other = Scope {
+            account_id: "acc_2".into(),
+            ..scope()
+        };
+        assert!(open("retry-1", &other, &sealed).is_err());
+    }
+
+    #[test]
+    fn the_request_hash_covers_method_path_and_body() {
+        let base = request_hash("POST", "/api/v2/api-keys", b"{}");
+        assert_eq!(base, request_hash("POST", "/api/v2/api-keys", b"{}"));
+        assert_ne!(base, request_hash("POST", "/api/v2/api-keys", b"{ }"));
+        assert_ne!(
+            base,
+            request_hash("POST", "/api/v2/api-keys/x/rotate", b"{}")
+        );
+    }
+}

@@ -1,0 +1,99 @@
+use super::Db;
+
+/// What is stored under an Idempotency-Key.
+#[derive(sqlx::FromRow)]
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    pub created_at: i64,
+    /// `None` while the first request is running.
+    pub status: Option<i64>,
+    pub sealed_body: Option<Vec<u8>>,
+}
+
+impl Db {
+    /// Claims an Idempotency-Key for a request, after forgetting records
+    /// older than `expired_before`; `false` when someone holds it already.
+    pub async fn claim_idempotency_key(
+        &self,
+        account_id: &str,
+        key_digest: &str,
+        request_hash: &str,
+        now_ms: i64,
+        expired_before: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM idempotency_records
+             WHERE account_id = $1 AND key_digest = $2 AND created_at < $3",
+        )
+        .bind(account_id)
+        .bind(key_digest)
+        .bind(expired_before)
+        .execute(&mut *tx)
+        .await?;
+        let claimed = sqlx::query(
+            "INSERT INTO idempotency_records (account_id, key_digest, request_hash, created_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (account_id, key_digest) DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(key_digest)
+        .bind(request_hash)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    pub async fn idempotency_record(
+        &self,
+        account_id: &str,
+        key_digest: &str,
+    ) -> Result<Option<IdempotencyRecord>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT request_hash, created_at, status, sealed_body FROM idempotency_records
+             WHERE account_id = $1 AND key_digest = $2",
+        )
+        .bind(account_id)
+        .bind(key_digest)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn complete_idempotency_key(
+        &self,
+        account_id: &str,
+        key_digest: &str,
+        status: u16,
+        sealed_body: &[u8],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE idempotency_records SET status = $1, sealed_body = $2
+             WHERE account_id = $3 AND key_digest = $4",
+        )
+        .bind(i64::from(status))
+        .bind(sealed_body)
+        .bind(account_id)
+        .bind(key_digest)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Lets a key be used again (after a failure that was not the client's).
+    pub async fn release_idempotency_key(
+        &self,
+        account_id: &str,
+        key_digest: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM idempotency_records WHERE account_id = $1 AND key_digest = $2")
+            .bind(account_id)
+            .bind(key_digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
