@@ -12,6 +12,8 @@ pub mod scope;
 pub mod secret;
 #[cfg(feature = "ssr")]
 pub mod service;
+#[cfg(feature = "ssr")]
+pub mod usage;
 
 #[cfg(feature = "ssr")]
 pub use ip_allowlist::IpAllowlist;

@@ -6,6 +6,7 @@
 use super::{
     model::*,
     secret::{self, KeyFormat, StoredSecret},
+    usage::UsageTracker,
     IpAllowlist, KeyName, Scope, Scopes,
 };
 use crate::{
@@ -320,28 +321,46 @@ pub struct VerifiedKey {
     pub expires_at: Option<i64>,
 }
 
-/// Checks a presented key: its form first (no look-up for typos), then its
-/// state, scope and allowed addresses, against the clock of this moment.
-pub async fn verify(
-    db: &Db,
-    format: &KeyFormat,
-    presented: &str,
-    required: Option<Scope>,
-    client_ip: Option<IpAddr>,
-) -> Result<Verification, AppError> {
-    if !format.is_well_formed(presented) {
-        return Ok(Verification::Malformed);
+/// Checks presented keys, and notes each successful use.
+#[derive(Clone)]
+pub struct KeyVerifier {
+    db: Db,
+    format: KeyFormat,
+    usage: UsageTracker,
+}
+
+impl KeyVerifier {
+    pub fn new(db: Db, format: KeyFormat, usage: UsageTracker) -> Self {
+        KeyVerifier { db, format, usage }
     }
-    let Some(found) = db.key_by_digest(&secret::digest(presented)).await? else {
-        return Ok(Verification::NotFound);
-    };
-    let now_ms = clock::now_ms();
-    let outcome = judge(&found, required, client_ip, now_ms);
-    if let Verification::Valid(_) = &outcome {
-        let ip = client_ip.map(|ip| ip.to_string());
-        db.record_key_use(&found.id, now_ms, ip.as_deref()).await?;
+
+    /// Checks a presented key: its form first (no look-up for typos), then
+    /// its state, scope and allowed addresses, against the clock of this
+    /// moment.
+    pub async fn verify(
+        &self,
+        presented: &str,
+        required: Option<Scope>,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Verification, AppError> {
+        if !self.format.is_well_formed(presented) {
+            return Ok(Verification::Malformed);
+        }
+        let digest = secret::digest(presented);
+        let Some(found) = self.db.key_by_digest(&digest).await? else {
+            return Ok(Verification::NotFound);
+        };
+        let now_ms = clock::now_ms();
+        let outcome = judge(&found, required, client_ip, now_ms);
+        if let Verification::Valid(_) = &outcome {
+            self.usage.record(&found.id, now_ms, client_ip);
+        }
+        Ok(outcome)
     }
-    Ok(outcome)
+
+    pub fn usage(&self) -> &UsageTracker {
+        &self.usage
+    }
 }
 
 fn judge(

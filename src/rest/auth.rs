@@ -8,7 +8,7 @@ use crate::{
     auth::session::SessionUser,
     error::AppError,
     keys::{
-        service::{self, Verification, VerifiedKey},
+        service::{Verification, VerifiedKey},
         Scope,
     },
     server::{security::ClientInfo, AppState},
@@ -137,8 +137,7 @@ impl FromRequestParts<AppState> for Caller {
             .unwrap_or_default();
         match presented(parts, state)? {
             Presented::Key(key) => {
-                let verdict =
-                    service::verify(&state.db, &state.key_format, key, None, client.ip).await?;
+                let verdict = state.verifier.verify(key, None, client.ip).await?;
                 match verdict {
                     Verification::Valid(key) => Ok(Caller::Key(key)),
                     Verification::IpNotAllowed => Err(AppError::IpNotAllowed.into()),

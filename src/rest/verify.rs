@@ -6,10 +6,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    keys::{
-        service::{self, Verification},
-        Scope,
-    },
+    keys::{service::Verification, Scope},
     server::AppState,
 };
 use axum::{extract::State, response::IntoResponse};
@@ -60,14 +57,10 @@ pub async fn verify(
                 .map_err(|_| AppError::field("client_ip", "Give an IPv4 or IPv6 address."))
         })
         .transpose()?;
-    let verdict = service::verify(
-        &state.db,
-        &state.key_format,
-        &request.key,
-        required,
-        client_ip,
-    )
-    .await?;
+    let verdict = state
+        .verifier
+        .verify(&request.key, required, client_ip)
+        .await?;
     let result = match verdict {
         Verification::Valid(key) => VerifyResult {
             valid: true,

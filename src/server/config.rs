@@ -72,6 +72,12 @@ pub const SETTINGS: &[Setting] = &[
         help: "Lifetime, in minutes, of the bearer tokens POST /api/v2/auth/token issues.",
     },
     Setting {
+        name: "KEYSMITH_USAGE_FLUSH_SECONDS",
+        default: "1",
+        help: "How often keys' last-use times are written to the database. At most this much \
+               usage data is lost if the process is killed.",
+    },
+    Setting {
         name: "KEYSMITH_KEY_PREFIX",
         default: "ks_live_",
         help: "What every new API key starts with (2 to 20 letters, digits and underscores), \
@@ -109,6 +115,7 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub key_prefix: String,
     pub token_lifetime: Duration,
+    pub usage_flush: Duration,
 }
 
 /// The operator-supplied master secret.
@@ -159,6 +166,7 @@ impl Config {
             trusted_proxies: vars.networks("KEYSMITH_TRUSTED_PROXIES")?,
             key_prefix: vars.key_prefix()?,
             token_lifetime: minutes(vars.positive("KEYSMITH_TOKEN_MINUTES")?),
+            usage_flush: Duration::from_secs(vars.positive("KEYSMITH_USAGE_FLUSH_SECONDS")?),
         })
     }
 

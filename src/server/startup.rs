@@ -11,7 +11,7 @@ use super::{
 use crate::{
     app::{shell, App},
     auth::{hashing::PasswordHasher, session::guard_pages},
-    keys::secret::KeyFormat,
+    keys::{secret::KeyFormat, service::KeyVerifier, usage::UsageTracker},
     rest::{self, auth::TokenSigner},
     storage::Db,
 };
@@ -41,16 +41,21 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Db,
+    usage: UsageTracker,
 }
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, BoxError> {
         let db = Db::connect(&config.database_url).await?;
         let keys = ServerKeys::load(&config)?;
+        let key_format = KeyFormat::new(config.key_prefix.clone());
+        let usage = UsageTracker::default();
+        usage.flush_every(db.clone(), config.usage_flush);
         let state = AppState {
             leptos_options: leptos_options(&config)?,
             passwords: PasswordHasher::new(config.max_concurrent_hashes),
-            key_format: KeyFormat::new(config.key_prefix.clone()),
+            verifier: KeyVerifier::new(db.clone(), key_format.clone(), usage.clone()),
+            key_format,
             tokens: TokenSigner::new(&keys.jwt, config.token_lifetime),
             config: Arc::new(config),
             db: db.clone(),
@@ -64,6 +69,7 @@ impl Application {
             listener,
             router,
             db,
+            usage,
         })
     }
 
@@ -83,6 +89,9 @@ impl Application {
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
+        if let Err(error) = self.usage.flush(&self.db).await {
+            tracing::error!(%error, "cannot write the last key usage");
+        }
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -1,6 +1,9 @@
 use super::Config;
 use crate::{
-    auth::hashing::PasswordHasher, keys::secret::KeyFormat, rest::auth::TokenSigner, storage::Db,
+    auth::hashing::PasswordHasher,
+    keys::{secret::KeyFormat, service::KeyVerifier},
+    rest::auth::TokenSigner,
+    storage::Db,
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -16,6 +19,7 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub key_format: KeyFormat,
     pub tokens: TokenSigner,
+    pub verifier: KeyVerifier,
 }
 
 impl AppState {

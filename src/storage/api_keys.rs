@@ -88,6 +88,13 @@ pub struct KeyListing<'a> {
     pub now_ms: i64,
 }
 
+/// A key's latest use, to be written.
+pub struct KeyUse {
+    pub key_id: String,
+    pub at_ms: i64,
+    pub ip: Option<String>,
+}
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct KeyCounts {
     pub active: i64,
@@ -298,19 +305,22 @@ impl Db {
         .await
     }
 
-    pub async fn record_key_use(
-        &self,
-        id: &str,
-        at_ms: i64,
-        ip: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE api_keys SET last_used_at = $1, last_used_ip = $2 WHERE id = $3")
-            .bind(at_ms)
-            .bind(ip)
-            .bind(id)
-            .execute(&self.pool)
+    /// Records the latest use of several keys in one transaction; an older
+    /// use never overwrites a newer one.
+    pub async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        for key_use in uses {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2
+                 WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(key_use.at_ms)
+            .bind(key_use.ip.as_deref())
+            .bind(&key_use.key_id)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        }
+        tx.commit().await
     }
 
     pub async fn key_counts(

@@ -8,7 +8,8 @@ mod login_failures;
 mod users;
 
 pub use api_keys::{
-    KeyCounts, KeyCredential, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter,
+    KeyCounts, KeyCredential, KeyEdit, KeyListing, KeyRecord, KeyUse, NewKey, NewSecret,
+    StatusFilter,
 };
 pub use audit::{AuditEventRecord, NewAuditEvent};
 pub use idempotency::IdempotencyRecord;

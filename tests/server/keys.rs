@@ -1,7 +1,8 @@
 use crate::helpers::*;
 use keysmith::keys::{
     secret::KeyFormat,
-    service::{self, Verification},
+    service::{KeyVerifier, Verification},
+    usage::UsageTracker,
     Scope,
 };
 use reqwest::StatusCode;
@@ -20,10 +21,13 @@ async fn verify(app: &TestApp, key: &str) -> Verification {
 async fn verify_from(app: &TestApp, key: &str, ip: Option<&str>) -> Verification {
     let db = app.database().await;
     let ip = ip.map(|ip| ip.parse().unwrap());
-    let format = KeyFormat::new("ks_live_");
-    let outcome = service::verify(&db, &format, key, Some(Scope::Search), ip)
-        .await
-        .unwrap();
+    let verifier = KeyVerifier::new(
+        db.clone(),
+        KeyFormat::new("ks_live_"),
+        UsageTracker::default(),
+    );
+    let outcome = verifier.verify(key, Some(Scope::Search), ip).await.unwrap();
+    verifier.usage().flush(&db).await.unwrap();
     db.close().await;
     outcome
 }

@@ -751,3 +751,72 @@ async fn idempotency_keys_belong_to_their_account_and_cover_rotate_and_revoke() 
         .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn key_use_is_recorded_in_batches_and_flushed_at_shutdown() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_USAGE_FLUSH_SECONDS", "3600")]).await;
+    let token = user_token(&app).await;
+    let (id, key) = key_with(&app, &token, &["read"]).await;
+    assert_eq!(
+        api(&app, Method::GET, "/me", Auth::Key(&key), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let before = api(
+        &app,
+        Method::GET,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        before.body["data"]["last_used_at"],
+        Value::Null,
+        "not written per request"
+    );
+
+    let dir = app.stop().await;
+    let app = TestApp::spawn_in(dir, &[]).await;
+    // The bearer token outlives the restart: the server's secret is kept.
+    let after = api(
+        &app,
+        Method::GET,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert!(
+        after.body["data"]["last_used_at"].is_i64(),
+        "{}",
+        after.body
+    );
+    assert_eq!(after.body["data"]["last_used_ip"], "127.0.0.1");
+}
+
+#[tokio::test]
+async fn key_use_is_written_within_the_flush_interval() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, key) = key_with(&app, &token, &["read"]).await;
+    api(
+        &app,
+        Method::POST,
+        "/keys/verify",
+        Auth::None,
+        Some(json!({ "key": key, "client_ip": "198.51.100.4" })),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let after = api(
+        &app,
+        Method::GET,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_eq!(after.body["data"]["last_used_ip"], "198.51.100.4");
+}
