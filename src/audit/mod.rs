@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Everything that writes an audit event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AuditAction {
     #[serde(rename = "user.signed_up")]
     SignedUp,
@@ -80,6 +81,7 @@ impl AuditAction {
 
 /// One event as the audit log shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEventView {
     pub id: String,
     pub action: AuditAction,
@@ -95,6 +97,8 @@ pub struct AuditEventView {
 
 /// Which events to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct AuditQuery {
     pub key_id: Option<String>,
     pub cursor: Option<String>,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// A key's state, derived from its revocation and expiry times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum KeyStatus {
     Active,
     Expired,
@@ -48,6 +49,7 @@ impl KeyStatus {
 
 /// A key as listed: masked, with who did what and when (unix ms).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiKeyView {
     pub id: String,
     pub name: String,
@@ -88,6 +90,7 @@ pub struct KeyPage {
 
 /// What a new key should be, as typed: the service validates every field.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyDraft {
     pub name: String,
     pub scopes: Vec<String>,
@@ -101,6 +104,7 @@ pub struct KeyDraft {
 /// Changes to a key; `None` leaves a field as it is. The secret cannot be
 /// changed here: that is what rotation is for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyChanges {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,

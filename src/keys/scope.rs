@@ -9,6 +9,7 @@ use std::fmt;
 /// Search`, and a key satisfies any requirement at or below its highest scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Scope {
     Search,
     Read,

@@ -3,7 +3,7 @@
 use super::{
     auth::Caller,
     json::{Body, Data, Page, Params},
-    problem::ApiError,
+    problem::{ApiError, Problem},
 };
 use crate::{
     audit::{service as audit, AuditEventView, AuditQuery},
@@ -14,13 +14,13 @@ use crate::{
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
 use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     email: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -29,6 +29,16 @@ pub struct TokenResponse {
 
 /// `POST /auth/token`: the sign-in page's rules (throttling, one generic
 /// error), answered with a bearer token.
+#[utoipa::path(post, path = "/auth/token", tag = "Authentication",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "A bearer token for key management", body = TokenResponse),
+        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn token(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
@@ -46,7 +56,7 @@ pub async fn token(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct NewUser {
     user_id: String,
     account_id: String,
@@ -54,6 +64,15 @@ pub struct NewUser {
 }
 
 /// `POST /auth/signup`, while public sign-up is on.
+#[utoipa::path(post, path = "/auth/signup", tag = "Authentication",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "A new account, owned by the new user", body = Data<NewUser>),
+        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn signup(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
@@ -69,7 +88,7 @@ pub async fn signup(
     Ok((StatusCode::CREATED, axum::Json(Data { data: created })))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
     account_id: String,
     credential: &'static str,
@@ -79,13 +98,13 @@ pub struct Me {
     key: Option<MeKey>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MeUser {
     id: String,
     email: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MeKey {
     id: String,
     name: String,
@@ -94,6 +113,12 @@ pub struct MeKey {
 }
 
 /// `GET /me`: who is calling.
+#[utoipa::path(get, path = "/me", tag = "Account", security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Who is calling", body = Data<Me>),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn me(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,6 +149,14 @@ pub async fn me(
 }
 
 /// `GET /audit-events`: a key with `read`, or a user's token.
+#[utoipa::path(get, path = "/audit-events", tag = "Account", security(("bearer" = []), ("api_key" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Audit events, newest first", body = Page<AuditEventView>),
+        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn audit_events(
     State(state): State<AppState>,
     caller: Caller,

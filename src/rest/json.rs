@@ -32,13 +32,13 @@ fn rejection_error(rejection: &JsonRejection) -> AppError {
 }
 
 /// `{"data": …}`: one resource.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Data<T> {
     pub data: T,
 }
 
 /// `{"data": […], "next_cursor": …}`: one page of a list.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

@@ -3,7 +3,7 @@
 use super::{
     auth::UserCaller,
     json::{Body, Data, Page, Params},
-    problem::ApiError,
+    problem::{ApiError, Problem},
 };
 use crate::{
     error::AppError,
@@ -21,7 +21,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 /// A key with its full secret in `key`: shown once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct WithSecret {
     #[serde(flatten)]
     view: ApiKeyView,
@@ -37,7 +37,8 @@ impl From<IssuedKey> for WithSecret {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     limit: Option<i64>,
     cursor: Option<String>,
@@ -45,12 +46,25 @@ pub struct ListParams {
     search: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RotateBody {
     #[serde(default)]
     grace_period_minutes: i64,
 }
 
+#[utoipa::path(post, path = "/api-keys", tag = "API keys", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry for 24 hours")),
+    request_body = KeyDraft,
+    responses(
+        (status = 201, description = "The new key, with its full secret in `data.key`: shown this once", body = Data<WithSecret>),
+        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running, or the key is not in a state that allows this", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "This Idempotency-Key was used with a different body", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     UserCaller(actor): UserCaller,
@@ -65,6 +79,14 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/api-keys", tag = "API keys", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of keys, masked, newest first", body = Page<ApiKeyView>),
+        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     UserCaller(actor): UserCaller,
@@ -83,6 +105,14 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = [])),
+    params(("key_id" = String, Path, description = "The key's id, `key_…`")),
+    responses(
+        (status = 200, description = "The key, masked", body = Data<ApiKeyView>),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     UserCaller(actor): UserCaller,
@@ -92,6 +122,19 @@ pub async fn get(
     Ok(axum::Json(Data { data: key }))
 }
 
+#[utoipa::path(patch, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = [])),
+    params(("key_id" = String, Path, description = "The key's id, `key_…`")),
+    request_body = KeyChanges,
+    responses(
+        (status = 200, description = "The changed key, masked", body = Data<ApiKeyView>),
+        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running, or the key is not in a state that allows this", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     UserCaller(actor): UserCaller,
@@ -102,6 +145,19 @@ pub async fn update(
     Ok(axum::Json(Data { data: key }))
 }
 
+#[utoipa::path(post, path = "/api-keys/{key_id}/rotate", tag = "API keys", security(("bearer" = [])),
+    params(("key_id" = String, Path, description = "The key's id, `key_…`"), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry for 24 hours")),
+    request_body(content = Option<RotateBody>, description = "Optional; without it the old secret stops at once"),
+    responses(
+        (status = 200, description = "The key with its new secret in `data.key`: shown this once", body = Data<WithSecret>),
+        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running, or the key is not in a state that allows this", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "This Idempotency-Key was used with a different body", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn rotate(
     State(state): State<AppState>,
     UserCaller(actor): UserCaller,
@@ -122,6 +178,16 @@ pub async fn rotate(
     }))
 }
 
+#[utoipa::path(post, path = "/api-keys/{key_id}/revoke", tag = "API keys", security(("bearer" = [])),
+    params(("key_id" = String, Path, description = "The key's id, `key_…`"), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry for 24 hours")),
+    responses(
+        (status = 200, description = "The revoked key", body = Data<ApiKeyView>),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is still running, or the key is not in a state that allows this", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "This Idempotency-Key was used with a different body", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn revoke(
     State(state): State<AppState>,
     UserCaller(actor): UserCaller,
@@ -131,6 +197,14 @@ pub async fn revoke(
     Ok(axum::Json(Data { data: key }))
 }
 
+#[utoipa::path(delete, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = [])),
+    params(("key_id" = String, Path, description = "The key's id, `key_…`")),
+    responses(
+        (status = 204, description = "Deleted; its audit events remain"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn delete(
     State(state): State<AppState>,
     UserCaller(actor): UserCaller,

@@ -6,41 +6,46 @@ pub mod auth;
 mod idempotency;
 mod json;
 mod keys;
+pub mod openapi;
 pub mod problem;
 mod verify;
 
 use crate::server::AppState;
-use axum::{
-    middleware::from_fn_with_state,
-    routing::{get, post},
-    Router,
+use axum::{middleware::from_fn_with_state, Extension, Router};
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouter},
+    routes,
 };
 
 pub const BASE_PATH: &str = "/api/v2";
 
-pub fn router(state: &AppState) -> Router<AppState> {
+/// The API's routes and its OpenAPI document, built from the same handler
+/// annotations.
+pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let idempotent = from_fn_with_state(state.clone(), idempotency::idempotent);
-    Router::new()
-        .route("/auth/token", post(account::token))
-        .route("/auth/signup", post(account::signup))
-        .route(
-            "/api-keys",
-            post(keys::create).layer(idempotent.clone()).get(keys::list),
-        )
-        .route(
-            "/api-keys/{key_id}",
-            get(keys::get).patch(keys::update).delete(keys::delete),
-        )
-        .route(
-            "/api-keys/{key_id}/rotate",
-            post(keys::rotate).layer(idempotent.clone()),
-        )
-        .route(
-            "/api-keys/{key_id}/revoke",
-            post(keys::revoke).layer(idempotent),
-        )
-        .route("/me", get(account::me))
-        .route("/audit-events", get(account::audit_events))
-        .route("/keys/verify", post(verify::verify))
-        .fallback(|| async { problem::ApiError(crate::error::AppError::NotFound) })
+    let with_idempotency = |(schemas, paths, method_router): UtoipaMethodRouter<AppState>| {
+        (schemas, paths, method_router.layer(idempotent.clone()))
+    };
+    let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(account::token))
+        .routes(routes!(account::signup))
+        .routes(with_idempotency(routes!(keys::create)))
+        .routes(routes!(keys::list))
+        .routes(routes!(keys::get, keys::update, keys::delete))
+        .routes(with_idempotency(routes!(keys::rotate)))
+        .routes(with_idempotency(routes!(keys::revoke)))
+        .routes(routes!(account::me))
+        .routes(routes!(account::audit_events))
+        .routes(routes!(verify::verify))
+        .routes(routes!(openapi::document))
+        .split_for_parts();
+    let json = openapi::Json(Arc::new(
+        document.to_json().expect("the OpenAPI document serialises"),
+    ));
+    let router = router
+        .layer(Extension(json))
+        .fallback(|| async { problem::ApiError(crate::error::AppError::NotFound) });
+    (router, document)
 }

@@ -2,7 +2,7 @@
 
 use super::{
     json::{Body, Data},
-    problem::ApiError,
+    problem::{ApiError, Problem},
 };
 use crate::{
     error::AppError,
@@ -13,7 +13,7 @@ use axum::{extract::State, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct VerifyRequest {
     key: String,
     required_scope: Option<String>,
@@ -22,7 +22,7 @@ pub struct VerifyRequest {
 
 /// Only a valid key's own details are returned; any other answer is the
 /// code alone, so nothing is learnt about keys one does not hold.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VerifyResult {
     valid: bool,
     code: &'static str,
@@ -32,6 +32,14 @@ pub struct VerifyResult {
     expires_at: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/keys/verify", tag = "Verification",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "The verdict; details only for a valid key", body = Data<VerifyResult>),
+        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn verify(
     State(state): State<AppState>,
     Body(request): Body<VerifyRequest>,

@@ -142,7 +142,7 @@ fn router(
     let options = state.leptos_options.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .nest(rest::BASE_PATH, rest::router(&state))
+        .nest(rest::BASE_PATH, rest::router(&state).0)
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

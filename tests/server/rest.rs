@@ -820,3 +820,62 @@ async fn key_use_is_written_within_the_flush_interval() {
     .await;
     assert_eq!(after.body["data"]["last_used_ip"], "198.51.100.4");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_both_credentials() {
+    let app = TestApp::spawn().await;
+    let doc = api(&app, Method::GET, "/openapi.json", Auth::None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    let schemes = &doc.body["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["api_key"]["name"], "X-API-Key");
+    let paths = doc.body["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path.replace("{key_id}", "key_00000000000000000000000000000000");
+        for method in item.as_object().unwrap().keys() {
+            operations += 1;
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let answer = api(&app, method.clone(), &concrete, Auth::None, None).await;
+            assert_ne!(
+                answer.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} is documented but not routed"
+            );
+            assert_ne!(
+                answer.status,
+                StatusCode::NOT_FOUND,
+                "{method} {path} is documented but not routed"
+            );
+            assert!(!answer.status.is_server_error(), "{method} {path}");
+            let responses = item[method.as_str().to_lowercase()]["responses"]
+                .as_object()
+                .unwrap();
+            assert!(
+                responses.contains_key(answer.status.as_str()),
+                "{method} {path} answered {} without a credential, which the document does not list",
+                answer.status
+            );
+        }
+    }
+    assert_eq!(operations, 13);
+}
+
+/// Routes are registered only through `routes!`, from the handlers'
+/// OpenAPI annotations, so none can exist without being documented.
+#[test]
+fn no_rest_route_is_registered_outside_the_document() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rest");
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for forbidden in [".route(", ".route_service(", ".nest(", ".merge("] {
+            assert!(
+                !source.contains(forbidden),
+                "{} registers a route with {forbidden}",
+                path.display()
+            );
+        }
+    }
+}
