@@ -35,6 +35,9 @@ pub fn DashboardLayout() -> impl IntoView {
                         <li>
                             <A href="/dashboard/audit-log">"Audit log"</A>
                         </li>
+                        <li>
+                            <A href="/dashboard/api">"API"</A>
+                        </li>
                     </ul>
                     <div class="account">
                         <Suspense fallback=|| view! { <span class="email muted">"…"</span> }>

@@ -13,7 +13,7 @@ use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path,
 };
-use pages::{ApiKeysPage, AuditLogPage, LoginPage, NotFound, OverviewPage, SignupPage};
+use pages::{ApiKeysPage, ApiPage, AuditLogPage, LoginPage, NotFound, OverviewPage, SignupPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=OverviewPage />
                     <Route path=path!("api-keys") view=ApiKeysPage />
                     <Route path=path!("audit-log") view=AuditLogPage />
+                    <Route path=path!("api") view=ApiPage />
                 </ParentRoute>
             </Routes>
         </Router>

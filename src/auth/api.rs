@@ -11,6 +11,14 @@ pub struct UserSummary {
     pub email: String,
 }
 
+/// Where this server's REST API is, as the API page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiAccess {
+    /// e.g. `https://keys.example.com/api/v2`
+    pub base_url: String,
+    pub key_prefix: String,
+}
+
 /// What the sign-in and sign-up pages need to know about the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryOptions {
@@ -84,6 +92,34 @@ pub async fn current_user() -> Result<UserSummary, AppError> {
     let (state, user) = crate::server::rpc::signed_in().await?;
     let email = crate::auth::service::email_of(&state, &user).await?;
     Ok(UserSummary { email })
+}
+
+/// The API's base URL: the configured public URL, else the address this
+/// request reached.
+#[server(prefix = "/rpc", endpoint = "api_overview")]
+pub async fn api_overview() -> Result<ApiAccess, AppError> {
+    let (state, _) = crate::server::rpc::signed_in().await?;
+    let origin = match &state.config.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let headers: axum::http::HeaderMap = leptos_axum::extract()
+                .await
+                .map_err(AppError::from_server_fn_error)?;
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+                })
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    Ok(ApiAccess {
+        base_url: format!("{origin}{}", crate::rest::BASE_PATH),
+        key_prefix: state.config.key_prefix.clone(),
+    })
 }
 
 #[server(prefix = "/rpc", endpoint = "auth_options")]

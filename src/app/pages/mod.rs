@@ -1,9 +1,11 @@
+mod api_docs;
 mod api_keys;
 mod audit_log;
 mod entry;
 mod not_found;
 mod overview;
 
+pub use api_docs::ApiPage;
 pub use api_keys::ApiKeysPage;
 pub use audit_log::AuditLogPage;
 pub use entry::{LoginPage, SignupPage};
