@@ -38,6 +38,9 @@ pub fn DashboardLayout() -> impl IntoView {
                         <li>
                             <A href="/dashboard/api">"API"</A>
                         </li>
+                        <li>
+                            <A href="/dashboard/account">"Account"</A>
+                        </li>
                     </ul>
                     <div class="account">
                         <Suspense fallback=|| view! { <span class="email muted">"…"</span> }>

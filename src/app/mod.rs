@@ -13,7 +13,9 @@ use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path,
 };
-use pages::{ApiKeysPage, ApiPage, AuditLogPage, LoginPage, NotFound, OverviewPage, SignupPage};
+use pages::{
+    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, LoginPage, NotFound, OverviewPage, SignupPage,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -51,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("api-keys") view=ApiKeysPage />
                     <Route path=path!("audit-log") view=AuditLogPage />
                     <Route path=path!("api") view=ApiPage />
+                    <Route path=path!("account") view=AccountPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -19,6 +19,10 @@ pub enum AuditAction {
     SignInFailed,
     #[serde(rename = "user.signed_out")]
     SignedOut,
+    #[serde(rename = "user.signed_out_everywhere")]
+    SignedOutEverywhere,
+    #[serde(rename = "user.password_changed")]
+    PasswordChanged,
     #[serde(rename = "key.created")]
     KeyCreated,
     #[serde(rename = "key.updated")]
@@ -32,11 +36,13 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
         AuditAction::SignedOut,
+        AuditAction::SignedOutEverywhere,
+        AuditAction::PasswordChanged,
         AuditAction::KeyCreated,
         AuditAction::KeyUpdated,
         AuditAction::KeyRotated,
@@ -51,6 +57,8 @@ impl AuditAction {
             AuditAction::SignedIn => "user.signed_in",
             AuditAction::SignInFailed => "user.sign_in_failed",
             AuditAction::SignedOut => "user.signed_out",
+            AuditAction::SignedOutEverywhere => "user.signed_out_everywhere",
+            AuditAction::PasswordChanged => "user.password_changed",
             AuditAction::KeyCreated => "key.created",
             AuditAction::KeyUpdated => "key.updated",
             AuditAction::KeyRotated => "key.rotated",
@@ -66,6 +74,8 @@ impl AuditAction {
             AuditAction::SignedIn => "Signed in",
             AuditAction::SignInFailed => "Sign-in failed",
             AuditAction::SignedOut => "Signed out",
+            AuditAction::SignedOutEverywhere => "Signed out everywhere",
+            AuditAction::PasswordChanged => "Password changed",
             AuditAction::KeyCreated => "Key created",
             AuditAction::KeyUpdated => "Key updated",
             AuditAction::KeyRotated => "Key rotated",

@@ -52,7 +52,7 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     let session = extract_session().await?;
     let client = crate::server::rpc::client().await;
     let user = service::sign_up(&state, &email, password, &client).await?;
-    session::sign_in(&session, user).await?;
+    session::sign_in(&session, &state.db, user).await?;
     leptos_axum::redirect(DEFAULT_RETURN_PATH);
     Ok(())
 }
@@ -67,7 +67,7 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<()
     let session = extract_session().await?;
     let client = rpc::client().await;
     let user = service::sign_in(&state, &email, password, &client).await?;
-    session::sign_in(&session, user).await?;
+    session::sign_in(&session, &state.db, user).await?;
     leptos_axum::redirect(safe_return_path(&next));
     Ok(())
 }
@@ -85,6 +85,26 @@ pub async fn sign_out() -> Result<(), AppError> {
     crate::auth::session::sign_out(&session).await?;
     leptos_axum::redirect("/login");
     Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere() -> Result<(), AppError> {
+    let (state, actor) = crate::server::rpc::signed_in_actor().await?;
+    crate::auth::service::sign_out_everywhere(&state, &actor).await?;
+    crate::auth::session::sign_out(&extract_session().await?).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    let (state, actor) = crate::server::rpc::signed_in_actor().await?;
+    crate::auth::service::change_password(&state, &actor, current_password, new_password).await?;
+    // Every session ended with the old password; this one carries on.
+    crate::auth::session::sign_in(&extract_session().await?, &state.db, actor.user).await
 }
 
 #[server(prefix = "/rpc", endpoint = "current_user")]

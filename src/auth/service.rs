@@ -157,3 +157,72 @@ fn merge(a: Option<AppError>, b: Option<AppError>) -> AppError {
         .collect();
     AppError::Validation(fields)
 }
+
+/// Ends every session and bearer token of the user, this one included.
+pub async fn sign_out_everywhere(state: &AppState, actor: &Actor) -> Result<(), AppError> {
+    let event = actor.event(AuditAction::SignedOutEverywhere, None);
+    state
+        .db
+        .renew_credentials(&actor.user.user_id, None, &event)
+        .await?;
+    tracing::info!(user_id = %actor.user.user_id, "signed out everywhere");
+    Ok(())
+}
+
+/// Replaces the password after checking the current one. Every other
+/// session and every bearer token ends; the caller signs this session in
+/// again.
+pub async fn change_password(
+    state: &AppState,
+    actor: &Actor,
+    current: String,
+    new: String,
+) -> Result<(), AppError> {
+    let (current, new) = match (Password::parse_attempt(current), Password::parse_new(new)) {
+        (Ok(current), Ok(new)) => (current, new),
+        (current, new) => {
+            return Err(merge(
+                current.err().map(|e| rename_field(e, "current_password")),
+                new.err().map(|e| rename_field(e, "new_password")),
+            ))
+        }
+    };
+    let record = state
+        .db
+        .user_by_id(&actor.user.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if !state
+        .passwords
+        .verify(current, Some(record.password_hash))
+        .await?
+    {
+        return Err(AppError::field(
+            "current_password",
+            "Your current password is not correct.",
+        ));
+    }
+    let hash = state.passwords.hash(new).await?;
+    let event = actor.event(AuditAction::PasswordChanged, None);
+    state
+        .db
+        .renew_credentials(&actor.user.user_id, Some(&hash), &event)
+        .await?;
+    tracing::info!(user_id = %actor.user.user_id, "password changed");
+    Ok(())
+}
+
+fn rename_field(error: AppError, field: &str) -> AppError {
+    match error {
+        AppError::Validation(fields) => AppError::Validation(
+            fields
+                .into_iter()
+                .map(|f| FieldError {
+                    field: field.to_owned(),
+                    message: f.message,
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}

@@ -1,7 +1,7 @@
 //! Browser sessions: who is signed in, and the guard that keeps dashboard
 //! pages for signed-in users.
 
-use crate::error::AppError;
+use crate::{error::AppError, storage::Db};
 use axum::{
     extract::Request,
     middleware::Next,
@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 const USER_KEY: &str = "user";
+/// The user's token generation at sign-in: when it moves on (sign out
+/// everywhere, a new password) this session ends.
+const GENERATION_KEY: &str = "token_generation";
 
 /// What a session remembers about its user.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -25,8 +28,15 @@ pub async fn signed_in_user(session: &Session) -> Option<SessionUser> {
 
 /// Signs `user` in. The session id is replaced first, so an id planted in
 /// the browser before sign-in (session fixation) is worthless.
-pub async fn sign_in(session: &Session, user: SessionUser) -> Result<(), AppError> {
+pub async fn sign_in(session: &Session, db: &Db, user: SessionUser) -> Result<(), AppError> {
+    let generation = current_generation(db, &user)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(GENERATION_KEY, generation)
+        .await
+        .map_err(session_error)?;
     session.insert(USER_KEY, user).await.map_err(session_error)
 }
 
@@ -35,10 +45,25 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(session_error)
 }
 
-pub async fn require_user(session: &Session) -> Result<SessionUser, AppError> {
-    signed_in_user(session)
+/// The signed-in user, if the session is still valid: one from before the
+/// user signed out everywhere or changed the password is ended here.
+pub async fn require_user(session: &Session, db: &Db) -> Result<SessionUser, AppError> {
+    let user = signed_in_user(session)
         .await
-        .ok_or(AppError::Unauthenticated)
+        .ok_or(AppError::Unauthenticated)?;
+    let generation: Option<i64> = session.get(GENERATION_KEY).await.ok().flatten();
+    if generation.is_none() || current_generation(db, &user).await? != generation {
+        sign_out(session).await?;
+        return Err(AppError::Unauthenticated);
+    }
+    Ok(user)
+}
+
+async fn current_generation(db: &Db, user: &SessionUser) -> Result<Option<i64>, AppError> {
+    let record = db.user_by_id(&user.user_id).await?;
+    Ok(record
+        .filter(|u| u.account_id == user.account_id)
+        .map(|u| u.token_generation))
 }
 
 fn session_error(error: tower_sessions::session::Error) -> AppError {

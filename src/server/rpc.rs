@@ -23,7 +23,7 @@ pub async fn client() -> ClientInfo {
 /// The state and the signed-in user, or `Unauthenticated`.
 pub async fn signed_in() -> Result<(AppState, SessionUser), AppError> {
     let state = AppState::from_context()?;
-    let user = session::require_user(&session().await?).await?;
+    let user = session::require_user(&session().await?, &state.db).await?;
     Ok((state, user))
 }
 

@@ -87,3 +87,30 @@ impl Db {
         .await
     }
 }
+
+impl Db {
+    /// Ends every session and bearer token of a user by moving their token
+    /// generation on, optionally with a new password hash; the audit event
+    /// is written in the same transaction. The new generation.
+    pub async fn renew_credentials(
+        &self,
+        user_id: &str,
+        new_password_hash: Option<&str>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<i64, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let generation: i64 = sqlx::query_scalar(
+            "UPDATE users SET token_generation = token_generation + 1,
+                password_hash = COALESCE($1, password_hash)
+             WHERE id = $2
+             RETURNING token_generation",
+        )
+        .bind(new_password_hash)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(generation)
+    }
+}

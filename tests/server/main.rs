@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod account;
 mod audit;
 mod auth;
 mod cli;

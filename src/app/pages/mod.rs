@@ -1,3 +1,4 @@
+mod account;
 mod api_docs;
 mod api_keys;
 mod audit_log;
@@ -5,6 +6,7 @@ mod entry;
 mod not_found;
 mod overview;
 
+pub use account::AccountPage;
 pub use api_docs::ApiPage;
 pub use api_keys::ApiKeysPage;
 pub use audit_log::AuditLogPage;
