@@ -2,7 +2,8 @@
 # Installs what building (and, with `test`, testing) Keysmith needs, skipping
 # whatever is already in place, so a second run takes seconds.
 #   scripts/setup.sh        tools to build and run
-#   scripts/setup.sh test   also Chromium and Playwright for the browser tests
+#   scripts/setup.sh test   also Chromium and Playwright for the browser tests,
+#                           and schemathesis for the generated API tests
 # Nothing is downloaded from outside the package registries: cargo-leptos
 # finds each tool on PATH and never fetches its own.
 set -euo pipefail
@@ -45,6 +46,11 @@ if [ "${1:-}" = "test" ]; then
     sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
     sudo_if_needed apt-get update
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  fi
+  if ! tools/venv/bin/schemathesis --version 2>/dev/null | grep -q "$(cut -d= -f3 tools/requirements-test.txt)"; then
+    say "Installing schemathesis (PyPI) for the generated API tests"
+    python3 -m venv tools/venv
+    tools/venv/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-test.txt
   fi
   if [ ! -d end2end/node_modules/@playwright/test ]; then
     say "Installing Playwright (the library only: it uses the Chromium above)"

@@ -51,11 +51,12 @@ async fn handle(
     req: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let key = parse_key(raw)?;
     let (mut parts, body) = req.into_parts();
+    // Who is asking comes first: a stranger learns nothing from our rules.
     let UserCaller(actor) = UserCaller::from_request_parts(&mut parts, state)
         .await
         .map_err(|e| e.0)?;
+    let key = parse_key(raw)?;
     let body = to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| AppError::PayloadTooLarge)?;

@@ -182,6 +182,7 @@ pub async fn rotate(
     params(("key_id" = String, Path, description = "The key's id, `key_…`"), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry for 24 hours")),
     responses(
         (status = 200, description = "The revoked key", body = Data<ApiKeyView>),
+        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json"),
