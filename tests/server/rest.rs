@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 /// How a request authenticates.
+#[derive(Clone, Copy)]
 enum Auth<'a> {
     None,
     Bearer(&'a str),
@@ -878,4 +879,155 @@ fn no_rest_route_is_registered_outside_the_document() {
             );
         }
     }
+}
+
+/// Every credential against every endpoint that takes one.
+#[tokio::test]
+async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
+    const SECRET: &str = "another-master-secret-of-32-characters-at-least";
+    let app = TestApp::spawn_with(&[("KEYSMITH_SECRET", SECRET)]).await;
+    let owner = user_token(&app).await;
+    let stranger = user_token(&app).await;
+    let me = api(&app, Method::GET, "/me", Auth::Bearer(&owner), None).await;
+    let user = SessionUser {
+        user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
+        account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
+    };
+    let signer = TokenSigner::new(
+        &keysmith::server::secrets::ServerKeys::from_master(SECRET.as_bytes()).jwt,
+        Duration::from_secs(60),
+    );
+    let expired_jwt = signer.issue(&user, 0, now_s() - 600).unwrap().token;
+    let foreign_jwt = TokenSigner::new(&[9u8; 32], Duration::from_secs(60))
+        .issue(&user, 0, now_s())
+        .unwrap()
+        .token;
+    let payload = owner.split('.').nth(1).unwrap().to_owned();
+    let unsigned_jwt = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+
+    let (target, _) = key_with(&app, &owner, &["read"]).await;
+    let mut scoped = Vec::new();
+    for scope in ["search", "read", "write", "admin"] {
+        scoped.push((scope, key_with(&app, &owner, &[scope]).await.1));
+    }
+    let (revoked_id, revoked) = key_with(&app, &owner, &["admin"]).await;
+    api(
+        &app,
+        Method::POST,
+        &format!("/api-keys/{revoked_id}/revoke"),
+        Auth::Bearer(&owner),
+        None,
+    )
+    .await;
+    let (expired_id, expired) = key_with(&app, &owner, &["admin"]).await;
+    expire(&app, &expired_id).await;
+    let (graced_id, graced) = key_with(&app, &owner, &["admin"]).await;
+    api(
+        &app,
+        Method::POST,
+        &format!("/api-keys/{graced_id}/rotate"),
+        Auth::Bearer(&owner),
+        Some(json!({ "grace_period_minutes": 60 })),
+    )
+    .await;
+    let (_, fenced) = create_key(
+        &app,
+        &owner,
+        json!({ "name": "fenced", "scopes": ["admin"], "ips": ["203.0.113.0/24"] }),
+    )
+    .await;
+
+    let by_id = format!("/api-keys/{target}");
+    let endpoints: Vec<(Method, String)> = vec![
+        (Method::POST, "/api-keys".into()),
+        (Method::GET, "/api-keys".into()),
+        (Method::GET, by_id.clone()),
+        (Method::PATCH, by_id.clone()),
+        (Method::DELETE, by_id.clone()),
+        (Method::POST, format!("{by_id}/rotate")),
+        (Method::POST, format!("{by_id}/revoke")),
+        (Method::GET, "/me".into()),
+        (Method::GET, "/audit-events".into()),
+    ];
+    let is_management = |path: &str| path.starts_with("/api-keys");
+    let body = json!({ "name": "matrix", "scopes": ["read"] });
+
+    let refused = [
+        ("none", Auth::None),
+        ("malformed bearer", Auth::Bearer("abc.def.ghi")),
+        ("expired token", Auth::Bearer(&expired_jwt)),
+        (
+            "token signed with another secret",
+            Auth::Bearer(&foreign_jwt),
+        ),
+        ("alg none", Auth::Bearer(&unsigned_jwt)),
+        ("malformed key", Auth::Key("ks_live_123")),
+        ("revoked key", Auth::Key(&revoked)),
+        ("expired key", Auth::Key(&expired)),
+    ];
+    for (method, path) in &endpoints {
+        for (label, auth) in refused {
+            let answer = api(&app, method.clone(), path, auth, Some(body.clone())).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::UNAUTHORIZED,
+                "{label}: {method} {path}"
+            );
+            assert!(answer.headers.contains_key(header::WWW_AUTHENTICATE));
+        }
+        let fenced_answer = api(
+            &app,
+            method.clone(),
+            path,
+            Auth::Key(&fenced),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            fenced_answer.status,
+            StatusCode::FORBIDDEN,
+            "disallowed IP: {method} {path}"
+        );
+        for (scope, key) in scoped
+            .iter()
+            .map(|(s, k)| (*s, k.as_str()))
+            .chain([("grace", graced.as_str())])
+        {
+            let answer = api(
+                &app,
+                method.clone(),
+                path,
+                Auth::Key(key),
+                Some(body.clone()),
+            )
+            .await;
+            let expected = if is_management(path) || (path == "/audit-events" && scope == "search")
+            {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::OK
+            };
+            assert_eq!(answer.status, expected, "{scope} key: {method} {path}");
+        }
+        let foreign = api(
+            &app,
+            method.clone(),
+            path,
+            Auth::Bearer(&stranger),
+            Some(body.clone()),
+        )
+        .await;
+        let expected = match (method.as_str(), path.as_str()) {
+            ("POST", "/api-keys") => StatusCode::CREATED,
+            (_, p) if p.starts_with(&by_id) => StatusCode::NOT_FOUND,
+            _ => StatusCode::OK,
+        };
+        assert_eq!(
+            foreign.status, expected,
+            "another account's token: {method} {path}"
+        );
+    }
+    let still_there = api(&app, Method::GET, &by_id, Auth::Bearer(&owner), None).await;
+    assert_eq!(still_there.body["data"]["status"], "active");
+    assert_eq!(still_there.body["data"]["name"], "[\"read\"]");
 }
