@@ -39,6 +39,11 @@ impl Scope {
         }
     }
 
+    /// Whether holding this scope allows what `required` allows.
+    pub fn covers(self, required: Scope) -> bool {
+        self >= required
+    }
+
     pub fn parse(raw: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|s| s.as_str() == raw.trim())
     }
@@ -85,7 +90,7 @@ impl Scopes {
 
     /// Whether these scopes allow an operation that needs `required`.
     pub fn satisfies(&self, required: Scope) -> bool {
-        self.0.iter().any(|&held| held >= required)
+        self.0.iter().any(|held| held.covers(required))
     }
 
     /// The stored form: names separated by single spaces.

@@ -115,7 +115,7 @@ impl Caller {
     /// Users may do anything in their account; a key needs `scope` or more.
     pub fn require(&self, scope: Scope) -> Result<(), AppError> {
         match self {
-            Caller::Key(key) if !key.scopes.iter().any(|&held| held >= scope) => {
+            Caller::Key(key) if !key.scopes.iter().any(|held| held.covers(scope)) => {
                 Err(AppError::InsufficientScope(scope.as_str().into()))
             }
             _ => Ok(()),
