@@ -142,6 +142,8 @@ fn router(
     let options = state.leptos_options.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/healthz", get(super::health::live))
+        .route("/readyz", get(super::health::ready))
         .nest(rest::BASE_PATH, rest::router(&state).0)
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())

@@ -120,3 +120,20 @@ async fn user_input_is_escaped_when_shown() {
     let page = response.text().await.unwrap();
     assert!(!page.contains("<script>alert(1)</script>"));
 }
+
+#[tokio::test]
+async fn health_probes_answer_without_a_session() {
+    let app = TestApp::spawn().await;
+    let live = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    assert_eq!(
+        live.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["database"],
+        "ok"
+    );
+}
