@@ -68,13 +68,21 @@ impl IpAllowlist {
 }
 
 fn parse_entry(entry: &str) -> Option<IpNet> {
-    if let Ok(net) = entry.parse::<IpNet>() {
-        return Some(net.trunc());
+    let net = match entry.parse::<IpNet>() {
+        Ok(net) => net,
+        Err(_) => IpNet::from(entry.parse::<IpAddr>().ok()?),
+    };
+    Some(canonical_net(net).trunc())
+}
+
+/// An IPv4-mapped IPv6 range (`::ffff:10.0.0.0/104`) is its IPv4 self.
+fn canonical_net(net: IpNet) -> IpNet {
+    match (net, canonical(net.addr())) {
+        (IpNet::V6(v6), IpAddr::V4(v4)) if v6.prefix_len() >= 96 => {
+            IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(net)
+        }
+        _ => net,
     }
-    entry
-        .parse::<IpAddr>()
-        .ok()
-        .map(|ip| IpNet::from(canonical(ip)))
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) are their IPv4 selves.
@@ -121,6 +129,9 @@ mod tests {
             list.allows(ip("::ffff:10.1.2.3")),
             "IPv4-mapped IPv6 matches IPv4 ranges"
         );
+        let mapped = IpAllowlist::parse(&["::ffff:192.0.2.0/120"]).unwrap();
+        assert_eq!(mapped.entries(), vec!["192.0.2.0/24"]);
+        assert!(mapped.allows(ip("192.0.2.9")));
     }
 
     #[test]
@@ -139,6 +150,27 @@ mod tests {
         let list = IpAllowlist::parse(&[" 10.1.2.3/8 ", "", "192.0.2.1", "192.0.2.1/32"]).unwrap();
         assert_eq!(list.entries(), vec!["10.0.0.0/8", "192.0.2.1"]);
         assert_eq!(IpAllowlist::from_text(&list.to_text()).unwrap(), list);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_entries_parse_or_fail_without_panicking(entries in proptest::collection::vec("\\PC{0,40}", 0..5)) {
+            let _ = IpAllowlist::parse(&entries);
+        }
+
+        #[test]
+        fn a_parsed_list_round_trips_through_text(
+            v4 in proptest::collection::vec((proptest::prelude::any::<[u8; 4]>(), 0u8..=32), 0..6),
+            v6 in proptest::collection::vec((proptest::prelude::any::<[u16; 8]>(), 0u8..=128), 0..6),
+        ) {
+            let entries: Vec<String> = v4
+                .iter()
+                .map(|(o, p)| format!("{}/{p}", std::net::Ipv4Addr::from(*o)))
+                .chain(v6.iter().map(|(s, p)| format!("{}/{p}", std::net::Ipv6Addr::from(*s))))
+                .collect();
+            let list = IpAllowlist::parse(&entries).unwrap();
+            proptest::prop_assert_eq!(IpAllowlist::from_text(&list.to_text()).unwrap(), list);
+        }
     }
 
     #[test]

@@ -50,6 +50,16 @@ mod tests {
         assert!(error.field_message("name").unwrap().contains("at most 50"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_valid_name_parses_to_itself(raw in "\\PC{0,80}") {
+            if let Ok(name) = KeyName::parse(&raw) {
+                proptest::prop_assert!(name.as_str().chars().count() <= MAX_CHARS);
+                proptest::prop_assert_eq!(KeyName::parse(name.as_str()).unwrap(), name);
+            }
+        }
+    }
+
     #[test]
     fn a_blank_or_multi_line_name_is_refused() {
         assert!(KeyName::parse("   ")

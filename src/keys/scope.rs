@@ -149,6 +149,15 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_scope_list_parses_or_fails_without_panicking(names in proptest::collection::vec("\\PC{0,12}", 0..6)) {
+            if let Ok(scopes) = Scopes::parse(&names) {
+                proptest::prop_assert_eq!(Scopes::from_text(&scopes.to_text()).unwrap(), scopes);
+            }
+        }
+    }
+
     #[test]
     fn every_scope_has_a_description() {
         assert!(Scope::ALL.iter().all(|s| !s.description().is_empty()));

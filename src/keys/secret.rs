@@ -189,6 +189,20 @@ mod tests {
         assert_ne!(checksum("ks_live_abc"), checksum("ks_live_abd"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_input_is_judged_without_panicking(candidate in "\\PC*") {
+            let _ = format().is_well_formed(&candidate);
+        }
+
+        #[test]
+        fn only_keys_with_a_matching_checksum_are_well_formed(body in "[0-9A-Za-z]{32}", sum in "[0-9A-Za-z]{6}") {
+            let key = format!("ks_live_{body}{sum}");
+            let expected = checksum(&format!("ks_live_{body}")) == sum;
+            proptest::prop_assert_eq!(format().is_well_formed(&key), expected);
+        }
+    }
+
     #[test]
     fn debug_never_shows_a_secret() {
         let (secret, _) = format().generate();

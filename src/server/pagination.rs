@@ -87,6 +87,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_cursor_is_decoded_or_refused_without_panicking(raw in "\\PC{0,200}") {
+            let _ = decode_cursor(Some(&raw), "key_");
+        }
+
+        #[test]
+        fn every_id_round_trips_through_its_cursor(suffix in "[0-9a-f]{32}") {
+            let id = format!("key_{suffix}");
+            proptest::prop_assert_eq!(decode_cursor(Some(&encode_cursor(&id)), "key_").unwrap(), Some(id));
+        }
+    }
+
     #[test]
     fn the_page_size_is_bounded() {
         assert_eq!(page_size(None, 25, 100).unwrap(), 25);
