@@ -3,7 +3,7 @@
 use super::{
     auth::Caller,
     json::{Body, Data, Page, Params},
-    problem::{ApiError, Problem},
+    problem::{self, ApiError},
 };
 use crate::{
     audit::{service as audit, AuditEventView, AuditQuery},
@@ -33,11 +33,11 @@ pub struct TokenResponse {
     request_body = Credentials,
     responses(
         (status = 200, description = "A bearer token for key management", body = TokenResponse),
-        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed sign-ins", body = Problem, content_type = "application/problem+json")
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::TooLarge,
+        problem::NotJson,
+        problem::TooManyAttempts
     ))]
 pub async fn token(
     State(state): State<AppState>,
@@ -68,10 +68,10 @@ pub struct NewUser {
     request_body = Credentials,
     responses(
         (status = 201, description = "A new account, owned by the new user", body = Data<NewUser>),
-        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json")
+        problem::BadInput,
+        problem::Forbidden,
+        problem::TooLarge,
+        problem::NotJson
     ))]
 pub async fn signup(
     State(state): State<AppState>,
@@ -116,8 +116,8 @@ pub struct MeKey {
 #[utoipa::path(get, path = "/me", tag = "Account", security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "Who is calling", body = Data<Me>),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json")
+        problem::Unauthenticated,
+        problem::Forbidden
     ))]
 pub async fn me(
     State(state): State<AppState>,
@@ -153,9 +153,9 @@ pub async fn me(
     params(AuditQuery),
     responses(
         (status = 200, description = "Audit events, newest first", body = Page<AuditEventView>),
-        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json")
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden
     ))]
 pub async fn audit_events(
     State(state): State<AppState>,

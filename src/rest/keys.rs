@@ -3,7 +3,7 @@
 use super::{
     auth::UserCaller,
     json::{Body, Data, Page, Params},
-    problem::{ApiError, Problem},
+    problem::{self, ApiError},
 };
 use crate::{
     error::AppError,
@@ -57,13 +57,13 @@ pub struct RotateBody {
     request_body = KeyDraft,
     responses(
         (status = 201, description = "The new key, with its full secret in `data.key`: shown this once", body = Data<WithSecret>),
-        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is still running, or the key is not in a state that allows this", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "This Idempotency-Key was used with a different body", body = Problem, content_type = "application/problem+json")
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::NotJson,
+        problem::IdempotencyKeyReused
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -83,9 +83,9 @@ pub async fn create(
     params(ListParams),
     responses(
         (status = 200, description = "One page of keys, masked, newest first", body = Page<ApiKeyView>),
-        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json")
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -109,9 +109,9 @@ pub async fn list(
     params(("key_id" = String, Path, description = "The key's id, `key_…`")),
     responses(
         (status = 200, description = "The key, masked", body = Data<ApiKeyView>),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json")
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound
     ))]
 pub async fn get(
     State(state): State<AppState>,
@@ -127,13 +127,13 @@ pub async fn get(
     request_body = KeyChanges,
     responses(
         (status = 200, description = "The changed key, masked", body = Data<ApiKeyView>),
-        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is still running, or the key is not in a state that allows this", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json")
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::NotJson
     ))]
 pub async fn update(
     State(state): State<AppState>,
@@ -150,13 +150,13 @@ pub async fn update(
     request_body(content = Option<RotateBody>, description = "Optional; without it the old secret stops at once"),
     responses(
         (status = 200, description = "The key with its new secret in `data.key`: shown this once", body = Data<WithSecret>),
-        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is still running, or the key is not in a state that allows this", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "This Idempotency-Key was used with a different body", body = Problem, content_type = "application/problem+json")
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::IdempotencyKeyReused
     ))]
 pub async fn rotate(
     State(state): State<AppState>,
@@ -182,12 +182,12 @@ pub async fn rotate(
     params(("key_id" = String, Path, description = "The key's id, `key_…`"), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry for 24 hours")),
     responses(
         (status = 200, description = "The revoked key", body = Data<ApiKeyView>),
-        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is still running, or the key is not in a state that allows this", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "This Idempotency-Key was used with a different body", body = Problem, content_type = "application/problem+json")
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict,
+        problem::IdempotencyKeyReused
     ))]
 pub async fn revoke(
     State(state): State<AppState>,
@@ -202,9 +202,9 @@ pub async fn revoke(
     params(("key_id" = String, Path, description = "The key's id, `key_…`")),
     responses(
         (status = 204, description = "Deleted; its audit events remain"),
-        (status = 401, description = "Missing, malformed, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The credential may not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such key in this account", body = Problem, content_type = "application/problem+json")
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound
     ))]
 pub async fn delete(
     State(state): State<AppState>,

@@ -19,6 +19,9 @@ use utoipa::{
     ),
     servers((url = "/api/v2")),
     modifiers(&SecuritySchemes),
+    // Errors are answered through `problem::…` response types, which refer
+    // to this schema by name.
+    components(schemas(super::problem::Problem)),
     tags(
         (name = "Authentication", description = "Bearer tokens and sign-up"),
         (name = "API keys", description = "Key management: a user's bearer token only"),

@@ -47,6 +47,28 @@ impl Problem {
     }
 }
 
+/// The problem answers the OpenAPI document lists, one type per status, so
+/// each is described once.
+macro_rules! documented_problems {
+    ($($name:ident = $status:literal, $description:literal;)*) => {$(
+        #[derive(utoipa::IntoResponses)]
+        #[response(status = $status, description = $description, content_type = "application/problem+json")]
+        pub struct $name(pub Problem);
+    )*};
+}
+
+documented_problems! {
+    BadInput = 400, "Invalid input; each bad field is listed";
+    Unauthenticated = 401, "Missing, malformed, unknown, revoked or expired credential";
+    Forbidden = 403, "The credential may not do this";
+    NotFound = 404, "No such key in this account";
+    Conflict = 409, "A request with this Idempotency-Key is still running, or the key is not in a state that allows this";
+    TooLarge = 413, "The body is too large";
+    NotJson = 415, "The body is not JSON";
+    IdempotencyKeyReused = 422, "This Idempotency-Key was used with a different body";
+    TooManyAttempts = 429, "Too many failed sign-ins";
+}
+
 /// The REST form of every error.
 pub fn response(error: &AppError) -> Response {
     let problem = Problem::of(error);

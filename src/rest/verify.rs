@@ -2,7 +2,7 @@
 
 use super::{
     json::{Body, Data},
-    problem::{ApiError, Problem},
+    problem::{self, ApiError},
 };
 use crate::{
     error::AppError,
@@ -36,9 +36,9 @@ pub struct VerifyResult {
     request_body = VerifyRequest,
     responses(
         (status = 200, description = "The verdict; details only for a valid key", body = Data<VerifyResult>),
-        (status = 400, description = "Invalid input; each bad field is listed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json")
+        problem::BadInput,
+        problem::TooLarge,
+        problem::NotJson
     ))]
 pub async fn verify(
     State(state): State<AppState>,
