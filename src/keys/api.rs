@@ -32,7 +32,7 @@ pub async fn create_api_key(draft: KeyDraft) -> Result<IssuedKey, AppError> {
 #[server(prefix = "/rpc", endpoint = "update_api_key", input = Json)]
 pub async fn update_api_key(id: String, changes: KeyChanges) -> Result<ApiKeyView, AppError> {
     let (state, actor) = crate::server::rpc::signed_in_actor().await?;
-    super::service::update(&state.db, &actor, &id, &changes).await
+    super::service::update(&state.db, state.verifier.cache(), &actor, &id, &changes).await
 }
 
 #[server(prefix = "/rpc", endpoint = "rotate_api_key", input = Json)]
@@ -40,6 +40,7 @@ pub async fn rotate_api_key(id: String, grace_period_minutes: i64) -> Result<Iss
     let (state, actor) = crate::server::rpc::signed_in_actor().await?;
     super::service::rotate(
         &state.db,
+        state.verifier.cache(),
         &state.key_format,
         &actor,
         &id,
@@ -51,11 +52,11 @@ pub async fn rotate_api_key(id: String, grace_period_minutes: i64) -> Result<Iss
 #[server(prefix = "/rpc", endpoint = "revoke_api_key", input = Json)]
 pub async fn revoke_api_key(id: String) -> Result<ApiKeyView, AppError> {
     let (state, actor) = crate::server::rpc::signed_in_actor().await?;
-    super::service::revoke(&state.db, &actor, &id).await
+    super::service::revoke(&state.db, state.verifier.cache(), &actor, &id).await
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_api_key", input = Json)]
 pub async fn delete_api_key(id: String) -> Result<(), AppError> {
     let (state, actor) = crate::server::rpc::signed_in_actor().await?;
-    super::service::delete(&state.db, &actor, &id).await
+    super::service::delete(&state.db, state.verifier.cache(), &actor, &id).await
 }

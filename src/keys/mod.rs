@@ -4,6 +4,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod cache;
+#[cfg(feature = "ssr")]
 pub mod ip_allowlist;
 pub mod model;
 pub mod name;
@@ -14,6 +16,8 @@ pub mod secret;
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod usage;
+#[cfg(feature = "ssr")]
+pub mod verifier;
 
 #[cfg(feature = "ssr")]
 pub use ip_allowlist::IpAllowlist;

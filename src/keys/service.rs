@@ -4,19 +4,18 @@
 //! behaves exactly like an id that does not exist.
 
 use super::{
+    cache::CredentialCache,
     model::*,
     secret::{self, KeyFormat, StoredSecret},
-    usage::UsageTracker,
-    IpAllowlist, KeyName, Scope, Scopes,
+    IpAllowlist, KeyName, Scopes,
 };
 use crate::{
     audit::{service::Actor, AuditAction},
     auth::session::SessionUser,
     error::{AppError, FieldError},
     server::{clock, pagination},
-    storage::{Db, KeyCredential, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
+    storage::{Db, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
 };
-use std::net::IpAddr;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const MINUTE_MS: i64 = 60 * 1000;
@@ -151,6 +150,7 @@ pub async fn get(db: &Db, user: &SessionUser, id: &str) -> Result<ApiKeyView, Ap
 
 pub async fn update(
     db: &Db,
+    cache: &CredentialCache,
     actor: &Actor,
     id: &str,
     changes: &KeyChanges,
@@ -183,12 +183,11 @@ pub async fn update(
         scopes: &valid.scopes.to_text(),
         ip_allowlist: &valid.ips.to_text(),
     };
-    if !db
+    let changed = db
         .update_key(&actor.user.account_id, &current.id, &edit, &event)
         .await?
-    {
-        return Err(AppError::NotFound);
-    }
+        .ok_or(AppError::NotFound)?;
+    cache.invalidate(changed.iter());
     get(db, &actor.user, &current.id).await
 }
 
@@ -197,6 +196,7 @@ pub async fn update(
 /// switch without an outage. A second rotation ends the first one's grace.
 pub async fn rotate(
     db: &Db,
+    cache: &CredentialCache,
     format: &KeyFormat,
     actor: &Actor,
     id: &str,
@@ -221,12 +221,11 @@ pub async fn rotate(
         last_four: &stored.last_four,
         previous_expires_at: (grace_minutes > 0).then(|| now_ms + grace_minutes * MINUTE_MS),
     };
-    if !db
+    let replaced = db
         .rotate_key(&actor.user.account_id, &current.id, &new_secret, &event)
         .await?
-    {
-        return Err(not_rotatable());
-    }
+        .ok_or_else(not_rotatable)?;
+    cache.invalidate(replaced.iter().chain([stored.digest.as_str()]));
     tracing::info!(key_id = %current.id, grace_minutes, "key rotated");
     let key = get(db, &actor.user, &current.id).await?;
     Ok(IssuedKey {
@@ -241,28 +240,38 @@ fn not_rotatable() -> AppError {
 
 /// Disables a key for good; it stays listed as revoked. Revoking a revoked
 /// key is not an error and changes nothing.
-pub async fn revoke(db: &Db, actor: &Actor, id: &str) -> Result<ApiKeyView, AppError> {
+pub async fn revoke(
+    db: &Db,
+    cache: &CredentialCache,
+    actor: &Actor,
+    id: &str,
+) -> Result<ApiKeyView, AppError> {
     let current = find(db, &actor.user, id).await?;
     let event = actor.event(AuditAction::KeyRevoked, Some((&current.id, &current.name)));
-    if db
+    if let Some(revoked) = db
         .revoke_key(&actor.user.account_id, &current.id, &event)
         .await?
     {
+        cache.invalidate(revoked.iter());
         tracing::info!(key_id = %current.id, "key revoked");
     }
     get(db, &actor.user, &current.id).await
 }
 
 /// Removes a key from the list; its audit events remain.
-pub async fn delete(db: &Db, actor: &Actor, id: &str) -> Result<(), AppError> {
+pub async fn delete(
+    db: &Db,
+    cache: &CredentialCache,
+    actor: &Actor,
+    id: &str,
+) -> Result<(), AppError> {
     let current = find(db, &actor.user, id).await?;
     let event = actor.event(AuditAction::KeyDeleted, Some((&current.id, &current.name)));
-    if !db
+    let deleted = db
         .delete_key(&actor.user.account_id, &current.id, &event)
         .await?
-    {
-        return Err(AppError::NotFound);
-    }
+        .ok_or(AppError::NotFound)?;
+    cache.invalidate(deleted.iter());
     tracing::info!(key_id = %current.id, "key deleted");
     Ok(())
 }
@@ -281,122 +290,6 @@ pub async fn stats(db: &Db, user: &SessionUser) -> Result<KeyStats, AppError> {
         active: counts.active,
         expiring_soon: counts.expiring_soon,
         used_last_day: counts.used_last_day,
-    })
-}
-
-/// The outcome of checking a presented key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verification {
-    Valid(VerifiedKey),
-    Malformed,
-    NotFound,
-    Revoked,
-    Expired,
-    InsufficientScope,
-    IpNotAllowed,
-}
-
-impl Verification {
-    /// The stable code the verification endpoint answers with.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Verification::Valid(_) => "VALID",
-            Verification::Malformed => "MALFORMED",
-            Verification::NotFound => "NOT_FOUND",
-            Verification::Revoked => "REVOKED",
-            Verification::Expired => "EXPIRED",
-            Verification::InsufficientScope => "INSUFFICIENT_SCOPE",
-            Verification::IpNotAllowed => "IP_NOT_ALLOWED",
-        }
-    }
-}
-
-/// What a valid key may do, for the service that accepted it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifiedKey {
-    pub key_id: String,
-    pub account_id: String,
-    pub name: String,
-    pub scopes: Vec<Scope>,
-    pub expires_at: Option<i64>,
-}
-
-/// Checks presented keys, and notes each successful use.
-#[derive(Clone)]
-pub struct KeyVerifier {
-    db: Db,
-    format: KeyFormat,
-    usage: UsageTracker,
-}
-
-impl KeyVerifier {
-    pub fn new(db: Db, format: KeyFormat, usage: UsageTracker) -> Self {
-        KeyVerifier { db, format, usage }
-    }
-
-    /// Checks a presented key: its form first (no look-up for typos), then
-    /// its state, scope and allowed addresses, against the clock of this
-    /// moment.
-    pub async fn verify(
-        &self,
-        presented: &str,
-        required: Option<Scope>,
-        client_ip: Option<IpAddr>,
-    ) -> Result<Verification, AppError> {
-        if !self.format.is_well_formed(presented) {
-            return Ok(Verification::Malformed);
-        }
-        let digest = secret::digest(presented);
-        let Some(found) = self.db.key_by_digest(&digest).await? else {
-            return Ok(Verification::NotFound);
-        };
-        let now_ms = clock::now_ms();
-        let outcome = judge(&found, required, client_ip, now_ms);
-        if let Verification::Valid(_) = &outcome {
-            self.usage.record(&found.id, now_ms, client_ip);
-        }
-        Ok(outcome)
-    }
-
-    pub fn usage(&self) -> &UsageTracker {
-        &self.usage
-    }
-}
-
-fn judge(
-    found: &KeyCredential,
-    required: Option<Scope>,
-    client_ip: Option<IpAddr>,
-    now_ms: i64,
-) -> Verification {
-    match KeyStatus::of(found.revoked_at, found.expires_at, now_ms) {
-        KeyStatus::Revoked => return Verification::Revoked,
-        KeyStatus::Expired => return Verification::Expired,
-        KeyStatus::Active => {}
-    }
-    let grace_over = found.previous_expires_at.is_none_or(|end| end <= now_ms);
-    if found.is_previous && grace_over {
-        return Verification::Expired;
-    }
-    let (Ok(scopes), Ok(ips)) = (
-        Scopes::from_text(&found.scopes),
-        IpAllowlist::from_text(&found.ip_allowlist),
-    ) else {
-        tracing::error!(key_id = %found.id, "stored scopes or IP allowlist do not parse");
-        return Verification::NotFound;
-    };
-    if required.is_some_and(|scope| !scopes.satisfies(scope)) {
-        return Verification::InsufficientScope;
-    }
-    if !ips.is_empty() && !client_ip.is_some_and(|ip| ips.allows(ip)) {
-        return Verification::IpNotAllowed;
-    }
-    Verification::Valid(VerifiedKey {
-        key_id: found.id.clone(),
-        account_id: found.account_id.clone(),
-        name: found.name.clone(),
-        scopes: scopes.iter().collect(),
-        expires_at: found.expires_at,
     })
 }
 
@@ -472,65 +365,5 @@ mod tests {
         assert_eq!(validate_expiry(Some(365)).unwrap(), Some(365));
         assert!(validate_expiry(Some(0)).is_err());
         assert!(validate_expiry(Some(-3)).is_err());
-    }
-
-    fn credential() -> KeyCredential {
-        KeyCredential {
-            id: "key_1".into(),
-            account_id: "acc_1".into(),
-            name: "CI".into(),
-            scopes: "read".into(),
-            ip_allowlist: "10.0.0.0/8".into(),
-            expires_at: Some(1_000),
-            revoked_at: None,
-            is_previous: false,
-            previous_expires_at: None,
-        }
-    }
-
-    #[test]
-    fn verification_checks_state_then_scope_then_address() {
-        let ip: IpAddr = "10.1.2.3".parse().unwrap();
-        let found = credential();
-        assert!(matches!(
-            judge(&found, Some(Scope::Search), Some(ip), 999),
-            Verification::Valid(_)
-        ));
-        assert_eq!(judge(&found, None, Some(ip), 1_000), Verification::Expired);
-        assert_eq!(
-            judge(&found, Some(Scope::Write), Some(ip), 999),
-            Verification::InsufficientScope
-        );
-        let outside: IpAddr = "192.0.2.1".parse().unwrap();
-        assert_eq!(
-            judge(&found, None, Some(outside), 999),
-            Verification::IpNotAllowed
-        );
-        assert_eq!(judge(&found, None, None, 999), Verification::IpNotAllowed);
-        let revoked = KeyCredential {
-            revoked_at: Some(5),
-            ..credential()
-        };
-        assert_eq!(judge(&revoked, None, Some(ip), 999), Verification::Revoked);
-    }
-
-    #[test]
-    fn a_replaced_secret_works_only_until_its_grace_period_ends() {
-        let ip: IpAddr = "10.1.2.3".parse().unwrap();
-        let old = KeyCredential {
-            is_previous: true,
-            previous_expires_at: Some(500),
-            ..credential()
-        };
-        assert!(matches!(
-            judge(&old, None, Some(ip), 499),
-            Verification::Valid(_)
-        ));
-        assert_eq!(judge(&old, None, Some(ip), 500), Verification::Expired);
-        let no_grace = KeyCredential {
-            previous_expires_at: None,
-            ..old
-        };
-        assert_eq!(judge(&no_grace, None, Some(ip), 1), Verification::Expired);
     }
 }

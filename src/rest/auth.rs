@@ -8,7 +8,7 @@ use crate::{
     auth::session::SessionUser,
     error::AppError,
     keys::{
-        service::{Verification, VerifiedKey},
+        verifier::{Verification, VerifiedKey},
         Scope,
     },
     server::{security::ClientInfo, AppState},

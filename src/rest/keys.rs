@@ -141,7 +141,7 @@ pub async fn update(
     Path(id): Path<String>,
     Body(changes): Body<KeyChanges>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = service::update(&state.db, &actor, &id, &changes).await?;
+    let key = service::update(&state.db, state.verifier.cache(), &actor, &id, &changes).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
@@ -172,7 +172,15 @@ pub async fn rotate(
             .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))?
             .grace_period_minutes
     };
-    let issued = service::rotate(&state.db, &state.key_format, &actor, &id, grace).await?;
+    let issued = service::rotate(
+        &state.db,
+        state.verifier.cache(),
+        &state.key_format,
+        &actor,
+        &id,
+        grace,
+    )
+    .await?;
     Ok(axum::Json(Data {
         data: WithSecret::from(issued),
     }))
@@ -194,7 +202,7 @@ pub async fn revoke(
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = service::revoke(&state.db, &actor, &id).await?;
+    let key = service::revoke(&state.db, state.verifier.cache(), &actor, &id).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
@@ -211,6 +219,6 @@ pub async fn delete(
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    service::delete(&state.db, &actor, &id).await?;
+    service::delete(&state.db, state.verifier.cache(), &actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

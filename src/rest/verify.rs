@@ -6,7 +6,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    keys::{service::Verification, Scope},
+    keys::{verifier::Verification, Scope},
     server::AppState,
 };
 use axum::{extract::State, response::IntoResponse};

@@ -78,6 +78,18 @@ pub const SETTINGS: &[Setting] = &[
                usage data is lost if the process is killed.",
     },
     Setting {
+        name: "KEYSMITH_VERIFY_CACHE_SECONDS",
+        default: "60",
+        help: "How long key verification trusts what it read about a key. Changes made through \
+               this process apply at once; this bounds how long another replica's changes take.",
+    },
+    Setting {
+        name: "KEYSMITH_VERIFY_CACHE_ENTRIES",
+        default: "100000",
+        help: "Keys kept in the verification cache (and as many unknown keys, remembered so a \
+               flood of made-up keys cannot reach the database), about 0.5 KB each.",
+    },
+    Setting {
         name: "KEYSMITH_KEY_PREFIX",
         default: "ks_live_",
         help: "What every new API key starts with (2 to 20 letters, digits and underscores), \
@@ -116,6 +128,8 @@ pub struct Config {
     pub key_prefix: String,
     pub token_lifetime: Duration,
     pub usage_flush: Duration,
+    pub verify_cache_ttl: Duration,
+    pub verify_cache_entries: u64,
 }
 
 /// The operator-supplied master secret.
@@ -167,6 +181,9 @@ impl Config {
             key_prefix: vars.key_prefix()?,
             token_lifetime: minutes(vars.positive("KEYSMITH_TOKEN_MINUTES")?),
             usage_flush: Duration::from_secs(vars.positive("KEYSMITH_USAGE_FLUSH_SECONDS")?),
+            verify_cache_ttl: Duration::from_secs(vars.positive("KEYSMITH_VERIFY_CACHE_SECONDS")?),
+            verify_cache_entries: vars
+                .positive_up_to("KEYSMITH_VERIFY_CACHE_ENTRIES", 100_000_000)?,
         })
     }
 
@@ -234,12 +251,16 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     }
 
     fn positive(&self, name: &'static str) -> Result<u64, ConfigError> {
+        self.positive_up_to(name, 100_000)
+    }
+
+    fn positive_up_to(&self, name: &'static str, max: u64) -> Result<u64, ConfigError> {
         match self.parse::<u64>(name, "a whole number of at least 1")? {
             0 => Err(invalid(
                 name,
                 "expected a whole number of at least 1, got 0".into(),
             )),
-            n if n > 100_000 => Err(invalid(name, format!("{n} is unreasonably large"))),
+            n if n > max => Err(invalid(name, format!("{n} is unreasonably large"))),
             n => Ok(n),
         }
     }

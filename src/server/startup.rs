@@ -11,7 +11,7 @@ use super::{
 use crate::{
     app::{shell, App},
     auth::{hashing::PasswordHasher, session::guard_pages},
-    keys::{secret::KeyFormat, service::KeyVerifier, usage::UsageTracker},
+    keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, verifier::KeyVerifier},
     rest::{self, auth::TokenSigner},
     storage::Db,
 };
@@ -54,7 +54,12 @@ impl Application {
         let state = AppState {
             leptos_options: leptos_options(&config)?,
             passwords: PasswordHasher::new(config.max_concurrent_hashes),
-            verifier: KeyVerifier::new(db.clone(), key_format.clone(), usage.clone()),
+            verifier: KeyVerifier::new(
+                db.clone(),
+                key_format.clone(),
+                usage.clone(),
+                CredentialCache::new(config.verify_cache_ttl, config.verify_cache_entries),
+            ),
             key_format,
             tokens: TokenSigner::new(&keys.jwt, config.token_lifetime),
             config: Arc::new(config),

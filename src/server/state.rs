@@ -1,7 +1,7 @@
 use super::Config;
 use crate::{
     auth::hashing::PasswordHasher,
-    keys::{secret::KeyFormat, service::KeyVerifier},
+    keys::{secret::KeyFormat, verifier::KeyVerifier},
     rest::auth::TokenSigner,
     storage::Db,
 };

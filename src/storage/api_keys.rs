@@ -95,6 +95,20 @@ pub struct KeyUse {
     pub ip: Option<String>,
 }
 
+/// The digests a key's secrets had when it was changed: what a cache of
+/// digests must forget.
+#[derive(Debug, sqlx::FromRow)]
+pub struct KeyDigests {
+    secret_digest: String,
+    previous_digest: Option<String>,
+}
+
+impl KeyDigests {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.secret_digest.as_str()).chain(self.previous_digest.as_deref())
+    }
+}
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct KeyCounts {
     pub active: i64,
@@ -117,7 +131,7 @@ impl Db {
         key: &NewKey<'_>,
         event: &NewAuditEvent<'_>,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO api_keys
                (id, account_id, name, secret_digest, key_prefix, last_four, scopes, ip_allowlist,
@@ -189,14 +203,14 @@ impl Db {
         query.build_query_as().fetch_all(&self.pool).await
     }
 
-    /// Applies `edit` to an account's key; `false` when there is no such key.
+    /// Applies `edit` to an account's key; `None` when there is no such key.
     pub async fn update_key(
         &self,
         account_id: &str,
         id: &str,
         edit: &KeyEdit<'_>,
         event: &NewAuditEvent<'_>,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
         let change = sqlx::query(
             "UPDATE api_keys SET name = $1, scopes = $2, ip_allowlist = $3,
                 updated_at = $4, updated_by = $5
@@ -209,19 +223,19 @@ impl Db {
         .bind(event.actor_id)
         .bind(account_id)
         .bind(id);
-        self.change_with_event(change, event).await
+        self.change_with_event(account_id, id, change, event).await
     }
 
     /// Gives an account's usable key a new secret. The replaced one is kept
-    /// (as a digest) until `previous_expires_at`, or dropped at once. `false`
-    /// when there is no such key that is neither revoked nor expired.
+    /// (as a digest) until `previous_expires_at`, or dropped at once.
+    /// `None` when there is no such key that is neither revoked nor expired.
     pub async fn rotate_key(
         &self,
         account_id: &str,
         id: &str,
         secret: &NewSecret<'_>,
         event: &NewAuditEvent<'_>,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
         let change = sqlx::query(
             "UPDATE api_keys SET
                 previous_digest = CASE WHEN $1 IS NULL THEN NULL ELSE secret_digest END,
@@ -239,18 +253,18 @@ impl Db {
         .bind(event.actor_id)
         .bind(account_id)
         .bind(id);
-        self.change_with_event(change, event).await
+        self.change_with_event(account_id, id, change, event).await
     }
 
     /// Revokes an account's key, and with it any secret in a grace period.
-    /// `false` when there is no such key or it was revoked already (then
+    /// `None` when there is no such key or it was revoked already (then
     /// nothing changes and no event is written).
     pub async fn revoke_key(
         &self,
         account_id: &str,
         id: &str,
         event: &NewAuditEvent<'_>,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
         let change = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1, revoked_by = $2, updated_at = $1, updated_by = $2
              WHERE account_id = $3 AND id = $4 AND revoked_at IS NULL",
@@ -259,37 +273,47 @@ impl Db {
         .bind(event.actor_id)
         .bind(account_id)
         .bind(id);
-        self.change_with_event(change, event).await
+        self.change_with_event(account_id, id, change, event).await
     }
 
-    /// Deletes an account's key; its audit events stay. `false` when there
+    /// Deletes an account's key; its audit events stay. `None` when there
     /// is no such key.
     pub async fn delete_key(
         &self,
         account_id: &str,
         id: &str,
         event: &NewAuditEvent<'_>,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
         let change = sqlx::query("DELETE FROM api_keys WHERE account_id = $1 AND id = $2")
             .bind(account_id)
             .bind(id);
-        self.change_with_event(change, event).await
+        self.change_with_event(account_id, id, change, event).await
     }
 
-    /// Runs `change` and, when it touched a row, records `event` in the same
-    /// transaction; whether anything changed.
+    /// Runs `change` on one key and, when it touched the row, records
+    /// `event` in the same transaction; the key's digests from before the
+    /// change, or `None` when nothing changed.
     async fn change_with_event<'q>(
         &self,
+        account_id: &str,
+        id: &str,
         change: Query<'q, Sqlite, SqliteArguments<'q>>,
         event: &NewAuditEvent<'_>,
-    ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        if change.execute(&mut *tx).await?.rows_affected() == 0 {
-            return Ok(false);
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let digests: Option<KeyDigests> = sqlx::query_as(
+            "SELECT secret_digest, previous_digest FROM api_keys WHERE account_id = $1 AND id = $2",
+        )
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if digests.is_none() || change.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Ok(None);
         }
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(digests)
     }
 
     /// The key a secret digest belongs to, as its current secret or as the
@@ -308,7 +332,7 @@ impl Db {
     /// Records the latest use of several keys in one transaction; an older
     /// use never overwrites a newer one.
     pub async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for key_use in uses {
             sqlx::query(
                 "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2

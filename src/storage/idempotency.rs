@@ -21,7 +21,7 @@ impl Db {
         now_ms: i64,
         expired_before: i64,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "DELETE FROM idempotency_records
              WHERE account_id = $1 AND key_digest = $2 AND created_at < $3",

@@ -36,7 +36,7 @@ impl Db {
         forget_before_ms: i64,
         event: Option<&NewAuditEvent<'_>>,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for subject in subjects {
             sqlx::query("INSERT INTO login_failures (subject, failed_at) VALUES ($1, $2)")
                 .bind(subject)

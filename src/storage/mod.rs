@@ -8,8 +8,8 @@ mod login_failures;
 mod users;
 
 pub use api_keys::{
-    KeyCounts, KeyCredential, KeyEdit, KeyListing, KeyRecord, KeyUse, NewKey, NewSecret,
-    StatusFilter,
+    KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse, NewKey,
+    NewSecret, StatusFilter,
 };
 pub use audit::{AuditEventRecord, NewAuditEvent};
 pub use idempotency::IdempotencyRecord;
@@ -85,6 +85,14 @@ impl Db {
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// A transaction that holds SQLite's write lock from its first
+    /// statement (`BEGIN IMMEDIATE`). A deferred transaction that reads and
+    /// then writes fails with SQLITE_BUSY at once when another connection
+    /// wrote in between; this one waits its turn (up to the busy timeout).
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
     pub async fn close(&self) {

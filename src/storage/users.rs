@@ -36,7 +36,7 @@ impl Db {
         owner: &NewOwner<'_>,
         event: &NewAuditEvent<'_>,
     ) -> Result<OwnerCreated, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(owner.account_id)
             .bind(owner.account_name)
@@ -98,7 +98,7 @@ impl Db {
         new_password_hash: Option<&str>,
         event: &NewAuditEvent<'_>,
     ) -> Result<i64, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let generation: i64 = sqlx::query_scalar(
             "UPDATE users SET token_generation = token_generation + 1,
                 password_hash = COALESCE($1, password_hash)

@@ -1,12 +1,14 @@
 use crate::helpers::*;
 use keysmith::keys::{
+    cache::CredentialCache,
     secret::KeyFormat,
-    service::{KeyVerifier, Verification},
     usage::UsageTracker,
+    verifier::{KeyVerifier, Verification},
     Scope,
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 async fn signed_in_app() -> TestApp {
     let app = TestApp::spawn().await;
@@ -25,6 +27,7 @@ async fn verify_from(app: &TestApp, key: &str, ip: Option<&str>) -> Verification
         db.clone(),
         KeyFormat::new("ks_live_"),
         UsageTracker::default(),
+        CredentialCache::new(Duration::from_secs(60), 100),
     );
     let outcome = verifier.verify(key, Some(Scope::Search), ip).await.unwrap();
     verifier.usage().flush(&db).await.unwrap();

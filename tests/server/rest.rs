@@ -1031,3 +1031,108 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
     assert_eq!(still_there.body["data"]["status"], "active");
     assert_eq!(still_there.body["data"]["name"], "[\"read\"]");
 }
+
+async fn verify_code(app: &TestApp, key: &str, required_scope: Option<&str>) -> String {
+    let answer = api(
+        app,
+        Method::POST,
+        "/keys/verify",
+        Auth::None,
+        Some(json!({ "key": key, "required_scope": required_scope })),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["data"]["code"].as_str().unwrap().to_owned()
+}
+
+async fn change(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let answer = api(app, method, path, Auth::Bearer(token), body).await;
+    assert!(answer.status.is_success(), "{path}: {}", answer.body);
+    answer.body
+}
+
+#[tokio::test]
+async fn every_change_to_a_key_applies_to_the_very_next_verification() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, first) = key_with(&app, &token, &["read"]).await;
+    let path = format!("/api-keys/{id}");
+    for _ in 0..2 {
+        assert_eq!(verify_code(&app, &first, Some("read")).await, "VALID");
+    }
+
+    let narrowed = json!({ "scopes": ["search"] });
+    change(&app, &token, Method::PATCH, &path, Some(narrowed)).await;
+    assert_eq!(
+        verify_code(&app, &first, Some("read")).await,
+        "INSUFFICIENT_SCOPE"
+    );
+    let fenced = json!({ "ips": ["10.0.0.0/8"] });
+    change(&app, &token, Method::PATCH, &path, Some(fenced)).await;
+    assert_eq!(verify_code(&app, &first, None).await, "IP_NOT_ALLOWED");
+    change(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(json!({ "ips": [] })),
+    )
+    .await;
+    assert_eq!(verify_code(&app, &first, None).await, "VALID");
+
+    let rotate = format!("{path}/rotate");
+    let grace = json!({ "grace_period_minutes": 60 });
+    let second = change(&app, &token, Method::POST, &rotate, Some(grace)).await;
+    let second = second["data"]["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        verify_code(&app, &first, None).await,
+        "VALID",
+        "in its grace period"
+    );
+    assert_eq!(verify_code(&app, &second, None).await, "VALID");
+    let third = change(&app, &token, Method::POST, &rotate, None).await;
+    let third = third["data"]["key"].as_str().unwrap().to_owned();
+    assert_ne!(
+        verify_code(&app, &first, None).await,
+        "VALID",
+        "dropped by the second rotation"
+    );
+    assert_ne!(
+        verify_code(&app, &second, None).await,
+        "VALID",
+        "rotated without grace"
+    );
+    assert_eq!(verify_code(&app, &third, None).await, "VALID");
+
+    change(&app, &token, Method::POST, &format!("{path}/revoke"), None).await;
+    assert_eq!(verify_code(&app, &third, None).await, "REVOKED");
+    let answer = api(&app, Method::DELETE, &path, Auth::Bearer(&token), None).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    assert_eq!(verify_code(&app, &third, None).await, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn expiry_is_judged_against_the_clock_even_for_a_cached_key() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, key) = key_with(&app, &token, &["read"]).await;
+    let url = format!("sqlite://{}", app.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let soon_ms = (now_s() as i64 + 2) * 1000;
+    sqlx::query("UPDATE api_keys SET expires_at = ? WHERE id = ?")
+        .bind(soon_ms)
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(verify_code(&app, &key, None).await, "VALID");
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    assert_eq!(verify_code(&app, &key, None).await, "EXPIRED");
+}

@@ -1,0 +1,259 @@
+//! The hot path: checking a key that a platform service was presented.
+//! Malformed keys are refused without a look-up; everything else is
+//! answered from the [`CredentialCache`] after the first use, and judged
+//! against the clock of this moment every time.
+
+use super::{
+    cache::{CredentialCache, Lookup},
+    model::KeyStatus,
+    secret::{self, KeyFormat},
+    usage::UsageTracker,
+    IpAllowlist, Scope, Scopes,
+};
+use crate::{
+    error::AppError,
+    server::clock,
+    storage::{Db, KeyCredential},
+};
+use std::{net::IpAddr, sync::Arc};
+
+/// The outcome of checking a presented key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    Valid(VerifiedKey),
+    Malformed,
+    NotFound,
+    Revoked,
+    Expired,
+    InsufficientScope,
+    IpNotAllowed,
+}
+
+impl Verification {
+    /// The stable code the verification endpoint answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Verification::Valid(_) => "VALID",
+            Verification::Malformed => "MALFORMED",
+            Verification::NotFound => "NOT_FOUND",
+            Verification::Revoked => "REVOKED",
+            Verification::Expired => "EXPIRED",
+            Verification::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Verification::IpNotAllowed => "IP_NOT_ALLOWED",
+        }
+    }
+}
+
+/// What a valid key may do, for the service that accepted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedKey {
+    pub key_id: String,
+    pub account_id: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<i64>,
+}
+
+/// A key as verification needs it, its stored scopes and addresses parsed
+/// once when it enters the cache.
+#[derive(Debug)]
+pub struct Credential {
+    key: VerifiedKey,
+    scopes: Scopes,
+    ips: IpAllowlist,
+    revoked_at: Option<i64>,
+    /// The presented secret is the one a rotation replaced; it works only
+    /// until `previous_expires_at`.
+    is_previous: bool,
+    previous_expires_at: Option<i64>,
+}
+
+impl Credential {
+    /// `None` (and an error in the log) if the stored text does not parse,
+    /// which only a hand-edited database can cause.
+    fn parse(stored: KeyCredential) -> Option<Self> {
+        let (Ok(scopes), Ok(ips)) = (
+            Scopes::from_text(&stored.scopes),
+            IpAllowlist::from_text(&stored.ip_allowlist),
+        ) else {
+            tracing::error!(key_id = %stored.id, "stored scopes or IP allowlist do not parse");
+            return None;
+        };
+        Some(Credential {
+            key: VerifiedKey {
+                key_id: stored.id,
+                account_id: stored.account_id,
+                name: stored.name,
+                scopes: scopes.iter().collect(),
+                expires_at: stored.expires_at,
+            },
+            scopes,
+            ips,
+            revoked_at: stored.revoked_at,
+            is_previous: stored.is_previous,
+            previous_expires_at: stored.previous_expires_at,
+        })
+    }
+
+    /// State first, then scope, then address.
+    fn judge(
+        &self,
+        required: Option<Scope>,
+        client_ip: Option<IpAddr>,
+        now_ms: i64,
+    ) -> Verification {
+        match KeyStatus::of(self.revoked_at, self.key.expires_at, now_ms) {
+            KeyStatus::Revoked => return Verification::Revoked,
+            KeyStatus::Expired => return Verification::Expired,
+            KeyStatus::Active => {}
+        }
+        let grace_over = self.previous_expires_at.is_none_or(|end| end <= now_ms);
+        if self.is_previous && grace_over {
+            return Verification::Expired;
+        }
+        if required.is_some_and(|scope| !self.scopes.satisfies(scope)) {
+            return Verification::InsufficientScope;
+        }
+        if !self.ips.is_empty() && !client_ip.is_some_and(|ip| self.ips.allows(ip)) {
+            return Verification::IpNotAllowed;
+        }
+        Verification::Valid(self.key.clone())
+    }
+}
+
+/// Checks presented keys, and notes each successful use.
+#[derive(Clone)]
+pub struct KeyVerifier {
+    db: Db,
+    format: KeyFormat,
+    usage: UsageTracker,
+    cache: CredentialCache,
+}
+
+impl KeyVerifier {
+    pub fn new(db: Db, format: KeyFormat, usage: UsageTracker, cache: CredentialCache) -> Self {
+        KeyVerifier {
+            db,
+            format,
+            usage,
+            cache,
+        }
+    }
+
+    /// Checks a presented key: its form first (no look-up for typos), then
+    /// its state, scope and allowed addresses, against the clock of this
+    /// moment.
+    pub async fn verify(
+        &self,
+        presented: &str,
+        required: Option<Scope>,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Verification, AppError> {
+        if !self.format.is_well_formed(presented) {
+            return Ok(Verification::Malformed);
+        }
+        let digest = secret::digest(presented);
+        let lookup = match self.cache.get(&digest) {
+            Some(cached) => cached,
+            None => self.load(digest).await?,
+        };
+        let Some(credential) = lookup else {
+            return Ok(Verification::NotFound);
+        };
+        let now_ms = clock::now_ms();
+        let outcome = credential.judge(required, client_ip, now_ms);
+        if let Verification::Valid(key) = &outcome {
+            self.usage.record(&key.key_id, now_ms, client_ip);
+        }
+        Ok(outcome)
+    }
+
+    async fn load(&self, digest: String) -> Result<Lookup, AppError> {
+        let read_at = self.cache.generation();
+        let lookup = self
+            .db
+            .key_by_digest(&digest)
+            .await?
+            .and_then(Credential::parse)
+            .map(Arc::new);
+        self.cache.fill(digest, lookup.clone(), read_at);
+        Ok(lookup)
+    }
+
+    pub fn usage(&self) -> &UsageTracker {
+        &self.usage
+    }
+
+    pub fn cache(&self) -> &CredentialCache {
+        &self.cache
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub(in crate::keys) fn credential() -> Credential {
+        stored(KeyCredential {
+            id: "key_1".into(),
+            account_id: "acc_1".into(),
+            name: "CI".into(),
+            scopes: "read".into(),
+            ip_allowlist: "10.0.0.0/8".into(),
+            expires_at: Some(1_000),
+            revoked_at: None,
+            is_previous: false,
+            previous_expires_at: None,
+        })
+    }
+
+    fn stored(credential: KeyCredential) -> Credential {
+        Credential::parse(credential).unwrap()
+    }
+
+    #[test]
+    fn verification_checks_state_then_scope_then_address() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let found = credential();
+        assert!(matches!(
+            found.judge(Some(Scope::Search), Some(ip), 999),
+            Verification::Valid(_)
+        ));
+        assert_eq!(found.judge(None, Some(ip), 1_000), Verification::Expired);
+        assert_eq!(
+            found.judge(Some(Scope::Write), Some(ip), 999),
+            Verification::InsufficientScope
+        );
+        let outside: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(
+            found.judge(None, Some(outside), 999),
+            Verification::IpNotAllowed
+        );
+        assert_eq!(found.judge(None, None, 999), Verification::IpNotAllowed);
+        let revoked = Credential {
+            revoked_at: Some(5),
+            ..credential()
+        };
+        assert_eq!(revoked.judge(None, Some(ip), 999), Verification::Revoked);
+    }
+
+    #[test]
+    fn a_replaced_secret_works_only_until_its_grace_period_ends() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let old = Credential {
+            is_previous: true,
+            previous_expires_at: Some(500),
+            ..credential()
+        };
+        assert!(matches!(
+            old.judge(None, Some(ip), 499),
+            Verification::Valid(_)
+        ));
+        assert_eq!(old.judge(None, Some(ip), 500), Verification::Expired);
+        let no_grace = Credential {
+            previous_expires_at: None,
+            ..old
+        };
+        assert_eq!(no_grace.judge(None, Some(ip), 1), Verification::Expired);
+    }
+}
