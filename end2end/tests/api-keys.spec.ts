@@ -150,7 +150,7 @@ test("dialogs are keyboard-operable and the one-time secret is hard to lose", as
   await created.getByRole("button", { name: "Done" }).click();
   await expect(created.getByText("Have you saved this key?")).toBeVisible();
   await created.getByRole("button", { name: "Go back" }).click();
-  await expect(created.getByLabel("Your API key")).toBeVisible();
+  const secret = await created.getByLabel("Your API key").inputValue();
   await created.getByRole("button", { name: "Done" }).click();
   await created.getByRole("button", { name: "Yes, close" }).click();
   await expect(created).toBeHidden();
@@ -161,4 +161,16 @@ test("dialogs are keyboard-operable and the one-time secret is hard to lose", as
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
   await expect(page.locator(".stat", { hasText: "Active keys" }).locator("dd")).toHaveText("1");
   await expect(page.locator(".stat", { hasText: "Expiring within 14 days" }).locator("dd")).toHaveText("0");
+
+  // Two uses of the key show on the Overview once written (every second).
+  for (let i = 0; i < 2; i++) {
+    const verified = await page.request.post("/api/v2/keys/verify", { data: { key: secret, client_ip: "10.1.2.3" } });
+    expect((await verified.json()).data.code).toBe("VALID");
+  }
+  const stat = (label: string) => page.locator(".stat", { hasText: label }).locator("dd");
+  await expect(async () => {
+    await page.reload();
+    await expect(stat("Used in the last 24 hours")).toHaveText("1", { timeout: 500 });
+    await expect(stat("Requests today (UTC)")).toHaveText("2", { timeout: 500 });
+  }).toPass({ timeout: 10_000 });
 });

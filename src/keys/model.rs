@@ -128,6 +128,8 @@ pub struct KeyStats {
     pub active: i64,
     pub expiring_soon: i64,
     pub used_last_day: i64,
+    /// Successful verifications since midnight UTC.
+    pub requests_today: i64,
 }
 
 pub const DEFAULT_PAGE_SIZE: i64 = 25;

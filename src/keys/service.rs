@@ -13,11 +13,13 @@ use crate::{
     audit::{service::Actor, AuditAction},
     auth::session::SessionUser,
     error::{AppError, FieldError},
-    server::{clock, pagination},
+    server::{
+        clock::{self, DAY_MS},
+        pagination,
+    },
     storage::{Db, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
 };
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const MINUTE_MS: i64 = 60 * 1000;
 /// Longer than any id we issue; longer input cannot name a key.
 const MAX_ID_LEN: usize = 64;
@@ -284,12 +286,14 @@ pub async fn stats(db: &Db, user: &SessionUser) -> Result<KeyStats, AppError> {
             now,
             now + EXPIRING_SOON_DAYS * DAY_MS,
             now - DAY_MS,
+            clock::day_of(now),
         )
         .await?;
     Ok(KeyStats {
         active: counts.active,
         expiring_soon: counts.expiring_soon,
         used_last_day: counts.used_last_day,
+        requests_today: counts.requests_today,
     })
 }
 

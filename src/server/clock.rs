@@ -2,11 +2,18 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+/// The UTC day a moment falls on, as days since 1970-01-01.
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS)
 }
 
 /// A new id such as `usr_0193…`: a UUIDv7 (time-ordered, 74 random bits)

@@ -94,8 +94,9 @@ impl Application {
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
-        if let Err(error) = self.usage.flush(&self.db).await {
-            tracing::error!(%error, "cannot write the last key usage");
+        match self.usage.flush(&self.db).await {
+            Ok(flushed) => tracing::info!(keys = flushed.keys, "key usage written"),
+            Err(error) => tracing::error!(%error, "cannot write the last key usage"),
         }
         self.db.close().await;
         tracing::info!("stopped");

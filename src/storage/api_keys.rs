@@ -88,11 +88,13 @@ pub struct KeyListing<'a> {
     pub now_ms: i64,
 }
 
-/// A key's latest use, to be written.
+/// A key's latest use and its requests per UTC day since the last write.
 pub struct KeyUse {
     pub key_id: String,
     pub at_ms: i64,
     pub ip: Option<String>,
+    /// (days since 1970-01-01, successful verifications that day)
+    pub requests_per_day: Vec<(i64, i64)>,
 }
 
 /// The digests a key's secrets had when it was changed: what a cache of
@@ -114,6 +116,7 @@ pub struct KeyCounts {
     pub active: i64,
     pub expiring_soon: i64,
     pub used_last_day: i64,
+    pub requests_today: i64,
 }
 
 const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
@@ -329,8 +332,9 @@ impl Db {
         .await
     }
 
-    /// Records the latest use of several keys in one transaction; an older
-    /// use never overwrites a newer one.
+    /// Records the use of several keys in one transaction: the latest use
+    /// (an older one never overwrites a newer one) and the requests per day.
+    /// Keys deleted since they were used are skipped.
     pub async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
         for key_use in uses {
@@ -343,6 +347,18 @@ impl Db {
             .bind(&key_use.key_id)
             .execute(&mut *tx)
             .await?;
+            for &(day, requests) in &key_use.requests_per_day {
+                sqlx::query(
+                    "INSERT INTO key_usage_daily (key_id, account_id, day, requests)
+                     SELECT id, account_id, $2, $3 FROM api_keys WHERE id = $1
+                     ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + excluded.requests",
+                )
+                .bind(&key_use.key_id)
+                .bind(day)
+                .bind(requests)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await
     }
@@ -353,26 +369,31 @@ impl Db {
         now_ms: i64,
         soon_ms: i64,
         day_ago_ms: i64,
+        today: i64,
     ) -> Result<KeyCounts, sqlx::Error> {
-        let (active, expiring_soon, used_last_day): (i64, i64, i64) = sqlx::query_as(
+        let (active, expiring_soon, used_last_day, requests_today) = sqlx::query_as(
             "SELECT
                COALESCE(SUM(CASE WHEN revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
                             THEN 1 ELSE 0 END), 0),
                COALESCE(SUM(CASE WHEN revoked_at IS NULL AND expires_at > $2 AND expires_at <= $3
                             THEN 1 ELSE 0 END), 0),
-               COALESCE(SUM(CASE WHEN last_used_at >= $4 THEN 1 ELSE 0 END), 0)
+               COALESCE(SUM(CASE WHEN last_used_at >= $4 THEN 1 ELSE 0 END), 0),
+               (SELECT COALESCE(SUM(requests), 0) FROM key_usage_daily
+                WHERE account_id = $1 AND day = $5)
              FROM api_keys WHERE account_id = $1",
         )
         .bind(account_id)
         .bind(now_ms)
         .bind(soon_ms)
         .bind(day_ago_ms)
+        .bind(today)
         .fetch_one(&self.pool)
         .await?;
         Ok(KeyCounts {
             active,
             expiring_soon,
             used_last_day,
+            requests_today,
         })
     }
 }

@@ -758,12 +758,10 @@ async fn key_use_is_recorded_in_batches_and_flushed_at_shutdown() {
     let app = TestApp::spawn_with(&[("KEYSMITH_USAGE_FLUSH_SECONDS", "3600")]).await;
     let token = user_token(&app).await;
     let (id, key) = key_with(&app, &token, &["read"]).await;
-    assert_eq!(
-        api(&app, Method::GET, "/me", Auth::Key(&key), None)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    for _ in 0..3 {
+        let answer = api(&app, Method::GET, "/me", Auth::Key(&key), None).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
     let before = api(
         &app,
         Method::GET,
@@ -795,6 +793,14 @@ async fn key_use_is_recorded_in_batches_and_flushed_at_shutdown() {
         after.body
     );
     assert_eq!(after.body["data"]["last_used_ip"], "127.0.0.1");
+    let url = format!("sqlite://{}", app.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let requests: i64 = sqlx::query_scalar("SELECT requests FROM key_usage_daily WHERE key_id = ?")
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(requests, 3, "one row per key and day, counting every use");
 }
 
 #[tokio::test]

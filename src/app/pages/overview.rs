@@ -26,6 +26,7 @@ pub fn OverviewPage() -> impl IntoView {
                                 <Stat label="Active keys" value=counts.active />
                                 <Stat label="Expiring within 14 days" value=counts.expiring_soon />
                                 <Stat label="Used in the last 24 hours" value=counts.used_last_day />
+                                <Stat label="Requests today (UTC)" value=counts.requests_today />
                             </dl>
                         }.into_any(),
                         Err(error) => view! { <p class="form-alert" role="alert">{error.to_string()}</p> }.into_any(),
