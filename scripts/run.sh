@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"
-exec cargo leptos serve --release
+# --precompress writes .br and .gz beside the CSS, JS and wasm, served as they are.
+exec cargo leptos serve --release --precompress

@@ -97,9 +97,12 @@ impl UsageTracker {
             self.put_back(batch);
             return Err(error);
         }
+        let took = started.elapsed();
+        metrics::histogram!("keysmith_usage_flush_duration_seconds").record(took);
+        metrics::counter!("keysmith_usage_flushed_keys_total").increment(uses.len() as u64);
         Ok(Flushed {
             keys: uses.len(),
-            took: started.elapsed(),
+            took,
         })
     }
 

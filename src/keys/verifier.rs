@@ -149,6 +149,18 @@ impl KeyVerifier {
         required: Option<Scope>,
         client_ip: Option<IpAddr>,
     ) -> Result<Verification, AppError> {
+        let outcome = self.check(presented, required, client_ip).await?;
+        metrics::counter!("keysmith_key_verifications_total", "code" => outcome.code())
+            .increment(1);
+        Ok(outcome)
+    }
+
+    async fn check(
+        &self,
+        presented: &str,
+        required: Option<Scope>,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Verification, AppError> {
         if !self.format.is_well_formed(presented) {
             return Ok(Verification::Malformed);
         }

@@ -67,6 +67,12 @@ pub const SETTINGS: &[Setting] = &[
                X-Forwarded-For header is believed.",
     },
     Setting {
+        name: "KEYSMITH_METRICS_ALLOW",
+        default: "127.0.0.1,::1",
+        help: "Comma-separated addresses or CIDR ranges that may read Prometheus metrics at \
+               /metrics (`none` for nobody); others get 403.",
+    },
+    Setting {
         name: "KEYSMITH_TOKEN_MINUTES",
         default: "15",
         help: "Lifetime, in minutes, of the bearer tokens POST /api/v2/auth/token issues.",
@@ -125,6 +131,7 @@ pub struct Config {
     pub login_window: Duration,
     pub max_concurrent_hashes: usize,
     pub trusted_proxies: Vec<IpNet>,
+    pub metrics_allow: Vec<IpNet>,
     pub key_prefix: String,
     pub token_lifetime: Duration,
     pub usage_flush: Duration,
@@ -178,6 +185,7 @@ impl Config {
             login_window: minutes(vars.positive("KEYSMITH_LOGIN_WINDOW_MINUTES")?),
             max_concurrent_hashes: vars.positive("KEYSMITH_MAX_CONCURRENT_HASHES")? as usize,
             trusted_proxies: vars.networks("KEYSMITH_TRUSTED_PROXIES")?,
+            metrics_allow: vars.networks("KEYSMITH_METRICS_ALLOW")?,
             key_prefix: vars.key_prefix()?,
             token_lifetime: minutes(vars.positive("KEYSMITH_TOKEN_MINUTES")?),
             usage_flush: Duration::from_secs(vars.positive("KEYSMITH_USAGE_FLUSH_SECONDS")?),
@@ -318,10 +326,12 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         }
     }
 
+    /// A comma-separated list of addresses and ranges; `none` for none.
     fn networks(&self, name: &'static str) -> Result<Vec<IpNet>, ConfigError> {
-        let Some(list) = self.explicit(name) else {
+        let list = self.get(name);
+        if list.eq_ignore_ascii_case("none") {
             return Ok(Vec::new());
-        };
+        }
         list.split(',')
             .map(str::trim)
             .filter(|entry| !entry.is_empty())

@@ -1,10 +1,12 @@
 //! The server: configuration, state, start-up, HTTP security layers and the
 //! command line. Compiled only with the `ssr` feature.
 
+pub mod assets;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod health;
+pub mod metrics;
 pub mod pagination;
 pub mod rpc;
 pub mod secrets;

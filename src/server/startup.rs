@@ -2,6 +2,7 @@
 //! production and the integration tests (which bind port 0).
 
 use super::{
+    metrics::{track_requests, Metrics},
     secrets::ServerKeys,
     security::{
         identify_client, page_csp, reject_cross_site, security_headers, server_fn_error_status,
@@ -51,6 +52,8 @@ impl Application {
         let key_format = KeyFormat::new(config.key_prefix.clone());
         let usage = UsageTracker::default();
         usage.flush_every(db.clone(), config.usage_flush);
+        let metrics = Metrics::install();
+        metrics.keep_up_every(Duration::from_secs(5));
         let state = AppState {
             leptos_options: leptos_options(&config)?,
             passwords: PasswordHasher::new(config.max_concurrent_hashes),
@@ -64,6 +67,7 @@ impl Application {
             tokens: TokenSigner::new(&keys.jwt, config.token_lifetime),
             config: Arc::new(config),
             db: db.clone(),
+            metrics,
         };
         let sessions = sessions(&state, &keys).await?;
         let router = router(state.clone(), sessions);
@@ -112,6 +116,7 @@ fn leptos_options(config: &Config) -> Result<LeptosOptions, BoxError> {
         options.output_name = env!("CARGO_PKG_NAME").into();
     }
     options.site_addr = config.site_addr;
+    options.hash_files = super::assets::hashed_names_built(&options);
     Ok(options)
 }
 
@@ -150,6 +155,8 @@ fn router(
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/healthz", get(super::health::live))
         .route("/readyz", get(super::health::ready))
+        .route("/metrics", get(super::metrics::scrape))
+        .merge(super::assets::package_files(&state.leptos_options))
         .nest(rest::BASE_PATH, rest::router(&state).0)
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
@@ -166,6 +173,7 @@ fn router(
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(from_fn(rest::problem::problems_only))
         .layer(from_fn_with_state(state.clone(), security_headers))
+        .layer(from_fn(track_requests))
         .with_state(state)
 }
 

@@ -1,4 +1,4 @@
-use super::Config;
+use super::{metrics::Metrics, Config};
 use crate::{
     auth::hashing::PasswordHasher,
     keys::{secret::KeyFormat, verifier::KeyVerifier},
@@ -20,6 +20,7 @@ pub struct AppState {
     pub key_format: KeyFormat,
     pub tokens: TokenSigner,
     pub verifier: KeyVerifier,
+    pub metrics: Metrics,
 }
 
 impl AppState {

@@ -8,5 +8,6 @@ mod audit;
 mod auth;
 mod cli;
 mod keys;
+mod operations;
 mod rest;
 mod security;

@@ -1,0 +1,181 @@
+//! Prometheus metrics: requests by route and status with latency
+//! histograms, verifications by result code, the verification cache's hit
+//! ratio, and usage-flush durations. Served at `GET /metrics` to the
+//! addresses in `KEYSMITH_METRICS_ALLOW` (loopback by default).
+
+use super::{security::ClientInfo, AppState};
+use crate::{error::AppError, keys::cache::CredentialCache, rest::problem::ApiError};
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::header,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::{
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+/// Seconds; fine below a millisecond, where verification lives.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0,
+];
+
+/// The label of requests no route matched (static files, 404s), so
+/// made-up paths cannot create new series.
+const UNMATCHED: &str = "unmatched";
+
+/// The process-wide recorder (the `metrics` macros write to one global).
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+}
+
+impl Metrics {
+    /// Installs the recorder on first use; later calls share it.
+    pub fn install() -> Self {
+        static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+        let handle = HANDLE.get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .expect("the bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("another metrics recorder is installed; /metrics stays empty");
+            }
+            describe();
+            handle
+        });
+        Metrics {
+            handle: handle.clone(),
+        }
+    }
+
+    /// Folds recorded histogram samples in, so memory stays flat between
+    /// scrapes; runs every `interval` until the process stops.
+    pub fn keep_up_every(&self, interval: Duration) {
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            loop {
+                ticks.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
+
+    fn render(&self, cache: &CredentialCache) -> String {
+        let counts = cache.counts();
+        metrics::counter!("keysmith_verify_cache_hits_total").absolute(counts.hits);
+        metrics::counter!("keysmith_verify_cache_misses_total").absolute(counts.misses);
+        let lookups = counts.hits + counts.misses;
+        let ratio = if lookups == 0 {
+            0.0
+        } else {
+            counts.hits as f64 / lookups as f64
+        };
+        metrics::gauge!("keysmith_verify_cache_hit_ratio").set(ratio);
+        metrics::gauge!("keysmith_verify_cache_entries").set(counts.entries as f64);
+        self.handle.render()
+    }
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "keysmith_http_requests_total",
+        "HTTP requests answered, by method, route and status."
+    );
+    describe_histogram!(
+        "keysmith_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer HTTP requests, by method and route."
+    );
+    describe_counter!(
+        "keysmith_key_verifications_total",
+        "Key verifications (the endpoint and X-API-Key callers), by result code."
+    );
+    describe_counter!(
+        "keysmith_verify_cache_hits_total",
+        "Verifications answered from memory."
+    );
+    describe_counter!(
+        "keysmith_verify_cache_misses_total",
+        "Verifications that read the database."
+    );
+    describe_gauge!(
+        "keysmith_verify_cache_hit_ratio",
+        "Hits over all look-ups since start."
+    );
+    describe_gauge!(
+        "keysmith_verify_cache_entries",
+        "Known and unknown keys held in the verification cache."
+    );
+    describe_histogram!(
+        "keysmith_usage_flush_duration_seconds",
+        Unit::Seconds,
+        "Time to write one batch of key usage."
+    );
+    describe_counter!(
+        "keysmith_usage_flushed_keys_total",
+        "Keys whose usage was written."
+    );
+}
+
+/// Middleware: counts and times every request by its route pattern.
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED.to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(
+        "keysmith_http_requests_total",
+        "method" => method.clone(),
+        "route" => route.clone(),
+        "status" => status
+    )
+    .increment(1);
+    metrics::histogram!(
+        "keysmith_http_request_duration_seconds",
+        "method" => method,
+        "route" => route
+    )
+    .record(started.elapsed());
+    response
+}
+
+/// `GET /metrics`, in the Prometheus text format.
+pub async fn scrape(
+    State(state): State<AppState>,
+    client: ClientInfo,
+) -> Result<Response, ApiError> {
+    let allowed = client.ip.is_some_and(|ip| {
+        state
+            .config
+            .metrics_allow
+            .iter()
+            .any(|net| net.contains(&ip))
+    });
+    if !allowed {
+        return Err(AppError::Forbidden(
+            "Metrics are served only to the addresses in KEYSMITH_METRICS_ALLOW.".into(),
+        )
+        .into());
+    }
+    let body = state.metrics.render(state.verifier.cache());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
+}

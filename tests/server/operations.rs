@@ -1,0 +1,199 @@
+use crate::helpers::*;
+use keysmith::keys::secret::KeyFormat;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+
+async fn verify(app: &TestApp, key: &str) -> String {
+    let answer: serde_json::Value = app
+        .client
+        .post(app.url("/api/v2/keys/verify"))
+        .json(&json!({ "key": key }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["data"]["code"].as_str().unwrap().to_owned()
+}
+
+async fn metrics(app: &TestApp) -> String {
+    let response = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    response.text().await.unwrap()
+}
+
+/// The value of the sample whose line starts with `series`.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_verifications_cache_hits_and_usage_flushes() {
+    let app = TestApp::spawn().await;
+    app.signed_up(&unique_email()).await;
+    let (_, key) = app.create_key("Metered", &["read"]).await;
+    let (unknown, _) = KeyFormat::new("ks_live_").generate();
+    let unknown = unknown.reveal();
+    for _ in 0..2 {
+        assert_eq!(verify(&app, &key).await, "VALID");
+        assert_eq!(verify(&app, &unknown).await, "NOT_FOUND");
+    }
+    assert_eq!(verify(&app, "ks_live_typo").await, "MALFORMED");
+    app.get("/no-such-page").await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let text = metrics(&app).await;
+    let verifications = "keysmith_key_verifications_total";
+    assert_eq!(
+        sample(&text, &format!("{verifications}{{code=\"VALID\"}}")),
+        2.0
+    );
+    assert_eq!(
+        sample(&text, &format!("{verifications}{{code=\"NOT_FOUND\"}}")),
+        2.0
+    );
+    assert_eq!(
+        sample(&text, &format!("{verifications}{{code=\"MALFORMED\"}}")),
+        1.0
+    );
+    // The first look-up of each key reads the database (the unknown one
+    // too); the second is answered from memory.
+    assert_eq!(sample(&text, "keysmith_verify_cache_misses_total"), 2.0);
+    assert_eq!(sample(&text, "keysmith_verify_cache_hits_total"), 2.0);
+    assert_eq!(sample(&text, "keysmith_verify_cache_hit_ratio"), 0.5);
+    let verify_route = "method=\"POST\",route=\"/api/v2/keys/verify\"";
+    assert_eq!(
+        sample(
+            &text,
+            &format!("keysmith_http_requests_total{{{verify_route},status=\"200\"}}")
+        ),
+        5.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("keysmith_http_request_duration_seconds_count{{{verify_route}}}")
+        ),
+        5.0
+    );
+    assert!(text.contains(&format!(
+        "keysmith_http_request_duration_seconds_bucket{{{verify_route},le=\"0.0001\"}}"
+    )));
+    assert!(
+        text.contains("route=\"unmatched\",status=\"404\""),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "keysmith_usage_flush_duration_seconds_count"),
+        1.0
+    );
+    assert_eq!(sample(&text, "keysmith_usage_flushed_keys_total"), 1.0);
+    assert!(!text.contains(&key[8..]), "no secret in the metrics");
+}
+
+#[tokio::test]
+async fn metrics_are_refused_to_addresses_not_allowed() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_METRICS_ALLOW", "10.0.0.0/8")]).await;
+    let response = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+/// A built site with content-hashed names, as `cargo leptos build` makes.
+fn hashed_site(dir: &std::path::Path) -> Vec<u8> {
+    let pkg = dir.join("site/pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let css = "body { color: black; }\n".repeat(200).into_bytes();
+    std::fs::write(pkg.join("keysmith.h4sh.css"), &css).unwrap();
+    std::fs::write(pkg.join("keysmith.h4sh.js"), "export default 1;").unwrap();
+    std::fs::write(pkg.join("keysmith.h4sh.wasm"), [0u8, 97, 115, 109]).unwrap();
+    std::fs::write(pkg.join("keysmith.h4sh.css.gz"), b"precompressed").unwrap();
+    std::fs::write(dir.join("hash.txt"), "js: h4sh\nwasm: h4sh\ncss: h4sh\n").unwrap();
+    css
+}
+
+async fn fetch(app: &TestApp, path: &str, encodings: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(app.url(path))
+        .header("accept-encoding", encodings)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hashed_assets_are_compressed_and_cached_for_a_year() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let css = hashed_site(dir.path());
+    let hash_file = dir.path().join("hash.txt").display().to_string();
+    let app = TestApp::spawn_in(dir, &[("LEPTOS_HASH_FILE_NAME", &hash_file)]).await;
+
+    let page = app.get("/login").await.text().await.unwrap();
+    for name in [
+        "keysmith.h4sh.css",
+        "keysmith.h4sh.js",
+        "keysmith.h4sh.wasm",
+    ] {
+        assert!(page.contains(&format!("/pkg/{name}")), "{name} in\n{page}");
+    }
+    let brotli = fetch(&app, "/pkg/keysmith.h4sh.css", "br").await;
+    assert_eq!(brotli.status(), StatusCode::OK);
+    assert_eq!(brotli.headers()["content-encoding"], "br");
+    assert_eq!(
+        brotli.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(brotli.headers()["vary"]
+        .to_str()
+        .unwrap()
+        .contains("accept-encoding"));
+    assert!(brotli.bytes().await.unwrap().len() < css.len() / 10);
+
+    let gzip = fetch(&app, "/pkg/keysmith.h4sh.css", "gzip").await;
+    assert_eq!(gzip.headers()["content-encoding"], "gzip");
+    assert_eq!(
+        &gzip.bytes().await.unwrap()[..],
+        b"precompressed",
+        "the .gz file is served as it is"
+    );
+
+    let plain = fetch(&app, "/pkg/keysmith.h4sh.css", "identity").await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap(), css);
+    let wasm = fetch(&app, "/pkg/keysmith.h4sh.wasm", "gzip, br").await;
+    assert_eq!(wasm.headers()["content-type"], "application/wasm");
+
+    let missing = fetch(&app, "/pkg/keysmith.other.js", "br").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        missing.headers().get("cache-control").is_none(),
+        "a 404 is not cached for a year"
+    );
+}
+
+#[tokio::test]
+async fn unhashed_assets_are_revalidated() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    hashed_site(dir.path());
+    std::fs::write(dir.path().join("site/pkg/keysmith.css"), "body {}").unwrap();
+    let absent = dir.path().join("no-hash.txt").display().to_string();
+    let app = TestApp::spawn_in(dir, &[("LEPTOS_HASH_FILE_NAME", &absent)]).await;
+    let page = app.get("/login").await.text().await.unwrap();
+    assert!(page.contains("/pkg/keysmith.css"), "{page}");
+    let css = fetch(&app, "/pkg/keysmith.css", "br").await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert_eq!(css.headers()["cache-control"], "no-cache");
+}
