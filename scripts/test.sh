@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up whatever is missing, then runs every test: unit and integration
 # tests (cargo test: the real server on a free port, a fresh SQLite file per
-# test), generated API tests (schemathesis) and the end-to-end tests
+# test), generated API tests (schemathesis), a short crash test (kill -9
+# under write traffic; the full one is 20 kills) and the end-to-end tests
 # (Playwright in real Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,9 @@ cargo leptos build
 
 echo "==> Generated API tests (schemathesis, from the OpenAPI document)"
 scripts/api-fuzz.sh
+
+echo "==> Crash test, short form (see BENCHMARKS.md for the 20-kill run)"
+python3 scripts/crash_test.py --rounds 5 --binary target/debug/keysmith
 
 echo "==> Browser tests"
 cd end2end

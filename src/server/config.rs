@@ -84,6 +84,12 @@ pub const SETTINGS: &[Setting] = &[
                usage data is lost if the process is killed.",
     },
     Setting {
+        name: "KEYSMITH_SHUTDOWN_GRACE_SECONDS",
+        default: "10",
+        help: "On SIGTERM or SIGINT, how long requests in flight may take to finish before \
+               Keysmith stops without them.",
+    },
+    Setting {
         name: "KEYSMITH_VERIFY_CACHE_SECONDS",
         default: "60",
         help: "How long key verification trusts what it read about a key. Changes made through \
@@ -135,6 +141,7 @@ pub struct Config {
     pub key_prefix: String,
     pub token_lifetime: Duration,
     pub usage_flush: Duration,
+    pub shutdown_grace: Duration,
     pub verify_cache_ttl: Duration,
     pub verify_cache_entries: u64,
 }
@@ -189,6 +196,7 @@ impl Config {
             key_prefix: vars.key_prefix()?,
             token_lifetime: minutes(vars.positive("KEYSMITH_TOKEN_MINUTES")?),
             usage_flush: Duration::from_secs(vars.positive("KEYSMITH_USAGE_FLUSH_SECONDS")?),
+            shutdown_grace: Duration::from_secs(vars.positive("KEYSMITH_SHUTDOWN_GRACE_SECONDS")?),
             verify_cache_ttl: Duration::from_secs(vars.positive("KEYSMITH_VERIFY_CACHE_SECONDS")?),
             verify_cache_entries: vars
                 .positive_up_to("KEYSMITH_VERIFY_CACHE_ENTRIES", 100_000_000)?,

@@ -43,6 +43,7 @@ pub struct Application {
     router: Router,
     db: Db,
     usage: UsageTracker,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -79,6 +80,7 @@ impl Application {
             router,
             db,
             usage,
+            shutdown_grace: state.config.shutdown_grace,
         })
     }
 
@@ -88,16 +90,30 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets requests in flight finish
-    /// and closes the database cleanly.
+    /// Serves until SIGINT or SIGTERM; then stops accepting, lets requests
+    /// in flight finish (for up to the configured grace), writes the key
+    /// usage gathered in memory and closes the database.
     pub async fn run_until_stopped(self) -> Result<(), BoxError> {
         tracing::info!("listening on http://{}", self.local_addr());
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let (stopping, stopped) = tokio::sync::oneshot::channel();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stopping.send(());
+        });
+        let grace = self.shutdown_grace;
+        let deadline = async move {
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = server => served?,
+            () = deadline => tracing::warn!(?grace, "requests still in flight; stopping without them"),
+        }
         match self.usage.flush(&self.db).await {
             Ok(flushed) => tracing::info!(keys = flushed.keys, "key usage written"),
             Err(error) => tracing::error!(%error, "cannot write the last key usage"),

@@ -97,17 +97,32 @@ impl TestApp {
 
     /// Stops the server with SIGTERM, as an operator would, and waits.
     pub async fn stop(mut self) -> Arc<TempDir> {
+        self.terminate();
+        let status = self.exit_within(Duration::from_secs(10)).await;
+        assert!(status.success(), "graceful stop exits 0, got {status}");
+        self.dir.clone()
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn terminate(&self) {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status();
         }
-        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+    }
+
+    /// How the process ended; panics if it runs longer than `limit`.
+    pub async fn exit_within(&mut self, limit: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
             .await
-            .expect("the server stops within 10 s of SIGTERM")
-            .unwrap();
-        assert!(status.success(), "graceful stop exits 0, got {status}");
-        self.dir.clone()
+            .unwrap_or_else(|_| panic!("the server still runs after {limit:?}"))
+            .unwrap()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     pub async fn get(&self, path: &str) -> Response {

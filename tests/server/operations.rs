@@ -197,3 +197,48 @@ async fn unhashed_assets_are_revalidated() {
     assert_eq!(css.status(), StatusCode::OK);
     assert_eq!(css.headers()["cache-control"], "no-cache");
 }
+
+/// Starts a sign-up whose body is only half sent: a request in flight.
+async fn half_sent_request(app: &TestApp) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = "POST /api/v2/auth/signup HTTP/1.1\r\nHost: localhost\r\n\
+                Content-Type: application/json\r\nContent-Length: 80\r\n\r\n{\"email\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut app = TestApp::spawn().await;
+    let mut stream = half_sent_request(&app).await;
+    app.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(app.is_running(), "waits for the request in flight");
+    let rest = format!(
+        "{:<71}",
+        "\"ops@example.com\",\"password\":\"long enough pw\"}"
+    );
+    stream.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(app.exit_within(Duration::from_secs(5)).await.success());
+    assert!(app.logs().contains("stopped"));
+}
+
+#[tokio::test]
+async fn sigterm_waits_for_requests_in_flight_only_so_long() {
+    let mut app = TestApp::spawn_with(&[("KEYSMITH_SHUTDOWN_GRACE_SECONDS", "1")]).await;
+    let _stalled = half_sent_request(&app).await;
+    app.terminate();
+    assert!(app.exit_within(Duration::from_secs(5)).await.success());
+    assert!(
+        app.logs().contains("requests still in flight"),
+        "{}",
+        app.logs()
+    );
+}
