@@ -78,6 +78,7 @@ pub enum StatusFilter {
     Revoked,
 }
 
+#[derive(Clone, Copy)]
 pub struct KeyListing<'a> {
     pub account_id: &'a str,
     pub status: Option<StatusFilter>,
@@ -128,6 +129,11 @@ const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_e
     LEFT JOIN users u ON u.id = k.updated_by
     LEFT JOIN users r ON r.id = k.revoked_by";
 
+const KEY_BY_DIGEST: &str = "SELECT id, account_id, name, scopes, ip_allowlist, expires_at,
+        revoked_at, CASE WHEN previous_digest = $1 THEN 1 ELSE 0 END AS is_previous,
+        previous_expires_at
+    FROM api_keys WHERE secret_digest = $1 OR previous_digest = $1";
+
 impl Db {
     pub async fn insert_key(
         &self,
@@ -170,40 +176,10 @@ impl Db {
 
     /// Newest first; fetches `limit` rows.
     pub async fn keys(&self, listing: &KeyListing<'_>) -> Result<Vec<KeyRecord>, sqlx::Error> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {KEY_COLUMNS}"));
-        query
-            .push(" WHERE k.account_id = ")
-            .push_bind(listing.account_id);
-        match listing.status {
-            None => {}
-            Some(StatusFilter::Revoked) => {
-                query.push(" AND k.revoked_at IS NOT NULL");
-            }
-            Some(StatusFilter::Expired) => {
-                query
-                    .push(" AND k.revoked_at IS NULL AND k.expires_at <= ")
-                    .push_bind(listing.now_ms);
-            }
-            Some(StatusFilter::Active) => {
-                query
-                    .push(" AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ")
-                    .push_bind(listing.now_ms)
-                    .push(")");
-            }
-        }
-        if let Some(text) = listing.name_contains {
-            query
-                .push(" AND LOWER(k.name) LIKE ")
-                .push_bind(format!("%{}%", escape_like(text)))
-                .push(" ESCAPE '\\'");
-        }
-        if let Some(before_id) = listing.before_id {
-            query.push(" AND k.id < ").push_bind(before_id);
-        }
-        query
-            .push(" ORDER BY k.id DESC LIMIT ")
-            .push_bind(listing.limit);
-        query.build_query_as().fetch_all(&self.pool).await
+        listing_query("SELECT", listing)
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
     }
 
     /// Applies `edit` to an account's key; `None` when there is no such key.
@@ -322,14 +298,10 @@ impl Db {
     /// The key a secret digest belongs to, as its current secret or as the
     /// replaced secret of a rotation.
     pub async fn key_by_digest(&self, digest: &str) -> Result<Option<KeyCredential>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT id, account_id, name, scopes, ip_allowlist, expires_at, revoked_at,
-                    CASE WHEN previous_digest = $1 THEN 1 ELSE 0 END AS is_previous, previous_expires_at
-             FROM api_keys WHERE secret_digest = $1 OR previous_digest = $1",
-        )
-        .bind(digest)
-        .fetch_optional(&self.pool)
-        .await
+        sqlx::query_as(KEY_BY_DIGEST)
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// Records the use of several keys in one transaction: the latest use
@@ -398,6 +370,45 @@ impl Db {
     }
 }
 
+/// Listing's query, after `head` (`SELECT`, or `EXPLAIN QUERY PLAN SELECT`
+/// in the test that checks it uses the index).
+fn listing_query<'a>(head: &str, listing: &KeyListing<'a>) -> QueryBuilder<'a, Sqlite> {
+    let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(format!("{head} {KEY_COLUMNS}"));
+    query
+        .push(" WHERE k.account_id = ")
+        .push_bind(listing.account_id);
+    match listing.status {
+        None => {}
+        Some(StatusFilter::Revoked) => {
+            query.push(" AND k.revoked_at IS NOT NULL");
+        }
+        Some(StatusFilter::Expired) => {
+            query
+                .push(" AND k.revoked_at IS NULL AND k.expires_at <= ")
+                .push_bind(listing.now_ms);
+        }
+        Some(StatusFilter::Active) => {
+            query
+                .push(" AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ")
+                .push_bind(listing.now_ms)
+                .push(")");
+        }
+    }
+    if let Some(text) = listing.name_contains {
+        query
+            .push(" AND LOWER(k.name) LIKE ")
+            .push_bind(format!("%{}%", escape_like(text)))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(before_id) = listing.before_id {
+        query.push(" AND k.id < ").push_bind(before_id);
+    }
+    query
+        .push(" ORDER BY k.id DESC LIMIT ")
+        .push_bind(listing.limit);
+    query
+}
+
 /// `%`, `_` and the escape character itself match literally.
 fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -413,6 +424,49 @@ fn escape_like(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn plan(db: &Db, mut query: QueryBuilder<'_, Sqlite>) -> String {
+        let rows: Vec<(i64, i64, i64, String)> =
+            query.build_query_as().fetch_all(&db.pool).await.unwrap();
+        rows.into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[tokio::test]
+    async fn listing_and_verification_use_indexes_not_scans() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/k.db", dir.path().display()))
+            .await
+            .unwrap();
+        let first_page = KeyListing {
+            account_id: "acc_1",
+            status: None,
+            name_contains: None,
+            before_id: None,
+            limit: 26,
+            now_ms: 0,
+        };
+        let deep_page = KeyListing {
+            before_id: Some("key_0190"),
+            status: Some(StatusFilter::Active),
+            ..first_page
+        };
+        for listing in [first_page, deep_page] {
+            let plan = plan(&db, listing_query("EXPLAIN QUERY PLAN SELECT", &listing)).await;
+            assert!(
+                plan.contains("SEARCH k USING INDEX api_keys_account_id (account_id=?"),
+                "{plan}"
+            );
+            assert!(!plan.contains("SCAN k"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "sorted by the index: {plan}");
+        }
+        let by_digest = QueryBuilder::new(format!("EXPLAIN QUERY PLAN {KEY_BY_DIGEST}"));
+        let plan = plan(&db, by_digest).await;
+        assert!(!plan.contains("SCAN"), "{plan}");
+        assert!(plan.contains("sqlite_autoindex_api_keys"), "{plan}");
+    }
 
     #[test]
     fn like_wildcards_in_a_search_match_literally() {
