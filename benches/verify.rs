@@ -1,0 +1,103 @@
+//! The hot path, through the service layer on a real SQLite file:
+//! verifying a cached key, an uncached key (a database read each time) and a
+//! malformed key; generating a key; checking a key's form and checksum.
+//!
+//! `cargo bench --features ssr --bench verify`
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use keysmith::{
+    audit::service::Actor,
+    auth::{hashing::PasswordHasher, service::create_owner},
+    keys::{
+        cache::CredentialCache, model::KeyDraft, secret::KeyFormat, service, usage::UsageTracker,
+        verifier::KeyVerifier, Scope,
+    },
+    server::security::ClientInfo,
+    storage::Db,
+};
+use std::{hint::black_box, net::IpAddr, time::Duration};
+
+struct Fixture {
+    runtime: tokio::runtime::Runtime,
+    verifier: KeyVerifier,
+    secret: String,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/bench.db", dir.path().display());
+    let (verifier, secret) = runtime.block_on(async {
+        let db = Db::connect(&url).await.unwrap();
+        let client = ClientInfo::default();
+        let passwords = PasswordHasher::new(1);
+        let owner = "bench@example.com";
+        let user = create_owner(
+            &db,
+            &passwords,
+            owner,
+            "a long bench password".into(),
+            &client,
+        )
+        .await
+        .unwrap();
+        let draft = KeyDraft {
+            name: "Bench".into(),
+            scopes: vec!["read".into()],
+            expires_in_days: Some(30),
+            ips: vec!["10.0.0.0/8".into()],
+        };
+        let format = KeyFormat::new("ks_live_");
+        let issued = service::create(&db, &format, &Actor { user, client }, &draft)
+            .await
+            .unwrap();
+        let cache = CredentialCache::new(Duration::from_secs(60), 100_000);
+        let verifier = KeyVerifier::new(db, format, UsageTracker::default(), cache);
+        (verifier, issued.secret)
+    });
+    Fixture {
+        runtime,
+        verifier,
+        secret,
+        _dir: dir,
+    }
+}
+
+fn verification(c: &mut Criterion) {
+    let f = fixture();
+    let ip: Option<IpAddr> = "10.1.2.3".parse().ok();
+    let verify = |key: &str| {
+        f.runtime
+            .block_on(f.verifier.verify(black_box(key), Some(Scope::Read), ip))
+            .unwrap()
+    };
+    let digest = keysmith::keys::secret::digest(&f.secret);
+    let mut group = c.benchmark_group("verify");
+    group.bench_function("cached", |b| b.iter(|| verify(&f.secret)));
+    group.bench_function("uncached (database read)", |b| {
+        b.iter(|| {
+            f.verifier.cache().invalidate([digest.as_str()]);
+            verify(&f.secret)
+        })
+    });
+    let typo = format!("{}x", &f.secret[..f.secret.len() - 1]);
+    group.bench_function("malformed (bad checksum)", |b| b.iter(|| verify(&typo)));
+    group.finish();
+}
+
+fn key_format(c: &mut Criterion) {
+    let format = KeyFormat::new("ks_live_");
+    let (secret, _) = format.generate();
+    let secret = secret.reveal();
+    c.bench_function("key generation", |b| b.iter(|| format.generate()));
+    c.bench_function("form and checksum check", |b| {
+        b.iter(|| format.is_well_formed(black_box(&secret)))
+    });
+}
+
+criterion_group!(benches, verification, key_format);
+criterion_main!(benches);

@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""Keysmith's HTTP benchmarks, against the release server on a fresh database:
+
+1. requests/s and p50/p99 latency of POST /api/v2/keys/verify and of
+   GET /healthz, in the same run, at 64 and 256 connections (wrk);
+2. listing 10,000 keys of one account: the API keys page (SSR), the page's
+   next-page call deep in the list, and GET /api/v2/api-keys first and deep;
+3. peak RSS after verifying 100,000 distinct keys;
+4. the release wasm bundle, raw, gzip and brotli.
+
+Run by scripts/bench.sh, which builds the release server and installs wrk.
+Standard library only.
+"""
+
+import argparse
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import re
+import secrets
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+PREFIX = "ks_live_"
+PASSWORD = "benchmark-password-1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def new_secret():
+    """A key in Keysmith's format: prefix, 32 base62, base62 CRC32 of both."""
+    body = PREFIX + "".join(secrets.choice(BASE62) for _ in range(32))
+    n, checksum = zlib.crc32(body.encode()), ""
+    for _ in range(6):
+        checksum = BASE62[n % 62] + checksum
+        n //= 62
+    return body + checksum
+
+
+class Server:
+    def __init__(self, binary, folder):
+        self.port = free_port()
+        self.folder = folder
+        env = dict(
+            os.environ,
+            DATABASE_URL=f"sqlite://{folder}/keysmith.db",
+            LEPTOS_SITE_ADDR=f"127.0.0.1:{self.port}",
+            LEPTOS_SITE_ROOT="target/site",
+            LEPTOS_OUTPUT_NAME="keysmith",
+            LEPTOS_ENV="PROD",
+            RUST_LOG="warn",
+        )
+        self.log = open(os.path.join(folder, "server.log"), "ab")
+        self.process = subprocess.Popen([binary], env=env, stdout=self.log, stderr=self.log)
+        for _ in range(300):
+            try:
+                if self.call("GET", "/readyz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        sys.exit("the server did not start")
+
+    def call(self, method, path, body=None, headers=None, form=False):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = dict(headers or {})
+        if body is not None:
+            if form:
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            else:
+                headers["Content-Type"] = "application/json"
+                body = json.dumps(body)
+        try:
+            connection.request(method, path, body, headers)
+            response = connection.getresponse()
+            data = response.read()
+            return response.status, data, response.getheaders()
+        finally:
+            connection.close()
+
+    def json(self, method, path, body=None, token=None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        status, data, _ = self.call(method, path, body, headers)
+        return status, json.loads(data) if data else None
+
+    def peak_rss_mb(self):
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+def wrk(url, connections, seconds, script=None, threads=2):
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        command[1:1] = ["-s", script]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    def latency(label):
+        value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": latency("50%"),
+        "p99_ms": latency("99%"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "none",
+    }
+
+
+def verify_script(folder, keys, name):
+    path = os.path.join(folder, name)
+    with open(path, "w") as script:
+        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+        script.write("local bodies = {\n")
+        for key in keys:
+            script.write(f'  \'{{"key":"{key}","required_scope":"read"}}\',\n')
+        script.write("}\nlocal i = 0\n")
+        script.write("request = function()\n  i = i % #bodies + 1\n")
+        script.write('  return wrk.format(nil, "/api/v2/keys/verify", nil, bodies[i])\nend\n')
+    return path
+
+
+def timed(action, runs):
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {"median_ms": statistics.median(samples), "p95_ms": samples[int(len(samples) * 0.95) - 1]}
+
+
+def seed_keys(folder, account_id, user_id, count, verifiable):
+    """Inserts keys straight into the database (the API would take minutes
+    for 100,000); returns the secrets when they must verify."""
+    connection = sqlite3.connect(os.path.join(folder, "keysmith.db"), timeout=30)
+    now = int(time.time() * 1000)
+    created, rows = [], []
+    for i in range(count):
+        secret = new_secret() if verifiable else PREFIX + secrets.token_hex(16)
+        created.append(secret)
+        rows.append((
+            f"key_{now:012x}{i:020x}", account_id, f"seeded {i}",
+            hashlib.sha256(secret.encode()).hexdigest(), secret[:14], secret[-4:],
+            "read", "", now, user_id, now, user_id,
+        ))
+    connection.executemany(
+        """INSERT INTO api_keys (id, account_id, name, secret_digest, key_prefix, last_four,
+             scopes, ip_allowlist, created_at, created_by, updated_at, updated_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        rows,
+    )
+    connection.commit()
+    connection.close()
+    return created if verifiable else None
+
+
+def account_of(folder, email):
+    connection = sqlite3.connect(os.path.join(folder, "keysmith.db"))
+    row = connection.execute("SELECT account_id, id FROM users WHERE email = ?", (email,)).fetchone()
+    connection.close()
+    return row
+
+
+def sign_up(server, email):
+    status, _ = server.json("POST", "/api/v2/auth/signup", {"email": email, "password": PASSWORD})
+    assert status == 201, status
+    status, token = server.json("POST", "/api/v2/auth/token", {"email": email, "password": PASSWORD})
+    assert status == 200, status
+    return token["access_token"]
+
+
+def load(server, folder, seconds):
+    token = sign_up(server, "load@example.com")
+    keys = []
+    for i in range(100):
+        status, created = server.json("POST", "/api/v2/api-keys", {"name": f"load {i}", "scopes": ["read"]}, token)
+        assert status == 201, (status, created)
+        keys.append(created["data"]["key"])
+    script = verify_script(folder, keys, "verify.lua")
+    base = f"http://127.0.0.1:{server.port}"
+    wrk(f"{base}/healthz", 64, 2)  # warm-up
+    wrk(base, 64, 2, script)
+    results = {}
+    for connections in (64, 256):
+        results[connections] = {
+            "healthz": wrk(f"{base}/healthz", connections, seconds),
+            "verify": wrk(base, connections, seconds, script),
+        }
+    return results
+
+
+def listing(server, folder):
+    email = "lists@example.com"
+    token = sign_up(server, email)
+    account_id, user_id = account_of(folder, email)
+    seed_keys(folder, account_id, user_id, 10_000, verifiable=False)
+    cursor, pages = None, 0
+    while pages < 399:  # 25 a page: the last page of 10,000 keys
+        path = "/api/v2/api-keys" + (f"?cursor={cursor}" if cursor else "")
+        status, page = server.json("GET", path, token=token)
+        assert status == 200, status
+        cursor, pages = page["next_cursor"], pages + 1
+    deep_cursor = cursor
+    status, _, headers = server.call(
+        "POST", "/rpc/sign_in", f"email={email}&password={PASSWORD}&next=",
+        {"Origin": f"http://127.0.0.1:{server.port}"}, form=True,
+    )
+    cookie = next(v.split(";")[0] for k, v in headers if k.lower() == "set-cookie" and "keysmith_session" in v)
+    browser = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{server.port}"}
+
+    def page(path, body=None):
+        method = "POST" if body is not None else "GET"
+        status, data, _ = server.call(method, path, body, browser if body is not None else {"Cookie": cookie})
+        assert status == 200, (path, status, data[:200])
+        return data
+
+    assert b"seeded 9999" in page("/dashboard/api-keys"), "the SSR page lists the newest keys"
+    deep = page("/rpc/list_api_keys", {"query": {"cursor": deep_cursor}})
+    assert b"seeded 24" in deep, "the deep page holds the oldest keys"
+    auth = {"Authorization": f"Bearer {token}"}
+    return {
+        "SSR page /dashboard/api-keys, first page": timed(lambda: page("/dashboard/api-keys"), 50),
+        "its next-page call, page 400 (/rpc/list_api_keys)": timed(
+            lambda: page("/rpc/list_api_keys", {"query": {"cursor": deep_cursor}}), 50),
+        "GET /api/v2/api-keys, first page": timed(lambda: server.call("GET", "/api/v2/api-keys", None, auth), 50),
+        "GET /api/v2/api-keys, page 400": timed(
+            lambda: server.call("GET", f"/api/v2/api-keys?cursor={deep_cursor}", None, auth), 50),
+    }
+
+
+def memory(binary, folder_root, count):
+    folder = tempfile.mkdtemp(dir=folder_root)
+    server = Server(binary, folder)
+    try:
+        sign_up(server, "memory@example.com")
+        account_id, user_id = account_of(folder, "memory@example.com")
+        keys = seed_keys(folder, account_id, user_id, count, verifiable=True)
+        started_mb = server.peak_rss_mb()
+        script = verify_script(folder, keys, "distinct.lua")
+        # One wrk thread walks the list in order, so every key is verified.
+        seconds = 0
+        while True:
+            seconds += 10
+            wrk(f"http://127.0.0.1:{server.port}", 32, 10, script, threads=1)
+            _, text, _ = server.call("GET", "/metrics")
+            entries = float(re.search(rb"keysmith_verify_cache_entries (\S+)", text).group(1))
+            misses = float(re.search(rb"keysmith_verify_cache_misses_total (\S+)", text).group(1))
+            if misses >= count or seconds >= 120:
+                break
+        return {
+            "keys verified (distinct, cache misses)": int(misses),
+            "cache entries": int(entries),
+            "peak RSS at start, MB": round(started_mb, 1),
+            "peak RSS after, MB": round(server.peak_rss_mb(), 1),
+        }
+    finally:
+        server.stop()
+
+
+def wasm_size():
+    folder = "target/site/pkg"
+    wasm = next(f for f in os.listdir(folder) if f.endswith(".wasm"))
+    raw = open(os.path.join(folder, wasm), "rb").read()
+    brotli = os.path.join(folder, wasm + ".br")
+    return {
+        "file": wasm,
+        "raw bytes": len(raw),
+        "gzip -9 bytes": len(gzip.compress(raw, 9)),
+        "brotli bytes (as served)": os.path.getsize(brotli) if os.path.exists(brotli) else None,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", default="target/release/keysmith")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--memory-keys", type=int, default=100_000)
+    args = parser.parse_args()
+    root = tempfile.mkdtemp(prefix="keysmith-bench-")
+    folder = tempfile.mkdtemp(dir=root)
+    server = Server(args.binary, folder)
+    try:
+        results = {"load": load(server, folder, args.seconds), "listing": listing(server, folder)}
+    finally:
+        server.stop()
+    results["memory"] = memory(args.binary, root, args.memory_keys)
+    results["wasm"] = wasm_size()
+    print(json.dumps(results, indent=2))
+    for connections, pair in results["load"].items():
+        ratio = pair["verify"]["rps"] / pair["healthz"]["rps"]
+        print(f"{connections} connections: verify {pair['verify']['rps']:.0f} req/s "
+              f"(p50 {pair['verify']['p50_ms']:.2f} ms, p99 {pair['verify']['p99_ms']:.2f} ms), "
+              f"healthz {pair['healthz']['rps']:.0f} req/s: ratio {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every benchmark in one command, on the release build (results: BENCHMARKS.md):
+#   1. criterion, through the service layer: verify (cached, uncached,
+#      malformed), key generation, checksum;
+#   2. HTTP load with wrk: verify and /healthz at 64 and 256 connections;
+#   3. listing 10,000 keys, first and deep page, SSR and API;
+#   4. peak RSS after verifying 100,000 distinct keys;
+#   5. the release wasm bundle, raw and compressed;
+#   6. the crash test with 20 kills.
+# Installs what is missing (wrk from Debian) first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"
+
+if ! command -v wrk >/dev/null; then
+  echo "==> Installing wrk (Debian) for the HTTP load benchmark"
+  sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_if_needed apt-get update
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
+fi
+
+echo "==> Release build (precompressed assets)"
+cargo leptos build --release --precompress
+
+echo "==> criterion: the verification path through the service layer"
+cargo bench --features ssr --bench verify
+
+echo "==> HTTP load, listing, memory and bundle size"
+python3 scripts/bench.py "$@"
+
+echo "==> Crash test, 20 kills, release build"
+python3 scripts/crash_test.py --rounds 20 --binary target/release/keysmith
