@@ -7,6 +7,7 @@ use super::{
     security::{
         identify_client, page_csp, reject_cross_site, security_headers, server_fn_error_status,
     },
+    state::Shared,
     AppState, BoxError, Config,
 };
 use crate::{
@@ -55,7 +56,7 @@ impl Application {
         usage.flush_every(db.clone(), config.usage_flush);
         let metrics = Metrics::install();
         metrics.keep_up_every(Duration::from_secs(5));
-        let state = AppState {
+        let state = AppState::new(Shared {
             leptos_options: leptos_options(&config)?,
             passwords: PasswordHasher::new(config.max_concurrent_hashes),
             verifier: KeyVerifier::new(
@@ -69,7 +70,7 @@ impl Application {
             config: Arc::new(config),
             db: db.clone(),
             metrics,
-        };
+        });
         let sessions = sessions(&state, &keys).await?;
         let router = router(state.clone(), sessions);
         let listener = TcpListener::bind(state.config.site_addr)
