@@ -4,7 +4,10 @@
 //! keys cannot push real keys out, nor reach the database more than once
 //! per key and TTL.
 
-use super::verifier::Credential;
+use super::{
+    secret::{raw_from_hex, RawDigest},
+    verifier::Credential,
+};
 use moka::sync::Cache;
 use std::{
     sync::{
@@ -24,8 +27,8 @@ pub struct CredentialCache {
 }
 
 struct Inner {
-    known: Cache<String, Arc<Credential>>,
-    unknown: Cache<String, ()>,
+    known: Cache<RawDigest, Arc<Credential>>,
+    unknown: Cache<RawDigest, ()>,
     /// Moved on by every invalidation. A fill whose database read began
     /// before an invalidation is dropped, so a read racing a revoke cannot
     /// put the pre-revoke state back. Fills and invalidations take the lock;
@@ -66,7 +69,7 @@ impl CredentialCache {
     }
 
     /// `None` when the cache knows nothing of this digest.
-    pub fn get(&self, digest: &str) -> Option<Lookup> {
+    pub fn get(&self, digest: &RawDigest) -> Option<Lookup> {
         let found = match self.inner.known.get(digest) {
             Some(credential) => Some(Some(credential)),
             None => self.inner.unknown.get(digest).map(|()| None),
@@ -86,7 +89,7 @@ impl CredentialCache {
 
     /// Remembers what the database said, unless something was invalidated
     /// since `read_at` (then the next request reads again).
-    pub fn fill(&self, digest: String, lookup: Lookup, read_at: u64) {
+    pub fn fill(&self, digest: RawDigest, lookup: Lookup, read_at: u64) {
         let generation = self.lock();
         if *generation != read_at {
             return;
@@ -97,13 +100,14 @@ impl CredentialCache {
         }
     }
 
-    /// Forgets these digests at once; called after every change to a key.
+    /// Forgets these (stored, hex) digests at once; called after every
+    /// change to a key.
     pub fn invalidate<'a>(&self, digests: impl IntoIterator<Item = &'a str>) {
         let mut generation = self.lock();
         *generation += 1;
-        for digest in digests {
-            self.inner.known.invalidate(digest);
-            self.inner.unknown.invalidate(digest);
+        for digest in digests.into_iter().filter_map(raw_from_hex) {
+            self.inner.known.invalidate(&digest);
+            self.inner.unknown.invalidate(&digest);
         }
     }
 
@@ -132,14 +136,21 @@ mod tests {
         CredentialCache::new(Duration::from_secs(60), 100)
     }
 
+    const A: &str = "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
+    const B: &str = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b";
+
+    fn raw(hex: &str) -> RawDigest {
+        raw_from_hex(hex).unwrap()
+    }
+
     #[test]
     fn remembers_known_and_unknown_digests() {
         let cache = cache();
-        assert!(cache.get("a").is_none());
-        cache.fill("a".into(), Some(Arc::new(credential())), cache.generation());
-        cache.fill("b".into(), None, cache.generation());
-        assert!(matches!(cache.get("a"), Some(Some(_))));
-        assert!(matches!(cache.get("b"), Some(None)));
+        assert!(cache.get(&raw(A)).is_none());
+        cache.fill(raw(A), Some(Arc::new(credential())), cache.generation());
+        cache.fill(raw(B), None, cache.generation());
+        assert!(matches!(cache.get(&raw(A)), Some(Some(_))));
+        assert!(matches!(cache.get(&raw(B)), Some(None)));
         let counts = cache.counts();
         assert_eq!((counts.hits, counts.misses), (2, 1));
     }
@@ -147,27 +158,27 @@ mod tests {
     #[test]
     fn invalidation_forgets_at_once() {
         let cache = cache();
-        cache.fill("a".into(), Some(Arc::new(credential())), cache.generation());
-        cache.fill("b".into(), None, cache.generation());
-        cache.invalidate(["a", "b"]);
-        assert!(cache.get("a").is_none());
-        assert!(cache.get("b").is_none());
+        cache.fill(raw(A), Some(Arc::new(credential())), cache.generation());
+        cache.fill(raw(B), None, cache.generation());
+        cache.invalidate([A, B]);
+        assert!(cache.get(&raw(A)).is_none());
+        assert!(cache.get(&raw(B)).is_none());
     }
 
     #[test]
     fn a_read_that_began_before_an_invalidation_is_not_kept() {
         let cache = cache();
         let read_at = cache.generation();
-        cache.invalidate(["a"]);
-        cache.fill("a".into(), Some(Arc::new(credential())), read_at);
-        assert!(cache.get("a").is_none());
+        cache.invalidate([A]);
+        cache.fill(raw(A), Some(Arc::new(credential())), read_at);
+        assert!(cache.get(&raw(A)).is_none());
     }
 
     #[test]
     fn entries_end_after_the_ttl() {
         let cache = CredentialCache::new(Duration::from_millis(20), 100);
-        cache.fill("a".into(), None, cache.generation());
+        cache.fill(raw(A), None, cache.generation());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(cache.get("a").is_none());
+        assert!(cache.get(&raw(A)).is_none());
     }
 }

@@ -97,7 +97,21 @@ pub fn mask(key_prefix: &str, last_four: &str) -> String {
 
 /// Hex SHA-256 of a key: how keys are stored and looked up.
 pub fn digest(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    hex::encode(raw_digest(key))
+}
+
+/// The same SHA-256 as [`digest`], unencoded: what the verification cache
+/// is keyed by (32 bytes instead of 64 characters).
+pub fn raw_digest(key: &str) -> RawDigest {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+pub type RawDigest = [u8; 32];
+
+/// The raw form of a stored (hex) digest; `None` if it is not one.
+pub fn raw_from_hex(digest: &str) -> Option<RawDigest> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(digest, &mut raw).ok().map(|()| raw)
 }
 
 fn checksum(body: &str) -> [u8; CHECKSUM_LEN] {

@@ -6,7 +6,7 @@
 use super::{
     cache::{CredentialCache, Lookup},
     model::KeyStatus,
-    secret::{self, KeyFormat},
+    secret::{self, KeyFormat, RawDigest},
     usage::UsageTracker,
     IpAllowlist, Scope, Scopes,
 };
@@ -164,7 +164,7 @@ impl KeyVerifier {
         if !self.format.is_well_formed(presented) {
             return Ok(Verification::Malformed);
         }
-        let digest = secret::digest(presented);
+        let digest = secret::raw_digest(presented);
         let lookup = match self.cache.get(&digest) {
             Some(cached) => cached,
             None => self.load(digest).await?,
@@ -180,11 +180,11 @@ impl KeyVerifier {
         Ok(outcome)
     }
 
-    async fn load(&self, digest: String) -> Result<Lookup, AppError> {
+    async fn load(&self, digest: RawDigest) -> Result<Lookup, AppError> {
         let read_at = self.cache.generation();
         let lookup = self
             .db
-            .key_by_digest(&digest)
+            .key_by_digest(&hex::encode(digest))
             .await?
             .and_then(Credential::parse)
             .map(Arc::new);
