@@ -8,13 +8,13 @@ use super::{
     secret::{raw_from_hex, RawDigest},
     verifier::Credential,
 };
-use moka::sync::Cache;
+use quick_cache::sync::Cache;
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// What the cache holds for a digest: the key it belongs to, or the fact
@@ -27,8 +27,9 @@ pub struct CredentialCache {
 }
 
 struct Inner {
-    known: Cache<RawDigest, Arc<Credential>>,
-    unknown: Cache<RawDigest, ()>,
+    known: Cache<RawDigest, Stamped<Arc<Credential>>>,
+    unknown: Cache<RawDigest, Stamped<()>>,
+    ttl: Duration,
     /// Moved on by every invalidation. A fill whose database read began
     /// before an invalidation is dropped, so a read racing a revoke cannot
     /// put the pre-revoke state back. Fills and invalidations take the lock;
@@ -38,29 +39,42 @@ struct Inner {
     misses: AtomicU64,
 }
 
+/// An entry and when it was read from the database: quick_cache bounds
+/// the count, the TTL is ours to enforce.
+#[derive(Clone)]
+struct Stamped<T> {
+    value: T,
+    filled_at: Instant,
+}
+
+impl<T> Stamped<T> {
+    fn now(value: T) -> Self {
+        Stamped {
+            value,
+            filled_at: Instant::now(),
+        }
+    }
+}
+
 /// Counts since start, for the metrics endpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheCounts {
     pub hits: u64,
     pub misses: u64,
-    /// Known and unknown keys held now (moka's estimate).
+    /// Known and unknown keys held now, expired ones included until they
+    /// are looked up or pushed out.
     pub entries: u64,
 }
 
 impl CredentialCache {
     /// Each of the two caches holds at most `capacity` entries, each for at
     /// most `ttl`.
-    pub fn new(ttl: Duration, capacity: u64) -> Self {
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
         CredentialCache {
             inner: Arc::new(Inner {
-                known: Cache::builder()
-                    .max_capacity(capacity)
-                    .time_to_live(ttl)
-                    .build(),
-                unknown: Cache::builder()
-                    .max_capacity(capacity)
-                    .time_to_live(ttl)
-                    .build(),
+                known: Cache::new(capacity),
+                unknown: Cache::new(capacity),
+                ttl,
                 generation: Mutex::new(0),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
@@ -70,9 +84,9 @@ impl CredentialCache {
 
     /// `None` when the cache knows nothing of this digest.
     pub fn get(&self, digest: &RawDigest) -> Option<Lookup> {
-        let found = match self.inner.known.get(digest) {
+        let found = match self.fresh(&self.inner.known, digest) {
             Some(credential) => Some(Some(credential)),
-            None => self.inner.unknown.get(digest).map(|()| None),
+            None => self.fresh(&self.inner.unknown, digest).map(|()| None),
         };
         let counter = match found {
             Some(_) => &self.inner.hits,
@@ -95,8 +109,8 @@ impl CredentialCache {
             return;
         }
         match lookup {
-            Some(credential) => self.inner.known.insert(digest, credential),
-            None => self.inner.unknown.insert(digest, ()),
+            Some(credential) => self.inner.known.insert(digest, Stamped::now(credential)),
+            None => self.inner.unknown.insert(digest, Stamped::now(())),
         }
     }
 
@@ -106,8 +120,8 @@ impl CredentialCache {
         let mut generation = self.lock();
         *generation += 1;
         for digest in digests.into_iter().filter_map(raw_from_hex) {
-            self.inner.known.invalidate(&digest);
-            self.inner.unknown.invalidate(&digest);
+            self.inner.known.remove(&digest);
+            self.inner.unknown.remove(&digest);
         }
     }
 
@@ -115,8 +129,23 @@ impl CredentialCache {
         CacheCounts {
             hits: self.inner.hits.load(Ordering::Relaxed),
             misses: self.inner.misses.load(Ordering::Relaxed),
-            entries: self.inner.known.entry_count() + self.inner.unknown.entry_count(),
+            entries: (self.inner.known.len() + self.inner.unknown.len()) as u64,
         }
+    }
+
+    /// The entry for `digest` if it is younger than the TTL; an older one is
+    /// dropped.
+    fn fresh<T: Clone>(
+        &self,
+        cache: &Cache<RawDigest, Stamped<T>>,
+        digest: &RawDigest,
+    ) -> Option<T> {
+        let entry = cache.get(digest)?;
+        if entry.filled_at.elapsed() < self.inner.ttl {
+            return Some(entry.value);
+        }
+        cache.remove(digest);
+        None
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
@@ -180,5 +209,19 @@ mod tests {
         cache.fill(raw(A), None, cache.generation());
         std::thread::sleep(Duration::from_millis(40));
         assert!(cache.get(&raw(A)).is_none());
+    }
+
+    #[test]
+    fn a_flood_of_unknown_keys_stays_bounded_and_leaves_known_keys_alone() {
+        let cache = cache();
+        cache.fill(raw(A), Some(Arc::new(credential())), cache.generation());
+        for n in 0..10_000u32 {
+            let mut digest = [0u8; 32];
+            digest[..4].copy_from_slice(&n.to_le_bytes());
+            digest[31] = 0xff;
+            cache.fill(digest, None, cache.generation());
+        }
+        assert!(cache.counts().entries <= 1 + 100, "{:?}", cache.counts());
+        assert!(matches!(cache.get(&raw(A)), Some(Some(_))));
     }
 }

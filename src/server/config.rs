@@ -143,7 +143,7 @@ pub struct Config {
     pub usage_flush: Duration,
     pub shutdown_grace: Duration,
     pub verify_cache_ttl: Duration,
-    pub verify_cache_entries: u64,
+    pub verify_cache_entries: usize,
 }
 
 /// The operator-supplied master secret.
@@ -198,8 +198,10 @@ impl Config {
             usage_flush: Duration::from_secs(vars.positive("KEYSMITH_USAGE_FLUSH_SECONDS")?),
             shutdown_grace: Duration::from_secs(vars.positive("KEYSMITH_SHUTDOWN_GRACE_SECONDS")?),
             verify_cache_ttl: Duration::from_secs(vars.positive("KEYSMITH_VERIFY_CACHE_SECONDS")?),
+            // At most 10^8, so it fits a usize on every platform we build for.
             verify_cache_entries: vars
-                .positive_up_to("KEYSMITH_VERIFY_CACHE_ENTRIES", 100_000_000)?,
+                .positive_up_to("KEYSMITH_VERIFY_CACHE_ENTRIES", 100_000_000)?
+                as usize,
         })
     }
 
