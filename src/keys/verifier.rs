@@ -20,7 +20,8 @@ use std::{net::IpAddr, sync::Arc};
 /// The outcome of checking a presented key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verification {
-    Valid(VerifiedKey),
+    /// Shared with the cache entry: a verification copies no strings.
+    Valid(Arc<VerifiedKey>),
     Malformed,
     NotFound,
     Revoked,
@@ -50,7 +51,7 @@ pub struct VerifiedKey {
     pub key_id: String,
     pub account_id: String,
     pub name: String,
-    pub scopes: Vec<Scope>,
+    pub scopes: Scopes,
     pub expires_at: Option<i64>,
 }
 
@@ -58,8 +59,7 @@ pub struct VerifiedKey {
 /// once when it enters the cache.
 #[derive(Debug)]
 pub struct Credential {
-    key: VerifiedKey,
-    scopes: Scopes,
+    key: Arc<VerifiedKey>,
     ips: IpAllowlist,
     revoked_at: Option<i64>,
     /// The presented secret is the one a rotation replaced; it works only
@@ -80,14 +80,13 @@ impl Credential {
             return None;
         };
         Some(Credential {
-            key: VerifiedKey {
+            key: Arc::new(VerifiedKey {
                 key_id: stored.id,
                 account_id: stored.account_id,
                 name: stored.name,
-                scopes: scopes.iter().collect(),
+                scopes,
                 expires_at: stored.expires_at,
-            },
-            scopes,
+            }),
             ips,
             revoked_at: stored.revoked_at,
             is_previous: stored.is_previous,
@@ -111,13 +110,13 @@ impl Credential {
         if self.is_previous && grace_over {
             return Verification::Expired;
         }
-        if required.is_some_and(|scope| !self.scopes.satisfies(scope)) {
+        if required.is_some_and(|scope| !self.key.scopes.satisfies(scope)) {
             return Verification::InsufficientScope;
         }
         if !self.ips.is_empty() && !client_ip.is_some_and(|ip| self.ips.allows(ip)) {
             return Verification::IpNotAllowed;
         }
-        Verification::Valid(self.key.clone())
+        Verification::Valid(Arc::clone(&self.key))
     }
 }
 
@@ -267,5 +266,20 @@ pub(super) mod tests {
             ..old
         };
         assert_eq!(no_grace.judge(None, Some(ip), 1), Verification::Expired);
+    }
+
+    #[test]
+    fn a_valid_verdict_shares_the_cached_key_instead_of_copying_it() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let found = credential();
+        let (Verification::Valid(first), Verification::Valid(second)) = (
+            found.judge(None, Some(ip), 999),
+            found.judge(Some(Scope::Read), Some(ip), 999),
+        ) else {
+            panic!("both uses are valid");
+        };
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(first.key_id, "key_1");
+        assert_eq!(first.scopes.iter().collect::<Vec<_>>(), [Scope::Read]);
     }
 }

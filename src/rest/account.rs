@@ -134,13 +134,13 @@ pub async fn me(
             key: None,
         },
         Caller::Key(key) => Me {
-            account_id: key.account_id,
+            account_id: key.account_id.clone(),
             credential: "api_key",
             user: None,
             key: Some(MeKey {
-                id: key.key_id,
-                name: key.name,
-                scopes: key.scopes,
+                id: key.key_id.clone(),
+                name: key.name.clone(),
+                scopes: key.scopes.iter().collect(),
                 expires_at: key.expires_at,
             }),
         },

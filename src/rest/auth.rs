@@ -101,7 +101,7 @@ impl TokenSigner {
 /// Any valid credential.
 pub enum Caller {
     User(Actor),
-    Key(VerifiedKey),
+    Key(Arc<VerifiedKey>),
 }
 
 impl Caller {
@@ -115,7 +115,7 @@ impl Caller {
     /// Users may do anything in their account; a key needs `scope` or more.
     pub fn require(&self, scope: Scope) -> Result<(), AppError> {
         match self {
-            Caller::Key(key) if !key.scopes.iter().any(|held| held.covers(scope)) => {
+            Caller::Key(key) if !key.scopes.satisfies(scope) => {
                 Err(AppError::InsufficientScope(scope.as_str().into()))
             }
             _ => Ok(()),

@@ -23,11 +23,11 @@ pub struct VerifyRequest {
 /// Only a valid key's own details are returned; any other answer is the
 /// code alone, so nothing is learnt about keys one does not hold.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct VerifyResult {
+pub struct VerifyResult<'a> {
     valid: bool,
     code: &'static str,
-    key_id: Option<String>,
-    account_id: Option<String>,
+    key_id: Option<&'a str>,
+    account_id: Option<&'a str>,
     scopes: Option<Vec<Scope>>,
     expires_at: Option<i64>,
 }
@@ -69,13 +69,13 @@ pub async fn verify(
         .verifier
         .verify(&request.key, required, client_ip)
         .await?;
-    let result = match verdict {
+    let result = match &verdict {
         Verification::Valid(key) => VerifyResult {
             valid: true,
             code: "VALID",
-            key_id: Some(key.key_id),
-            account_id: Some(key.account_id),
-            scopes: Some(key.scopes),
+            key_id: Some(&key.key_id),
+            account_id: Some(&key.account_id),
+            scopes: Some(key.scopes.iter().collect()),
             expires_at: key.expires_at,
         },
         other => VerifyResult {
@@ -87,5 +87,5 @@ pub async fn verify(
             expires_at: None,
         },
     };
-    Ok(axum::Json(Data { data: result }))
+    Ok(axum::Json(Data { data: result }).into_response())
 }
