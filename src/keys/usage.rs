@@ -87,10 +87,10 @@ impl UsageTracker {
         let uses: Vec<KeyUse> = batch
             .iter()
             .map(|(key_id, key)| KeyUse {
-                key_id: key_id.clone(),
+                key_id,
                 at_ms: key.latest_ms,
                 ip: key.latest_ip.map(|ip| ip.to_string()),
-                requests_per_day: key.per_day.clone(),
+                requests_per_day: &key.per_day,
             })
             .collect();
         if let Err(error) = db.record_key_uses(&uses).await {

@@ -90,12 +90,12 @@ pub struct KeyListing<'a> {
 }
 
 /// A key's latest use and its requests per UTC day since the last write.
-pub struct KeyUse {
-    pub key_id: String,
+pub struct KeyUse<'a> {
+    pub key_id: &'a str,
     pub at_ms: i64,
     pub ip: Option<String>,
     /// (days since 1970-01-01, successful verifications that day)
-    pub requests_per_day: Vec<(i64, i64)>,
+    pub requests_per_day: &'a [(i64, i64)],
 }
 
 /// The digests a key's secrets had when it was changed: what a cache of
@@ -307,7 +307,7 @@ impl Db {
     /// Records the use of several keys in one transaction: the latest use
     /// (an older one never overwrites a newer one) and the requests per day.
     /// Keys deleted since they were used are skipped.
-    pub async fn record_key_uses(&self, uses: &[KeyUse]) -> Result<(), sqlx::Error> {
+    pub async fn record_key_uses(&self, uses: &[KeyUse<'_>]) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
         for key_use in uses {
             sqlx::query(
@@ -316,16 +316,16 @@ impl Db {
             )
             .bind(key_use.at_ms)
             .bind(key_use.ip.as_deref())
-            .bind(&key_use.key_id)
+            .bind(key_use.key_id)
             .execute(&mut *tx)
             .await?;
-            for &(day, requests) in &key_use.requests_per_day {
+            for &(day, requests) in key_use.requests_per_day {
                 sqlx::query(
                     "INSERT INTO key_usage_daily (key_id, account_id, day, requests)
                      SELECT id, account_id, $2, $3 FROM api_keys WHERE id = $1
                      ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + excluded.requests",
                 )
-                .bind(&key_use.key_id)
+                .bind(key_use.key_id)
                 .bind(day)
                 .bind(requests)
                 .execute(&mut *tx)
