@@ -6,7 +6,8 @@
 2. listing 10,000 keys of one account: the API keys page (SSR), the page's
    next-page call deep in the list, and GET /api/v2/api-keys first and deep;
 3. peak RSS after verifying 100,000 distinct keys;
-4. the release wasm bundle, raw, gzip and brotli.
+4. the release wasm bundle, raw, gzip and brotli: the shell alone and with
+   each page's chunks (the first visit to that page).
 
 Run by scripts/bench.sh, which builds the release server and installs wrk.
 Standard library only.
@@ -316,16 +317,30 @@ def memory(binary, folder_root, count):
 
 
 def wasm_size():
+    """The shell's wasm alone, then what each page needs on a first visit:
+    the shell plus the page's chunks, as listed in the split manifest."""
     folder = "target/site/pkg"
-    wasm = next(f for f in os.listdir(folder) if f.endswith(".wasm"))
-    raw = open(os.path.join(folder, wasm), "rb").read()
-    brotli = os.path.join(folder, wasm + ".br")
-    return {
-        "file": wasm,
-        "raw bytes": len(raw),
-        "gzip -9 bytes": len(gzip.compress(raw, 9)),
-        "brotli bytes (as served)": os.path.getsize(brotli) if os.path.exists(brotli) else None,
-    }
+    files = os.listdir(folder)
+
+    def sizes(names):
+        total = {"raw bytes": 0, "gzip -9 bytes": 0, "brotli bytes (as served)": 0}
+        for name in names:
+            raw = open(os.path.join(folder, name), "rb").read()
+            total["raw bytes"] += len(raw)
+            total["gzip -9 bytes"] += len(gzip.compress(raw, 9))
+            brotli = os.path.join(folder, name + ".br")  # only in --precompress builds
+            total["brotli bytes (as served)"] += os.path.getsize(brotli) if os.path.exists(brotli) else 0
+        return total
+
+    shell = next(f for f in files if f.startswith("keysmith.") and f.endswith(".wasm"))
+    results = {"shell " + shell: sizes([shell])}
+    manifest = next((f for f in files if f.startswith("__wasm_split_manifest.") and f.endswith(".json")), None)
+    if manifest:
+        for split, chunks in sorted(json.load(open(os.path.join(folder, manifest))).items()):
+            page = re.sub(r"^__|_view_\d+$", "", split)
+            results["first visit to " + page] = sizes([shell] + [c + ".wasm" for c in chunks])
+        results["every file"] = sizes([f for f in files if f.endswith(".wasm")])
+    return results
 
 
 def main():

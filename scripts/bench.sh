@@ -20,8 +20,8 @@ if ! command -v wrk >/dev/null; then
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
 fi
 
-echo "==> Release build (precompressed assets)"
-cargo leptos build --release --precompress
+echo "==> Release build (precompressed assets, one wasm chunk per page)"
+cargo leptos build --release --precompress --split
 
 echo "==> criterion: the verification path through the service layer"
 cargo bench --features ssr --bench verify

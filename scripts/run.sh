@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"
-# --precompress writes .br and .gz beside the CSS, JS and wasm, served as they are.
-exec cargo leptos serve --release --precompress
+# --precompress writes .br and .gz beside the CSS, JS and wasm, served as they are;
+# --split gives each page its own wasm chunk, fetched when the page is first shown.
+exec cargo leptos serve --release --precompress --split

@@ -13,7 +13,8 @@ echo "==> Unit and integration tests"
 cargo test --features ssr
 
 echo "==> Building the site for the browser tests"
-cargo leptos build
+# --split as in the release build: each page's wasm is a chunk of its own.
+cargo leptos build --split
 
 echo "==> Generated API tests (schemathesis, from the OpenAPI document)"
 scripts/api-fuzz.sh

@@ -19,5 +19,6 @@ pub mod storage;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Waits for the current page's lazily loaded code before hydrating.
+    leptos::mount::hydrate_lazy(app::App);
 }

@@ -5,17 +5,17 @@ mod dialog;
 mod format;
 mod layout;
 mod pages;
+mod routes;
 
 use layout::DashboardLayout;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, Lazy,
 };
-use pages::{
-    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, LoginPage, NotFound, OverviewPage, SignupPage,
-};
+use pages::NotFound;
+use routes::{Account, Api, ApiKeys, AuditLog, Login, Overview, Signup};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -46,14 +46,14 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| format!("{page} · Keysmith") />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/login") view=LoginPage />
-                <Route path=path!("/signup") view=SignupPage />
+                <Route path=path!("/login") view={Lazy::<Login>::new()} />
+                <Route path=path!("/signup") view={Lazy::<Signup>::new()} />
                 <ParentRoute path=path!("/dashboard") view=DashboardLayout>
-                    <Route path=path!("") view=OverviewPage />
-                    <Route path=path!("api-keys") view=ApiKeysPage />
-                    <Route path=path!("audit-log") view=AuditLogPage />
-                    <Route path=path!("api") view=ApiPage />
-                    <Route path=path!("account") view=AccountPage />
+                    <Route path=path!("") view={Lazy::<Overview>::new()} />
+                    <Route path=path!("api-keys") view={Lazy::<ApiKeys>::new()} />
+                    <Route path=path!("audit-log") view={Lazy::<AuditLog>::new()} />
+                    <Route path=path!("api") view={Lazy::<Api>::new()} />
+                    <Route path=path!("account") view={Lazy::<Account>::new()} />
                 </ParentRoute>
             </Routes>
         </Router>

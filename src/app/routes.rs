@@ -1,0 +1,38 @@
+//! Every page is a lazy route: its code is a wasm chunk of its own, fetched
+//! the first time the page is shown, so the first load carries the shell
+//! (router, sidebar, shared components) and one page rather than all seven.
+
+use super::pages::{
+    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, LoginPage, OverviewPage, SignupPage,
+};
+use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// `Route => Page`: a route type that loads the page component lazily. The
+/// route's name names its chunk (`split___api_keys_view_….wasm`).
+macro_rules! lazy_routes {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_routes! {
+    Login => LoginPage,
+    Signup => SignupPage,
+    Overview => OverviewPage,
+    ApiKeys => ApiKeysPage,
+    AuditLog => AuditLogPage,
+    Api => ApiPage,
+    Account => AccountPage,
+}
