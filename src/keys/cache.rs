@@ -134,17 +134,18 @@ impl CredentialCache {
     }
 
     /// The entry for `digest` if it is younger than the TTL; an older one is
-    /// dropped.
+    /// dropped, unless a concurrent fill has just replaced it.
     fn fresh<T: Clone>(
         &self,
         cache: &Cache<RawDigest, Stamped<T>>,
         digest: &RawDigest,
     ) -> Option<T> {
+        let ttl = self.inner.ttl;
         let entry = cache.get(digest)?;
-        if entry.filled_at.elapsed() < self.inner.ttl {
+        if entry.filled_at.elapsed() < ttl {
             return Some(entry.value);
         }
-        cache.remove(digest);
+        cache.remove_if(digest, |entry| entry.filled_at.elapsed() >= ttl);
         None
     }
 
