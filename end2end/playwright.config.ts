@@ -47,6 +47,8 @@ export default defineConfig({
       LEPTOS_SITE_ROOT: path.join(root, "target/site"),
       DATABASE_URL: `sqlite://${process.env.KEYSMITH_E2E_DATA}/keysmith.db`,
       RUST_LOG: "warn",
+      // Every test signs up its own user, all from 127.0.0.1.
+      KEYSMITH_SIGNUP_MAX_PER_HOUR: "1000",
     },
     reuseExistingServer: false,
     timeout: 60_000,

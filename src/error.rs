@@ -27,6 +27,11 @@ pub enum AppError {
     InvalidCredentials,
     #[error("Too many failed sign-in attempts. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
     Throttled { retry_after_minutes: u64 },
+    #[error("Too many sign-ups from your address. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
+    TooManySignUps { retry_after_minutes: u64 },
+    /// Every password-hashing slot for sign-ups is taken and the queue is full.
+    #[error("Keysmith is busy. Try again in a few seconds.")]
+    Busy,
     #[error("Please sign in to continue.")]
     Unauthenticated,
     #[error("{0}")]
@@ -61,6 +66,9 @@ pub enum AppError {
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
 }
+
+/// How long a client is asked to wait when Keysmith is busy.
+const BUSY_RETRY_SECONDS: u64 = 5;
 
 fn join_messages(errors: &[FieldError]) -> String {
     errors
@@ -103,9 +111,23 @@ impl AppError {
             AppError::MethodNotAllowed => 405,
             AppError::IdempotencyKeyReused => 422,
             AppError::IdempotencyKeyInUse => 409,
-            AppError::Throttled { .. } => 429,
-            AppError::Network => 503,
+            AppError::Throttled { .. } | AppError::TooManySignUps { .. } => 429,
+            AppError::Network | AppError::Busy => 503,
             AppError::Internal => 500,
+        }
+    }
+
+    /// Seconds the client should wait before trying again (`Retry-After`).
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            AppError::Throttled {
+                retry_after_minutes,
+            }
+            | AppError::TooManySignUps {
+                retry_after_minutes,
+            } => Some(retry_after_minutes * 60),
+            AppError::Busy => Some(BUSY_RETRY_SECONDS),
+            _ => None,
         }
     }
 
@@ -115,6 +137,8 @@ impl AppError {
             AppError::Validation(_) => "validation_failed",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Throttled { .. } => "too_many_attempts",
+            AppError::TooManySignUps { .. } => "too_many_sign_ups",
+            AppError::Busy => "busy",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound => "not_found",

@@ -1,5 +1,9 @@
 //! Password hashing with argon2id, off the async runtime and bounded in how
 //! many hashes run at once (each holds 19 MiB while it runs).
+//!
+//! Sign-in has priority: sign-ups may hold at most half the slots, and at
+//! most [`SIGN_UP_QUEUE`] more may wait; past that a sign-up is answered
+//! `Busy` at once instead of queueing in front of people signing in.
 
 use super::password::Password;
 use crate::error::AppError;
@@ -14,6 +18,8 @@ use tokio::sync::Semaphore;
 const MEMORY_KIB: u32 = 19 * 1024;
 const ITERATIONS: u32 = 2;
 const LANES: u32 = 1;
+/// Sign-ups that may wait for a slot (a waiting sign-up holds no memory).
+pub const SIGN_UP_QUEUE: usize = 32;
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(MEMORY_KIB, ITERATIONS, LANES, None)
@@ -24,13 +30,36 @@ fn argon2() -> Argon2<'static> {
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    /// Slots sign-ups may use, a subset of `permits`.
+    sign_up_slots: Arc<Semaphore>,
+    /// Sign-ups running or waiting for a slot.
+    sign_up_queue: Arc<Semaphore>,
 }
 
 impl PasswordHasher {
     pub fn new(max_concurrent: usize) -> Self {
+        let max_concurrent = max_concurrent.max(1);
+        let sign_up_slots = (max_concurrent / 2).max(1);
         PasswordHasher {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(max_concurrent)),
+            sign_up_slots: Arc::new(Semaphore::new(sign_up_slots)),
+            sign_up_queue: Arc::new(Semaphore::new(sign_up_slots + SIGN_UP_QUEUE)),
         }
+    }
+
+    /// Hashes a new account's password in the sign-up lane: `Busy` when
+    /// that lane's queue is full.
+    pub async fn hash_for_sign_up(&self, password: Password) -> Result<String, AppError> {
+        let _queued = self
+            .sign_up_queue
+            .try_acquire()
+            .map_err(|_| AppError::Busy)?;
+        let _slot = self
+            .sign_up_slots
+            .acquire()
+            .await
+            .map_err(|_| AppError::Internal)?;
+        self.hash(password).await
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) for storage.
@@ -128,6 +157,26 @@ mod tests {
             .verify(password("keysmith timing-equaliser"), None)
             .await
             .unwrap());
+    }
+
+    #[tokio::test]
+    async fn sign_ups_past_their_queue_are_turned_away_at_once() {
+        // Two slots: one for sign-ups, and SIGN_UP_QUEUE more may wait.
+        let hasher = PasswordHasher::new(2);
+        let attempts = (0..SIGN_UP_QUEUE + 5)
+            .map(|_| hasher.hash_for_sign_up(password("correct horse battery")));
+        let results = futures::future::join_all(attempts).await;
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Err(AppError::Busy)))
+            .count();
+        let hashed = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!((hashed, busy), (SIGN_UP_QUEUE + 1, 4));
+        // With the lane free again, sign-ups are served.
+        assert!(hasher
+            .hash_for_sign_up(password("correct horse battery"))
+            .await
+            .is_ok());
     }
 
     #[tokio::test]

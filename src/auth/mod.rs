@@ -13,7 +13,7 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
-mod throttle;
+pub mod throttle;
 
 pub use email::Email;
 pub use password::Password;

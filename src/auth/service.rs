@@ -1,12 +1,7 @@
 //! The rules of accounts and signing in, shared by the server functions, the
 //! command line and (later) the REST API.
 
-use super::{
-    hashing::PasswordHasher,
-    session::SessionUser,
-    throttle::{Subjects, Throttle},
-    Email, Password,
-};
+use super::{hashing::PasswordHasher, session::SessionUser, throttle::Throttle, Email, Password};
 use crate::{
     audit::{
         service::{self as audit, Actor},
@@ -17,7 +12,8 @@ use crate::{
     storage::{Db, NewOwner, OwnerCreated, UserRecord},
 };
 
-/// Public sign-up: refused when the operator switched it off.
+/// Public sign-up: refused when the operator switched it off, and counted
+/// against the address's sign-ups before any hashing work.
 pub async fn sign_up(
     state: &AppState,
     email: &str,
@@ -29,11 +25,15 @@ pub async fn sign_up(
             "Sign-up is disabled on this server. Ask its administrator for an account.".into(),
         ));
     }
-    create_owner(&state.db, &state.passwords, email, password, client).await
+    let (email, password) = parse_new_credentials(email, password)?;
+    Throttle::new(&state.db, &state.config.throttle)
+        .begin_sign_up(client.ip, clock::now_ms())
+        .await?;
+    let password_hash = state.passwords.hash_for_sign_up(password).await?;
+    insert_owner(&state.db, email, &password_hash, client).await
 }
 
-/// Creates an account and its owner. Both fields are checked before either
-/// error is reported, so a form can show every problem at once.
+/// Creates an account and its owner (the operator's command line).
 pub async fn create_owner(
     db: &Db,
     passwords: &PasswordHasher,
@@ -41,11 +41,26 @@ pub async fn create_owner(
     password: String,
     client: &ClientInfo,
 ) -> Result<SessionUser, AppError> {
-    let (email, password) = match (Email::parse(email), Password::parse_new(password)) {
-        (Ok(email), Ok(password)) => (email, password),
-        (email, password) => return Err(merge(email.err(), password.err())),
-    };
+    let (email, password) = parse_new_credentials(email, password)?;
     let password_hash = passwords.hash(password).await?;
+    insert_owner(db, email, &password_hash, client).await
+}
+
+/// Both fields are checked before either error is reported, so a form can
+/// show every problem at once.
+fn parse_new_credentials(email: &str, password: String) -> Result<(Email, Password), AppError> {
+    match (Email::parse(email), Password::parse_new(password)) {
+        (Ok(email), Ok(password)) => Ok((email, password)),
+        (email, password) => Err(merge(email.err(), password.err())),
+    }
+}
+
+async fn insert_owner(
+    db: &Db,
+    email: Email,
+    password_hash: &str,
+    client: &ClientInfo,
+) -> Result<SessionUser, AppError> {
     let user = SessionUser {
         user_id: clock::new_id("usr"),
         account_id: clock::new_id("acc"),
@@ -62,7 +77,7 @@ pub async fn create_owner(
                 account_name: email.as_str(),
                 user_id: &user.user_id,
                 email: email.as_str(),
-                password_hash: &password_hash,
+                password_hash,
                 now_ms: clock::now_ms(),
             },
             &actor.event(AuditAction::SignedUp, None),
@@ -81,7 +96,8 @@ pub async fn create_owner(
 }
 
 /// Checks an email and password. Every way of getting it wrong (unknown
-/// email, wrong password) gives the same error after the same work.
+/// email, wrong password) gives the same error after the same work. The
+/// attempt is counted before the password is checked.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
@@ -92,27 +108,27 @@ pub async fn sign_in(
         (Ok(email), Ok(password)) => (email, password),
         (email, password) => return Err(merge(email.err(), password.err())),
     };
-    let config = &state.config;
-    let throttle = Throttle::new(&state.db, config.login_max_failures, config.login_window);
-    let subjects = Subjects::new(email.as_str(), client.ip);
-    let now = clock::now_ms();
-    throttle.check(&subjects, now).await?;
+    let throttle = Throttle::new(&state.db, &state.config.throttle);
+    let attempt = throttle
+        .begin_password_check(email.as_str(), client.ip, clock::now_ms())
+        .await?;
 
     let user = state.db.user_by_email(email.as_str()).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     if !state.passwords.verify(password, stored_hash).await? {
         // A failure against an unknown email belongs to no account.
-        let actor = user.map(|user| actor_of(user, client));
-        let event = actor
-            .as_ref()
-            .map(|actor| actor.event(AuditAction::SignInFailed, None));
-        throttle
-            .record_failure(&subjects, now, event.as_ref())
+        if let Some(user) = user {
+            audit::record(
+                &state.db,
+                &actor_of(user, client),
+                AuditAction::SignInFailed,
+            )
             .await?;
+        }
         tracing::info!(ip = ?client.ip, "failed sign-in");
         return Err(AppError::InvalidCredentials);
     }
-    throttle.forgive(&subjects).await?;
+    throttle.succeeded(attempt).await?;
     let actor = actor_of(user.ok_or(AppError::InvalidCredentials)?, client);
     audit::record(&state.db, &actor, AuditAction::SignedIn).await?;
     tracing::info!(user_id = %actor.user.user_id, "signed in");
@@ -192,6 +208,12 @@ pub async fn change_password(
         .user_by_id(&actor.user.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    // The same limits as signing in: a stolen session must not be a way to
+    // guess the password at leisure.
+    let throttle = Throttle::new(&state.db, &state.config.throttle);
+    let attempt = throttle
+        .begin_password_check(&record.email, actor.client.ip, clock::now_ms())
+        .await?;
     if !state
         .passwords
         .verify(current, Some(record.password_hash))
@@ -202,6 +224,7 @@ pub async fn change_password(
             "Your current password is not correct.",
         ));
     }
+    throttle.succeeded(attempt).await?;
     let hash = state.passwords.hash(new).await?;
     let event = actor.event(AuditAction::PasswordChanged, None);
     state

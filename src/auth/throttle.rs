@@ -1,88 +1,169 @@
-//! Throttling of failed sign-ins, per email and per client address, kept in
-//! the database so it holds across restarts (and, later, replicas).
+//! Throttling of password checks and sign-ups, kept in the database so it
+//! holds across restarts (and, later, replicas).
+//!
+//! Every attempt is counted before its password is checked, in the same
+//! transaction as the look at the count, so attempts sent at the same
+//! moment cannot all slip under the limit. The policy:
+//! - one email from one address: `max_failures` per window, then refused;
+//! - one address (an IPv6 client by its /64) for every email: the same;
+//! - one email from every address: never refused, so nobody can lock the
+//!   owner out from a new address, but past `email_slowdown_after` failures
+//!   each attempt waits a second more (at most [`MAX_DELAY`]);
+//! - sign-ups: `signups_per_hour` per address.
 
 use crate::{
     error::AppError,
-    storage::{Db, NewAuditEvent},
+    storage::{Admission, Db, Limit},
 };
 use sha2::{Digest, Sha256};
 use std::{net::IpAddr, time::Duration};
 
+const HOUR_MS: i64 = 60 * 60 * 1000;
+/// The longest wait the per-email slow-down imposes on one attempt.
+pub const MAX_DELAY: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    pub max_failures: u32,
+    pub window: Duration,
+    pub email_slowdown_after: u32,
+    pub signups_per_hour: u32,
+}
+
 pub struct Throttle<'a> {
     db: &'a Db,
-    max_failures: i64,
-    window_ms: i64,
+    policy: &'a ThrottlePolicy,
 }
 
-/// What a failure is counted against, as a digest: the table never holds an
-/// email address or IP in clear.
-pub struct Subjects {
-    email: String,
-    ip: Option<String>,
+/// A password check that was counted; `succeeded` takes it back.
+pub struct Attempt {
+    id: String,
+    forgiven_by_success: [String; 2],
 }
 
-impl Subjects {
-    pub fn new(email: &str, ip: Option<IpAddr>) -> Self {
-        Subjects {
-            email: digest("email", email),
-            ip: ip.map(|ip| digest("ip", &ip.to_string())),
+/// The client's address as the throttle sees it: IPv6 clients own at least
+/// a /64, so they are counted by it.
+fn address_key(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V6(v6)) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
         }
-    }
-
-    fn all(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.email.as_str()).chain(self.ip.as_deref())
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        None => "unknown".to_owned(),
     }
 }
 
+/// A subject as a digest: the table never holds an email or address in clear.
 fn digest(kind: &str, value: &str) -> String {
     hex::encode(Sha256::digest(format!("{kind}:{value}")))
 }
 
 impl<'a> Throttle<'a> {
-    pub fn new(db: &'a Db, max_failures: u32, window: Duration) -> Self {
-        Throttle {
-            db,
-            max_failures: i64::from(max_failures),
-            window_ms: window.as_millis() as i64,
-        }
+    pub fn new(db: &'a Db, policy: &'a ThrottlePolicy) -> Self {
+        Throttle { db, policy }
     }
 
-    /// Refuses the attempt when either subject has used up its failures.
-    pub async fn check(&self, subjects: &Subjects, now_ms: i64) -> Result<(), AppError> {
-        for subject in subjects.all() {
-            let window = self
-                .db
-                .login_failures_since(subject, now_ms - self.window_ms)
-                .await?;
-            if window.count >= self.max_failures {
-                let frees_at = window.oldest_ms.unwrap_or(now_ms) + self.window_ms;
-                return Err(AppError::Throttled {
-                    retry_after_minutes: minutes_until(frees_at - now_ms),
-                });
+    /// Counts a password check for `email` from `ip`, or refuses it. Past
+    /// the per-email slow-down it returns only after the delay.
+    pub async fn begin_password_check(
+        &self,
+        email: &str,
+        ip: Option<IpAddr>,
+        now_ms: i64,
+    ) -> Result<Attempt, AppError> {
+        let address = address_key(ip);
+        let pair = digest("email+address", &format!("{email}\n{address}"));
+        let per_address = digest("address", &address);
+        let per_email = digest("email", email);
+        let window_ms = self.policy.window.as_millis() as i64;
+        let max = Some(i64::from(self.policy.max_failures));
+        let since_ms = now_ms - window_ms;
+        let limits = [
+            Limit {
+                subject: &pair,
+                max,
+                since_ms,
+            },
+            Limit {
+                subject: &per_address,
+                max,
+                since_ms,
+            },
+            Limit {
+                subject: &per_email,
+                max: None,
+                since_ms,
+            },
+        ];
+        let (id, admission) = self.admit(&limits, now_ms).await?;
+        match admission {
+            Admission::Refused { oldest_ms } => Err(AppError::Throttled {
+                retry_after_minutes: minutes_until(oldest_ms + window_ms - now_ms),
+            }),
+            Admission::Admitted { counts } => {
+                let email_failures = counts[2] - 1;
+                let delay = slowdown(email_failures, self.policy.email_slowdown_after);
+                tokio::time::sleep(delay).await;
+                Ok(Attempt {
+                    id,
+                    forgiven_by_success: [pair, per_email],
+                })
             }
         }
-        Ok(())
     }
 
-    pub async fn record_failure(
-        &self,
-        subjects: &Subjects,
-        now_ms: i64,
-        event: Option<&NewAuditEvent<'_>>,
-    ) -> Result<(), AppError> {
-        let all: Vec<&str> = subjects.all().collect();
+    /// The password was right: the attempt is taken back, and the email's
+    /// failures (from this address and overall) are forgiven. The address's
+    /// are not: one good password must not reset a spray across accounts.
+    pub async fn succeeded(&self, attempt: Attempt) -> Result<(), AppError> {
+        let [pair, email] = &attempt.forgiven_by_success;
         self.db
-            .record_login_failure(&all, now_ms, now_ms - self.window_ms, event)
+            .forgive_attempt(&attempt.id, &[pair.as_str(), email.as_str()])
             .await?;
         Ok(())
     }
 
-    /// A successful sign-in forgives the email's failures (not the address's:
-    /// one good password must not reset a spray across many accounts).
-    pub async fn forgive(&self, subjects: &Subjects) -> Result<(), AppError> {
-        self.db.clear_login_failures(&subjects.email).await?;
-        Ok(())
+    /// Counts a new attempt, named by the returned id, against `limits`.
+    async fn admit(
+        &self,
+        limits: &[Limit<'_>],
+        now_ms: i64,
+    ) -> Result<(String, Admission), AppError> {
+        let id = crate::server::clock::new_id("att");
+        // Nothing older than the longest window matters to any limit.
+        let forget_before = now_ms - (self.policy.window.as_millis() as i64).max(HOUR_MS);
+        let admission = self
+            .db
+            .admit_attempt(limits, &id, now_ms, forget_before)
+            .await?;
+        Ok((id, admission))
     }
+
+    /// Counts a sign-up from `ip`, or refuses it.
+    pub async fn begin_sign_up(&self, ip: Option<IpAddr>, now_ms: i64) -> Result<(), AppError> {
+        let subject = digest("sign-up", &address_key(ip));
+        let limits = [Limit {
+            subject: &subject,
+            max: Some(i64::from(self.policy.signups_per_hour)),
+            since_ms: now_ms - HOUR_MS,
+        }];
+        match self.admit(&limits, now_ms).await?.1 {
+            Admission::Refused { oldest_ms } => Err(AppError::TooManySignUps {
+                retry_after_minutes: minutes_until(oldest_ms + HOUR_MS - now_ms),
+            }),
+            Admission::Admitted { .. } => Ok(()),
+        }
+    }
+}
+
+/// One second more for each failure past the slow-down threshold.
+fn slowdown(email_failures: i64, threshold: u32) -> Duration {
+    let over = email_failures - i64::from(threshold);
+    if over < 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs(over as u64 + 1).min(MAX_DELAY)
 }
 
 /// Whole minutes, rounded up, never less than one.
@@ -95,6 +176,27 @@ fn minutes_until(ms: i64) -> u64 {
 mod tests {
     use super::*;
 
+    fn policy() -> ThrottlePolicy {
+        ThrottlePolicy {
+            max_failures: 5,
+            window: Duration::from_secs(15 * 60),
+            email_slowdown_after: 2,
+            signups_per_hour: 3,
+        }
+    }
+
+    async fn db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().unwrap())
+    }
+
     #[test]
     fn retry_time_is_rounded_up_to_whole_minutes() {
         assert_eq!(minutes_until(1), 1);
@@ -105,38 +207,126 @@ mod tests {
     }
 
     #[test]
-    fn subjects_are_digests_not_clear_text() {
-        let subjects = Subjects::new("ada@example.com", Some("192.0.2.1".parse().unwrap()));
-        let all: Vec<&str> = subjects.all().collect();
-        assert_eq!(all.len(), 2);
-        assert!(all.iter().all(|s| s.len() == 64 && !s.contains("ada")));
-        assert_ne!(all[0], all[1]);
+    fn ipv6_clients_are_counted_by_their_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(
+            address_key(ip("2001:db8:1:2:aaaa::1")),
+            address_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+        );
+        assert_ne!(
+            address_key(ip("2001:db8:1:2::1")),
+            address_key(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(address_key(ip("::ffff:192.0.2.7")), "192.0.2.7");
+        assert_ne!(address_key(ip("192.0.2.7")), address_key(ip("192.0.2.8")));
+    }
+
+    #[test]
+    fn the_slowdown_starts_past_the_threshold_and_is_capped() {
+        assert_eq!(slowdown(1, 2), Duration::ZERO);
+        assert_eq!(slowdown(2, 2), Duration::from_secs(1));
+        assert_eq!(slowdown(4, 2), Duration::from_secs(3));
+        assert_eq!(slowdown(500, 2), MAX_DELAY);
     }
 
     #[tokio::test]
-    async fn the_sixth_failure_within_the_window_is_refused_until_it_passes() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
-            .await
-            .unwrap();
-        let throttle = Throttle::new(&db, 5, Duration::from_secs(15 * 60));
-        let subjects = Subjects::new("ada@example.com", None);
+    async fn the_sixth_attempt_from_one_address_is_refused_until_the_window_passes() {
+        let (_dir, db) = db().await;
+        let policy = ThrottlePolicy {
+            email_slowdown_after: 100,
+            ..policy()
+        };
+        let throttle = Throttle::new(&db, &policy);
         let start = 1_000_000_000;
         for i in 0..5 {
-            throttle.check(&subjects, start + i).await.unwrap();
             throttle
-                .record_failure(&subjects, start + i, None)
+                .begin_password_check("ada@example.com", ip("192.0.2.1"), start + i)
                 .await
                 .unwrap();
         }
-        let refused = throttle.check(&subjects, start + 10).await.unwrap_err();
+        let refused = throttle
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), start + 10)
+            .await
+            .err()
+            .unwrap();
         assert_eq!(
             refused,
             AppError::Throttled {
                 retry_after_minutes: 15
             }
         );
+        // Another address is not locked out of this email.
+        throttle
+            .begin_password_check("ada@example.com", ip("198.51.100.1"), start + 11)
+            .await
+            .unwrap();
         let later = start + 15 * 60_000 + 1;
-        throttle.check(&subjects, later).await.unwrap();
+        throttle
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), later)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_success_takes_its_attempt_back_and_forgives_the_email() {
+        let (_dir, db) = db().await;
+        let policy = ThrottlePolicy {
+            max_failures: 2,
+            email_slowdown_after: 100,
+            ..policy()
+        };
+        let throttle = Throttle::new(&db, &policy);
+        let now = 1_000_000_000;
+        throttle
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), now)
+            .await
+            .unwrap();
+        let good = throttle
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), now + 1)
+            .await
+            .unwrap();
+        throttle.succeeded(good).await.unwrap();
+        // The success is not counted, and the email is forgiven; the
+        // address keeps its one failure, so one more attempt is allowed.
+        throttle
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), now + 2)
+            .await
+            .unwrap();
+        assert!(throttle
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), now + 9)
+            .await
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn sign_ups_are_limited_per_address_per_hour() {
+        let (_dir, db) = db().await;
+        let policy = policy();
+        let throttle = Throttle::new(&db, &policy);
+        let now = 1_000_000_000;
+        for i in 0..3 {
+            throttle
+                .begin_sign_up(ip("2001:db8::1"), now + i)
+                .await
+                .unwrap();
+        }
+        let refused = throttle
+            .begin_sign_up(ip("2001:db8::ffff"), now + 5)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            refused,
+            AppError::TooManySignUps {
+                retry_after_minutes: 60
+            }
+        );
+        throttle
+            .begin_sign_up(ip("192.0.2.1"), now + 6)
+            .await
+            .unwrap();
+        throttle
+            .begin_sign_up(ip("2001:db8::1"), now + HOUR_MS + 1)
+            .await
+            .unwrap();
     }
 }

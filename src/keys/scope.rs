@@ -35,7 +35,9 @@ impl Scope {
             Scope::Search => "Search and retrieval.",
             Scope::Read => "List and inspect resources, and search.",
             Scope::Write => "Create and update resources, and everything read allows.",
-            Scope::Admin => "Destructive and higher-privilege operations, and everything else.",
+            Scope::Admin => {
+                "Destructive and higher-privilege operations, reading the audit log, and everything else."
+            }
         }
     }
 

@@ -71,7 +71,9 @@ pub struct NewUser {
         problem::BadInput,
         problem::Forbidden,
         problem::TooLarge,
-        problem::NotJson
+        problem::NotJson,
+        problem::TooManyAttempts,
+        problem::Busy
     ))]
 pub async fn signup(
     State(state): State<AppState>,
@@ -148,7 +150,9 @@ pub async fn me(
     Ok(axum::Json(Data { data: me }))
 }
 
-/// `GET /audit-events`: a key with `read`, or a user's token.
+/// `GET /audit-events`: a user's token, or a key with `admin`: the log
+/// holds people's emails, addresses and browsers, which a key made to read
+/// data has no business seeing.
 #[utoipa::path(get, path = "/audit-events", tag = "Account", security(("bearer" = []), ("api_key" = [])),
     params(AuditQuery),
     responses(
@@ -162,7 +166,7 @@ pub async fn audit_events(
     caller: Caller,
     Params(query): Params<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require(Scope::Read)?;
+    caller.require(Scope::Admin)?;
     let page = audit::list(&state.db, caller.account_id(), &query).await?;
     Ok(axum::Json(Page::<AuditEventView> {
         data: page.events,

@@ -66,7 +66,8 @@ documented_problems! {
     TooLarge = 413, "The body is too large";
     NotJson = 415, "The body is not JSON";
     IdempotencyKeyReused = 422, "This Idempotency-Key was used with a different body";
-    TooManyAttempts = 429, "Too many failed sign-ins";
+    TooManyAttempts = 429, "Too many failed sign-ins from this address, or sign-ups; `Retry-After` says when to try again";
+    Busy = 503, "Every password-hashing slot is taken; `Retry-After` says when to try again";
 }
 
 /// The REST form of every error.
@@ -76,23 +77,19 @@ pub fn response(error: &AppError) -> Response {
     let mut response = (status, Json(problem)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    match error {
-        AppError::Unauthenticated | AppError::InvalidCredentials => {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(
-                    r#"Bearer realm="keysmith", ApiKey realm="keysmith", header="X-API-Key""#,
-                ),
-            );
-        }
-        AppError::Throttled {
-            retry_after_minutes,
-        } => {
-            if let Ok(value) = HeaderValue::from_str(&(retry_after_minutes * 60).to_string()) {
-                headers.insert(header::RETRY_AFTER, value);
-            }
-        }
-        _ => {}
+    if matches!(
+        error,
+        AppError::Unauthenticated | AppError::InvalidCredentials
+    ) {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                r#"Bearer realm="keysmith", ApiKey realm="keysmith", header="X-API-Key""#,
+            ),
+        );
+    }
+    if let Some(seconds) = error.retry_after_seconds() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

@@ -1,6 +1,7 @@
 //! The one configuration struct, read from environment variables (a `.env`
 //! file is loaded into the environment first, by `main`).
 
+use crate::auth::throttle::ThrottlePolicy;
 use ipnet::IpNet;
 use std::{fmt, net::SocketAddr, time::Duration};
 
@@ -48,12 +49,27 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "KEYSMITH_LOGIN_MAX_FAILURES",
         default: "5",
-        help: "Failed sign-ins allowed per email and per client address within the window.",
+        help:
+            "Failed password checks allowed per email from one client address, and per client \
+               address (an IPv6 client by its /64) for all emails, within the window; then \
+               refused until the window passes. Counts sign-in, bearer tokens and password changes.",
     },
     Setting {
         name: "KEYSMITH_LOGIN_WINDOW_MINUTES",
         default: "15",
         help: "The window, in minutes, over which failed sign-ins are counted.",
+    },
+    Setting {
+        name: "KEYSMITH_LOGIN_EMAIL_SLOWDOWN_AFTER",
+        default: "20",
+        help: "Failed password checks for one email from all addresses within the window after \
+               which each further attempt waits a second more (at most 10 s). Never refused, so \
+               nobody can lock the owner out from a new address.",
+    },
+    Setting {
+        name: "KEYSMITH_SIGNUP_MAX_PER_HOUR",
+        default: "10",
+        help: "Sign-ups allowed per client address (an IPv6 client by its /64) per hour.",
     },
     Setting {
         name: "KEYSMITH_MAX_CONCURRENT_HASHES",
@@ -133,8 +149,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub allow_signup: bool,
     pub session_idle: Duration,
-    pub login_max_failures: u32,
-    pub login_window: Duration,
+    pub throttle: ThrottlePolicy,
     pub max_concurrent_hashes: usize,
     pub trusted_proxies: Vec<IpNet>,
     pub metrics_allow: Vec<IpNet>,
@@ -188,8 +203,12 @@ impl Config {
             public_url: vars.public_url()?,
             allow_signup: vars.boolean("KEYSMITH_ALLOW_SIGNUP")?,
             session_idle: days(vars.positive("KEYSMITH_SESSION_IDLE_DAYS")?),
-            login_max_failures: vars.positive("KEYSMITH_LOGIN_MAX_FAILURES")? as u32,
-            login_window: minutes(vars.positive("KEYSMITH_LOGIN_WINDOW_MINUTES")?),
+            throttle: ThrottlePolicy {
+                max_failures: vars.positive("KEYSMITH_LOGIN_MAX_FAILURES")? as u32,
+                window: minutes(vars.positive("KEYSMITH_LOGIN_WINDOW_MINUTES")?),
+                email_slowdown_after: vars.positive("KEYSMITH_LOGIN_EMAIL_SLOWDOWN_AFTER")? as u32,
+                signups_per_hour: vars.positive("KEYSMITH_SIGNUP_MAX_PER_HOUR")? as u32,
+            },
             max_concurrent_hashes: vars.positive("KEYSMITH_MAX_CONCURRENT_HASHES")? as usize,
             trusted_proxies: vars.networks("KEYSMITH_TRUSTED_PROXIES")?,
             metrics_allow: vars.networks("KEYSMITH_METRICS_ALLOW")?,
@@ -399,8 +418,10 @@ mod tests {
         assert!(config.secret.is_none());
         assert!(!config.serves_https());
         assert_eq!(config.session_idle, Duration::from_secs(7 * 86_400));
-        assert_eq!(config.login_max_failures, 5);
-        assert_eq!(config.login_window, Duration::from_secs(15 * 60));
+        assert_eq!(config.throttle.max_failures, 5);
+        assert_eq!(config.throttle.window, Duration::from_secs(15 * 60));
+        assert_eq!(config.throttle.email_slowdown_after, 20);
+        assert_eq!(config.throttle.signups_per_hour, 10);
         assert!(config.trusted_proxies.is_empty());
         assert_eq!(config.key_prefix, "ks_live_");
     }

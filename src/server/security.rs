@@ -153,9 +153,9 @@ pub async fn identify_client(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    let forwarded = header_str(req.headers(), "x-forwarded-for");
+    let forwarded = forwarded_hops(req.headers());
     let info = ClientInfo {
-        ip: peer.map(|peer| client_ip(peer, forwarded, &state.config.trusted_proxies)),
+        ip: peer.map(|peer| client_ip(peer, &forwarded, &state.config.trusted_proxies)),
         user_agent: header_str(req.headers(), header::USER_AGENT.as_str())
             .map(|ua| ua.chars().take(512).collect()),
     };
@@ -163,24 +163,55 @@ pub async fn identify_client(
     next.run(req).await
 }
 
-/// The TCP peer, unless it is a trusted proxy: then the right-most address in
-/// `X-Forwarded-For` that is not itself a trusted proxy.
-fn client_ip(peer: IpAddr, forwarded: Option<&str>, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    let hops: Vec<IpAddr> = forwarded
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|hop| hop.trim().parse().ok())
+/// Most hops believed from `X-Forwarded-For`; a longer list is cut from the
+/// left, where the hops no proxy of ours vouches for are.
+const MAX_FORWARDED_HOPS: usize = 32;
+
+/// Every `X-Forwarded-For` line, in order, as one list (RFC 9110 § 5.3: a
+/// field sent on several lines means the lines joined with commas). Reading
+/// only the first line would let a client's own line, sent before the
+/// proxy's, pass for the proxy's.
+fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let mut hops: Vec<Option<IpAddr>> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|line| line.to_str().unwrap_or("garbage").split(','))
+        .map(|hop| {
+            hop.trim()
+                .parse::<IpAddr>()
+                .ok()
+                .map(|ip| ip.to_canonical())
+        })
         .collect();
-    hops.iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(hops.first())
-        .copied()
-        .unwrap_or(peer)
+    let excess = hops.len().saturating_sub(MAX_FORWARDED_HOPS);
+    hops.drain(..excess);
+    hops
+}
+
+/// The TCP peer, unless it is a trusted proxy: then, reading
+/// `X-Forwarded-For` from the right, the first address that is not itself a
+/// trusted proxy. A hop that is not an address stops the walk there: what
+/// lies left of it cannot be vouched for, so the hop before it is the client.
+/// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`, as a listener on `[::]`
+/// sees IPv4 peers) count as the IPv4 address they carry.
+fn client_ip(peer: IpAddr, forwarded: &[Option<IpAddr>], trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer.to_canonical();
+    if !is_trusted(&client) {
+        return client;
+    }
+    for hop in forwarded.iter().rev() {
+        match hop {
+            Some(ip) => {
+                client = *ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    client
 }
 
 /// Server functions answer every error with status 500; this gives each the
@@ -198,6 +229,11 @@ pub async fn server_fn_error_status(req: Request, next: Next) -> Response {
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(parts.status);
+        if let Some(seconds) = error.retry_after_seconds() {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
     }
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -287,19 +323,65 @@ mod tests {
         assert!(is_same_origin(&h, Some("https://keys.example.com")));
     }
 
+    fn hops(lines: &[&'static str]) -> Vec<Option<IpAddr>> {
+        let mut map = HeaderMap::new();
+        for line in lines {
+            map.append("x-forwarded-for", HeaderValue::from_static(line));
+        }
+        forwarded_hops(&map)
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
     #[test]
     fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
-        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
-        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        let proxy = ip("10.0.0.2");
+        let stranger = ip("203.0.113.9");
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let xff = Some("198.51.100.1, 10.0.0.7");
-        assert_eq!(client_ip(stranger, xff, &trusted), stranger);
+        let xff = hops(&["198.51.100.1, 10.0.0.7"]);
+        assert_eq!(client_ip(stranger, &xff, &trusted), stranger);
+        assert_eq!(client_ip(proxy, &xff, &trusted), ip("198.51.100.1"));
+        assert_eq!(client_ip(proxy, &[], &trusted), proxy);
+        assert_eq!(client_ip(proxy, &hops(&["garbage"]), &trusted), proxy);
+        assert_eq!(client_ip(proxy, &xff, &[]), proxy);
+    }
+
+    #[test]
+    fn forwarded_lines_are_read_in_order_as_one_list() {
+        let proxy = ip("127.0.0.1");
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        // The client's own line first, then the line the proxy appended.
+        let xff = hops(&["198.51.100.7", "203.0.113.50"]);
+        assert_eq!(client_ip(proxy, &xff, &trusted), ip("203.0.113.50"));
+        let xff = hops(&["198.51.100.7, 10.1.1.1", "203.0.113.50, 127.0.0.1"]);
+        assert_eq!(client_ip(proxy, &xff, &trusted), ip("203.0.113.50"));
+    }
+
+    #[test]
+    fn an_unparsable_hop_ends_what_is_believed() {
+        let proxy = ip("127.0.0.1");
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let xff = hops(&["198.51.100.7, nonsense, 127.0.0.1"]);
+        assert_eq!(client_ip(proxy, &xff, &trusted), proxy);
+    }
+
+    #[test]
+    fn an_ipv4_mapped_peer_matches_an_ipv4_trusted_proxy() {
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let mapped = ip("::ffff:127.0.0.1");
+        let xff = hops(&["203.0.113.50"]);
+        assert_eq!(client_ip(mapped, &xff, &trusted), ip("203.0.113.50"));
         assert_eq!(
-            client_ip(proxy, xff, &trusted),
-            "198.51.100.1".parse::<IpAddr>().unwrap()
+            client_ip(ip("::ffff:192.0.2.1"), &xff, &trusted),
+            ip("192.0.2.1")
         );
-        assert_eq!(client_ip(proxy, None, &trusted), proxy);
-        assert_eq!(client_ip(proxy, Some("garbage"), &trusted), proxy);
-        assert_eq!(client_ip(proxy, xff, &[]), proxy);
+    }
+
+    #[test]
+    fn an_endless_forwarded_list_is_cut_to_its_last_hops() {
+        let line: &'static str = Box::leak(vec!["192.0.2.1"; 1000].join(", ").into_boxed_str());
+        assert_eq!(hops(&[line]).len(), MAX_FORWARDED_HOPS);
     }
 }

@@ -4,7 +4,7 @@
 mod api_keys;
 mod audit;
 mod idempotency;
-mod login_failures;
+mod throttle;
 mod users;
 
 pub use api_keys::{
@@ -13,7 +13,7 @@ pub use api_keys::{
 };
 pub use audit::{AuditEventRecord, NewAuditEvent};
 pub use idempotency::IdempotencyRecord;
-pub use login_failures::FailureWindow;
+pub use throttle::{Admission, Limit};
 
 pub use users::{NewOwner, OwnerCreated, UserRecord};
 

@@ -138,3 +138,23 @@ async fn changing_the_password_keeps_this_session_and_ends_the_rest() {
     assert_eq!(status, StatusCode::OK);
     assert!(events.to_string().contains("user.password_changed"));
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_is_throttled_like_signing_in() {
+    let app = TestApp::spawn().await;
+    app.signed_up(&unique_email()).await;
+    let new = "an entirely new passphrase";
+    for _ in 0..5 {
+        let wrong = [
+            ("current_password", "a wrong guess!"),
+            ("new_password", new),
+        ];
+        let answer = app.rpc("change_password", &wrong).await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    }
+    let right = [("current_password", PASSWORD), ("new_password", new)];
+    let right = app.rpc("change_password", &right).await;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(right.headers()["retry-after"], "900");
+    assert!(is_signed_in(&app, &app.client).await, "nothing changed");
+}

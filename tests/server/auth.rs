@@ -129,7 +129,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
 }
 
 #[tokio::test]
-async fn five_failures_for_one_email_block_even_the_right_password_for_a_while() {
+async fn five_failures_from_one_address_block_that_address_even_with_the_right_password() {
     let app = TestApp::spawn().await;
     app.signed_up("target@example.com").await;
     assert_success(&app.sign_out().await);
@@ -140,8 +140,168 @@ async fn five_failures_for_one_email_block_even_the_right_password_for_a_while()
     }
     let response = app.sign_in("target@example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "900");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["Throttled"]["retry_after_minutes"], 15);
+}
+
+/// A server behind a proxy on loopback, so each request can say which
+/// client address it comes from.
+async fn behind_proxy(extra: &[(&str, &str)]) -> TestApp {
+    let mut settings = vec![("KEYSMITH_TRUSTED_PROXIES", "127.0.0.1")];
+    settings.extend_from_slice(extra);
+    TestApp::spawn_with(&settings).await
+}
+
+async fn token_from(
+    app: &TestApp,
+    address: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url("/api/v2/auth/token"))
+        .header("X-Forwarded-For", address)
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_pass_the_limit() {
+    let app = TestApp::spawn().await;
+    app.signed_up("victim@example.com").await;
+    let guesses = (0..40).map(|i| {
+        let app = &app;
+        async move {
+            token_from(
+                app,
+                "127.0.0.1",
+                "victim@example.com",
+                &format!("guess number {i}"),
+            )
+            .await
+            .status()
+        }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(checked <= 5, "{checked} guesses were checked: {answers:?}");
+    assert_eq!(checked + refused, 40, "{answers:?}");
+}
+
+#[tokio::test]
+async fn failures_from_one_address_do_not_lock_the_owner_out_from_another() {
+    let app = behind_proxy(&[]).await;
+    app.signed_up("owner@example.com").await;
+    for _ in 0..5 {
+        let answer = token_from(&app, "203.0.113.66", "owner@example.com", "wrong password!").await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let attacker = token_from(&app, "203.0.113.66", "owner@example.com", PASSWORD).await;
+    assert_eq!(attacker.status(), StatusCode::TOO_MANY_REQUESTS);
+    let owner = token_from(&app, "198.51.100.20", "owner@example.com", PASSWORD).await;
+    assert_eq!(owner.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_ipv6_client_is_throttled_by_its_64_not_its_address() {
+    let app = behind_proxy(&[]).await;
+    for i in 1..=5 {
+        let address = format!("2001:db8:7:7::{i:x}");
+        let answer = token_from(
+            &app,
+            &address,
+            &format!("u{i}@example.com"),
+            "wrong password!",
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let same_64 = token_from(
+        &app,
+        "2001:db8:7:7:ffff::9",
+        "new@example.com",
+        "wrong password!",
+    )
+    .await;
+    assert_eq!(same_64.status(), StatusCode::TOO_MANY_REQUESTS);
+    let other_64 = token_from(
+        &app,
+        "2001:db8:7:8::1",
+        "new@example.com",
+        "wrong password!",
+    )
+    .await;
+    assert_eq!(other_64.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn many_failures_for_one_email_from_many_addresses_slow_down_but_never_refuse_the_owner() {
+    let app = behind_proxy(&[("KEYSMITH_LOGIN_EMAIL_SLOWDOWN_AFTER", "3")]).await;
+    app.signed_up("popular@example.com").await;
+    for i in 0..4 {
+        let answer = token_from(
+            &app,
+            &format!("192.0.2.{i}"),
+            "popular@example.com",
+            "wrong password!",
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let started = std::time::Instant::now();
+    let owner = token_from(&app, "198.51.100.20", "popular@example.com", PASSWORD).await;
+    assert_eq!(owner.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "slowed down"
+    );
+}
+
+#[tokio::test]
+async fn sign_ups_from_one_address_are_limited_even_all_at_once() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_SIGNUP_MAX_PER_HOUR", "10")]).await;
+    let sign_ups = (0..60).map(|_| {
+        let app = &app;
+        async move {
+            reqwest::Client::new()
+                .post(app.url("/api/v2/auth/signup"))
+                .json(&serde_json::json!({ "email": unique_email(), "password": PASSWORD }))
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    let answers = futures::future::join_all(sign_ups).await;
+    let created = answers
+        .iter()
+        .filter(|a| a.status() == StatusCode::CREATED)
+        .count();
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|a| a.status() == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(created, 10);
+    assert_eq!(refused.len(), 50);
+    for answer in refused {
+        let wait: u64 = answer.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=3600).contains(&wait), "{wait}");
+    }
+    let page_door = app.sign_up(&unique_email(), PASSWORD).await;
+    assert_eq!(page_door.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]

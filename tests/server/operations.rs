@@ -254,3 +254,27 @@ async fn sigterm_waits_for_requests_in_flight_only_so_long() {
         app.logs()
     );
 }
+
+#[tokio::test]
+async fn made_up_http_methods_add_no_metric_series() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    let send = |i: usize| {
+        let method = reqwest::Method::from_bytes(format!("X{i}").as_bytes()).unwrap();
+        client.request(method, app.url("/api/v2/me")).send()
+    };
+    for i in 0..20 {
+        send(i).await.unwrap();
+    }
+    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    // The first scrape counts itself: take the measure from the second.
+    metrics(&app).await;
+    let before = series(&metrics(&app).await);
+    for i in 20..2_000 {
+        send(i).await.unwrap();
+    }
+    let after = metrics(&app).await;
+    assert_eq!(series(&after), before, "{after}");
+    assert!(!after.contains("method=\"X1999\""));
+    assert!(after.contains("method=\"other\""), "{after}");
+}

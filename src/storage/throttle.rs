@@ -1,0 +1,88 @@
+use super::Db;
+
+/// One limit an attempt is counted against.
+pub struct Limit<'a> {
+    pub subject: &'a str,
+    /// Hits allowed within the window; `None` counts without refusing.
+    pub max: Option<i64>,
+    pub since_ms: i64,
+}
+
+/// What counting an attempt found.
+pub enum Admission {
+    /// The attempt was counted against every subject; how many hits each
+    /// subject now has in its window, this one included, in `limits` order.
+    Admitted { counts: Vec<i64> },
+    /// A subject had used up its hits; nothing was counted. The oldest hit
+    /// in that subject's window.
+    Refused { oldest_ms: i64 },
+}
+
+impl Db {
+    /// Counts an attempt against every limit, or refuses it, in one write
+    /// transaction: concurrent attempts queue on SQLite's write lock, so
+    /// each sees every attempt admitted before it, even those whose password
+    /// is still being checked. Hits older than `forget_before_ms` go.
+    pub async fn admit_attempt(
+        &self,
+        limits: &[Limit<'_>],
+        attempt_id: &str,
+        now_ms: i64,
+        forget_before_ms: i64,
+    ) -> Result<Admission, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let mut counts = Vec::with_capacity(limits.len());
+        for limit in limits {
+            let (count, oldest_ms): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT COUNT(*), MIN(hit_at) FROM throttle_hits
+                 WHERE subject = $1 AND hit_at > $2",
+            )
+            .bind(limit.subject)
+            .bind(limit.since_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            if limit.max.is_some_and(|max| count >= max) {
+                return Ok(Admission::Refused {
+                    oldest_ms: oldest_ms.unwrap_or(now_ms),
+                });
+            }
+            counts.push(count + 1);
+        }
+        for limit in limits {
+            sqlx::query(
+                "INSERT INTO throttle_hits (subject, hit_at, attempt_id) VALUES ($1, $2, $3)",
+            )
+            .bind(limit.subject)
+            .bind(now_ms)
+            .bind(attempt_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM throttle_hits WHERE hit_at <= $1")
+            .bind(forget_before_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Admission::Admitted { counts })
+    }
+
+    /// Takes back an attempt that succeeded, and forgives `subjects`.
+    pub async fn forgive_attempt(
+        &self,
+        attempt_id: &str,
+        subjects: &[&str],
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM throttle_hits WHERE attempt_id = $1")
+            .bind(attempt_id)
+            .execute(&mut *tx)
+            .await?;
+        for subject in subjects {
+            sqlx::query("DELETE FROM throttle_hits WHERE subject = $1")
+                .bind(subject)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+}
