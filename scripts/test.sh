@@ -3,7 +3,8 @@
 # tests (cargo test: the real server on a free port, a fresh SQLite file per
 # test), generated API tests (schemathesis), a short crash test (kill -9
 # under write traffic; the full one is 20 kills) and the end-to-end tests
-# (Playwright in real Chromium).
+# (Playwright in real Chromium) on a split build, then the key flow on a
+# build without --split.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
@@ -23,5 +24,10 @@ echo "==> Crash test, short form (see BENCHMARKS.md for the 20-kill run)"
 python3 scripts/crash_test.py --rounds 5 --binary target/debug/keysmith
 
 echo "==> Browser tests"
-cd end2end
-npx playwright test
+(cd end2end && npx playwright test)
+
+echo "==> Browser tests against a build without --split (one wasm file)"
+# What `cargo leptos build` and `cargo leptos watch` make: pages must
+# hydrate there too (scripts/e2e-builds.sh checks release builds both ways).
+cargo leptos build
+(cd end2end && npx playwright test tests/api-keys.spec.ts)

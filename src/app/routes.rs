@@ -1,12 +1,17 @@
-//! Every page is a lazy route: its code is a wasm chunk of its own, fetched
-//! the first time the page is shown, so the first load carries the shell
-//! (router, sidebar, shared components) and one page rather than all seven.
+//! Every page is a lazy route: in a split build (`cargo leptos … --split`)
+//! its code is a wasm chunk of its own, fetched the first time the page is
+//! shown, so the first load carries the shell (router, sidebar, shared
+//! components) and one page rather than all seven. A build without
+//! `--split` has no chunks to fetch, so there the browser's routes are
+//! eager: same views, one wasm file (`cfg(wasm_split)` comes from build.rs).
 
 use super::pages::{
     AccountPage, ApiKeysPage, ApiPage, AuditLogPage, LoginPage, OverviewPage, SignupPage,
 };
 use leptos::prelude::*;
-use leptos_router::{lazy_route, LazyRoute};
+#[cfg(any(not(target_arch = "wasm32"), wasm_split))]
+use leptos_router::lazy_route;
+use leptos_router::LazyRoute;
 
 /// `Route => Page`: a route type that loads the page component lazily. The
 /// route's name names its chunk (`split___api_keys_view_….wasm`).
@@ -14,6 +19,7 @@ macro_rules! lazy_routes {
     ($($route:ident => $page:ident),* $(,)?) => {$(
         pub struct $route;
 
+        #[cfg(any(not(target_arch = "wasm32"), wasm_split))]
         #[lazy_route]
         impl LazyRoute for $route {
             fn data() -> Self {
@@ -21,6 +27,17 @@ macro_rules! lazy_routes {
             }
 
             fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+
+        #[cfg(all(target_arch = "wasm32", not(wasm_split)))]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            async fn view(_this: Self) -> AnyView {
                 view! { <$page /> }.into_any()
             }
         }

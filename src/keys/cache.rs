@@ -8,6 +8,7 @@ use super::{
     secret::{raw_from_hex, RawDigest},
     verifier::Credential,
 };
+use crate::storage::KeyDigests;
 use quick_cache::sync::Cache;
 use std::{
     sync::{
@@ -53,6 +54,17 @@ impl<T> Stamped<T> {
             value,
             filled_at: Instant::now(),
         }
+    }
+}
+
+pub struct ForgetWhenDone<'a> {
+    cache: &'a CredentialCache,
+    digests: KeyDigests,
+}
+
+impl Drop for ForgetWhenDone<'_> {
+    fn drop(&mut self) {
+        self.cache.invalidate(self.digests.iter());
     }
 }
 
@@ -122,6 +134,17 @@ impl CredentialCache {
         for digest in digests.into_iter().filter_map(raw_from_hex) {
             self.inner.known.remove(&digest);
             self.inner.unknown.remove(&digest);
+        }
+    }
+
+    /// Forgets `digests` when the returned guard is dropped: at the end of
+    /// a change, or when the change's future is dropped part-way (the
+    /// client went away, the server is stopping) after its commit may have
+    /// landed. Without it, a revoked key could stay VALID here for a TTL.
+    pub fn forget_when_done(&self, digests: KeyDigests) -> ForgetWhenDone<'_> {
+        ForgetWhenDone {
+            cache: self,
+            digests,
         }
     }
 

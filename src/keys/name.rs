@@ -5,7 +5,11 @@ use serde::{Deserialize, Serialize};
 
 pub const MAX_CHARS: usize = 50;
 
-/// 1 to 50 characters after trimming, with no control characters.
+/// 1 to 50 characters after trimming, with no control characters and no
+/// invisible formatting characters: bidi overrides and isolates
+/// (U+202A–U+202E, U+2066–U+2069) can make a name read as another in the
+/// dashboard and the audit log, and zero-width ones (U+200B–U+200F) can
+/// make two names look the same.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyName(String);
 
@@ -27,12 +31,26 @@ impl KeyName {
                 "A key name cannot contain line breaks or control characters.",
             ));
         }
+        if name.chars().any(is_invisible_format) {
+            return Err(AppError::field(
+                "name",
+                "A key name cannot contain invisible formatting characters \
+                 (text direction overrides or zero-width characters).",
+            ));
+        }
         Ok(KeyName(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+    )
 }
 
 #[cfg(test)]
@@ -58,6 +76,25 @@ mod tests {
                 proptest::prop_assert_eq!(KeyName::parse(name.as_str()).unwrap(), name);
             }
         }
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_refused() {
+        for bad in [
+            "invoice\u{202E}fdp.exe",
+            "a\u{202A}b",
+            "a\u{2066}b\u{2069}",
+            "zero\u{200B}width",
+            "rtl\u{200F}mark",
+            "bom\u{FEFF}",
+        ] {
+            let error = KeyName::parse(bad).unwrap_err();
+            assert!(
+                error.field_message("name").unwrap().contains("invisible"),
+                "{bad:?}"
+            );
+        }
+        assert!(KeyName::parse("Zürich – prod ✓").is_ok());
     }
 
     #[test]

@@ -158,6 +158,7 @@ pub async fn update(
     changes: &KeyChanges,
 ) -> Result<ApiKeyView, AppError> {
     let current = find(db, &actor.user, id).await?;
+    let _forget = cache.forget_when_done(current.digests.clone());
     if current.revoked_at.is_some() {
         return Err(AppError::Conflict(
             "A revoked key cannot be changed.".into(),
@@ -211,6 +212,7 @@ pub async fn rotate(
         ));
     }
     let current = find(db, &actor.user, id).await?;
+    let _forget = cache.forget_when_done(current.digests.clone());
     let (secret, stored): (_, StoredSecret) = format.generate();
     let event = actor.event(AuditAction::KeyRotated, Some((&current.id, &current.name)));
     let now_ms = event.occurred_at;
@@ -249,6 +251,7 @@ pub async fn revoke(
     id: &str,
 ) -> Result<ApiKeyView, AppError> {
     let current = find(db, &actor.user, id).await?;
+    let _forget = cache.forget_when_done(current.digests.clone());
     let event = actor.event(AuditAction::KeyRevoked, Some((&current.id, &current.name)));
     if let Some(revoked) = db
         .revoke_key(&actor.user.account_id, &current.id, &event)
@@ -268,6 +271,7 @@ pub async fn delete(
     id: &str,
 ) -> Result<(), AppError> {
     let current = find(db, &actor.user, id).await?;
+    let _forget = cache.forget_when_done(current.digests.clone());
     let event = actor.event(AuditAction::KeyDeleted, Some((&current.id, &current.name)));
     let deleted = db
         .delete_key(&actor.user.account_id, &current.id, &event)
@@ -360,6 +364,87 @@ mod tests {
         for field in ["name", "scopes", "expires_in_days", "ips"] {
             assert!(error.field_message(field).is_some(), "{field}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_revoke_dropped_part_way_leaves_no_stale_valid_verdict() {
+        use crate::{
+            auth::{hashing::PasswordHasher, service::create_owner},
+            keys::{
+                usage::UsageTracker,
+                verifier::{KeyVerifier, Verification},
+            },
+        };
+        use std::{
+            future::Future,
+            task::{Context, Poll},
+            time::Duration,
+        };
+
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/k.db", dir.path().display()))
+            .await
+            .unwrap();
+        let client = Default::default();
+        let user = create_owner(
+            &db,
+            &PasswordHasher::new(1),
+            "drop@example.com",
+            "a long test password".into(),
+            &client,
+        )
+        .await
+        .unwrap();
+        let actor = Actor { user, client };
+        let format = KeyFormat::new("ks_live_");
+        let cache = CredentialCache::new(Duration::from_secs(600), 1_000);
+        let verifier = KeyVerifier::new(
+            db.clone(),
+            format.clone(),
+            UsageTracker::default(),
+            cache.clone(),
+        );
+        let draft = KeyDraft {
+            name: "k".into(),
+            scopes: vec!["read".into()],
+            expires_in_days: None,
+            ips: vec![],
+        };
+        let mut cut_after_commit = 0;
+        // Drop the revoke after 1, 2, 3, … polls: somewhere it is dropped
+        // with its commit landed but its own code not yet run to the end.
+        for polls in 1..40 {
+            let issued = create(&db, &format, &actor, &draft).await.unwrap();
+            assert!(matches!(
+                verifier.verify(&issued.secret, None, None).await.unwrap(),
+                Verification::Valid(_)
+            ));
+            {
+                let mut revoke = Box::pin(revoke(&db, &cache, &actor, &issued.key.id));
+                let mut context = Context::from_waker(std::task::Waker::noop());
+                for _ in 0..polls {
+                    if let Poll::Ready(done) = revoke.as_mut().poll(&mut context) {
+                        done.unwrap();
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            let stored = get(&db, &actor.user, &issued.key.id).await.unwrap();
+            let verdict = verifier.verify(&issued.secret, None, None).await.unwrap();
+            if stored.status == KeyStatus::Revoked {
+                cut_after_commit += 1;
+                assert_eq!(
+                    verdict,
+                    Verification::Revoked,
+                    "dropped after {polls} polls"
+                );
+            }
+        }
+        assert!(
+            cut_after_commit > 0,
+            "some revokes got as far as their commit"
+        );
     }
 
     #[test]

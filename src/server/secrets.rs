@@ -85,7 +85,12 @@ fn read_or_create(path: &Path) -> Result<Vec<u8>, BoxError> {
 fn read_existing(path: &Path) -> Result<Vec<u8>, BoxError> {
     let mode = fs::metadata(path)?.permissions().mode();
     if mode & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), "the server secret is readable by other users; chmod 600 it");
+        return Err(format!(
+            "{} can be read or written by other users (mode {:o}); run `chmod 600` on it and start again",
+            path.display(),
+            mode & 0o777
+        )
+        .into());
     }
     let text = fs::read_to_string(path)?;
     match hex::decode(text.trim()) {
@@ -116,6 +121,16 @@ mod tests {
         let path = dir.path().join(SECRET_FILE);
         fs::write(&path, "zz").unwrap();
         assert!(read_or_create(&path).is_err());
+    }
+
+    #[test]
+    fn a_secret_file_others_can_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SECRET_FILE);
+        read_or_create(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let error = read_or_create(&path).unwrap_err().to_string();
+        assert!(error.contains("chmod 600"), "{error}");
     }
 
     #[test]

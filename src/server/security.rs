@@ -39,6 +39,12 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
             HeaderValue::from_static(DEFAULT_CSP),
         );
     }
+    // Pages, server functions and API answers may carry a secret shown
+    // once, or what only a signed-in user should see: no cache, shared or
+    // the browser's own, may keep them. Assets say how they are cached.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

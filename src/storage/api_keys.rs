@@ -24,6 +24,9 @@ pub struct KeyRecord {
     pub revoked_by: Option<String>,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
+    /// Never shown: what a cache must forget when this key changes.
+    #[sqlx(flatten)]
+    pub digests: KeyDigests,
 }
 
 /// What verifying a secret needs to know about the key it belongs to.
@@ -100,7 +103,7 @@ pub struct KeyUse<'a> {
 
 /// The digests a key's secrets had when it was changed: what a cache of
 /// digests must forget.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct KeyDigests {
     secret_digest: String,
     previous_digest: Option<String>,
@@ -123,7 +126,7 @@ pub struct KeyCounts {
 const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
     k.scopes, k.ip_allowlist, k.created_at, c.email AS created_by, k.updated_at,
     u.email AS updated_by, k.expires_at, k.revoked_at, r.email AS revoked_by,
-    k.last_used_at, k.last_used_ip
+    k.last_used_at, k.last_used_ip, k.secret_digest, k.previous_digest
     FROM api_keys k
     LEFT JOIN users c ON c.id = k.created_by
     LEFT JOIN users u ON u.id = k.updated_by

@@ -17,8 +17,12 @@ pub use throttle::{Admission, Limit};
 
 pub use users::{NewOwner, OwnerCreated, UserRecord};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+use sqlx::{
+    sqlite::{
+        SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+        SqliteSynchronous,
+    },
+    Connection, Sqlite, TransactionManager,
 };
 use std::{path::PathBuf, str::FromStr, time::Duration};
 use tower_sessions_sqlx_store::SqliteStore;
@@ -60,6 +64,7 @@ impl Db {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_release(|conn, _| Box::pin(async move { Ok(left_no_transaction(conn).await) }))
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
@@ -98,6 +103,20 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether a connection given back to the pool is outside any transaction.
+/// A request dropped at the wrong moment (its client gone) can leave one
+/// inside: sqlx acknowledges a `BEGIN` into a channel the dropped caller
+/// never reads, so no `Transaction` exists to roll it back, and the
+/// connection would keep SQLite's write lock, failing every later write.
+/// Such a connection is closed instead of reused.
+async fn left_no_transaction(conn: &mut SqliteConnection) -> bool {
+    // Lets a rollback queued by a dropped `Transaction` run first.
+    if conn.ping().await.is_err() {
+        return false;
+    }
+    <Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(conn) == 0
 }
 
 fn database_folder(options: &SqliteConnectOptions) -> Option<PathBuf> {

@@ -652,10 +652,16 @@ async fn a_replayed_create_returns_the_same_answer_and_creates_nothing_more() {
     let body = json!({ "name": "once", "scopes": ["read"] });
     let first = create_idempotently(&app, &token, "create-once-1", &body).await;
     assert_eq!(first.status(), StatusCode::CREATED);
+    assert_eq!(first.headers()["cache-control"], "no-store");
     let first_body = first.text().await.unwrap();
     let again = create_idempotently(&app, &token, "create-once-1", &body).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        again.headers()["cache-control"],
+        "no-store",
+        "a replay holds the secret too"
+    );
     assert_eq!(
         again.text().await.unwrap(),
         first_body,

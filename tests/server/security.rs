@@ -137,3 +137,108 @@ async fn health_probes_answer_without_a_session() {
         "ok"
     );
 }
+
+#[tokio::test]
+async fn nothing_that_can_hold_a_secret_may_be_cached() {
+    let app = TestApp::spawn().await;
+    let no_store = |response: &reqwest::Response, what: &str| {
+        assert_eq!(
+            response.headers()[header::CACHE_CONTROL],
+            "no-store",
+            "{what}"
+        );
+    };
+    no_store(&app.get("/login").await, "sign-in page");
+    app.signed_up(&unique_email()).await;
+    no_store(&app.get("/dashboard/api-keys").await, "API keys page");
+    let created = app
+        .client
+        .post(app.url("/rpc/create_api_key"))
+        .json(&serde_json::json!({ "draft": { "name": "c", "scopes": ["read"], "expires_in_days": null, "ips": [] } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    no_store(&created, "create_api_key");
+    let id = created.json::<serde_json::Value>().await.unwrap()["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated = app
+        .client
+        .post(app.url("/rpc/rotate_api_key"))
+        .json(&serde_json::json!({ "id": id, "grace_period_minutes": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rotated.status(),
+        StatusCode::OK,
+        "{}",
+        rotated.text().await.unwrap()
+    );
+    no_store(&rotated, "rotate_api_key");
+}
+
+/// Unix permission bits of a file in the app's folder.
+fn mode_of(app: &TestApp, name: &str) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(app.dir.path().join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn the_database_and_secret_files_are_readable_by_their_owner_only() {
+    let app = TestApp::spawn().await;
+    app.signed_up(&unique_email()).await;
+    app.create_key("on disk", &["read"]).await;
+    for name in [
+        "keysmith.db",
+        "keysmith.db-wal",
+        "keysmith.db-shm",
+        "keysmith.secret",
+    ] {
+        assert_eq!(mode_of(&app, name), 0o600, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_secret_file_other_users_can_read_stops_start_up() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    let dir = app.stop().await;
+    let secret = dir.path().join("keysmith.secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = std::process::Command::new(binary())
+        .current_dir(dir.path())
+        .envs(base_env(dir.path()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("chmod 600"), "{said}");
+}
+
+#[tokio::test]
+async fn key_names_with_text_direction_or_invisible_characters_are_refused() {
+    let app = TestApp::spawn().await;
+    app.signed_up(&unique_email()).await;
+    for name in [
+        "invoice\u{202E}fdp.exe",
+        "zero\u{200B}width",
+        "iso\u{2066}late\u{2069}",
+    ] {
+        let (status, body) = app
+            .call(
+                "create_api_key",
+                serde_json::json!({ "draft": { "name": name, "scopes": ["read"], "expires_in_days": null, "ips": [] } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}");
+        assert!(body.to_string().contains("invisible"), "{body}");
+    }
+}
