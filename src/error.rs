@@ -57,6 +57,9 @@ pub enum AppError {
     IdempotencyKeyReused,
     #[error("A request with this Idempotency-Key is still being processed. Retry later.")]
     IdempotencyKeyInUse,
+    /// The account holds this many unexpired Idempotency-Keys already.
+    #[error("This account has used {0} Idempotency-Keys in the last 24 hours, the most Keysmith keeps. Reuse one for its retries, or wait for the oldest to expire.")]
+    TooManyIdempotencyKeys(u32),
     /// The request itself was malformed (missing or mistyped arguments).
     #[error("Bad request: {0}")]
     BadRequest(String),
@@ -110,7 +113,7 @@ impl AppError {
             AppError::UnsupportedMediaType => 415,
             AppError::MethodNotAllowed => 405,
             AppError::IdempotencyKeyReused => 422,
-            AppError::IdempotencyKeyInUse => 409,
+            AppError::IdempotencyKeyInUse | AppError::TooManyIdempotencyKeys(_) => 409,
             AppError::Throttled { .. } | AppError::TooManySignUps { .. } => 429,
             AppError::Network | AppError::Busy => 503,
             AppError::Internal => 500,
@@ -150,6 +153,7 @@ impl AppError {
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
             AppError::IdempotencyKeyInUse => "idempotency_key_in_use",
+            AppError::TooManyIdempotencyKeys(_) => "too_many_idempotency_keys",
             AppError::BadRequest(_) => "bad_request",
             AppError::Network => "network_error",
             AppError::Internal => "internal_error",

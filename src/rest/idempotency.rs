@@ -5,12 +5,16 @@
 //! the caller's account. A stored answer may hold a new secret, so it is
 //! sealed with AES-256-GCM under a key derived (HKDF) from the
 //! Idempotency-Key value, which only the client holds; of the key itself
-//! only a digest is kept.
+//! only an HMAC under a server-held key is kept, so a guessable
+//! Idempotency-Key read from the database does not open its answer.
+//! Each account keeps at most `KEYSMITH_IDEMPOTENCY_MAX_KEYS` unexpired
+//! keys; expired answers are swept every few minutes.
 
 use super::{auth::UserCaller, problem};
 use crate::{
     error::AppError,
     server::{clock, AppState},
+    storage::{Claim, Db},
 };
 use aes_gcm::{
     aead::{Aead, KeyInit, Payload},
@@ -24,8 +28,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use rand::{rngs::OsRng, TryRngCore};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 pub const HEADER: &str = "idempotency-key";
 const REPLAYED: &str = "idempotent-replayed";
@@ -34,6 +40,42 @@ const LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
 /// A claim this old without an answer was left by a process that died.
 const ABANDONED_AFTER_MS: i64 = 60 * 1000;
 const MAX_BODY: usize = 1024 * 1024;
+
+/// Digests Idempotency-Keys for storage: HMAC-SHA-256 under a key derived
+/// from the server's secret, bound to the account.
+#[derive(Clone)]
+pub struct KeyDigester([u8; 32]);
+
+impl KeyDigester {
+    pub fn new(key: [u8; 32]) -> Self {
+        KeyDigester(key)
+    }
+
+    fn digest(&self, account_id: &str, idempotency_key: &str) -> String {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        for part in [account_id, idempotency_key] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Forgets expired answers now, then every `period` until the process stops.
+pub async fn sweep_every(db: Db, period: Duration) {
+    loop {
+        match db
+            .sweep_idempotency_records(clock::now_ms() - LIFETIME_MS)
+            .await
+        {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "expired idempotent answers forgotten"),
+            Err(error) => tracing::warn!(%error, "cannot sweep expired idempotent answers"),
+        }
+        tokio::time::sleep(period).await;
+    }
+}
 
 pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(raw) = req.headers().get(HEADER).cloned() else {
@@ -61,13 +103,14 @@ async fn handle(
         .await
         .map_err(|_| AppError::PayloadTooLarge)?;
     let scope = Scope {
+        key_digest: state.idempotency.digest(&actor.user.account_id, key),
         account_id: actor.user.account_id.clone(),
-        key_digest: hex::encode(Sha256::digest(key.as_bytes())),
         request_hash: request_hash(parts.method.as_str(), parts.uri.path(), &body),
     };
     for _ in 0..2 {
         let now = clock::now_ms();
-        let claimed = state
+        let max_keys = state.config.idempotency_max_keys;
+        let claim = state
             .db
             .claim_idempotency_key(
                 &scope.account_id,
@@ -75,11 +118,16 @@ async fn handle(
                 &scope.request_hash,
                 now,
                 now - LIFETIME_MS,
+                i64::from(max_keys),
             )
             .await?;
-        if claimed {
-            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            return store(state, &scope, key, response).await;
+        match claim {
+            Claim::Claimed => {
+                let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+                return store(state, &scope, key, response).await;
+            }
+            Claim::Full => return Err(AppError::TooManyIdempotencyKeys(max_keys)),
+            Claim::Taken => {}
         }
         let Some(record) = state
             .db
@@ -96,7 +144,11 @@ async fn handle(
             _ if record.created_at < now - ABANDONED_AFTER_MS => {
                 state
                     .db
-                    .release_idempotency_key(&scope.account_id, &scope.key_digest)
+                    .reclaim_stale_idempotency_key(
+                        &scope.account_id,
+                        &scope.key_digest,
+                        record.created_at,
+                    )
                     .await?;
             }
             _ => return Err(AppError::IdempotencyKeyInUse),
@@ -282,6 +334,16 @@ mod tests {
             ..scope()
         };
         assert!(open("retry-1", &other, &sealed).is_err());
+    }
+
+    #[test]
+    fn stored_digests_need_the_server_key_and_differ_per_account() {
+        let digester = KeyDigester::new([7; 32]);
+        let digest = digester.digest("acc_1", "retry-1");
+        assert_ne!(digest, hex::encode(Sha256::digest(b"retry-1")));
+        assert_ne!(digest, KeyDigester::new([8; 32]).digest("acc_1", "retry-1"));
+        assert_ne!(digest, digester.digest("acc_2", "retry-1"));
+        assert_eq!(digest, digester.digest("acc_1", "retry-1"));
     }
 
     #[test]

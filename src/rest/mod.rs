@@ -3,7 +3,7 @@
 
 mod account;
 pub mod auth;
-mod idempotency;
+pub mod idempotency;
 mod json;
 mod keys;
 pub mod openapi;

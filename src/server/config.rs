@@ -118,6 +118,12 @@ pub const SETTINGS: &[Setting] = &[
                flood of made-up keys cannot reach the database), about 0.5 KB each.",
     },
     Setting {
+        name: "KEYSMITH_IDEMPOTENCY_MAX_KEYS",
+        default: "1000",
+        help: "Idempotency-Keys one account may have used within 24 hours (their answers are \
+               kept that long); past it, a request with a new Idempotency-Key gets 409.",
+    },
+    Setting {
         name: "KEYSMITH_KEY_PREFIX",
         default: "ks_live_",
         help: "What every new API key starts with (2 to 20 letters, digits and underscores), \
@@ -154,6 +160,7 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub metrics_allow: Vec<IpNet>,
     pub key_prefix: String,
+    pub idempotency_max_keys: u32,
     pub token_lifetime: Duration,
     pub usage_flush: Duration,
     pub shutdown_grace: Duration,
@@ -213,6 +220,8 @@ impl Config {
             trusted_proxies: vars.networks("KEYSMITH_TRUSTED_PROXIES")?,
             metrics_allow: vars.networks("KEYSMITH_METRICS_ALLOW")?,
             key_prefix: vars.key_prefix()?,
+            idempotency_max_keys: vars.positive_up_to("KEYSMITH_IDEMPOTENCY_MAX_KEYS", 1_000_000)?
+                as u32,
             token_lifetime: minutes(vars.positive("KEYSMITH_TOKEN_MINUTES")?),
             usage_flush: Duration::from_secs(vars.positive("KEYSMITH_USAGE_FLUSH_SECONDS")?),
             shutdown_grace: Duration::from_secs(vars.positive("KEYSMITH_SHUTDOWN_GRACE_SECONDS")?),

@@ -24,6 +24,8 @@ pub struct ServerKeys {
     pub session: [u8; 64],
     /// Signs the REST API's bearer tokens.
     pub jwt: [u8; 32],
+    /// Keys the HMAC under which Idempotency-Keys are stored.
+    pub idempotency: [u8; 32],
 }
 
 impl ServerKeys {
@@ -50,7 +52,14 @@ impl ServerKeys {
         let mut jwt = [0u8; 32];
         hkdf.expand(b"api-bearer-token-v1", &mut jwt)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
-        ServerKeys { session, jwt }
+        let mut idempotency = [0u8; 32];
+        hkdf.expand(b"idempotency-key-digest-v1", &mut idempotency)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        ServerKeys {
+            session,
+            jwt,
+            idempotency,
+        }
     }
 }
 

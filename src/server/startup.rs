@@ -14,7 +14,7 @@ use crate::{
     app::{shell, App},
     auth::{hashing::PasswordHasher, session::guard_pages},
     keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, verifier::KeyVerifier},
-    rest::{self, auth::TokenSigner},
+    rest::{self, auth::TokenSigner, idempotency::KeyDigester},
     storage::Db,
 };
 use axum::{
@@ -38,6 +38,8 @@ use tower_sessions_sqlx_store::SqliteStore;
 /// Requests larger than this are refused with 413: nothing Keysmith accepts
 /// comes close.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How often answers kept for expired Idempotency-Keys are deleted.
+const IDEMPOTENCY_SWEEP: Duration = Duration::from_secs(10 * 60);
 
 pub struct Application {
     listener: TcpListener,
@@ -54,6 +56,10 @@ impl Application {
         let key_format = KeyFormat::new(config.key_prefix.clone());
         let usage = UsageTracker::default();
         usage.flush_every(db.clone(), config.usage_flush);
+        tokio::spawn(rest::idempotency::sweep_every(
+            db.clone(),
+            IDEMPOTENCY_SWEEP,
+        ));
         let metrics = Metrics::install();
         metrics.keep_up_every(Duration::from_secs(5));
         let state = AppState::new(Shared {
@@ -67,6 +73,7 @@ impl Application {
             ),
             key_format,
             tokens: TokenSigner::new(&keys.jwt, config.token_lifetime),
+            idempotency: KeyDigester::new(keys.idempotency),
             config: Arc::new(config),
             db: db.clone(),
             metrics,

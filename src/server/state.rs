@@ -2,7 +2,7 @@ use super::{metrics::Metrics, Config};
 use crate::{
     auth::hashing::PasswordHasher,
     keys::{secret::KeyFormat, verifier::KeyVerifier},
-    rest::auth::TokenSigner,
+    rest::{auth::TokenSigner, idempotency::KeyDigester},
     storage::Db,
 };
 use axum::extract::FromRef;
@@ -23,6 +23,7 @@ pub struct Shared {
     pub passwords: PasswordHasher,
     pub key_format: KeyFormat,
     pub tokens: TokenSigner,
+    pub idempotency: KeyDigester,
     pub verifier: KeyVerifier,
     pub metrics: Metrics,
 }

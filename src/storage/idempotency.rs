@@ -10,9 +10,21 @@ pub struct IdempotencyRecord {
     pub sealed_body: Option<Vec<u8>>,
 }
 
+/// What claiming an Idempotency-Key found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    Claimed,
+    /// Someone holds it already (running or answered).
+    Taken,
+    /// The account holds `max_live` keys already.
+    Full,
+}
+
 impl Db {
     /// Claims an Idempotency-Key for a request, after forgetting records
-    /// older than `expired_before`; `false` when someone holds it already.
+    /// older than `expired_before`; refused when the account already holds
+    /// `max_live` unexpired keys (counted in the same transaction, so
+    /// concurrent claims cannot pass the cap).
     pub async fn claim_idempotency_key(
         &self,
         account_id: &str,
@@ -20,7 +32,8 @@ impl Db {
         request_hash: &str,
         now_ms: i64,
         expired_before: i64,
-    ) -> Result<bool, sqlx::Error> {
+        max_live: i64,
+    ) -> Result<Claim, sqlx::Error> {
         let mut tx = self.write().await?;
         sqlx::query(
             "DELETE FROM idempotency_records
@@ -31,6 +44,21 @@ impl Db {
         .bind(expired_before)
         .execute(&mut *tx)
         .await?;
+        let (live, taken): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN key_digest = $2 THEN 1 ELSE 0 END), 0) FROM idempotency_records
+             WHERE account_id = $1 AND created_at >= $3",
+        )
+        .bind(account_id)
+        .bind(key_digest)
+        .bind(expired_before)
+        .fetch_one(&mut *tx)
+        .await?;
+        if taken > 0 {
+            return Ok(Claim::Taken);
+        }
+        if live >= max_live {
+            return Ok(Claim::Full);
+        }
         let claimed = sqlx::query(
             "INSERT INTO idempotency_records (account_id, key_digest, request_hash, created_at)
              VALUES ($1, $2, $3, $4)
@@ -45,7 +73,45 @@ impl Db {
         .rows_affected()
             == 1;
         tx.commit().await?;
-        Ok(claimed)
+        Ok(if claimed {
+            Claim::Claimed
+        } else {
+            Claim::Taken
+        })
+    }
+
+    /// Deletes a claim its request abandoned (the process died): only the
+    /// very claim that was seen, still unanswered, so two retries cannot
+    /// both take it over (the second would delete the first's new claim).
+    /// Whether this call deleted it.
+    pub async fn reclaim_stale_idempotency_key(
+        &self,
+        account_id: &str,
+        key_digest: &str,
+        created_at: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let deleted = sqlx::query(
+            "DELETE FROM idempotency_records
+             WHERE account_id = $1 AND key_digest = $2 AND created_at = $3 AND status IS NULL",
+        )
+        .bind(account_id)
+        .bind(key_digest)
+        .bind(created_at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(deleted == 1)
+    }
+
+    /// Forgets every answer older than `expired_before`; how many.
+    pub async fn sweep_idempotency_records(&self, expired_before: i64) -> Result<u64, sqlx::Error> {
+        Ok(
+            sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1")
+                .bind(expired_before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     pub async fn idempotency_record(

@@ -12,7 +12,7 @@ pub use api_keys::{
     NewSecret, StatusFilter,
 };
 pub use audit::{AuditEventRecord, NewAuditEvent};
-pub use idempotency::IdempotencyRecord;
+pub use idempotency::{Claim, IdempotencyRecord};
 pub use throttle::{Admission, Limit};
 
 pub use users::{NewOwner, OwnerCreated, UserRecord};

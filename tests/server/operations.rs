@@ -190,8 +190,9 @@ async fn hashed_assets_are_compressed_and_cached_for_a_year() {
 
     let missing = fetch(&app, "/pkg/keysmith.other.js", "br").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    assert!(
-        missing.headers().get("cache-control").is_none(),
+    assert_eq!(
+        missing.headers()["cache-control"],
+        "no-store",
         "a 404 is not cached for a year"
     );
 }

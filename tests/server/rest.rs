@@ -1151,3 +1151,131 @@ async fn expiry_is_judged_against_the_clock_even_for_a_cached_key() {
     tokio::time::sleep(Duration::from_millis(3_100)).await;
     assert_eq!(verify_code(&app, &key, None).await, "EXPIRED");
 }
+
+/// Runs one statement on a database file.
+async fn run_sql(database: &std::path::Path, statement: &str) {
+    let url = format!("sqlite://{}", database.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(statement).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn an_abandoned_claim_is_taken_over_by_one_retry_only() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let body = json!({ "name": "after a crash", "scopes": ["read"] });
+    let first = create_idempotently(&app, &token, "crashed-once", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    // As a process that died mid-request leaves it: claimed, unanswered, old.
+    let stale_ms = (now_s() - 120) * 1000;
+    run_sql(
+        &app.database_path(),
+        &format!("UPDATE idempotency_records SET status = NULL, sealed_body = NULL, created_at = {stale_ms}"),
+    )
+    .await;
+    for _ in 0..3 {
+        let retries = (0..2).map(|_| create_idempotently(&app, &token, "crashed-once", &body));
+        let answers = futures::future::join_all(retries).await;
+        let created = answers
+            .iter()
+            .filter(|a| a.status() == StatusCode::CREATED)
+            .count();
+        assert!(created >= 1, "{answers:?}");
+        if key_count(&app, &token).await == 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        key_count(&app, &token).await,
+        2,
+        "the first request's key and exactly one re-run"
+    );
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_stored_as_a_server_keyed_hmac() {
+    use sha2::{Digest, Sha256};
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let guessable = "order-1";
+    let body = json!({ "name": "hmac", "scopes": ["read"] });
+    let first = create_idempotently(&app, &token, guessable, &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let plain_digest = hex::encode(Sha256::digest(guessable.as_bytes()));
+    let bytes = app.database_bytes();
+    assert!(!contains(&bytes, plain_digest.as_bytes()));
+    assert!(!contains(&bytes, guessable.as_bytes()));
+    let again = create_idempotently(&app, &token, guessable, &body).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+}
+
+#[tokio::test]
+async fn an_account_keeps_a_bounded_number_of_idempotency_keys() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_IDEMPOTENCY_MAX_KEYS", "3")]).await;
+    let token = user_token(&app).await;
+    let body = json!({ "name": "capped", "scopes": ["read"] });
+    for i in 0..3 {
+        let created = create_idempotently(&app, &token, &format!("cap-{i}"), &body).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let over = create_idempotently(&app, &token, "cap-3", &body).await;
+    assert_eq!(over.status(), StatusCode::CONFLICT);
+    let problem: Value = over.json().await.unwrap();
+    assert_eq!(problem["code"], "too_many_idempotency_keys");
+    assert!(
+        problem["detail"].as_str().unwrap().contains('3'),
+        "{problem}"
+    );
+    let replay = create_idempotently(&app, &token, "cap-0", &body).await;
+    assert_eq!(
+        replay.headers()["idempotent-replayed"],
+        "true",
+        "retries still replay"
+    );
+    let plain = api(
+        &app,
+        Method::POST,
+        "/api-keys",
+        Auth::Bearer(&token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        plain.status,
+        StatusCode::CREATED,
+        "and requests without a key still run"
+    );
+}
+
+#[tokio::test]
+async fn expired_idempotent_answers_are_swept() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let body = json!({ "name": "swept", "scopes": ["read"] });
+    let first = create_idempotently(&app, &token, "sweep-me", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let dir = app.stop().await;
+    let yesterday_ms = (now_s() - 25 * 3600) * 1000;
+    let file = dir.path().join("keysmith.db");
+    run_sql(
+        &file,
+        &format!("UPDATE idempotency_records SET created_at = {yesterday_ms}"),
+    )
+    .await;
+    let swept = TestApp::spawn_in(dir, &[]).await;
+    let url = format!("sqlite://{}", swept.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let mut left: i64 = 1;
+    for _ in 0..50 {
+        left = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_records")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "swept at start-up");
+}
