@@ -106,6 +106,17 @@ pub const SETTINGS: &[Setting] = &[
                Keysmith stops without them.",
     },
     Setting {
+        name: "KEYSMITH_HEADER_TIMEOUT_SECONDS",
+        default: "10",
+        help: "Time a client has to send a request's headers; a keep-alive connection idle this \
+               long between requests is closed too.",
+    },
+    Setting {
+        name: "KEYSMITH_REQUEST_TIMEOUT_SECONDS",
+        default: "30",
+        help: "Time a request (reading its body included) may take before it is answered 408.",
+    },
+    Setting {
         name: "KEYSMITH_VERIFY_CACHE_SECONDS",
         default: "60",
         help: "How long key verification trusts what it read about a key. Changes made through \
@@ -164,6 +175,8 @@ pub struct Config {
     pub token_lifetime: Duration,
     pub usage_flush: Duration,
     pub shutdown_grace: Duration,
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
     pub verify_cache_ttl: Duration,
     pub verify_cache_entries: usize,
 }
@@ -225,6 +238,10 @@ impl Config {
             token_lifetime: minutes(vars.positive("KEYSMITH_TOKEN_MINUTES")?),
             usage_flush: Duration::from_secs(vars.positive("KEYSMITH_USAGE_FLUSH_SECONDS")?),
             shutdown_grace: Duration::from_secs(vars.positive("KEYSMITH_SHUTDOWN_GRACE_SECONDS")?),
+            header_timeout: Duration::from_secs(vars.positive("KEYSMITH_HEADER_TIMEOUT_SECONDS")?),
+            request_timeout: Duration::from_secs(
+                vars.positive("KEYSMITH_REQUEST_TIMEOUT_SECONDS")?,
+            ),
             verify_cache_ttl: Duration::from_secs(vars.positive("KEYSMITH_VERIFY_CACHE_SECONDS")?),
             // At most 10^8, so it fits a usize on every platform we build for.
             verify_cache_entries: vars

@@ -18,7 +18,7 @@ use crate::{
     storage::Db,
 };
 use axum::{
-    http::{header::CONTENT_SECURITY_POLICY, HeaderValue},
+    http::{header::CONTENT_SECURITY_POLICY, HeaderValue, StatusCode},
     middleware::{from_fn, from_fn_with_state},
     response::Redirect,
     routing::get,
@@ -28,7 +28,7 @@ use leptos::{config::LeptosOptions, nonce::use_nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 use tower_sessions::{
     cookie::{Key, SameSite},
     Expiry, SessionManagerLayer,
@@ -47,6 +47,7 @@ pub struct Application {
     db: Db,
     usage: UsageTracker,
     shutdown_grace: Duration,
+    header_timeout: Duration,
 }
 
 impl Application {
@@ -89,6 +90,7 @@ impl Application {
             db,
             usage,
             shutdown_grace: state.config.shutdown_grace,
+            header_timeout: state.config.header_timeout,
         })
     }
 
@@ -103,24 +105,17 @@ impl Application {
     /// usage gathered in memory and closes the database.
     pub async fn run_until_stopped(self) -> Result<(), BoxError> {
         tracing::info!("listening on http://{}", self.local_addr());
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let (stopping, stopped) = tokio::sync::oneshot::channel();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stopping.send(());
-        });
         let grace = self.shutdown_grace;
-        let deadline = async move {
-            if stopped.await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            served = server => served?,
-            () = deadline => tracing::warn!(?grace, "requests still in flight; stopping without them"),
+        let finished = super::listener::serve(
+            self.listener,
+            self.router,
+            self.header_timeout,
+            shutdown_signal(),
+            grace,
+        )
+        .await;
+        if !finished {
+            tracing::warn!(?grace, "requests still in flight; stopping without them");
         }
         match self.usage.flush(&self.db).await {
             Ok(flushed) => tracing::info!(keys = flushed.keys, "key usage written"),
@@ -195,6 +190,13 @@ fn router(
         .layer(from_fn_with_state(state.clone(), reject_cross_site))
         .layer(from_fn_with_state(state.clone(), identify_client))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // A request (its body read included) that takes longer is answered
+        // 408 and dropped, so a client trickling its body cannot hold a
+        // connection and a task for ever.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
         .layer(from_fn(rest::problem::problems_only))
         .layer(from_fn_with_state(state.clone(), security_headers))
         .layer(from_fn(track_requests))

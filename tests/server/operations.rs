@@ -279,3 +279,62 @@ async fn made_up_http_methods_add_no_metric_series() {
     assert!(!after.contains("method=\"X1999\""));
     assert!(after.contains("method=\"other\""), "{after}");
 }
+
+async fn connect(app: &TestApp) -> tokio::net::TcpStream {
+    let address = app.base.trim_start_matches("http://").to_owned();
+    tokio::net::TcpStream::connect(address).await.unwrap()
+}
+
+/// What the server sent until it closed the connection (or 10 s passed).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn headers_sent_too_slowly_get_the_connection_closed() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with(&[("KEYSMITH_HEADER_TIMEOUT_SECONDS", "1")]).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // The rest of the headers may no longer be welcome at all.
+    let _ = stream.write_all(b"alhost\r\n\r\n").await;
+    let answer = read_until_closed(&mut stream).await;
+    assert!(!answer.contains(" 200 "), "{answer}");
+}
+
+#[tokio::test]
+async fn a_body_trickled_past_the_request_timeout_is_answered_408() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with(&[("KEYSMITH_REQUEST_TIMEOUT_SECONDS", "1")]).await;
+    let mut stream = connect(&app).await;
+    let head = "POST /api/v2/auth/token HTTP/1.1\r\nHost: localhost\r\n\
+                Content-Type: application/json\r\nContent-Length: 80\r\n\r\n{\"email\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(&[("KEYSMITH_HEADER_TIMEOUT_SECONDS", "1")]).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let started = std::time::Instant::now();
+    read_until_closed(&mut stream).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
