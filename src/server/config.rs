@@ -37,6 +37,13 @@ pub const SETTINGS: &[Setting] = &[
                With https, cookies are marked Secure and HSTS is sent.",
     },
     Setting {
+        name: "KEYSMITH_ALLOWED_HOSTS",
+        default: "the public URL's host",
+        help: "Comma-separated host names Keysmith answers for (the Host header); others get \
+               400. With neither this nor KEYSMITH_PUBLIC_URL set, any host is answered. \
+               Loopback names always reach /healthz, /readyz and /metrics.",
+    },
+    Setting {
         name: "KEYSMITH_ALLOW_SIGNUP",
         default: "true",
         help: "Whether anyone may sign up. When false, create users with `keysmith user create`.",
@@ -164,6 +171,8 @@ pub struct Config {
     /// Never printed: see the `Debug` of [`MasterSecret`].
     pub secret: Option<MasterSecret>,
     pub public_url: Option<String>,
+    /// Lower-case host names without ports; empty means any host.
+    pub allowed_hosts: Vec<String>,
     pub allow_signup: bool,
     pub session_idle: Duration,
     pub throttle: ThrottlePolicy,
@@ -221,6 +230,7 @@ impl Config {
             database_url: vars.database_url()?,
             secret: vars.secret()?,
             public_url: vars.public_url()?,
+            allowed_hosts: vars.allowed_hosts()?,
             allow_signup: vars.boolean("KEYSMITH_ALLOW_SIGNUP")?,
             session_idle: days(vars.positive("KEYSMITH_SESSION_IDLE_DAYS")?),
             throttle: ThrottlePolicy {
@@ -368,6 +378,38 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         }
     }
 
+    /// The listed hosts, or the public URL's; none when neither is set.
+    fn allowed_hosts(&self) -> Result<Vec<String>, ConfigError> {
+        let listed = match self.explicit("KEYSMITH_ALLOWED_HOSTS") {
+            Some(list) => list,
+            None => match self.public_url()? {
+                Some(url) => url,
+                None => return Ok(Vec::new()),
+            },
+        };
+        listed
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let host = entry
+                    .strip_prefix("https://")
+                    .or_else(|| entry.strip_prefix("http://"))
+                    .unwrap_or(entry);
+                let host = host.split(['/', '?', '#']).next().unwrap_or_default();
+                host_without_port(host)
+                    .filter(|h| !h.is_empty() && !h.contains(char::is_whitespace))
+                    .map(str::to_ascii_lowercase)
+                    .ok_or_else(|| {
+                        invalid(
+                            "KEYSMITH_ALLOWED_HOSTS",
+                            format!("{entry:?} is not a host name"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
     fn key_prefix(&self) -> Result<String, ConfigError> {
         let prefix = self.get("KEYSMITH_KEY_PREFIX");
         let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_';
@@ -400,6 +442,15 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             })
             .collect()
     }
+}
+
+/// `host` of `host[:port]`, `[v6]` of `[v6][:port]`.
+pub fn host_without_port(authority: &str) -> Option<&str> {
+    if authority.starts_with('[') {
+        let end = authority.find(']')?;
+        return Some(&authority[..=end]);
+    }
+    Some(authority.split(':').next().unwrap_or(authority))
 }
 
 /// An address (a one-host network) or a CIDR range.
@@ -519,6 +570,20 @@ mod tests {
             Some("https://keys.example.com")
         );
         assert!(config_from(&[("KEYSMITH_PUBLIC_URL", "keys.example.com")]).is_err());
+    }
+
+    #[test]
+    fn allowed_hosts_come_from_the_list_or_the_public_url() {
+        assert!(config_from(&[]).unwrap().allowed_hosts.is_empty());
+        let config =
+            config_from(&[("KEYSMITH_PUBLIC_URL", "https://Keys.Example.com:8443/")]).unwrap();
+        assert_eq!(config.allowed_hosts, ["keys.example.com"]);
+        let config = config_from(&[
+            ("KEYSMITH_PUBLIC_URL", "https://keys.example.com"),
+            ("KEYSMITH_ALLOWED_HOSTS", "a.example, b.example:3000,[::1]"),
+        ])
+        .unwrap();
+        assert_eq!(config.allowed_hosts, ["a.example", "b.example", "[::1]"]);
     }
 
     #[test]

@@ -71,6 +71,39 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     response
 }
 
+/// Answers only for the configured host names (when there are any), so a
+/// name an attacker points at this server (DNS rebinding) reaches nothing.
+/// Loopback names may always reach the probes, for health checks.
+pub async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let allowed = &state.config.allowed_hosts;
+    if allowed.is_empty() {
+        return next.run(req).await;
+    }
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| header_str(req.headers(), header::HOST.as_str()))
+        .unwrap_or_default();
+    let host = super::config::host_without_port(authority)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let is_probe = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    let is_loopback = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+    if allowed.contains(&host) || (is_probe && is_loopback) {
+        return next.run(req).await;
+    }
+    tracing::warn!(host = %host.chars().take(100).collect::<String>(), "refused a request for an unknown host");
+    let error = AppError::BadRequest(
+        "this server does not answer for that host name (see KEYSMITH_ALLOWED_HOSTS)".into(),
+    );
+    if req.uri().path().starts_with("/api/") {
+        crate::rest::problem::response(&error)
+    } else {
+        error_response(&error)
+    }
+}
+
 /// Refuses state-changing requests that a browser sent on behalf of another
 /// site. SameSite cookies alone leave older browsers open, so the request
 /// must prove where it came from with `Origin` (or, failing that, `Referer`).

@@ -5,7 +5,8 @@ use super::{
     metrics::{track_requests, Metrics},
     secrets::ServerKeys,
     security::{
-        identify_client, page_csp, reject_cross_site, security_headers, server_fn_error_status,
+        check_host, identify_client, page_csp, reject_cross_site, security_headers,
+        server_fn_error_status,
     },
     state::Shared,
     AppState, BoxError, Config,
@@ -198,6 +199,7 @@ fn router(
             state.config.request_timeout,
         ))
         .layer(from_fn(rest::problem::problems_only))
+        .layer(from_fn_with_state(state.clone(), check_host))
         .layer(from_fn_with_state(state.clone(), security_headers))
         .layer(from_fn(track_requests))
         .with_state(state)

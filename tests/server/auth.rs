@@ -383,7 +383,16 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
 #[tokio::test]
 async fn behind_https_the_session_cookie_is_secure() {
     let app = TestApp::spawn_with(&[("KEYSMITH_PUBLIC_URL", "https://keys.example.com")]).await;
-    let response = app.sign_up("secure@example.com", PASSWORD).await;
+    // As the TLS-terminating proxy in front passes it on.
+    let response = app
+        .client
+        .post(app.url("/rpc/sign_up"))
+        .header("Host", "keys.example.com")
+        .header("Origin", "https://keys.example.com")
+        .form(&[("email", "secure@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     let cookie = set_cookie(&response).unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
 }

@@ -242,3 +242,75 @@ async fn key_names_with_text_direction_or_invisible_characters_are_refused() {
         assert!(body.to_string().contains("invisible"), "{body}");
     }
 }
+
+async fn get_with_host(app: &TestApp, path: &str, host: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url(path))
+        .header(header::HOST, host)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn with_a_public_url_only_its_host_is_answered() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_PUBLIC_URL", "https://keys.example.com")]).await;
+    assert_eq!(
+        get_with_host(&app, "/login", "keys.example.com")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let forged = get_with_host(&app, "/login", "evil.example").await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let api = get_with_host(&app, "/api/v2/openapi.json", "evil.example").await;
+    assert_eq!(api.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        api.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    assert_eq!(
+        get_with_host(&app, "/healthz", "127.0.0.1").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_with_host(&app, "/healthz", "localhost:9")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_with_host(&app, "/login", "127.0.0.1").await.status(),
+        StatusCode::BAD_REQUEST,
+        "loopback reaches the probes only"
+    );
+}
+
+#[tokio::test]
+async fn allowed_hosts_can_be_listed_and_without_any_setting_every_host_is_answered() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_ALLOWED_HOSTS", "a.example,b.example")]).await;
+    assert_eq!(
+        get_with_host(&app, "/login", "A.example").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_with_host(&app, "/login", "b.example:8080")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_with_host(&app, "/login", "c.example").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let open = TestApp::spawn().await;
+    assert_eq!(
+        get_with_host(&open, "/login", "anything.example")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
