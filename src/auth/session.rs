@@ -1,19 +1,31 @@
 //! Browser sessions: who is signed in, and the guard that keeps dashboard
 //! pages for signed-in users.
 
-use crate::{error::AppError, storage::Db};
+use crate::{
+    error::AppError,
+    server::{clock, AppState, Config},
+    storage::Db,
+};
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use tower_sessions::Session;
 
 const USER_KEY: &str = "user";
 /// The user's token generation at sign-in: when it moves on (sign out
 /// everywhere, a new password) this session ends.
 const GENERATION_KEY: &str = "token_generation";
+/// When the user signed in (ms): the session's absolute lifetime runs from it.
+const SIGNED_IN_AT_KEY: &str = "signed_in_at";
+/// When the session was last written because of use (ms): writing it moves
+/// its idle expiry on. tower-sessions writes only modified sessions, so
+/// without this an active session would still end one idle period after
+/// sign-in.
+const LAST_SEEN_KEY: &str = "last_seen";
 
 /// What a session remembers about its user.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -37,7 +49,55 @@ pub async fn sign_in(session: &Session, db: &Db, user: SessionUser) -> Result<()
         .insert(GENERATION_KEY, generation)
         .await
         .map_err(session_error)?;
+    let now = clock::now_ms();
+    session
+        .insert(SIGNED_IN_AT_KEY, now)
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(LAST_SEEN_KEY, now)
+        .await
+        .map_err(session_error)?;
     session.insert(USER_KEY, user).await.map_err(session_error)
+}
+
+/// Middleware: ends a signed-in session that outlived its absolute
+/// lifetime, and otherwise moves its idle expiry on while it is used
+/// (writing it at most once per tenth of the idle period, or minute).
+pub async fn enforce_lifetimes(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Err(error) = check_lifetimes(&session, &state.config, clock::now_ms()).await {
+        tracing::warn!(%error, "cannot check a session's lifetime");
+    }
+    next.run(req).await
+}
+
+async fn check_lifetimes(
+    session: &Session,
+    config: &Config,
+    now: i64,
+) -> Result<(), tower_sessions::session::Error> {
+    if session.get::<SessionUser>(USER_KEY).await?.is_none() {
+        return Ok(());
+    }
+    let Some(signed_in_at) = session.get::<i64>(SIGNED_IN_AT_KEY).await? else {
+        // Signed in before lifetimes were kept: the clock starts now.
+        session.insert(SIGNED_IN_AT_KEY, now).await?;
+        return session.insert(LAST_SEEN_KEY, now).await;
+    };
+    if now - signed_in_at > config.session_max.as_millis() as i64 {
+        return session.flush().await;
+    }
+    let last_seen = session.get::<i64>(LAST_SEEN_KEY).await?.unwrap_or(0);
+    let step = (config.session_idle / 10).min(Duration::from_secs(60));
+    if now - last_seen >= step.as_millis() as i64 {
+        session.insert(LAST_SEEN_KEY, now).await?;
+    }
+    Ok(())
 }
 
 /// Deletes the session on the server, not just the cookie.

@@ -51,7 +51,13 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "KEYSMITH_SESSION_IDLE_DAYS",
         default: "7",
-        help: "Days of inactivity after which a browser session ends.",
+        help: "Days of inactivity after which a browser session ends (fractions allowed).",
+    },
+    Setting {
+        name: "KEYSMITH_SESSION_MAX_DAYS",
+        default: "30",
+        help: "Days after signing in when a browser session ends however active it is \
+               (fractions allowed).",
     },
     Setting {
         name: "KEYSMITH_LOGIN_MAX_FAILURES",
@@ -175,6 +181,7 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     pub allow_signup: bool,
     pub session_idle: Duration,
+    pub session_max: Duration,
     pub throttle: ThrottlePolicy,
     pub max_concurrent_hashes: usize,
     pub trusted_proxies: Vec<IpNet>,
@@ -232,7 +239,8 @@ impl Config {
             public_url: vars.public_url()?,
             allowed_hosts: vars.allowed_hosts()?,
             allow_signup: vars.boolean("KEYSMITH_ALLOW_SIGNUP")?,
-            session_idle: days(vars.positive("KEYSMITH_SESSION_IDLE_DAYS")?),
+            session_idle: vars.days("KEYSMITH_SESSION_IDLE_DAYS")?,
+            session_max: vars.days("KEYSMITH_SESSION_MAX_DAYS")?,
             throttle: ThrottlePolicy {
                 max_failures: vars.positive("KEYSMITH_LOGIN_MAX_FAILURES")? as u32,
                 window: minutes(vars.positive("KEYSMITH_LOGIN_WINDOW_MINUTES")?),
@@ -274,10 +282,6 @@ impl Config {
             .map(|s| format!("  {:<32} {} [default: {}]\n", s.name, s.help, s.default))
             .collect()
     }
-}
-
-fn days(n: u64) -> Duration {
-    Duration::from_secs(n * 24 * 60 * 60)
 }
 
 fn minutes(n: u64) -> Duration {
@@ -335,6 +339,21 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             )),
             n if n > max => Err(invalid(name, format!("{n} is unreasonably large"))),
             n => Ok(n),
+        }
+    }
+
+    /// A positive number of days, fractions allowed, at most ten years;
+    /// at least a second.
+    fn days(&self, name: &'static str) -> Result<Duration, ConfigError> {
+        let value = self.get(name);
+        match value.parse::<f64>() {
+            Ok(days) if days > 0.0 && days <= 3650.0 => {
+                Ok(Duration::from_secs_f64(days * 86_400.0).max(Duration::from_secs(1)))
+            }
+            _ => Err(invalid(
+                name,
+                format!("expected a number of days above 0 (at most 3650), got {value:?}"),
+            )),
         }
     }
 
@@ -495,6 +514,7 @@ mod tests {
         assert!(config.secret.is_none());
         assert!(!config.serves_https());
         assert_eq!(config.session_idle, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.session_max, Duration::from_secs(30 * 86_400));
         assert_eq!(config.throttle.max_failures, 5);
         assert_eq!(config.throttle.window, Duration::from_secs(15 * 60));
         assert_eq!(config.throttle.email_slowdown_after, 20);
@@ -540,9 +560,15 @@ mod tests {
     #[test]
     fn counts_must_be_positive_whole_numbers() {
         for bad in ["0", "-3", "seven", "1.5"] {
+            let error = config_from(&[("KEYSMITH_LOGIN_MAX_FAILURES", bad)]).unwrap_err();
+            assert_eq!(error.variable, "KEYSMITH_LOGIN_MAX_FAILURES", "{bad}");
+        }
+        for bad in ["0", "-3", "seven", "NaN", "inf", "4000"] {
             let error = config_from(&[("KEYSMITH_SESSION_IDLE_DAYS", bad)]).unwrap_err();
             assert_eq!(error.variable, "KEYSMITH_SESSION_IDLE_DAYS", "{bad}");
         }
+        let config = config_from(&[("KEYSMITH_SESSION_MAX_DAYS", "0.5")]).unwrap();
+        assert_eq!(config.session_max, Duration::from_secs(12 * 3600));
     }
 
     #[test]

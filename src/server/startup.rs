@@ -13,7 +13,10 @@ use super::{
 };
 use crate::{
     app::{shell, App},
-    auth::{hashing::PasswordHasher, session::guard_pages},
+    auth::{
+        hashing::PasswordHasher,
+        session::{enforce_lifetimes, guard_pages},
+    },
     keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, verifier::KeyVerifier},
     rest::{self, auth::TokenSigner, idempotency::KeyDigester},
     storage::Db,
@@ -186,6 +189,7 @@ fn router(
             _,
         >(context, shell))
         .layer(from_fn(guard_pages))
+        .layer(from_fn_with_state(state.clone(), enforce_lifetimes))
         .layer(sessions)
         .layer(from_fn(server_fn_error_status))
         .layer(from_fn_with_state(state.clone(), reject_cross_site))

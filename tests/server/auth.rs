@@ -509,3 +509,32 @@ async fn session_cookie(app: &TestApp) -> String {
     let cookie = set_cookie(&response).expect("sign-in sets the session cookie");
     cookie.split(';').next().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn an_active_session_outlives_its_idle_period_and_an_idle_one_ends() {
+    // 0.00004 days: about 3.5 seconds of inactivity.
+    let app = TestApp::spawn_with(&[("KEYSMITH_SESSION_IDLE_DAYS", "0.00004")]).await;
+    app.signed_up(&unique_email()).await;
+    for _ in 0..6 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(app.current_user().await.0, StatusCode::OK, "still in use");
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(app.current_user().await.0, StatusCode::UNAUTHORIZED, "idle too long");
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_however_active() {
+    // 0.00003 days: about 2.6 seconds.
+    let app = TestApp::spawn_with(&[("KEYSMITH_SESSION_MAX_DAYS", "0.00003")]).await;
+    app.signed_up(&unique_email()).await;
+    assert_eq!(app.current_user().await.0, StatusCode::OK);
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(3) {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.current_user().await;
+    }
+    assert_eq!(app.current_user().await.0, StatusCode::UNAUTHORIZED);
+    let page = app.get("/dashboard").await;
+    assert_eq!(page.status(), StatusCode::SEE_OTHER, "back to the sign-in page");
+}
