@@ -11,8 +11,12 @@ use argon2::{
     password_hash::{PasswordHasher as _, PasswordVerifier as _},
     Algorithm, Argon2, Params, Version,
 };
-use std::sync::{Arc, OnceLock};
+use std::{
+    borrow::Cow,
+    sync::{Arc, OnceLock},
+};
 use tokio::sync::Semaphore;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// OWASP's recommended argon2id settings: 19 MiB, 2 iterations, 1 lane.
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -62,11 +66,12 @@ impl PasswordHasher {
         self.hash(password).await
     }
 
-    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) for storage.
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) for storage, of
+    /// the password in Unicode NFKC form.
     pub async fn hash(&self, password: Password) -> Result<String, AppError> {
         self.run(move || {
             argon2()
-                .hash_password(password.expose().as_bytes())
+                .hash_password(normalize(password.expose()).as_bytes())
                 .map(|hash| hash.to_string())
                 .map_err(|error| {
                     tracing::error!(%error, "password hashing failed");
@@ -86,9 +91,12 @@ impl PasswordHasher {
     ) -> Result<bool, AppError> {
         self.run(move || {
             let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
-            let matches = argon2()
-                .verify_password(password.expose().as_bytes(), hash)
-                .is_ok();
+            let typed = password.expose();
+            let normalized = normalize(typed);
+            let verifies = |text: &str| argon2().verify_password(text.as_bytes(), hash).is_ok();
+            // A hash made before passwords were normalised is of the text as
+            // typed; it is tried only when normalising changed something.
+            let matches = verifies(&normalized) || (normalized != typed && verifies(typed));
             matches && stored.is_some()
         })
         .await
@@ -107,6 +115,17 @@ impl PasswordHasher {
             tracing::error!(%error, "password hashing task failed");
             AppError::Internal
         })
+    }
+}
+
+/// The password in Unicode NFKC form, so the same password typed on another
+/// keyboard or system (composed or decomposed accents, full-width forms)
+/// hashes the same.
+pub fn normalize(password: &str) -> Cow<'_, str> {
+    if is_nfkc_quick(password.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(password)
+    } else {
+        Cow::Owned(password.nfkc().collect())
     }
 }
 
@@ -177,6 +196,33 @@ mod tests {
             .hash_for_sign_up(password("correct horse battery"))
             .await
             .is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_same_password_in_another_unicode_form_verifies() {
+        let hasher = PasswordHasher::new(1);
+        let composed = "caf\u{e9} au lait, s'il vous pla\u{ee}t";
+        let decomposed = "cafe\u{301} au lait, s'il vous plai\u{302}t";
+        let hash = hasher.hash(password(composed)).await.unwrap();
+        assert!(hasher
+            .verify(password(decomposed), Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(hasher.verify(password(composed), Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_a_password_as_typed_before_normalising_still_verifies() {
+        let hasher = PasswordHasher::new(1);
+        let decomposed = "cafe\u{301} au lait, s'il vous plai\u{302}t";
+        let legacy = argon2()
+            .hash_password(decomposed.as_bytes())
+            .unwrap()
+            .to_string();
+        assert!(hasher
+            .verify(password(decomposed), Some(legacy))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]

@@ -13,6 +13,8 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
+mod strength;
+#[cfg(feature = "ssr")]
 pub mod throttle;
 
 pub use email::Email;

@@ -1,7 +1,9 @@
 //! The rules of accounts and signing in, shared by the server functions, the
 //! command line and (later) the REST API.
 
-use super::{hashing::PasswordHasher, session::SessionUser, throttle::Throttle, Email, Password};
+use super::{
+    hashing::PasswordHasher, session::SessionUser, strength, throttle::Throttle, Email, Password,
+};
 use crate::{
     audit::{
         service::{self as audit, Actor},
@@ -50,7 +52,10 @@ pub async fn create_owner(
 /// show every problem at once.
 fn parse_new_credentials(email: &str, password: String) -> Result<(Email, Password), AppError> {
     match (Email::parse(email), Password::parse_new(password)) {
-        (Ok(email), Ok(password)) => Ok((email, password)),
+        (Ok(email), Ok(password)) => {
+            strength::check(&password, email.as_str(), "password")?;
+            Ok((email, password))
+        }
         (email, password) => Err(merge(email.err(), password.err())),
     }
 }
@@ -208,6 +213,7 @@ pub async fn change_password(
         .user_by_id(&actor.user.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    strength::check(&new, &record.email, "new_password")?;
     // The same limits as signing in: a stolen session must not be a way to
     // guess the password at leisure.
     let throttle = Throttle::new(&state.db, &state.config.throttle);

@@ -158,3 +158,20 @@ async fn guessing_the_current_password_is_throttled_like_signing_in() {
     assert_eq!(right.headers()["retry-after"], "900");
     assert!(is_signed_in(&app, &app.client).await, "nothing changed");
 }
+
+#[tokio::test]
+async fn a_new_password_may_not_be_common_or_the_email() {
+    let app = TestApp::spawn().await;
+    let email = unique_email();
+    app.signed_up(&email).await;
+    for new in ["qwertyuiop123", email.as_str()] {
+        let answer = app
+            .rpc(
+                "change_password",
+                &[("current_password", PASSWORD), ("new_password", new)],
+            )
+            .await;
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{new}");
+        assert!(answer.text().await.unwrap().contains("new_password"));
+    }
+}

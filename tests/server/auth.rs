@@ -520,7 +520,11 @@ async fn an_active_session_outlives_its_idle_period_and_an_idle_one_ends() {
         assert_eq!(app.current_user().await.0, StatusCode::OK, "still in use");
     }
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    assert_eq!(app.current_user().await.0, StatusCode::UNAUTHORIZED, "idle too long");
+    assert_eq!(
+        app.current_user().await.0,
+        StatusCode::UNAUTHORIZED,
+        "idle too long"
+    );
 }
 
 #[tokio::test]
@@ -536,5 +540,46 @@ async fn a_session_ends_at_its_absolute_lifetime_however_active() {
     }
     assert_eq!(app.current_user().await.0, StatusCode::UNAUTHORIZED);
     let page = app.get("/dashboard").await;
-    assert_eq!(page.status(), StatusCode::SEE_OTHER, "back to the sign-in page");
+    assert_eq!(
+        page.status(),
+        StatusCode::SEE_OTHER,
+        "back to the sign-in page"
+    );
+}
+
+#[tokio::test]
+async fn common_passwords_and_the_email_itself_are_refused_at_sign_up() {
+    let app = TestApp::spawn().await;
+    for (email, password) in [
+        ("common@example.com", "qwertyuiop123"),
+        ("common@example.com", "Password1234"),
+        ("mirror.image@example.com", "Mirror.Image@example.com"),
+    ] {
+        let response = app.sign_up(email, password).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{password}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["Validation"][0]["field"], "password", "{body}");
+    }
+    let api = reqwest::Client::new()
+        .post(app.url("/api/v2/auth/signup"))
+        .json(&serde_json::json!({ "email": "api@example.com", "password": "1234567890qwerty" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = api.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("most common"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_password_typed_in_another_unicode_form_signs_in() {
+    let app = TestApp::spawn().await;
+    let composed = "caf\u{e9} au lait, s'il vous pla\u{ee}t";
+    let decomposed = "cafe\u{301} au lait, s'il vous plai\u{302}t";
+    app.signed_up_with("unicode@example.com", composed).await;
+    assert_success(&app.sign_out().await);
+    assert_success(&app.sign_in("unicode@example.com", decomposed).await);
 }

@@ -158,7 +158,12 @@ impl TestApp {
 
     /// Signs up a new user and checks it worked.
     pub async fn signed_up(&self, email: &str) {
-        let response = self.sign_up(email, PASSWORD).await;
+        self.signed_up_with(email, PASSWORD).await;
+    }
+
+    /// Signs up a new user with this password and checks it worked.
+    pub async fn signed_up_with(&self, email: &str, password: &str) {
+        let response = self.sign_up(email, password).await;
         assert_success(&response);
     }
 
