@@ -314,3 +314,48 @@ async fn allowed_hosts_can_be_listed_and_without_any_setting_every_host_is_answe
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_proxy_seen_as_an_ipv4_mapped_address_is_still_trusted() {
+    // Listening on [::], an IPv4 peer arrives as ::ffff:127.0.0.1.
+    let app = TestApp::spawn_with(&[
+        ("LEPTOS_SITE_ADDR", "[::]:0"),
+        ("KEYSMITH_TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let over_ipv4 = format!("http://127.0.0.1:{port}");
+    let browser = browser_client(&over_ipv4);
+    let signed_up = browser
+        .post(format!("{over_ipv4}/rpc/sign_up"))
+        .form(&[("email", unique_email().as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_success(&signed_up);
+    let created: serde_json::Value = browser
+        .post(format!("{over_ipv4}/rpc/create_api_key"))
+        .json(&serde_json::json!({ "draft": { "name": "fenced", "scopes": ["read"], "expires_in_days": null, "ips": ["203.0.113.0/24"] } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["secret"].as_str().unwrap();
+    let me_from = |address: &'static str| {
+        reqwest::Client::new()
+            .get(format!("{over_ipv4}/api/v2/me"))
+            .header("X-API-Key", key)
+            .header("X-Forwarded-For", address)
+            .send()
+    };
+    assert_eq!(
+        me_from("203.0.113.7").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        me_from("198.51.100.7").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+}
