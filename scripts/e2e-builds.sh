@@ -2,9 +2,8 @@
 # The create-key browser flow against release builds made both ways:
 # `cargo leptos build --release --split` (a wasm chunk per page) and plain
 # `cargo leptos build --release` (one wasm file), since either is what
-# someone who knows Leptos may type. Each release build takes minutes, so
-# scripts/test.sh runs the same check on debug builds and this is run
-# before a release. Needs `scripts/setup.sh test`.
+# someone who knows Leptos may type. Run by scripts/test.sh. Needs
+# `scripts/setup.sh test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"

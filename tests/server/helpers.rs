@@ -91,6 +91,18 @@ impl TestApp {
         self.log.lock().unwrap().clone()
     }
 
+    /// Whether the server printed `text` within a few seconds: its output
+    /// is read by other tasks, which may lag behind the process's exit.
+    pub async fn printed(&self, text: &str) -> bool {
+        for _ in 0..50 {
+            if self.logs().contains(text) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.dir.path().join("keysmith.db")
     }

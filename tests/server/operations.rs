@@ -240,7 +240,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
     stream.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     assert!(app.exit_within(Duration::from_secs(5)).await.success());
-    assert!(app.logs().contains("stopped"));
+    assert!(app.printed("stopped").await, "{}", app.logs());
 }
 
 #[tokio::test]
@@ -250,7 +250,7 @@ async fn sigterm_waits_for_requests_in_flight_only_so_long() {
     app.terminate();
     assert!(app.exit_within(Duration::from_secs(5)).await.success());
     assert!(
-        app.logs().contains("requests still in flight"),
+        app.printed("requests still in flight").await,
         "{}",
         app.logs()
     );
