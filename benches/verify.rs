@@ -6,13 +6,15 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use keysmith::{
-    audit::service::Actor,
-    auth::{hashing::PasswordHasher, service::create_owner},
-    keys::{
-        cache::CredentialCache, model::KeyDraft, secret::KeyFormat, service, usage::UsageTracker,
-        verifier::KeyVerifier, Scope,
+    auth::{
+        hashing::PasswordHasher,
+        identity::{Actor, ClientInfo},
+        service::create_owner,
     },
-    server::security::ClientInfo,
+    keys::{
+        cache::CredentialCache, model::KeyDraft, secret::KeyFormat, usage::UsageTracker,
+        verifier::KeyVerifier, Keys, Scope,
+    },
     storage::Db,
 };
 use std::{hint::black_box, net::IpAddr, time::Duration};
@@ -20,6 +22,7 @@ use std::{hint::black_box, net::IpAddr, time::Duration};
 struct Fixture {
     runtime: tokio::runtime::Runtime,
     verifier: KeyVerifier,
+    cache: CredentialCache,
     secret: String,
     _dir: tempfile::TempDir,
 }
@@ -31,6 +34,7 @@ fn fixture() -> Fixture {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/bench.db", dir.path().display());
+    let cache = CredentialCache::new(Duration::from_secs(60), 100_000);
     let (verifier, secret) = runtime.block_on(async {
         let db = Db::connect(&url).await.unwrap();
         let client = ClientInfo::default();
@@ -52,16 +56,20 @@ fn fixture() -> Fixture {
             ips: vec!["10.0.0.0/8".into()],
         };
         let format = KeyFormat::new("ks_live_");
-        let issued = service::create(&db, &format, &Actor { user, client }, &draft)
-            .await
-            .unwrap();
-        let cache = CredentialCache::new(Duration::from_secs(60), 100_000);
-        let verifier = KeyVerifier::new(db, format, UsageTracker::default(), cache);
+        let keys = Keys::new(
+            db.clone(),
+            format.clone(),
+            CredentialCache::new(Duration::from_secs(60), 10),
+            UsageTracker::default(),
+        );
+        let issued = keys.create(&Actor { user, client }, &draft).await.unwrap();
+        let verifier = KeyVerifier::new(db, format, UsageTracker::default(), cache.clone());
         (verifier, issued.secret)
     });
     Fixture {
         runtime,
         verifier,
+        cache,
         secret,
         _dir: dir,
     }
@@ -80,7 +88,7 @@ fn verification(c: &mut Criterion) {
     group.bench_function("cached", |b| b.iter(|| verify(&f.secret)));
     group.bench_function("uncached (database read)", |b| {
         b.iter(|| {
-            f.verifier.cache().invalidate([digest.as_str()]);
+            f.cache.invalidate([digest.as_str()]);
             verify(&f.secret)
         })
     });

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up whatever is missing, then runs every test: unit and integration
+# Sets up whatever is missing, checks formatting and lints (warnings are
+# errors), then runs every test: unit and integration
 # tests (cargo test: the real server on a free port, a fresh SQLite file per
 # test), generated API tests (schemathesis), a short crash test (kill -9
 # under write traffic; the full one is 20 kills) and the end-to-end tests
@@ -9,6 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
 export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"
+
+echo "==> Formatting and lints"
+cargo fmt --check
+cargo clippy --features ssr --tests --benches -- -D warnings
+cargo clippy --features hydrate --target wasm32-unknown-unknown --lib -- -D warnings
 
 echo "==> Unit and integration tests"
 cargo test --features ssr

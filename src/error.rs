@@ -1,5 +1,5 @@
-//! The one error type of Keysmith: every service, server function and (later)
-//! REST handler returns it. It compiles for the browser too, so it carries
+//! The one error type of Keysmith: every service, server function and REST
+//! handler returns it. It compiles for the browser too, so it carries
 //! messages, never a database error; those are logged on the server and
 //! become [`AppError::Internal`].
 
@@ -87,6 +87,38 @@ impl AppError {
             field: field.to_owned(),
             message: message.into(),
         }])
+    }
+
+    /// One error for several inputs checked together, so a form can show
+    /// every problem at once: the field messages of all of them, in order.
+    /// An error that is about no field (the service is busy, say) wins
+    /// over field messages, as it would stop the request anyway.
+    pub fn collect(errors: impl IntoIterator<Item = Option<AppError>>) -> AppError {
+        let mut fields = Vec::new();
+        for error in errors.into_iter().flatten() {
+            match error {
+                AppError::Validation(more) => fields.extend(more),
+                other => return other,
+            }
+        }
+        AppError::Validation(fields)
+    }
+
+    /// The same messages about another field: for an input parsed by a
+    /// type that names its field generically (`password`, say).
+    pub fn for_field(self, field: &str) -> AppError {
+        match self {
+            AppError::Validation(fields) => AppError::Validation(
+                fields
+                    .into_iter()
+                    .map(|f| FieldError {
+                        field: field.to_owned(),
+                        message: f.message,
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 
     /// The message for one field, if this is a validation error naming it.
@@ -187,6 +219,24 @@ impl From<sqlx::Error> for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collected_errors_keep_every_field_in_order() {
+        let error = AppError::collect([
+            Some(AppError::field("email", "Enter an email.")),
+            None,
+            Some(AppError::field("password", "Too short.").for_field("new_password")),
+        ]);
+        assert_eq!(error.field_message("email").unwrap(), "Enter an email.");
+        assert_eq!(error.field_message("new_password").unwrap(), "Too short.");
+        assert_eq!(error.to_string(), "Enter an email. Too short.");
+    }
+
+    #[test]
+    fn an_error_about_no_field_is_not_hidden_among_field_messages() {
+        let error = AppError::collect([Some(AppError::field("name", "x")), Some(AppError::Busy)]);
+        assert_eq!(error, AppError::Busy);
+    }
 
     #[test]
     fn validation_errors_are_found_by_field() {

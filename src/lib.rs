@@ -13,6 +13,8 @@ pub mod rest;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
+pub mod shared;
+#[cfg(feature = "ssr")]
 pub mod storage;
 
 #[cfg(feature = "hydrate")]

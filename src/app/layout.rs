@@ -3,7 +3,7 @@
 
 use crate::{
     app::components::BrandMark,
-    auth::api::{current_user, SignOut, UserSummary},
+    auth::rpc::{current_user, SignOut, UserSummary},
     error::AppError,
 };
 use leptos::prelude::*;

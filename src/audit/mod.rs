@@ -1,7 +1,7 @@
 //! The audit log: who did what to the account, when and from where. Never a
 //! secret.
 
-pub mod api;
+pub mod rpc;
 #[cfg(feature = "ssr")]
 pub mod service;
 

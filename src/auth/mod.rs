@@ -1,13 +1,15 @@
 //! Accounts and signing in: the email and password types, the server
-//! functions the pages call, and (server-only) hashing, throttling, sessions
-//! and the service that holds the rules.
+//! functions the pages call, and (server-only) who is acting, hashing,
+//! throttling, sessions, bearer tokens and the service that holds the rules.
 
-pub mod api;
 pub mod email;
 pub mod password;
+pub mod rpc;
 
 #[cfg(feature = "ssr")]
 pub mod hashing;
+#[cfg(feature = "ssr")]
+pub mod identity;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
@@ -16,6 +18,8 @@ pub mod session;
 mod strength;
 #[cfg(feature = "ssr")]
 pub mod throttle;
+#[cfg(feature = "ssr")]
+pub mod token;
 
 pub use email::Email;
 pub use password::Password;

@@ -1,48 +1,258 @@
-//! The rules of accounts and signing in, shared by the server functions, the
-//! command line and (later) the REST API.
+//! The rules of accounts and signing in, under the server functions, the
+//! REST API and the command line: one service value, its dependencies
+//! handed in when the server is built.
 
 use super::{
-    hashing::PasswordHasher, session::SessionUser, strength, throttle::Throttle, Email, Password,
+    hashing::PasswordHasher,
+    identity::{Actor, AuthenticatedUser, ClientInfo},
+    strength,
+    throttle::{Throttle, ThrottlePolicy},
+    token::{IssuedToken, TokenSigner},
+    Email, Password,
 };
 use crate::{
-    audit::{
-        service::{self as audit, Actor},
-        AuditAction,
-    },
-    error::{AppError, FieldError},
-    server::{clock, security::ClientInfo, AppState},
+    audit::AuditAction,
+    error::AppError,
+    shared::clock,
     storage::{Db, NewOwner, OwnerCreated, UserRecord},
 };
+use std::sync::Arc;
 
-/// Public sign-up: refused when the operator switched it off, and counted
-/// against the address's sign-ups before any hashing work.
-pub async fn sign_up(
-    state: &AppState,
-    email: &str,
-    password: String,
-    client: &ClientInfo,
-) -> Result<SessionUser, AppError> {
-    if !state.config.allow_signup {
-        return Err(AppError::Forbidden(
-            "Sign-up is disabled on this server. Ask its administrator for an account.".into(),
-        ));
-    }
-    let (email, password) = parse_new_credentials(email, password)?;
-    Throttle::new(&state.db, &state.config.throttle)
-        .begin_sign_up(client.ip, clock::now_ms())
-        .await?;
-    let password_hash = state.passwords.hash_for_sign_up(password).await?;
-    insert_owner(&state.db, email, &password_hash, client).await
+#[derive(Clone)]
+pub struct Accounts(Arc<Parts>);
+
+struct Parts {
+    db: Db,
+    passwords: PasswordHasher,
+    tokens: TokenSigner,
+    throttle: ThrottlePolicy,
+    signup_enabled: bool,
 }
 
-/// Creates an account and its owner (the operator's command line).
+impl Accounts {
+    pub fn new(
+        db: Db,
+        passwords: PasswordHasher,
+        tokens: TokenSigner,
+        throttle: ThrottlePolicy,
+        signup_enabled: bool,
+    ) -> Self {
+        Accounts(Arc::new(Parts {
+            db,
+            passwords,
+            tokens,
+            throttle,
+            signup_enabled,
+        }))
+    }
+
+    /// Whether visitors may create accounts (`KEYSMITH_ALLOW_SIGNUP`).
+    pub fn signup_enabled(&self) -> bool {
+        self.0.signup_enabled
+    }
+
+    fn throttle(&self) -> Throttle<'_> {
+        Throttle::new(&self.0.db, &self.0.throttle)
+    }
+
+    /// Public sign-up: refused when the operator switched it off, and
+    /// counted against the address's sign-ups before any hashing work.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<AuthenticatedUser, AppError> {
+        if !self.0.signup_enabled {
+            return Err(AppError::Forbidden(
+                "Sign-up is disabled on this server. Ask its administrator for an account.".into(),
+            ));
+        }
+        let (email, password) = parse_new_credentials(email, password)?;
+        self.throttle()
+            .begin_sign_up(client.ip, clock::now_ms())
+            .await?;
+        let password_hash = self.0.passwords.hash_for_sign_up(password).await?;
+        insert_owner(&self.0.db, email, &password_hash, client).await
+    }
+
+    /// Checks an email and password. Every way of getting it wrong (unknown
+    /// email, wrong password) gives the same error after the same work. The
+    /// attempt is counted before the password is checked.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<AuthenticatedUser, AppError> {
+        let (email, password) = match (Email::parse(email), Password::parse_attempt(password)) {
+            (Ok(email), Ok(password)) => (email, password),
+            (email, password) => return Err(AppError::collect([email.err(), password.err()])),
+        };
+        let throttle = self.throttle();
+        let attempt = throttle
+            .begin_password_check(email.as_str(), client.ip, clock::now_ms())
+            .await?;
+
+        let user = self.0.db.user_by_email(email.as_str()).await?;
+        let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+        if !self.0.passwords.verify(password, stored_hash).await? {
+            // A failure against an unknown email belongs to no account.
+            if let Some(user) = user {
+                self.record(&actor_of(user, client), AuditAction::SignInFailed)
+                    .await?;
+            }
+            tracing::info!(ip = ?client.ip, "failed sign-in");
+            return Err(AppError::InvalidCredentials);
+        }
+        throttle.succeeded(attempt).await?;
+        let actor = actor_of(user.ok_or(AppError::InvalidCredentials)?, client);
+        self.record(&actor, AuditAction::SignedIn).await?;
+        tracing::info!(user_id = %actor.user.user_id, "signed in");
+        Ok(actor.user)
+    }
+
+    /// The one rule for whether a credential issued to `user` is current:
+    /// the user still exists, in the same account. The answer is the user's
+    /// token generation, which moves on when they sign out everywhere or
+    /// change their password; a session or token of an older generation is
+    /// no longer current. Sessions, bearer tokens and token issuing all ask
+    /// here.
+    pub async fn current_generation(&self, user: &AuthenticatedUser) -> Result<i64, AppError> {
+        self.0
+            .db
+            .user_by_id(&user.user_id)
+            .await?
+            .filter(|record| record.account_id == user.account_id)
+            .map(|record| record.token_generation)
+            .ok_or(AppError::Unauthenticated)
+    }
+
+    /// Whether a credential of `generation` still speaks for `user`.
+    pub async fn is_current(
+        &self,
+        user: &AuthenticatedUser,
+        generation: i64,
+    ) -> Result<bool, AppError> {
+        match self.current_generation(user).await {
+            Ok(current) => Ok(current == generation),
+            Err(AppError::Unauthenticated) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// A bearer token for `user`, of their current generation.
+    pub async fn issue_token(&self, user: &AuthenticatedUser) -> Result<IssuedToken, AppError> {
+        let generation = self.current_generation(user).await?;
+        self.0
+            .tokens
+            .issue(user, generation, (clock::now_ms() / 1000) as u64)
+    }
+
+    /// The user a bearer token speaks for, if it is ours and still current.
+    pub async fn token_user(&self, token: &str) -> Result<AuthenticatedUser, AppError> {
+        let holder = self.0.tokens.check(token)?;
+        if self.is_current(&holder.user, holder.generation).await? {
+            Ok(holder.user)
+        } else {
+            Err(AppError::Unauthenticated)
+        }
+    }
+
+    /// The signed-in user's email, or `Unauthenticated` if the user is gone.
+    pub async fn email_of(&self, user: &AuthenticatedUser) -> Result<String, AppError> {
+        let record = self.0.db.user_by_id(&user.user_id).await?;
+        record.map(|u| u.email).ok_or(AppError::Unauthenticated)
+    }
+
+    /// Records that the actor signed out of one session.
+    pub async fn signed_out(&self, actor: &Actor) -> Result<(), AppError> {
+        self.record(actor, AuditAction::SignedOut).await
+    }
+
+    /// Ends every session and bearer token of the user, this one included.
+    pub async fn sign_out_everywhere(&self, actor: &Actor) -> Result<(), AppError> {
+        let event = actor.event(AuditAction::SignedOutEverywhere, None);
+        self.0
+            .db
+            .renew_credentials(&actor.user.user_id, None, &event)
+            .await?;
+        tracing::info!(user_id = %actor.user.user_id, "signed out everywhere");
+        Ok(())
+    }
+
+    /// Replaces the password after checking the current one. Every other
+    /// session and every bearer token ends; the caller signs this session
+    /// in again.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: String,
+        new: String,
+    ) -> Result<(), AppError> {
+        let (current, new) = match (Password::parse_attempt(current), Password::parse_new(new)) {
+            (Ok(current), Ok(new)) => (current, new),
+            (current, new) => {
+                return Err(AppError::collect([
+                    current.err().map(|e| e.for_field("current_password")),
+                    new.err().map(|e| e.for_field("new_password")),
+                ]))
+            }
+        };
+        let record = self
+            .0
+            .db
+            .user_by_id(&actor.user.user_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        strength::check(&new, &record.email, "new_password")?;
+        // The same limits as signing in: a stolen session must not be a way
+        // to guess the password at leisure.
+        let throttle = self.throttle();
+        let attempt = throttle
+            .begin_password_check(&record.email, actor.client.ip, clock::now_ms())
+            .await?;
+        if !self
+            .0
+            .passwords
+            .verify(current, Some(record.password_hash))
+            .await?
+        {
+            return Err(AppError::field(
+                "current_password",
+                "Your current password is not correct.",
+            ));
+        }
+        throttle.succeeded(attempt).await?;
+        let hash = self.0.passwords.hash(new).await?;
+        let event = actor.event(AuditAction::PasswordChanged, None);
+        self.0
+            .db
+            .renew_credentials(&actor.user.user_id, Some(&hash), &event)
+            .await?;
+        tracing::info!(user_id = %actor.user.user_id, "password changed");
+        Ok(())
+    }
+
+    /// An event that is not part of another change (signing in and out).
+    async fn record(&self, actor: &Actor, action: AuditAction) -> Result<(), AppError> {
+        self.0
+            .db
+            .record_audit_event(&actor.event(action, None))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Creates an account and its owner: the operator's command line, with no
+/// sign-up switch or limit in the way.
 pub async fn create_owner(
     db: &Db,
     passwords: &PasswordHasher,
     email: &str,
     password: String,
     client: &ClientInfo,
-) -> Result<SessionUser, AppError> {
+) -> Result<AuthenticatedUser, AppError> {
     let (email, password) = parse_new_credentials(email, password)?;
     let password_hash = passwords.hash(password).await?;
     insert_owner(db, email, &password_hash, client).await
@@ -56,7 +266,7 @@ fn parse_new_credentials(email: &str, password: String) -> Result<(Email, Passwo
             strength::check(&password, email.as_str(), "password")?;
             Ok((email, password))
         }
-        (email, password) => Err(merge(email.err(), password.err())),
+        (email, password) => Err(AppError::collect([email.err(), password.err()])),
     }
 }
 
@@ -65,13 +275,12 @@ async fn insert_owner(
     email: Email,
     password_hash: &str,
     client: &ClientInfo,
-) -> Result<SessionUser, AppError> {
-    let user = SessionUser {
-        user_id: clock::new_id("usr"),
-        account_id: clock::new_id("acc"),
-    };
+) -> Result<AuthenticatedUser, AppError> {
     let actor = Actor {
-        user,
+        user: AuthenticatedUser {
+            user_id: clock::new_id("usr"),
+            account_id: clock::new_id("acc"),
+        },
         client: client.clone(),
     };
     let user = &actor.user;
@@ -100,158 +309,12 @@ async fn insert_owner(
     }
 }
 
-/// Checks an email and password. Every way of getting it wrong (unknown
-/// email, wrong password) gives the same error after the same work. The
-/// attempt is counted before the password is checked.
-pub async fn sign_in(
-    state: &AppState,
-    email: &str,
-    password: String,
-    client: &ClientInfo,
-) -> Result<SessionUser, AppError> {
-    let (email, password) = match (Email::parse(email), Password::parse_attempt(password)) {
-        (Ok(email), Ok(password)) => (email, password),
-        (email, password) => return Err(merge(email.err(), password.err())),
-    };
-    let throttle = Throttle::new(&state.db, &state.config.throttle);
-    let attempt = throttle
-        .begin_password_check(email.as_str(), client.ip, clock::now_ms())
-        .await?;
-
-    let user = state.db.user_by_email(email.as_str()).await?;
-    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    if !state.passwords.verify(password, stored_hash).await? {
-        // A failure against an unknown email belongs to no account.
-        if let Some(user) = user {
-            audit::record(
-                &state.db,
-                &actor_of(user, client),
-                AuditAction::SignInFailed,
-            )
-            .await?;
-        }
-        tracing::info!(ip = ?client.ip, "failed sign-in");
-        return Err(AppError::InvalidCredentials);
-    }
-    throttle.succeeded(attempt).await?;
-    let actor = actor_of(user.ok_or(AppError::InvalidCredentials)?, client);
-    audit::record(&state.db, &actor, AuditAction::SignedIn).await?;
-    tracing::info!(user_id = %actor.user.user_id, "signed in");
-    Ok(actor.user)
-}
-
 fn actor_of(user: UserRecord, client: &ClientInfo) -> Actor {
     Actor {
-        user: SessionUser {
+        user: AuthenticatedUser {
             user_id: user.id,
             account_id: user.account_id,
         },
         client: client.clone(),
-    }
-}
-
-/// The generation of the user's bearer tokens (see `TokenSigner`).
-pub async fn token_generation(state: &AppState, user: &SessionUser) -> Result<i64, AppError> {
-    let record = state.db.user_by_id(&user.user_id).await?;
-    record
-        .map(|u| u.token_generation)
-        .ok_or(AppError::Unauthenticated)
-}
-
-/// The signed-in user's email, or `Unauthenticated` if the user is gone.
-pub async fn email_of(state: &AppState, user: &SessionUser) -> Result<String, AppError> {
-    let record = state.db.user_by_id(&user.user_id).await?;
-    record.map(|u| u.email).ok_or(AppError::Unauthenticated)
-}
-
-fn merge(a: Option<AppError>, b: Option<AppError>) -> AppError {
-    let fields: Vec<FieldError> = [a, b]
-        .into_iter()
-        .flatten()
-        .flat_map(|error| match error {
-            AppError::Validation(fields) => fields,
-            other => vec![FieldError {
-                field: "form".into(),
-                message: other.to_string(),
-            }],
-        })
-        .collect();
-    AppError::Validation(fields)
-}
-
-/// Ends every session and bearer token of the user, this one included.
-pub async fn sign_out_everywhere(state: &AppState, actor: &Actor) -> Result<(), AppError> {
-    let event = actor.event(AuditAction::SignedOutEverywhere, None);
-    state
-        .db
-        .renew_credentials(&actor.user.user_id, None, &event)
-        .await?;
-    tracing::info!(user_id = %actor.user.user_id, "signed out everywhere");
-    Ok(())
-}
-
-/// Replaces the password after checking the current one. Every other
-/// session and every bearer token ends; the caller signs this session in
-/// again.
-pub async fn change_password(
-    state: &AppState,
-    actor: &Actor,
-    current: String,
-    new: String,
-) -> Result<(), AppError> {
-    let (current, new) = match (Password::parse_attempt(current), Password::parse_new(new)) {
-        (Ok(current), Ok(new)) => (current, new),
-        (current, new) => {
-            return Err(merge(
-                current.err().map(|e| rename_field(e, "current_password")),
-                new.err().map(|e| rename_field(e, "new_password")),
-            ))
-        }
-    };
-    let record = state
-        .db
-        .user_by_id(&actor.user.user_id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    strength::check(&new, &record.email, "new_password")?;
-    // The same limits as signing in: a stolen session must not be a way to
-    // guess the password at leisure.
-    let throttle = Throttle::new(&state.db, &state.config.throttle);
-    let attempt = throttle
-        .begin_password_check(&record.email, actor.client.ip, clock::now_ms())
-        .await?;
-    if !state
-        .passwords
-        .verify(current, Some(record.password_hash))
-        .await?
-    {
-        return Err(AppError::field(
-            "current_password",
-            "Your current password is not correct.",
-        ));
-    }
-    throttle.succeeded(attempt).await?;
-    let hash = state.passwords.hash(new).await?;
-    let event = actor.event(AuditAction::PasswordChanged, None);
-    state
-        .db
-        .renew_credentials(&actor.user.user_id, Some(&hash), &event)
-        .await?;
-    tracing::info!(user_id = %actor.user.user_id, "password changed");
-    Ok(())
-}
-
-fn rename_field(error: AppError, field: &str) -> AppError {
-    match error {
-        AppError::Validation(fields) => AppError::Validation(
-            fields
-                .into_iter()
-                .map(|f| FieldError {
-                    field: field.to_owned(),
-                    message: f.message,
-                })
-                .collect(),
-        ),
-        other => other,
     }
 }

@@ -1,17 +1,19 @@
-//! Browser sessions: who is signed in, and the guard that keeps dashboard
-//! pages for signed-in users.
+//! Browser sessions: who is signed in, the guard that keeps dashboard pages
+//! for signed-in users, and what server functions read of the session.
 
+use super::{
+    identity::{Actor, AuthenticatedUser, ClientInfo},
+    service::Accounts,
+};
 use crate::{
     error::AppError,
-    server::{clock, AppState, Config},
-    storage::Db,
+    shared::{clock, context::provided},
 };
 use axum::{
     extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tower_sessions::Session;
 
@@ -27,23 +29,27 @@ const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 /// sign-in.
 const LAST_SEEN_KEY: &str = "last_seen";
 
-/// What a session remembers about its user.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SessionUser {
-    pub user_id: String,
-    pub account_id: String,
+/// How long sessions last: `idle` without use, `max` after sign-in however
+/// active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub idle: Duration,
+    pub max: Duration,
 }
 
-pub async fn signed_in_user(session: &Session) -> Option<SessionUser> {
+/// The user the session says is signed in, before any check.
+async fn stored_user(session: &Session) -> Option<AuthenticatedUser> {
     session.get(USER_KEY).await.ok().flatten()
 }
 
 /// Signs `user` in. The session id is replaced first, so an id planted in
 /// the browser before sign-in (session fixation) is worthless.
-pub async fn sign_in(session: &Session, db: &Db, user: SessionUser) -> Result<(), AppError> {
-    let generation = current_generation(db, &user)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+pub async fn sign_in(
+    session: &Session,
+    accounts: &Accounts,
+    user: AuthenticatedUser,
+) -> Result<(), AppError> {
+    let generation = accounts.current_generation(&user).await?;
     session.cycle_id().await.map_err(session_error)?;
     session
         .insert(GENERATION_KEY, generation)
@@ -65,12 +71,12 @@ pub async fn sign_in(session: &Session, db: &Db, user: SessionUser) -> Result<()
 /// lifetime, and otherwise moves its idle expiry on while it is used
 /// (writing it at most once per tenth of the idle period, or minute).
 pub async fn enforce_lifetimes(
-    State(state): State<AppState>,
+    State(lifetimes): State<Lifetimes>,
     session: Session,
     req: Request,
     next: Next,
 ) -> Response {
-    if let Err(error) = check_lifetimes(&session, &state.config, clock::now_ms()).await {
+    if let Err(error) = check_lifetimes(&session, lifetimes, clock::now_ms()).await {
         tracing::warn!(%error, "cannot check a session's lifetime");
     }
     next.run(req).await
@@ -78,10 +84,10 @@ pub async fn enforce_lifetimes(
 
 async fn check_lifetimes(
     session: &Session,
-    config: &Config,
+    lifetimes: Lifetimes,
     now: i64,
 ) -> Result<(), tower_sessions::session::Error> {
-    if session.get::<SessionUser>(USER_KEY).await?.is_none() {
+    if session.get::<AuthenticatedUser>(USER_KEY).await?.is_none() {
         return Ok(());
     }
     let Some(signed_in_at) = session.get::<i64>(SIGNED_IN_AT_KEY).await? else {
@@ -89,11 +95,11 @@ async fn check_lifetimes(
         session.insert(SIGNED_IN_AT_KEY, now).await?;
         return session.insert(LAST_SEEN_KEY, now).await;
     };
-    if now - signed_in_at > config.session_max.as_millis() as i64 {
+    if now - signed_in_at > lifetimes.max.as_millis() as i64 {
         return session.flush().await;
     }
     let last_seen = session.get::<i64>(LAST_SEEN_KEY).await?.unwrap_or(0);
-    let step = (config.session_idle / 10).min(Duration::from_secs(60));
+    let step = (lifetimes.idle / 10).min(Duration::from_secs(60));
     if now - last_seen >= step.as_millis() as i64 {
         session.insert(LAST_SEEN_KEY, now).await?;
     }
@@ -105,25 +111,48 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(session_error)
 }
 
-/// The signed-in user, if the session is still valid: one from before the
-/// user signed out everywhere or changed the password is ended here.
-pub async fn require_user(session: &Session, db: &Db) -> Result<SessionUser, AppError> {
-    let user = signed_in_user(session)
+/// The signed-in user, if the session is still current: one from before
+/// the user signed out everywhere or changed the password is ended here.
+pub async fn require_user(
+    session: &Session,
+    accounts: &Accounts,
+) -> Result<AuthenticatedUser, AppError> {
+    let user = stored_user(session)
         .await
         .ok_or(AppError::Unauthenticated)?;
     let generation: Option<i64> = session.get(GENERATION_KEY).await.ok().flatten();
-    if generation.is_none() || current_generation(db, &user).await? != generation {
+    let current = match generation {
+        Some(generation) => accounts.is_current(&user, generation).await?,
+        None => false,
+    };
+    if !current {
         sign_out(session).await?;
         return Err(AppError::Unauthenticated);
     }
     Ok(user)
 }
 
-async fn current_generation(db: &Db, user: &SessionUser) -> Result<Option<i64>, AppError> {
-    let record = db.user_by_id(&user.user_id).await?;
-    Ok(record
-        .filter(|u| u.account_id == user.account_id)
-        .map(|u| u.token_generation))
+/// The session of the server function being served.
+pub async fn this_session() -> Result<Session, AppError> {
+    leptos_axum::extract().await.map_err(|error| {
+        tracing::error!(?error, "no session layer in front of a server function");
+        AppError::Internal
+    })
+}
+
+/// The signed-in user of the server function being served, or
+/// `Unauthenticated`.
+pub async fn signed_in() -> Result<AuthenticatedUser, AppError> {
+    let accounts = provided::<Accounts>()?;
+    require_user(&this_session().await?, &accounts).await
+}
+
+/// The signed-in user of the server function being served, acting from
+/// this request's client.
+pub async fn signed_in_actor() -> Result<Actor, AppError> {
+    let user = signed_in().await?;
+    let client = ClientInfo::of_this_request().await;
+    Ok(Actor { user, client })
 }
 
 fn session_error(error: tower_sessions::session::Error) -> AppError {
@@ -141,7 +170,7 @@ pub async fn guard_pages(session: Session, req: Request, next: Next) -> Response
     if !is_dashboard && !is_entry {
         return next.run(req).await;
     }
-    match (signed_in_user(&session).await.is_some(), is_dashboard) {
+    match (stored_user(&session).await.is_some(), is_dashboard) {
         (false, true) => {
             let target = req
                 .uri()

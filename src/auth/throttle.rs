@@ -130,7 +130,7 @@ impl<'a> Throttle<'a> {
         limits: &[Limit<'_>],
         now_ms: i64,
     ) -> Result<(String, Admission), AppError> {
-        let id = crate::server::clock::new_id("att");
+        let id = crate::shared::clock::new_id("att");
         // Nothing older than the longest window matters to any limit.
         let forget_before = now_ms - (self.policy.window.as_millis() as i64).max(HOUR_MS);
         let admission = self

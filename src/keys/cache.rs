@@ -5,8 +5,8 @@
 //! per key and TTL.
 
 use super::{
+    credential::Credential,
     secret::{raw_from_hex, RawDigest},
-    verifier::Credential,
 };
 use crate::storage::KeyDigests;
 use quick_cache::sync::Cache;
@@ -183,7 +183,7 @@ impl CredentialCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::verifier::tests::credential;
+    use crate::keys::credential::tests::credential;
 
     fn cache() -> CredentialCache {
         CredentialCache::new(Duration::from_secs(60), 100)

@@ -1,15 +1,20 @@
 //! API keys: the key format, the rules of names, scopes and allowed
-//! addresses, what the dashboard shows, and (server-only) the service that
-//! holds the rules.
+//! addresses, what the dashboard shows, the `/rpc` door of the key pages,
+//! and (server-only) the service that holds the rules and verifies keys.
 
-pub mod api;
+pub mod model;
+pub mod name;
+pub mod rpc;
+pub mod scope;
+
 #[cfg(feature = "ssr")]
 pub mod cache;
 #[cfg(feature = "ssr")]
+pub mod credential;
+#[cfg(feature = "ssr")]
+pub mod id;
+#[cfg(feature = "ssr")]
 pub mod ip_allowlist;
-pub mod model;
-pub mod name;
-pub mod scope;
 #[cfg(feature = "ssr")]
 pub mod secret;
 #[cfg(feature = "ssr")]
@@ -20,6 +25,10 @@ pub mod usage;
 pub mod verifier;
 
 #[cfg(feature = "ssr")]
+pub use id::KeyId;
+#[cfg(feature = "ssr")]
 pub use ip_allowlist::IpAllowlist;
 pub use name::KeyName;
 pub use scope::{Scope, Scopes};
+#[cfg(feature = "ssr")]
+pub use service::Keys;

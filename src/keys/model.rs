@@ -1,4 +1,4 @@
-//! What the dashboard and (later) the REST API exchange about keys. These
+//! What the dashboard and the REST API exchange about keys. These
 //! types compile for the browser too: they hold display fields, never a
 //! digest, and a full key only in [`IssuedKey`], the one response that
 //! shows it.
@@ -154,4 +154,12 @@ mod tests {
             .iter()
             .all(|s| KeyStatus::parse(s.as_str()) == Some(*s)));
     }
+}
+
+/// Where this server's REST API is, as the API page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiAccess {
+    /// e.g. `https://keys.example.com/api/v2`
+    pub base_url: String,
+    pub key_prefix: String,
 }

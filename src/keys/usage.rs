@@ -3,7 +3,7 @@
 //! key never costs a database write.
 
 use crate::{
-    server::clock,
+    shared::clock,
     storage::{Db, KeyUse},
 };
 use std::{

@@ -4,12 +4,12 @@ use super::{
     auth::Caller,
     json::{Body, Data, Page, Params},
     problem::{self, ApiError},
+    ApiState,
 };
 use crate::{
-    audit::{service as audit, AuditEventView, AuditQuery},
-    auth::service,
+    audit::{AuditEventView, AuditQuery},
+    auth::identity::ClientInfo,
     keys::Scope,
-    server::{clock, security::ClientInfo, AppState},
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
 use serde::{Deserialize, Serialize};
@@ -40,15 +40,15 @@ pub struct TokenResponse {
         problem::TooManyAttempts
     ))]
 pub async fn token(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Extension(client): Extension<ClientInfo>,
     Body(credentials): Body<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = service::sign_in(&state, &credentials.email, credentials.password, &client).await?;
-    let generation = service::token_generation(&state, &user).await?;
-    let issued = state
-        .tokens
-        .issue(&user, generation, (clock::now_ms() / 1000) as u64)?;
+    let user = state
+        .accounts
+        .sign_in(&credentials.email, credentials.password, &client)
+        .await?;
+    let issued = state.accounts.issue_token(&user).await?;
     Ok(axum::Json(TokenResponse {
         access_token: issued.token,
         token_type: "Bearer",
@@ -76,12 +76,15 @@ pub struct NewUser {
         problem::Busy
     ))]
 pub async fn signup(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Extension(client): Extension<ClientInfo>,
     Body(credentials): Body<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = service::sign_up(&state, &credentials.email, credentials.password, &client).await?;
-    let email = service::email_of(&state, &user).await?;
+    let user = state
+        .accounts
+        .sign_up(&credentials.email, credentials.password, &client)
+        .await?;
+    let email = state.accounts.email_of(&user).await?;
     let created = NewUser {
         user_id: user.user_id,
         account_id: user.account_id,
@@ -122,7 +125,7 @@ pub struct MeKey {
         problem::Forbidden
     ))]
 pub async fn me(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     let me = match caller {
@@ -130,7 +133,7 @@ pub async fn me(
             account_id: actor.user.account_id.clone(),
             credential: "bearer_token",
             user: Some(MeUser {
-                email: service::email_of(&state, &actor.user).await?,
+                email: state.accounts.email_of(&actor.user).await?,
                 id: actor.user.user_id,
             }),
             key: None,
@@ -162,12 +165,12 @@ pub async fn me(
         problem::Forbidden
     ))]
 pub async fn audit_events(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     caller: Caller,
     Params(query): Params<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Scope::Admin)?;
-    let page = audit::list(&state.db, caller.account_id(), &query).await?;
+    let page = state.audit.list(caller.account_id(), &query).await?;
     Ok(axum::Json(Page::<AuditEventView> {
         data: page.events,
         next_cursor: page.next_cursor,

@@ -10,10 +10,10 @@
 //! Each account keeps at most `KEYSMITH_IDEMPOTENCY_MAX_KEYS` unexpired
 //! keys; expired answers are swept every few minutes.
 
-use super::{auth::UserCaller, problem};
+use super::{auth::UserCaller, problem, ApiState};
 use crate::{
     error::AppError,
-    server::{clock, AppState},
+    shared::clock,
     storage::{Claim, Db},
 };
 use aes_gcm::{
@@ -41,25 +41,40 @@ const LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
 const ABANDONED_AFTER_MS: i64 = 60 * 1000;
 const MAX_BODY: usize = 1024 * 1024;
 
-/// Digests Idempotency-Keys for storage: HMAC-SHA-256 under a key derived
-/// from the server's secret, bound to the account.
+/// Where idempotent answers are kept, and how.
 #[derive(Clone)]
-pub struct KeyDigester([u8; 32]);
+pub struct Idempotency {
+    db: Db,
+    /// The server-held key of the HMAC that Idempotency-Keys are stored as.
+    digest_key: [u8; 32],
+    /// Unexpired keys an account may hold (`KEYSMITH_IDEMPOTENCY_MAX_KEYS`).
+    max_keys: u32,
+}
 
-impl KeyDigester {
-    pub fn new(key: [u8; 32]) -> Self {
-        KeyDigester(key)
+impl Idempotency {
+    pub fn new(db: Db, digest_key: [u8; 32], max_keys: u32) -> Self {
+        Idempotency {
+            db,
+            digest_key,
+            max_keys,
+        }
     }
 
     fn digest(&self, account_id: &str, idempotency_key: &str) -> String {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
-        for part in [account_id, idempotency_key] {
-            mac.update(&(part.len() as u64).to_be_bytes());
-            mac.update(part.as_bytes());
-        }
-        hex::encode(mac.finalize().into_bytes())
+        stored_digest(&self.digest_key, account_id, idempotency_key)
     }
+}
+
+/// HMAC-SHA-256 of an Idempotency-Key under the server-held key, bound to
+/// the account: what is stored instead of the key.
+fn stored_digest(server_key: &[u8; 32], account_id: &str, idempotency_key: &str) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(server_key).expect("HMAC takes a key of any length");
+    for part in [account_id, idempotency_key] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
+    }
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Forgets expired answers now, then every `period` until the process stops.
@@ -77,7 +92,7 @@ pub async fn sweep_every(db: Db, period: Duration) {
     }
 }
 
-pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn idempotent(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let Some(raw) = req.headers().get(HEADER).cloned() else {
         return next.run(req).await;
     };
@@ -88,7 +103,7 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
 }
 
 async fn handle(
-    state: &AppState,
+    state: &ApiState,
     raw: &HeaderValue,
     req: Request,
     next: Next,
@@ -109,8 +124,9 @@ async fn handle(
     };
     for _ in 0..2 {
         let now = clock::now_ms();
-        let max_keys = state.config.idempotency_max_keys;
+        let max_keys = state.idempotency.max_keys;
         let claim = state
+            .idempotency
             .db
             .claim_idempotency_key(
                 &scope.account_id,
@@ -130,6 +146,7 @@ async fn handle(
             Claim::Taken => {}
         }
         let Some(record) = state
+            .idempotency
             .db
             .idempotency_record(&scope.account_id, &scope.key_digest)
             .await?
@@ -143,6 +160,7 @@ async fn handle(
             (Some(status), Some(sealed)) => return replay(&scope, key, status, &sealed),
             _ if record.created_at < now - ABANDONED_AFTER_MS => {
                 state
+                    .idempotency
                     .db
                     .reclaim_stale_idempotency_key(
                         &scope.account_id,
@@ -187,7 +205,7 @@ fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
 }
 
 async fn store(
-    state: &AppState,
+    state: &ApiState,
     scope: &Scope,
     key: &str,
     response: Response,
@@ -195,6 +213,7 @@ async fn store(
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, usize::MAX).await else {
         state
+            .idempotency
             .db
             .release_idempotency_key(&scope.account_id, &scope.key_digest)
             .await?;
@@ -203,6 +222,7 @@ async fn store(
     if parts.status.is_server_error() {
         // Not the client's fault: let the same key try again.
         state
+            .idempotency
             .db
             .release_idempotency_key(&scope.account_id, &scope.key_digest)
             .await?;
@@ -214,6 +234,7 @@ async fn store(
             .unwrap_or("application/json");
         let sealed = seal(key, scope, &plaintext(content_type, &bytes))?;
         state
+            .idempotency
             .db
             .complete_idempotency_key(
                 &scope.account_id,
@@ -338,12 +359,11 @@ mod tests {
 
     #[test]
     fn stored_digests_need_the_server_key_and_differ_per_account() {
-        let digester = KeyDigester::new([7; 32]);
-        let digest = digester.digest("acc_1", "retry-1");
+        let digest = stored_digest(&[7; 32], "acc_1", "retry-1");
         assert_ne!(digest, hex::encode(Sha256::digest(b"retry-1")));
-        assert_ne!(digest, KeyDigester::new([8; 32]).digest("acc_1", "retry-1"));
-        assert_ne!(digest, digester.digest("acc_2", "retry-1"));
-        assert_eq!(digest, digester.digest("acc_1", "retry-1"));
+        assert_ne!(digest, stored_digest(&[8; 32], "acc_1", "retry-1"));
+        assert_ne!(digest, stored_digest(&[7; 32], "acc_2", "retry-1"));
+        assert_eq!(digest, stored_digest(&[7; 32], "acc_1", "retry-1"));
     }
 
     #[test]

@@ -4,14 +4,14 @@ use super::{
     auth::UserCaller,
     json::{Body, Data, Page, Params},
     problem::{self, ApiError},
+    ApiState,
 };
 use crate::{
     error::AppError,
     keys::{
         model::{ApiKeyView, IssuedKey, KeyChanges, KeyDraft, KeyQuery, KeyStatus},
-        service,
+        KeyId,
     },
-    server::AppState,
 };
 use axum::{
     extract::{Path, State},
@@ -66,11 +66,11 @@ pub struct RotateBody {
         problem::IdempotencyKeyReused
     ))]
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     UserCaller(actor): UserCaller,
     Body(draft): Body<KeyDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let issued = service::create(&state.db, &state.key_format, &actor, &draft).await?;
+    let issued = state.keys.create(&actor, &draft).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(Data {
@@ -88,7 +88,7 @@ pub async fn create(
         problem::Forbidden
     ))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     UserCaller(actor): UserCaller,
     Params(params): Params<ListParams>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -98,7 +98,7 @@ pub async fn list(
         cursor: params.cursor,
         limit: params.limit,
     };
-    let page = service::list(&state.db, &actor.user, &query).await?;
+    let page = state.keys.list(&actor.user, &query).await?;
     Ok(axum::Json(Page {
         data: page.keys,
         next_cursor: page.next_cursor,
@@ -114,11 +114,11 @@ pub async fn list(
         problem::NotFound
     ))]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = service::get(&state.db, &actor.user, &id).await?;
+    let key = state.keys.get(&actor.user, &KeyId::parse(&id)?).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
@@ -136,12 +136,15 @@ pub async fn get(
         problem::NotJson
     ))]
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
     Body(changes): Body<KeyChanges>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = service::update(&state.db, state.verifier.cache(), &actor, &id, &changes).await?;
+    let key = state
+        .keys
+        .update(&actor, &KeyId::parse(&id)?, &changes)
+        .await?;
     Ok(axum::Json(Data { data: key }))
 }
 
@@ -159,7 +162,7 @@ pub async fn update(
         problem::IdempotencyKeyReused
     ))]
 pub async fn rotate(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
@@ -172,15 +175,10 @@ pub async fn rotate(
             .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))?
             .grace_period_minutes
     };
-    let issued = service::rotate(
-        &state.db,
-        state.verifier.cache(),
-        &state.key_format,
-        &actor,
-        &id,
-        grace,
-    )
-    .await?;
+    let issued = state
+        .keys
+        .rotate(&actor, &KeyId::parse(&id)?, grace)
+        .await?;
     Ok(axum::Json(Data {
         data: WithSecret::from(issued),
     }))
@@ -198,11 +196,11 @@ pub async fn rotate(
         problem::IdempotencyKeyReused
     ))]
 pub async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = service::revoke(&state.db, state.verifier.cache(), &actor, &id).await?;
+    let key = state.keys.revoke(&actor, &KeyId::parse(&id)?).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
@@ -215,10 +213,10 @@ pub async fn revoke(
         problem::NotFound
     ))]
 pub async fn delete(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    service::delete(&state.db, state.verifier.cache(), &actor, &id).await?;
+    state.keys.delete(&actor, &KeyId::parse(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

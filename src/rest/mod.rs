@@ -10,22 +10,53 @@ pub mod openapi;
 pub mod problem;
 mod verify;
 
-use crate::server::AppState;
+use crate::{
+    audit::service::AuditLog, auth::service::Accounts, keys::Keys, shared::site::API_BASE_PATH,
+};
 use axum::{middleware::from_fn_with_state, Extension, Router};
-use std::sync::Arc;
+use idempotency::Idempotency;
+use std::{ops::Deref, sync::Arc};
 use utoipa::OpenApi;
 use utoipa_axum::{
     router::{OpenApiRouter, UtoipaMethodRouter},
     routes,
 };
 
-pub const BASE_PATH: &str = "/api/v2";
+pub const BASE_PATH: &str = API_BASE_PATH;
 
-/// The API's routes and its OpenAPI document, built from the same handler
-/// annotations.
-pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// What the API's handlers reach: the services, and where idempotent
+/// answers are kept. One reference count to clone.
+#[derive(Clone)]
+pub struct ApiState(Arc<Services>);
+
+pub struct Services {
+    pub keys: Keys,
+    pub accounts: Accounts,
+    pub audit: AuditLog,
+    pub idempotency: Idempotency,
+}
+
+impl ApiState {
+    pub fn new(services: Services) -> Self {
+        ApiState(Arc::new(services))
+    }
+}
+
+impl Deref for ApiState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The API's routes, ready to be nested under [`BASE_PATH`], and its
+/// OpenAPI document, built from the same handler annotations.
+pub fn router<S: Clone + Send + Sync + 'static>(
+    state: ApiState,
+) -> (Router<S>, utoipa::openapi::OpenApi) {
     let idempotent = from_fn_with_state(state.clone(), idempotency::idempotent);
-    let with_idempotency = |(schemas, paths, method_router): UtoipaMethodRouter<AppState>| {
+    let with_idempotency = |(schemas, paths, method_router): UtoipaMethodRouter<ApiState>| {
         (schemas, paths, method_router.layer(idempotent.clone()))
     };
     let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -46,6 +77,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) 
     ));
     let router = router
         .layer(Extension(json))
-        .fallback(|| async { problem::ApiError(crate::error::AppError::NotFound) });
+        .fallback(|| async { problem::ApiError(crate::error::AppError::NotFound) })
+        .with_state(state);
     (router, document)
 }

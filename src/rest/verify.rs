@@ -3,11 +3,11 @@
 use super::{
     json::{Body, Data},
     problem::{self, ApiError},
+    ApiState,
 };
 use crate::{
     error::AppError,
-    keys::{verifier::Verification, Scope},
-    server::AppState,
+    keys::{credential::Verification, Scope},
 };
 use axum::{extract::State, response::IntoResponse};
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ pub struct VerifyResult<'a> {
         problem::NotJson
     ))]
 pub async fn verify(
-    State(state): State<AppState>,
+    State(state): State<ApiState>,
     Body(request): Body<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let required = request
@@ -65,10 +65,7 @@ pub async fn verify(
                 .map_err(|_| AppError::field("client_ip", "Give an IPv4 or IPv6 address."))
         })
         .transpose()?;
-    let verdict = state
-        .verifier
-        .verify(&request.key, required, client_ip)
-        .await?;
+    let verdict = state.keys.verify(&request.key, required, client_ip).await?;
     let result = match &verdict {
         Verification::Valid(key) => VerifyResult {
             valid: true,

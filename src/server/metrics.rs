@@ -3,8 +3,10 @@
 //! ratio, and usage-flush durations. Served at `GET /metrics` to the
 //! addresses in `KEYSMITH_METRICS_ALLOW` (loopback by default).
 
-use super::{security::ClientInfo, AppState};
-use crate::{error::AppError, keys::cache::CredentialCache, rest::problem::ApiError};
+use super::AppState;
+use crate::{
+    auth::identity::ClientInfo, error::AppError, keys::cache::CacheCounts, rest::problem::ApiError,
+};
 use axum::{
     extract::{MatchedPath, Request, State},
     http::{header, Method},
@@ -67,8 +69,7 @@ impl Metrics {
         });
     }
 
-    fn render(&self, cache: &CredentialCache) -> String {
-        let counts = cache.counts();
+    fn render(&self, counts: CacheCounts) -> String {
         metrics::counter!("keysmith_verify_cache_hits_total").absolute(counts.hits);
         metrics::counter!("keysmith_verify_cache_misses_total").absolute(counts.misses);
         let lookups = counts.hits + counts.misses;
@@ -184,7 +185,7 @@ pub async fn scrape(
         )
         .into());
     }
-    let body = state.metrics.render(state.verifier.cache());
+    let body = state.metrics.render(state.api.keys.cache_counts());
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -1,15 +1,14 @@
-//! The server: configuration, state, start-up, HTTP security layers and the
-//! command line. Compiled only with the `ssr` feature.
+//! The top floor, where the app is composed: configuration, the command
+//! line, start-up (which builds the services and both doors), the HTTP
+//! security layers, metrics, probes and assets. Nothing below imports it.
+//! Compiled only with the `ssr` feature.
 
 pub mod assets;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod health;
 pub mod listener;
 pub mod metrics;
-pub mod pagination;
-pub mod rpc;
 pub mod secrets;
 pub mod security;
 pub mod startup;

@@ -3,16 +3,16 @@
 //! for server-function errors.
 
 use super::AppState;
-use crate::error::AppError;
+use crate::{auth::identity::ClientInfo, error::AppError};
 use axum::{
     body::{to_bytes, Body},
-    extract::{ConnectInfo, FromRequestParts, Request, State},
-    http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode},
+    extract::{ConnectInfo, Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use ipnet::IpNet;
-use std::{convert::Infallible, net::IpAddr, net::SocketAddr};
+use std::{net::IpAddr, net::SocketAddr};
 
 /// The CSP for server-rendered pages: only our own scripts, the inline
 /// hydration script carrying this response's nonce, and our wasm.
@@ -163,26 +163,8 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Who is calling: the address believed to be the client's, and its user
-/// agent. Computed once per request by [`identify_client`].
-#[derive(Clone, Debug, Default)]
-pub struct ClientInfo {
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<ClientInfo>()
-            .cloned()
-            .unwrap_or_default())
-    }
-}
-
+/// Works out who is calling ([`ClientInfo`]) once per request, for the
+/// doors and the audit log to read.
 pub async fn identify_client(
     State(state): State<AppState>,
     mut req: Request,

@@ -13,12 +13,16 @@ use super::{
 };
 use crate::{
     app::{shell, App},
+    audit::service::AuditLog,
     auth::{
         hashing::PasswordHasher,
-        session::{enforce_lifetimes, guard_pages},
+        service::Accounts,
+        session::{enforce_lifetimes, guard_pages, Lifetimes},
+        token::TokenSigner,
     },
-    keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, verifier::KeyVerifier},
-    rest::{self, auth::TokenSigner, idempotency::KeyDigester},
+    keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, Keys},
+    rest::{self, idempotency::Idempotency, ApiState, Services},
+    shared::site::PublicUrl,
     storage::Db,
 };
 use axum::{
@@ -57,8 +61,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> Result<Self, BoxError> {
         let db = Db::connect(&config.database_url).await?;
-        let keys = ServerKeys::load(&config)?;
-        let key_format = KeyFormat::new(config.key_prefix.clone());
+        let secrets = ServerKeys::load(&config)?;
         let usage = UsageTracker::default();
         usage.flush_every(db.clone(), config.usage_flush);
         tokio::spawn(rest::idempotency::sweep_every(
@@ -67,23 +70,15 @@ impl Application {
         ));
         let metrics = Metrics::install();
         metrics.keep_up_every(Duration::from_secs(5));
+        let api = ApiState::new(services(&config, &db, &secrets, usage.clone()));
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config)?,
-            passwords: PasswordHasher::new(config.max_concurrent_hashes),
-            verifier: KeyVerifier::new(
-                db.clone(),
-                key_format.clone(),
-                usage.clone(),
-                CredentialCache::new(config.verify_cache_ttl, config.verify_cache_entries),
-            ),
-            key_format,
-            tokens: TokenSigner::new(&keys.jwt, config.token_lifetime),
-            idempotency: KeyDigester::new(keys.idempotency),
             config: Arc::new(config),
             db: db.clone(),
+            api,
             metrics,
         });
-        let sessions = sessions(&state, &keys).await?;
+        let sessions = sessions(&state, &secrets).await?;
         let router = router(state.clone(), sessions);
         let listener = TcpListener::bind(state.config.site_addr)
             .await
@@ -128,6 +123,27 @@ impl Application {
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The services, each handed what it depends on.
+fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker) -> Services {
+    Services {
+        keys: Keys::new(
+            db.clone(),
+            KeyFormat::new(config.key_prefix.clone()),
+            CredentialCache::new(config.verify_cache_ttl, config.verify_cache_entries),
+            usage,
+        ),
+        accounts: Accounts::new(
+            db.clone(),
+            PasswordHasher::new(config.max_concurrent_hashes),
+            TokenSigner::new(&secrets.jwt, config.token_lifetime),
+            config.throttle.clone(),
+            config.allow_signup,
+        ),
+        audit: AuditLog::new(db.clone()),
+        idempotency: Idempotency::new(db.clone(), secrets.idempotency, config.idempotency_max_keys),
     }
 }
 
@@ -180,7 +196,7 @@ fn router(
         .route("/readyz", get(super::health::ready))
         .route("/metrics", get(super::metrics::scrape))
         .merge(super::assets::package_files(&state.leptos_options))
-        .nest(rest::BASE_PATH, rest::router(&state).0)
+        .nest(rest::BASE_PATH, rest::router(state.api.clone()).0)
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -189,7 +205,13 @@ fn router(
             _,
         >(context, shell))
         .layer(from_fn(guard_pages))
-        .layer(from_fn_with_state(state.clone(), enforce_lifetimes))
+        .layer(from_fn_with_state(
+            Lifetimes {
+                idle: state.config.session_idle,
+                max: state.config.session_max,
+            },
+            enforce_lifetimes,
+        ))
         .layer(sessions)
         .layer(from_fn(server_fn_error_status))
         .layer(from_fn_with_state(state.clone(), reject_cross_site))
@@ -210,9 +232,13 @@ fn router(
 }
 
 /// Runs for each page and server-function request: gives server functions
-/// the state, and gives the page a fresh CSP nonce for its inline script.
+/// the services and the public URL, and gives the page a fresh CSP nonce
+/// for its inline script.
 fn provide_request_context(state: &AppState) {
-    provide_context(state.clone());
+    provide_context(state.api.keys.clone());
+    provide_context(state.api.accounts.clone());
+    provide_context(state.api.audit.clone());
+    provide_context(PublicUrl(state.config.public_url.clone()));
     leptos::nonce::provide_nonce();
     let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) else {
         return;

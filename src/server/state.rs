@@ -1,30 +1,21 @@
 use super::{metrics::Metrics, Config};
-use crate::{
-    auth::hashing::PasswordHasher,
-    keys::{secret::KeyFormat, verifier::KeyVerifier},
-    rest::{auth::TokenSigner, idempotency::KeyDigester},
-    storage::Db,
-};
+use crate::{rest::ApiState, storage::Db};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::{ops::Deref, sync::Arc};
 
-/// What every handler and server function can reach: axum `State` for
-/// handlers, and the same value in Leptos context for server functions.
-/// Cloned for each middleware and handler of every request, so a clone is
-/// one reference count, not one per field.
+/// What the server's own layers and handlers reach (the services are in
+/// `api`, shared with the REST router). Cloned for each middleware and
+/// handler of every request, so a clone is one reference count.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
+    /// For the readiness probe.
     pub db: Db,
-    pub passwords: PasswordHasher,
-    pub key_format: KeyFormat,
-    pub tokens: TokenSigner,
-    pub idempotency: KeyDigester,
-    pub verifier: KeyVerifier,
+    pub api: ApiState,
     pub metrics: Metrics,
 }
 
@@ -46,13 +37,5 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     pub fn new(shared: Shared) -> Self {
         AppState(Arc::new(shared))
-    }
-
-    /// The state, inside a server function.
-    pub fn from_context() -> Result<Self, crate::error::AppError> {
-        leptos::prelude::use_context::<AppState>().ok_or_else(|| {
-            tracing::error!("AppState missing from the Leptos context");
-            crate::error::AppError::Internal
-        })
     }
 }

@@ -297,11 +297,25 @@ impl TestApp {
         (body["key"].clone(), secret)
     }
 
-    /// The database, opened beside the server, for checks through the
-    /// service layer.
-    pub async fn database(&self) -> keysmith::storage::Db {
-        let url = format!("sqlite://{}", self.database_path().display());
-        keysmith::storage::Db::connect(&url).await.unwrap()
+    /// The server's verdict on `key` used from `client_ip`, as a service
+    /// asking `POST /api/v2/keys/verify` for the `search` scope gets it:
+    /// its `code` (`VALID`, `REVOKED`, …). Through the server's own cache,
+    /// so a change the cache failed to forget shows here.
+    pub async fn verdict(&self, key: &str, client_ip: Option<&str>) -> String {
+        let mut request = serde_json::json!({ "key": key, "required_scope": "search" });
+        if let Some(ip) = client_ip {
+            request["client_ip"] = ip.into();
+        }
+        let response = self
+            .client
+            .post(self.url("/api/v2/keys/verify"))
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer: Value = response.json().await.unwrap();
+        answer["data"]["code"].as_str().unwrap().to_owned()
     }
 
     /// Every byte of the database files, write-ahead log included.
@@ -320,4 +334,21 @@ impl TestApp {
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Waits until `condition` holds, checking every 50 ms; panics naming
+/// `what` if it still does not after `within`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still not the case after {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

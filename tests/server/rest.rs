@@ -1,5 +1,5 @@
 use crate::helpers::*;
-use keysmith::{auth::session::SessionUser, rest::auth::TokenSigner};
+use keysmith::auth::{identity::AuthenticatedUser, token::TokenSigner};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -260,7 +260,7 @@ async fn bad_credentials_get_401_with_www_authenticate() {
     let token = user_token(&app).await;
     let (_, key) = key_with(&app, &token, &["read"]).await;
     let expired = TokenSigner::new(&[1u8; 32], Duration::from_secs(60));
-    let user = SessionUser {
+    let user = AuthenticatedUser {
         user_id: "usr_x".into(),
         account_id: "acc_x".into(),
     };
@@ -302,7 +302,7 @@ async fn an_expired_bearer_token_is_refused() {
     .await;
     let token = user_token(&app).await;
     let me = api(&app, Method::GET, "/me", Auth::Bearer(&token), None).await;
-    let user = SessionUser {
+    let user = AuthenticatedUser {
         user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
         account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
     };
@@ -904,7 +904,7 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
     let owner = user_token(&app).await;
     let stranger = user_token(&app).await;
     let me = api(&app, Method::GET, "/me", Auth::Bearer(&owner), None).await;
-    let user = SessionUser {
+    let user = AuthenticatedUser {
         user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
         account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
     };

@@ -3,7 +3,7 @@
 
 use crate::{
     app::components::{FormAlert, FormErrors, SubmitButton, TextField},
-    auth::api::{ChangePassword, SignOutEverywhere},
+    auth::rpc::{ChangePassword, SignOutEverywhere},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;

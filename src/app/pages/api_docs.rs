@@ -3,8 +3,7 @@
 
 use crate::{
     app::layout::UserResource,
-    auth::api::{api_overview, ApiAccess},
-    keys::Scope,
+    keys::{model::ApiAccess, rpc::api_overview, Scope},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -4,8 +4,8 @@
 
 use crate::{
     app::{components::Pager, format},
-    audit::{api::list_audit_events, AuditEventView, AuditQuery},
-    keys::{api::list_api_keys, model::KeyQuery},
+    audit::{rpc::list_audit_events, AuditEventView, AuditQuery},
+    keys::{model::KeyQuery, rpc::list_api_keys},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;

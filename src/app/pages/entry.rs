@@ -2,7 +2,7 @@
 
 use crate::{
     app::components::{BrandMark, FormAlert, FormErrors, SubmitButton, TextField},
-    auth::api::{auth_options, SignIn, SignUp},
+    auth::rpc::{auth_options, SignIn, SignUp},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;

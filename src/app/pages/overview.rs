@@ -1,4 +1,4 @@
-use crate::{app::layout::UserResource, keys::api::key_counts};
+use crate::{app::layout::UserResource, keys::rpc::key_counts};
 use leptos::prelude::*;
 use leptos_meta::Title;
 

@@ -9,8 +9,8 @@ use crate::{
     },
     error::AppError,
     keys::{
-        api::{create_api_key, delete_api_key, revoke_api_key, rotate_api_key, update_api_key},
         model::{ApiKeyView, IssuedKey, KeyChanges, KeyDraft, MAX_EXPIRY_DAYS},
+        rpc::{create_api_key, delete_api_key, revoke_api_key, rotate_api_key, update_api_key},
     },
 };
 use leptos::{html, prelude::*};

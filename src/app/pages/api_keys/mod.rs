@@ -7,8 +7,8 @@ mod form;
 use crate::{
     app::{components::Pager, format},
     keys::{
-        api::list_api_keys,
         model::{ApiKeyView, KeyPage, KeyQuery, KeyStatus},
+        rpc::list_api_keys,
     },
 };
 use dialogs::{

@@ -1,9 +1,8 @@
 //! Cursor pagination. A cursor is opaque to clients: the hex form of the last
 //! id on the page, so nothing about our ids becomes a contract.
 
+use super::clock::MAX_ID_LEN;
 use crate::error::AppError;
-
-const MAX_ID_LEN: usize = 64;
 
 /// The cursor that continues after `last_id`.
 pub fn encode_cursor(last_id: &str) -> String {

@@ -4,6 +4,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// Longer than any id [`new_id`] makes: longer input cannot name anything.
+pub const MAX_ID_LEN: usize = 64;
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

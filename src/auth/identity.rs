@@ -1,0 +1,72 @@
+//! Who is acting: the authenticated user (signed in through a browser
+//! session or a bearer token), the client they act from, and the two
+//! together as the actor every audit event records.
+
+use crate::{audit::AuditAction, shared::clock, storage::NewAuditEvent};
+use axum::{extract::FromRequestParts, http::request::Parts};
+use serde::{Deserialize, Serialize};
+use std::{convert::Infallible, net::IpAddr};
+
+/// A user whose credential (session or bearer token) was checked for this
+/// request, and the account they act in.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuthenticatedUser {
+    pub user_id: String,
+    pub account_id: String,
+}
+
+/// Who is calling: the address believed to be the client's, and its user
+/// agent. The server's security layer works it out once per request and
+/// leaves it in the request's extensions.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// The client of the server function being served (empty when unknown).
+    pub async fn of_this_request() -> ClientInfo {
+        leptos_axum::extract().await.unwrap_or_default()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// Who is acting and from where: what every audit event records.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub user: AuthenticatedUser,
+    pub client: ClientInfo,
+}
+
+impl Actor {
+    /// An event by this actor, happening now, about `key` (id, name) if any.
+    pub fn event<'a>(
+        &'a self,
+        action: AuditAction,
+        key: Option<(&'a str, &'a str)>,
+    ) -> NewAuditEvent<'a> {
+        NewAuditEvent {
+            id: clock::new_id("evt"),
+            account_id: &self.user.account_id,
+            actor_id: Some(&self.user.user_id),
+            action: action.as_str(),
+            key_id: key.map(|(id, _)| id),
+            key_name: key.map(|(_, name)| name),
+            occurred_at: clock::now_ms(),
+            client_ip: self.client.ip.map(|ip| ip.to_string()),
+            user_agent: self.client.user_agent.as_deref(),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The `/rpc` door for signing up, in and out: server functions the pages
+//! call. Each reads the request, calls the accounts service, and shapes the
+//! answer.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use crate::{
+    auth::{
+        identity::ClientInfo,
+        service::Accounts,
+        session::{self, signed_in, signed_in_actor, this_session},
+    },
+    shared::context::provided,
+};
+
+/// The signed-in user, as the dashboard shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub email: String,
+}
+
+/// What the sign-in and sign-up pages need to know about the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryOptions {
+    pub signup_enabled: bool,
+}
+
+pub const DEFAULT_RETURN_PATH: &str = "/dashboard";
+
+/// Where to go after signing in: the requested path when it stays on this
+/// site, the dashboard otherwise (an open redirect would let phishing pages
+/// borrow our sign-in form).
+pub fn safe_return_path(next: &str) -> &str {
+    let same_site = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if same_site {
+        next
+    } else {
+        DEFAULT_RETURN_PATH
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_up")]
+pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
+    let accounts = provided::<Accounts>()?;
+    let session = this_session().await?;
+    let client = ClientInfo::of_this_request().await;
+    let user = accounts.sign_up(&email, password, &client).await?;
+    session::sign_in(&session, &accounts, user).await?;
+    leptos_axum::redirect(DEFAULT_RETURN_PATH);
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String, next: String) -> Result<(), AppError> {
+    let accounts = provided::<Accounts>()?;
+    let session = this_session().await?;
+    let client = ClientInfo::of_this_request().await;
+    let user = accounts.sign_in(&email, password, &client).await?;
+    session::sign_in(&session, &accounts, user).await?;
+    leptos_axum::redirect(safe_return_path(&next));
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    let session = this_session().await?;
+    if let Ok(actor) = signed_in_actor().await {
+        provided::<Accounts>()?.signed_out(&actor).await?;
+    }
+    session::sign_out(&session).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere() -> Result<(), AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Accounts>()?.sign_out_everywhere(&actor).await?;
+    session::sign_out(&this_session().await?).await?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    let accounts = provided::<Accounts>()?;
+    let actor = signed_in_actor().await?;
+    accounts
+        .change_password(&actor, current_password, new_password)
+        .await?;
+    // Every session ended with the old password; this one carries on.
+    session::sign_in(&this_session().await?, &accounts, actor.user).await
+}
+
+#[server(prefix = "/rpc", endpoint = "current_user")]
+pub async fn current_user() -> Result<UserSummary, AppError> {
+    let user = signed_in().await?;
+    let email = provided::<Accounts>()?.email_of(&user).await?;
+    Ok(UserSummary { email })
+}
+
+#[server(prefix = "/rpc", endpoint = "auth_options")]
+pub async fn auth_options() -> Result<EntryOptions, AppError> {
+    Ok(EntryOptions {
+        signup_enabled: provided::<Accounts>()?.signup_enabled(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_site_paths_are_kept_as_return_targets() {
+        assert_eq!(
+            safe_return_path("/dashboard/api-keys"),
+            "/dashboard/api-keys"
+        );
+        assert_eq!(safe_return_path("/dashboard?tab=1"), "/dashboard?tab=1");
+    }
+
+    #[test]
+    fn other_sites_and_odd_paths_fall_back_to_the_dashboard() {
+        for next in [
+            "",
+            "https://evil.example/",
+            "//evil.example/x",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "dashboard",
+            "/dash\nboard",
+        ] {
+            assert_eq!(safe_return_path(next), DEFAULT_RETURN_PATH, "{next:?}");
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! A key as verification sees it, and the verdict on one presented use.
+
+use super::{model::KeyStatus, IpAllowlist, Scope, Scopes};
+use crate::storage::KeyCredential;
+use std::{net::IpAddr, sync::Arc};
+
+/// The outcome of checking a presented key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// Shared with the cache entry: a verification copies no strings.
+    Valid(Arc<VerifiedKey>),
+    Malformed,
+    NotFound,
+    Revoked,
+    Expired,
+    InsufficientScope,
+    IpNotAllowed,
+}
+
+impl Verification {
+    /// The stable code the verification endpoint answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Verification::Valid(_) => "VALID",
+            Verification::Malformed => "MALFORMED",
+            Verification::NotFound => "NOT_FOUND",
+            Verification::Revoked => "REVOKED",
+            Verification::Expired => "EXPIRED",
+            Verification::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Verification::IpNotAllowed => "IP_NOT_ALLOWED",
+        }
+    }
+}
+
+/// What a valid key may do, for the service that accepted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedKey {
+    pub key_id: String,
+    pub account_id: String,
+    pub name: String,
+    pub scopes: Scopes,
+    pub expires_at: Option<i64>,
+}
+
+/// A key as verification needs it, its stored scopes and addresses parsed
+/// once when it enters the cache.
+#[derive(Debug)]
+pub struct Credential {
+    key: Arc<VerifiedKey>,
+    ips: IpAllowlist,
+    revoked_at: Option<i64>,
+    /// The presented secret is the one a rotation replaced; it works only
+    /// until `previous_expires_at`.
+    is_previous: bool,
+    previous_expires_at: Option<i64>,
+}
+
+impl Credential {
+    /// `None` (and an error in the log) if the stored text does not parse,
+    /// which only a hand-edited database can cause.
+    pub(super) fn parse(stored: KeyCredential) -> Option<Self> {
+        let (Ok(scopes), Ok(ips)) = (
+            Scopes::from_text(&stored.scopes),
+            IpAllowlist::from_text(&stored.ip_allowlist),
+        ) else {
+            tracing::error!(key_id = %stored.id, "stored scopes or IP allowlist do not parse");
+            return None;
+        };
+        Some(Credential {
+            key: Arc::new(VerifiedKey {
+                key_id: stored.id,
+                account_id: stored.account_id,
+                name: stored.name,
+                scopes,
+                expires_at: stored.expires_at,
+            }),
+            ips,
+            revoked_at: stored.revoked_at,
+            is_previous: stored.is_previous,
+            previous_expires_at: stored.previous_expires_at,
+        })
+    }
+
+    /// State first, then scope, then address.
+    pub(super) fn judge(
+        &self,
+        required: Option<Scope>,
+        client_ip: Option<IpAddr>,
+        now_ms: i64,
+    ) -> Verification {
+        match KeyStatus::of(self.revoked_at, self.key.expires_at, now_ms) {
+            KeyStatus::Revoked => return Verification::Revoked,
+            KeyStatus::Expired => return Verification::Expired,
+            KeyStatus::Active => {}
+        }
+        let grace_over = self.previous_expires_at.is_none_or(|end| end <= now_ms);
+        if self.is_previous && grace_over {
+            return Verification::Expired;
+        }
+        if required.is_some_and(|scope| !self.key.scopes.satisfies(scope)) {
+            return Verification::InsufficientScope;
+        }
+        if !self.ips.is_empty() && !client_ip.is_some_and(|ip| self.ips.allows(ip)) {
+            return Verification::IpNotAllowed;
+        }
+        Verification::Valid(Arc::clone(&self.key))
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub(in crate::keys) fn credential() -> Credential {
+        stored(KeyCredential {
+            id: "key_1".into(),
+            account_id: "acc_1".into(),
+            name: "CI".into(),
+            scopes: "read".into(),
+            ip_allowlist: "10.0.0.0/8".into(),
+            expires_at: Some(1_000),
+            revoked_at: None,
+            is_previous: false,
+            previous_expires_at: None,
+        })
+    }
+
+    fn stored(credential: KeyCredential) -> Credential {
+        Credential::parse(credential).unwrap()
+    }
+
+    #[test]
+    fn verification_checks_state_then_scope_then_address() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let found = credential();
+        assert!(matches!(
+            found.judge(Some(Scope::Search), Some(ip), 999),
+            Verification::Valid(_)
+        ));
+        assert_eq!(found.judge(None, Some(ip), 1_000), Verification::Expired);
+        assert_eq!(
+            found.judge(Some(Scope::Write), Some(ip), 999),
+            Verification::InsufficientScope
+        );
+        let outside: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(
+            found.judge(None, Some(outside), 999),
+            Verification::IpNotAllowed
+        );
+        assert_eq!(found.judge(None, None, 999), Verification::IpNotAllowed);
+        let revoked = Credential {
+            revoked_at: Some(5),
+            ..credential()
+        };
+        assert_eq!(revoked.judge(None, Some(ip), 999), Verification::Revoked);
+    }
+
+    #[test]
+    fn a_replaced_secret_works_only_until_its_grace_period_ends() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let old = Credential {
+            is_previous: true,
+            previous_expires_at: Some(500),
+            ..credential()
+        };
+        assert!(matches!(
+            old.judge(None, Some(ip), 499),
+            Verification::Valid(_)
+        ));
+        assert_eq!(old.judge(None, Some(ip), 500), Verification::Expired);
+        let no_grace = Credential {
+            previous_expires_at: None,
+            ..old
+        };
+        assert_eq!(no_grace.judge(None, Some(ip), 1), Verification::Expired);
+    }
+
+    #[test]
+    fn a_valid_verdict_shares_the_cached_key_instead_of_copying_it() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let found = credential();
+        let (Verification::Valid(first), Verification::Valid(second)) = (
+            found.judge(None, Some(ip), 999),
+            found.judge(Some(Scope::Read), Some(ip), 999),
+        ) else {
+            panic!("both uses are valid");
+        };
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(first.key_id, "key_1");
+        assert_eq!(first.scopes.iter().collect::<Vec<_>>(), [Scope::Read]);
+    }
+}

@@ -1,0 +1,103 @@
+//! The `/rpc` door for the dashboard's API-key pages: server functions, thin
+//! over the key service. Inputs are JSON, so lists and optional fields
+//! arrive intact.
+
+use super::model::{
+    ApiAccess, ApiKeyView, IssuedKey, KeyChanges, KeyDraft, KeyPage, KeyQuery, KeyStats,
+};
+use crate::error::AppError;
+use leptos::{prelude::*, server_fn::codec::Json};
+
+#[cfg(feature = "ssr")]
+use crate::{
+    auth::session::{signed_in, signed_in_actor},
+    keys::{service::Keys, KeyId},
+    shared::{
+        context::provided,
+        site::{PublicUrl, API_BASE_PATH},
+    },
+};
+
+#[server(prefix = "/rpc", endpoint = "key_counts")]
+pub async fn key_counts() -> Result<KeyStats, AppError> {
+    let user = signed_in().await?;
+    provided::<Keys>()?.stats(&user).await
+}
+
+#[server(prefix = "/rpc", endpoint = "list_api_keys", input = Json)]
+pub async fn list_api_keys(query: KeyQuery) -> Result<KeyPage, AppError> {
+    let user = signed_in().await?;
+    provided::<Keys>()?.list(&user, &query).await
+}
+
+#[server(prefix = "/rpc", endpoint = "get_api_key", input = Json)]
+pub async fn get_api_key(id: String) -> Result<ApiKeyView, AppError> {
+    let user = signed_in().await?;
+    provided::<Keys>()?.get(&user, &KeyId::parse(&id)?).await
+}
+
+#[server(prefix = "/rpc", endpoint = "create_api_key", input = Json)]
+pub async fn create_api_key(draft: KeyDraft) -> Result<IssuedKey, AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Keys>()?.create(&actor, &draft).await
+}
+
+#[server(prefix = "/rpc", endpoint = "update_api_key", input = Json)]
+pub async fn update_api_key(id: String, changes: KeyChanges) -> Result<ApiKeyView, AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Keys>()?
+        .update(&actor, &KeyId::parse(&id)?, &changes)
+        .await
+}
+
+#[server(prefix = "/rpc", endpoint = "rotate_api_key", input = Json)]
+pub async fn rotate_api_key(id: String, grace_period_minutes: i64) -> Result<IssuedKey, AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Keys>()?
+        .rotate(&actor, &KeyId::parse(&id)?, grace_period_minutes)
+        .await
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_api_key", input = Json)]
+pub async fn revoke_api_key(id: String) -> Result<ApiKeyView, AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Keys>()?
+        .revoke(&actor, &KeyId::parse(&id)?)
+        .await
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_api_key", input = Json)]
+pub async fn delete_api_key(id: String) -> Result<(), AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Keys>()?
+        .delete(&actor, &KeyId::parse(&id)?)
+        .await
+}
+
+/// The API's base URL (the configured public URL, else the address this
+/// request reached) and the prefix of this server's keys.
+#[server(prefix = "/rpc", endpoint = "api_overview")]
+pub async fn api_overview() -> Result<ApiAccess, AppError> {
+    signed_in().await?;
+    let origin = match provided::<PublicUrl>()?.0 {
+        Some(url) => url,
+        None => {
+            let headers: axum::http::HeaderMap = leptos_axum::extract()
+                .await
+                .map_err(AppError::from_server_fn_error)?;
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| {
+                    h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+                })
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    Ok(ApiAccess {
+        base_url: format!("{origin}{API_BASE_PATH}"),
+        key_prefix: provided::<Keys>()?.prefix().to_owned(),
+    })
+}

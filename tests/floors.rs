@@ -1,0 +1,131 @@
+//! The floors of the house, read from the imports: every `crate::…` path in
+//! `src/`, grouped `use crate::{…}` lists included. A module may reach the
+//! floors below it, never one above; see "Layout" in README.md.
+//!
+//! ```text
+//! server/                      the composition root: builds everything
+//! app/   rest/                 the doors (pages, the REST API)
+//! keys/  auth/  audit/         the services, each with its `/rpc` door (rpc.rs)
+//! storage/  shared/  error.rs  the ground floor
+//! ```
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    path::{Path, PathBuf},
+};
+
+/// What each top-level module may name: everything else is above it or
+/// beside it on a floor it must not lean on.
+const RULES: &[(&str, &[&str])] = &[
+    ("error", &[]),
+    ("shared", &["error"]),
+    ("storage", &["error", "shared"]),
+    ("audit", &["error", "shared", "storage", "auth"]),
+    ("auth", &["error", "shared", "storage", "audit"]),
+    ("keys", &["error", "shared", "storage", "audit", "auth"]),
+    (
+        "rest",
+        &["error", "shared", "storage", "audit", "auth", "keys"],
+    ),
+    ("app", &["error", "audit", "auth", "keys"]),
+];
+
+/// The only files of a service that may reach another service's door
+/// helpers: its own `/rpc` door. Everything else in `audit/` stays below
+/// `auth/`.
+const DOOR_FILE: &str = "rpc.rs";
+
+#[test]
+fn no_module_imports_a_floor_above_it() {
+    let mut broken = Vec::new();
+    for file in rust_files(Path::new("src")) {
+        let module = top_module(&file);
+        let Some((_, allowed)) = RULES.iter().find(|(name, _)| *name == module) else {
+            continue;
+        };
+        let text = fs::read_to_string(&file).unwrap();
+        for named in crate_modules(&text) {
+            let door_only = module == "audit" && named == "auth";
+            let permitted = named == module
+                || (allowed.contains(&named.as_str()) && (!door_only || file.ends_with(DOOR_FILE)));
+            if !permitted {
+                broken.push(format!("{} imports crate::{named}", file.display()));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "imports that run up a floor:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn the_reader_sees_grouped_and_inline_imports() {
+    let text =
+        "use crate::{\n    audit::{service::AuditLog, AuditAction},\n    error::AppError,\n};\n\
+                fn f() { crate::server::rpc::x(); }\nuse super::{x, y};";
+    assert_eq!(
+        crate_modules(text),
+        BTreeSet::from(["audit".into(), "error".into(), "server".into()])
+    );
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// `src/keys/service.rs` → `keys`; `src/error.rs` → `error`.
+fn top_module(file: &Path) -> String {
+    let inside = file.strip_prefix("src").unwrap();
+    let first = inside.components().next().unwrap().as_os_str();
+    first.to_string_lossy().trim_end_matches(".rs").to_owned()
+}
+
+/// The top-level modules a file names through `crate::`.
+fn crate_modules(text: &str) -> BTreeSet<String> {
+    let mut named = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            named.extend(group_heads(group));
+        } else {
+            named.insert(identifier(rest));
+        }
+    }
+    named.remove("");
+    named
+}
+
+/// The first segment of each item of a `{…}` list, nested lists skipped.
+fn group_heads(group: &str) -> Vec<String> {
+    let mut heads = vec![identifier(group.trim_start())];
+    let mut depth = 0;
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => heads.push(identifier(group[i + 1..].trim_start())),
+            _ => {}
+        }
+    }
+    heads
+}
+
+fn identifier(text: &str) -> String {
+    text.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
