@@ -18,16 +18,32 @@ pub enum Verification {
 }
 
 impl Verification {
+    /// Every code, in the order of [`Self::index`].
+    pub const CODES: [&'static str; 7] = [
+        "VALID",
+        "MALFORMED",
+        "NOT_FOUND",
+        "REVOKED",
+        "EXPIRED",
+        "INSUFFICIENT_SCOPE",
+        "IP_NOT_ALLOWED",
+    ];
+
     /// The stable code the verification endpoint answers with.
     pub fn code(&self) -> &'static str {
+        Self::CODES[self.index()]
+    }
+
+    /// Where this verdict's code is in [`Self::CODES`].
+    pub fn index(&self) -> usize {
         match self {
-            Verification::Valid(_) => "VALID",
-            Verification::Malformed => "MALFORMED",
-            Verification::NotFound => "NOT_FOUND",
-            Verification::Revoked => "REVOKED",
-            Verification::Expired => "EXPIRED",
-            Verification::InsufficientScope => "INSUFFICIENT_SCOPE",
-            Verification::IpNotAllowed => "IP_NOT_ALLOWED",
+            Verification::Valid(_) => 0,
+            Verification::Malformed => 1,
+            Verification::NotFound => 2,
+            Verification::Revoked => 3,
+            Verification::Expired => 4,
+            Verification::InsufficientScope => 5,
+            Verification::IpNotAllowed => 6,
         }
     }
 }

@@ -23,6 +23,8 @@ use utoipa_axum::{
 };
 
 pub const BASE_PATH: &str = API_BASE_PATH;
+/// Where keys are verified: [`BASE_PATH`] and `/keys/verify`.
+pub const VERIFY_PATH: &str = "/api/v2/keys/verify";
 
 /// What the API's handlers reach: the services, and where idempotent
 /// answers are kept. One reference count to clone.
@@ -50,16 +52,22 @@ impl Deref for ApiState {
     }
 }
 
-/// The API's routes, ready to be nested under [`BASE_PATH`], and its
-/// OpenAPI document, built from the same handler annotations.
-pub fn router<S: Clone + Send + Sync + 'static>(
-    state: ApiState,
-) -> (Router<S>, utoipa::openapi::OpenApi) {
+/// The API's routes, both to be nested under [`BASE_PATH`]: `api`, and
+/// `verify` apart, for the server to give the leanest layers (it is the hot
+/// path of every service that accepts keys); and the OpenAPI document of
+/// both, built from the same handler annotations.
+pub struct Routes<S> {
+    pub api: Router<S>,
+    pub verify: Router<S>,
+    pub document: utoipa::openapi::OpenApi,
+}
+
+pub fn routes<S: Clone + Send + Sync + 'static>(state: ApiState) -> Routes<S> {
     let idempotent = from_fn_with_state(state.clone(), idempotency::idempotent);
     let with_idempotency = |(schemas, paths, method_router): UtoipaMethodRouter<ApiState>| {
         (schemas, paths, method_router.layer(idempotent.clone()))
     };
-    let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(account::token))
         .routes(routes!(account::signup))
         .routes(with_idempotency(routes!(keys::create)))
@@ -69,15 +77,35 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .routes(with_idempotency(routes!(keys::revoke)))
         .routes(routes!(account::me))
         .routes(routes!(account::audit_events))
-        .routes(routes!(verify::verify))
         .routes(routes!(openapi::document))
         .split_for_parts();
+    let (verify, verify_document) = OpenApiRouter::new()
+        .routes(routes!(verify::verify))
+        .split_for_parts();
+    let document = document.merge_from(verify_document);
     let json = openapi::Json(Arc::new(
         document.to_json().expect("the OpenAPI document serialises"),
     ));
-    let router = router
+    let api = api
         .layer(Extension(json))
         .fallback(|| async { problem::ApiError(crate::error::AppError::NotFound) })
+        .with_state(state.clone());
+    let verify = verify
+        .method_not_allowed_fallback(verify::method_not_allowed)
         .with_state(state);
-    (router, document)
+    Routes {
+        api,
+        verify,
+        document,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verify_path_is_under_the_base_path() {
+        assert_eq!(VERIFY_PATH, format!("{BASE_PATH}/keys/verify"));
+    }
 }

@@ -9,7 +9,11 @@ use crate::{
     error::AppError,
     keys::{credential::Verification, Scope},
 };
-use axum::{extract::State, response::IntoResponse};
+use axum::{
+    extract::State,
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -85,4 +89,14 @@ pub async fn verify(
         },
     };
     Ok(axum::Json(Data { data: result }).into_response())
+}
+
+/// Any method but POST: the route's own answer, as the API's problems
+/// layer would give it.
+pub async fn method_not_allowed() -> Response {
+    let mut response = ApiError(AppError::MethodNotAllowed).into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
 }

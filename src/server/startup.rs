@@ -2,7 +2,7 @@
 //! production and the integration tests (which bind port 0).
 
 use super::{
-    metrics::{track_requests, Metrics},
+    metrics::{track_requests, track_verifications, Metrics},
     secrets::ServerKeys,
     security::{
         check_host, identify_client, page_csp, reject_cross_site, security_headers,
@@ -103,16 +103,12 @@ impl Application {
     /// in flight finish (for up to the configured grace), writes the key
     /// usage gathered in memory and closes the database.
     pub async fn run_until_stopped(self) -> Result<(), BoxError> {
+        let stop = shutdown_signal()?;
         tracing::info!("listening on http://{}", self.local_addr());
         let grace = self.shutdown_grace;
-        let finished = super::listener::serve(
-            self.listener,
-            self.router,
-            self.header_timeout,
-            shutdown_signal(),
-            grace,
-        )
-        .await;
+        let finished =
+            super::listener::serve(self.listener, self.router, self.header_timeout, stop, grace)
+                .await;
         if !finished {
             tracing::warn!(?grace, "requests still in flight; stopping without them");
         }
@@ -190,13 +186,13 @@ fn router(
         move || provide_request_context(&state)
     };
     let options = state.leptos_options.clone();
-    Router::new()
+    let rest = rest::routes(state.api.clone());
+    let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/healthz", get(super::health::live))
         .route("/readyz", get(super::health::ready))
         .route("/metrics", get(super::metrics::scrape))
         .merge(super::assets::package_files(&state.leptos_options))
-        .nest(rest::BASE_PATH, rest::router(state.api.clone()).0)
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -215,7 +211,26 @@ fn router(
         .layer(sessions)
         .layer(from_fn(server_fn_error_status))
         .layer(from_fn_with_state(state.clone(), reject_cross_site))
+        .layer(from_fn_with_state(state.clone(), identify_client));
+    let api = rest
+        .api
         .layer(from_fn_with_state(state.clone(), identify_client))
+        .layer(from_fn(track_requests));
+    // The verification route is the hot path of every service that accepts
+    // keys: it passes the edge and nothing else: no session, no cookie, no
+    // client address (the caller names the address it wants checked).
+    let verify = rest.verify.layer(from_fn(track_verifications));
+    let site = pages
+        .layer(from_fn(track_requests))
+        .nest(rest::BASE_PATH, api.merge(verify));
+    edge(site, &state).with_state(state)
+}
+
+/// What every request passes, outermost last: the body limit, the request
+/// timeout, problem documents for the errors of both, the host check and
+/// the security headers.
+fn edge(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    router
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // A request (its body read included) that takes longer is answered
         // 408 and dropped, so a client trickling its body cannot hold a
@@ -227,8 +242,6 @@ fn router(
         .layer(from_fn(rest::problem::problems_only))
         .layer(from_fn_with_state(state.clone(), check_host))
         .layer(from_fn_with_state(state.clone(), security_headers))
-        .layer(from_fn(track_requests))
-        .with_state(state)
 }
 
 /// Runs for each page and server-function request: gives server functions
@@ -248,21 +261,18 @@ fn provide_request_context(state: &AppState) {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves at the first SIGINT or SIGTERM. The handlers are installed
+/// here, before the caller says it is listening: a signal sent the moment
+/// the server is up must stop it gracefully, not kill it.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, BoxError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }

@@ -1,5 +1,5 @@
-use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
-use serde_json::Value;
+use reqwest::{header, redirect::Policy, Client, Method, Response, StatusCode};
+use serde_json::{json, Value};
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
@@ -351,4 +351,142 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+// The REST API
+
+/// How a request authenticates.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Key(&'a str),
+}
+
+/// A REST answer: its status, headers and JSON body (or the text, as a
+/// JSON string, when it is not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: Value,
+}
+
+pub async fn api(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    auth: Auth<'_>,
+    body: Option<Value>,
+) -> Answer {
+    let mut request = reqwest::Client::new().request(method, app.url(&format!("/api/v2{path}")));
+    request = match auth {
+        Auth::None => request,
+        Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::Key(key) => request.header("X-API-Key", key),
+    };
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    assert_eq!(
+        answer.headers[header::CONTENT_TYPE].to_str().unwrap(),
+        "application/problem+json"
+    );
+    assert_eq!(answer.body["code"], code, "{}", answer.body);
+    assert_eq!(answer.body["status"], status.as_u16());
+    for field in ["type", "title", "detail"] {
+        assert!(answer.body[field].is_string(), "{field} in {}", answer.body);
+    }
+}
+
+/// Signs up over the API and returns a bearer token.
+pub async fn user_token(app: &TestApp) -> String {
+    let email = unique_email();
+    let created = api(
+        app,
+        Method::POST,
+        "/auth/signup",
+        Auth::None,
+        Some(json!({ "email": email, "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let token = api(
+        app,
+        Method::POST,
+        "/auth/token",
+        Auth::None,
+        Some(json!({ "email": email, "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.body);
+    assert_eq!(token.body["token_type"], "Bearer");
+    assert_eq!(token.body["expires_in"], 900);
+    token.body["access_token"].as_str().unwrap().to_owned()
+}
+
+pub async fn create_key(app: &TestApp, token: &str, body: Value) -> (String, String) {
+    let created = api(
+        app,
+        Method::POST,
+        "/api-keys",
+        Auth::Bearer(token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let data = &created.body["data"];
+    (
+        data["id"].as_str().unwrap().to_owned(),
+        data["key"].as_str().unwrap().to_owned(),
+    )
+}
+
+pub async fn key_with(app: &TestApp, token: &str, scopes: &[&str]) -> (String, String) {
+    create_key(
+        app,
+        token,
+        json!({ "name": format!("{scopes:?}"), "scopes": scopes }),
+    )
+    .await
+}
+
+pub fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Moves a key's expiry into the past, in the real database file.
+pub async fn expire(app: &TestApp, id: &str) {
+    let url = format!("sqlite://{}", app.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE api_keys SET expires_at = 1 WHERE id = ?")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+/// Runs one statement on a database file.
+pub async fn run_sql(database: &std::path::Path, statement: &str) {
+    let url = format!("sqlite://{}", database.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(statement).execute(&pool).await.unwrap();
+    pool.close().await;
 }

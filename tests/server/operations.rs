@@ -229,7 +229,7 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
     let mut app = TestApp::spawn().await;
     let mut stream = half_sent_request(&app).await;
     app.terminate();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(app.printed("shutting down").await, "{}", app.logs());
     assert!(app.is_running(), "waits for the request in flight");
     let rest = format!(
         "{:<71}",

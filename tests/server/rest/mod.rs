@@ -1,0 +1,7 @@
+//! The REST API under `/api/v2`, by area.
+
+mod credentials;
+mod idempotency;
+mod keys;
+mod openapi;
+mod verification;

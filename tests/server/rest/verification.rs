@@ -1,0 +1,369 @@
+//! `POST /api/v2/keys/verify`: every verdict, usage bookkeeping, and every
+//! change to a key reaching the very next verification through the server's
+//! own cache.
+
+use crate::helpers::*;
+use reqwest::{header, Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[tokio::test]
+async fn verification_answers_every_code_and_nothing_more() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, read) = create_key(
+        &app,
+        &token,
+        json!({ "name": "svc", "scopes": ["read"], "ips": ["10.0.0.0/8"] }),
+    )
+    .await;
+    let (revoked_id, revoked) = key_with(&app, &token, &["read"]).await;
+    api(
+        &app,
+        Method::POST,
+        &format!("/api-keys/{revoked_id}/revoke"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    let (expired_id, expired) = key_with(&app, &token, &["read"]).await;
+    expire(&app, &expired_id).await;
+    let unknown = keysmith::keys::secret::KeyFormat::new("ks_live_")
+        .generate()
+        .0
+        .reveal();
+    let cases = [
+        (json!({ "key": read, "client_ip": "10.1.2.3" }), "VALID"),
+        (
+            json!({ "key": read, "required_scope": "search", "client_ip": "10.1.2.3" }),
+            "VALID",
+        ),
+        (json!({ "key": "ks_live_nope" }), "MALFORMED"),
+        (json!({ "key": unknown }), "NOT_FOUND"),
+        (json!({ "key": revoked }), "REVOKED"),
+        (json!({ "key": expired }), "EXPIRED"),
+        (
+            json!({ "key": read, "required_scope": "write", "client_ip": "10.1.2.3" }),
+            "INSUFFICIENT_SCOPE",
+        ),
+        (
+            json!({ "key": read, "client_ip": "192.0.2.1" }),
+            "IP_NOT_ALLOWED",
+        ),
+    ];
+    for (body, code) in cases {
+        let answer = api(
+            &app,
+            Method::POST,
+            "/keys/verify",
+            Auth::None,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{body}");
+        let data = &answer.body["data"];
+        assert_eq!(data["code"], code, "{body}");
+        assert_eq!(data["valid"], code == "VALID");
+        if code == "VALID" {
+            assert_eq!(data["key_id"], id.as_str());
+            assert_eq!(data["scopes"], json!(["read"]));
+        } else {
+            assert_eq!(data["key_id"], Value::Null, "{code} reveals nothing");
+            assert_eq!(data["account_id"], Value::Null);
+        }
+    }
+    let bad = api(
+        &app,
+        Method::POST,
+        "/keys/verify",
+        Auth::None,
+        Some(json!({ "key": read, "required_scope": "root" })),
+    )
+    .await;
+    assert_problem(&bad, StatusCode::BAD_REQUEST, "validation_failed");
+}
+
+#[tokio::test]
+async fn key_use_is_recorded_in_batches_and_flushed_at_shutdown() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_USAGE_FLUSH_SECONDS", "3600")]).await;
+    let token = user_token(&app).await;
+    let (id, key) = key_with(&app, &token, &["read"]).await;
+    for _ in 0..3 {
+        let answer = api(&app, Method::GET, "/me", Auth::Key(&key), None).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let before = api(
+        &app,
+        Method::GET,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        before.body["data"]["last_used_at"],
+        Value::Null,
+        "not written per request"
+    );
+
+    let dir = app.stop().await;
+    let app = TestApp::spawn_in(dir, &[]).await;
+    // The bearer token outlives the restart: the server's secret is kept.
+    let after = api(
+        &app,
+        Method::GET,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&token),
+        None,
+    )
+    .await;
+    assert!(
+        after.body["data"]["last_used_at"].is_i64(),
+        "{}",
+        after.body
+    );
+    assert_eq!(after.body["data"]["last_used_ip"], "127.0.0.1");
+    let url = format!("sqlite://{}", app.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let requests: i64 = sqlx::query_scalar("SELECT requests FROM key_usage_daily WHERE key_id = ?")
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(requests, 3, "one row per key and day, counting every use");
+}
+
+#[tokio::test]
+async fn key_use_is_written_within_the_flush_interval() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, key) = key_with(&app, &token, &["read"]).await;
+    api(
+        &app,
+        Method::POST,
+        "/keys/verify",
+        Auth::None,
+        Some(json!({ "key": key, "client_ip": "198.51.100.4" })),
+    )
+    .await;
+    // Uses are written once a second (KEYSMITH_USAGE_FLUSH_SECONDS).
+    eventually(Duration::from_secs(5), "the use is written", || async {
+        let after = api(
+            &app,
+            Method::GET,
+            &format!("/api-keys/{id}"),
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
+        after.body["data"]["last_used_ip"] == "198.51.100.4"
+    })
+    .await;
+}
+
+async fn verify_code(app: &TestApp, key: &str, required_scope: Option<&str>) -> String {
+    let answer = api(
+        app,
+        Method::POST,
+        "/keys/verify",
+        Auth::None,
+        Some(json!({ "key": key, "required_scope": required_scope })),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["data"]["code"].as_str().unwrap().to_owned()
+}
+
+async fn change(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let answer = api(app, method, path, Auth::Bearer(token), body).await;
+    assert!(answer.status.is_success(), "{path}: {}", answer.body);
+    answer.body
+}
+
+#[tokio::test]
+async fn every_change_to_a_key_applies_to_the_very_next_verification() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, first) = key_with(&app, &token, &["read"]).await;
+    let path = format!("/api-keys/{id}");
+    for _ in 0..2 {
+        assert_eq!(verify_code(&app, &first, Some("read")).await, "VALID");
+    }
+
+    let narrowed = json!({ "scopes": ["search"] });
+    change(&app, &token, Method::PATCH, &path, Some(narrowed)).await;
+    assert_eq!(
+        verify_code(&app, &first, Some("read")).await,
+        "INSUFFICIENT_SCOPE"
+    );
+    let fenced = json!({ "ips": ["10.0.0.0/8"] });
+    change(&app, &token, Method::PATCH, &path, Some(fenced)).await;
+    assert_eq!(verify_code(&app, &first, None).await, "IP_NOT_ALLOWED");
+    change(
+        &app,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(json!({ "ips": [] })),
+    )
+    .await;
+    assert_eq!(verify_code(&app, &first, None).await, "VALID");
+
+    let rotate = format!("{path}/rotate");
+    let grace = json!({ "grace_period_minutes": 60 });
+    let second = change(&app, &token, Method::POST, &rotate, Some(grace)).await;
+    let second = second["data"]["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        verify_code(&app, &first, None).await,
+        "VALID",
+        "in its grace period"
+    );
+    assert_eq!(verify_code(&app, &second, None).await, "VALID");
+    let third = change(&app, &token, Method::POST, &rotate, None).await;
+    let third = third["data"]["key"].as_str().unwrap().to_owned();
+    assert_ne!(
+        verify_code(&app, &first, None).await,
+        "VALID",
+        "dropped by the second rotation"
+    );
+    assert_ne!(
+        verify_code(&app, &second, None).await,
+        "VALID",
+        "rotated without grace"
+    );
+    assert_eq!(verify_code(&app, &third, None).await, "VALID");
+
+    change(&app, &token, Method::POST, &format!("{path}/revoke"), None).await;
+    assert_eq!(verify_code(&app, &third, None).await, "REVOKED");
+    let answer = api(&app, Method::DELETE, &path, Auth::Bearer(&token), None).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    assert_eq!(verify_code(&app, &third, None).await, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn expiry_is_judged_against_the_clock_even_for_a_cached_key() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, key) = key_with(&app, &token, &["read"]).await;
+    let url = format!("sqlite://{}", app.database_path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let soon_ms = (now_s() as i64 + 2) * 1000;
+    sqlx::query("UPDATE api_keys SET expires_at = ? WHERE id = ?")
+        .bind(soon_ms)
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(verify_code(&app, &key, None).await, "VALID");
+    // Cached as valid now; the clock alone must end it.
+    eventually(Duration::from_secs(5), "the cached key expires", || async {
+        verify_code(&app, &key, None).await == "EXPIRED"
+    })
+    .await;
+}
+
+/// Verification skips the browser's layers (sessions, cookies, the client's
+/// address) but keeps the edge every request passes: security headers,
+/// limits, the host check, and problem documents for every error.
+#[tokio::test]
+async fn the_verify_route_is_lean_but_keeps_every_edge_defence() {
+    let app = TestApp::spawn_with(&[("KEYSMITH_ALLOWED_HOSTS", "keys.example")]).await;
+    let url = app.url("/api/v2/keys/verify");
+    let client = reqwest::Client::new();
+    let answer = client
+        .post(&url)
+        .header(header::HOST, "keys.example")
+        .json(&json!({ "key": "ks_live_typo" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let headers = answer.headers();
+    assert!(headers.get(header::SET_COOKIE).is_none(), "no session");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["data"]["code"], "MALFORMED");
+
+    let problem = |response: reqwest::Response| async move {
+        let status = response.status();
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let body: Value = response.json().await.unwrap();
+        (
+            status,
+            allow,
+            body["code"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let (status, allow, code) = problem(
+        client
+            .get(&url)
+            .header(header::HOST, "keys.example")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+    assert_eq!(allow.unwrap(), "POST");
+    // Refused on its declared length, before a byte of the body is read
+    // (raw, so the client is not cut off half-way through sending it).
+    let too_large = raw_exchange(
+        &app,
+        "POST /api/v2/keys/verify HTTP/1.1\r\nHost: keys.example\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000\r\n\
+         Connection: close\r\n\r\n",
+    )
+    .await;
+    assert!(too_large.starts_with("HTTP/1.1 413"), "{too_large}");
+    assert!(too_large.contains("payload_too_large"), "{too_large}");
+    let (status, _, code) = problem(
+        client
+            .post(&url)
+            .header(header::HOST, "keys.example")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body("key=x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+    let foreign = client
+        .post(&url)
+        .header(header::HOST, "elsewhere.example")
+        .json(&json!({ "key": "ks_live_typo" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::BAD_REQUEST, "host check");
+}
+
+/// Sends `request` as it is over a new connection; everything the server
+/// answers until it closes the connection.
+async fn raw_exchange(app: &TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes the connection")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
