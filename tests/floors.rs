@@ -61,6 +61,33 @@ fn no_module_imports_a_floor_above_it() {
     );
 }
 
+/// The storage seam: SQL and SQLite's types stay below `src/storage/`, so a
+/// second backend touches nothing else.
+#[test]
+fn sql_and_sqlite_types_stay_in_storage() {
+    const FORBIDDEN: &[&str] = &[
+        "sqlx::query",
+        "sqlx::sqlite",
+        "Sqlite",
+        "tower_sessions_sqlx_store",
+        "SELECT ",
+        "INSERT INTO",
+        "UPDATE ",
+        "DELETE FROM",
+    ];
+    let mut found = Vec::new();
+    for file in rust_files(Path::new("src")) {
+        if file.starts_with("src/storage") {
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap();
+        for token in FORBIDDEN.iter().filter(|token| text.contains(*token)) {
+            found.push(format!("{} holds {token:?}", file.display()));
+        }
+    }
+    assert!(found.is_empty(), "outside storage:\n{}", found.join("\n"));
+}
+
 #[test]
 fn the_reader_sees_grouped_and_inline_imports() {
     let text =

@@ -39,9 +39,9 @@ use tokio::net::TcpListener;
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 use tower_sessions::{
     cookie::{Key, SameSite},
-    Expiry, SessionManagerLayer,
+    service::SignedCookie,
+    ExpiredDeletion, Expiry, SessionManagerLayer, SessionStore,
 };
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// Requests larger than this are refused with 413: nothing Keysmith accepts
 /// comes close.
@@ -158,14 +158,12 @@ fn leptos_options(config: &Config) -> Result<LeptosOptions, BoxError> {
 async fn sessions(
     state: &AppState,
     keys: &ServerKeys,
-) -> Result<SessionManagerLayer<SqliteStore, tower_sessions::service::SignedCookie>, BoxError> {
+) -> Result<SessionManagerLayer<impl ExpiredDeletion + Clone, SignedCookie>, BoxError> {
     let store = state.db.session_store().await?;
-    tokio::spawn(
-        tower_sessions::ExpiredDeletion::continuously_delete_expired(
-            store.clone(),
-            Duration::from_secs(60 * 60),
-        ),
-    );
+    tokio::spawn(ExpiredDeletion::continuously_delete_expired(
+        store.clone(),
+        Duration::from_secs(60 * 60),
+    ));
     let idle = time::Duration::try_from(state.config.session_idle)?;
     Ok(SessionManagerLayer::new(store)
         .with_name("keysmith_session")
@@ -176,9 +174,9 @@ async fn sessions(
         .with_signed(Key::from(&keys.session)))
 }
 
-fn router(
+fn router<Store: SessionStore + Clone>(
     state: AppState,
-    sessions: SessionManagerLayer<SqliteStore, tower_sessions::service::SignedCookie>,
+    sessions: SessionManagerLayer<Store, SignedCookie>,
 ) -> Router {
     let routes = generate_route_list(App);
     let context = {

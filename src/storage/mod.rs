@@ -1,35 +1,24 @@
-//! Every SQL statement Keysmith runs lives below this module, so a second
-//! backend (PostgreSQL) can be added here without touching the services.
+//! Storage: the one seam between the services and a database. Every SQL
+//! statement Keysmith runs lives below this module, in one folder per
+//! backend (today `sqlite/`); the services call [`Db`], whose operations
+//! are listed once below, and never learn which backend answers them.
 
-mod api_keys;
-mod audit;
-mod idempotency;
-mod throttle;
-mod users;
+mod records;
+mod sqlite;
 
-pub use api_keys::{
-    KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse, NewKey,
-    NewSecret, StatusFilter,
-};
-pub use audit::{AuditEventRecord, NewAuditEvent};
-pub use idempotency::{Claim, IdempotencyRecord};
-pub use throttle::{Admission, Limit};
+pub use records::*;
 
-pub use users::{NewOwner, OwnerCreated, UserRecord};
+use sqlite::SqliteStore;
+use std::path::PathBuf;
+use tower_sessions::ExpiredDeletion;
 
-use sqlx::{
-    sqlite::{
-        SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-        SqliteSynchronous,
-    },
-    Connection, Sqlite, TransactionManager,
-};
-use std::{path::PathBuf, str::FromStr, time::Duration};
-use tower_sessions_sqlx_store::SqliteStore;
+/// The database the server was configured with (`DATABASE_URL`).
+#[derive(Clone)]
+pub struct Db(Backend);
 
 #[derive(Clone)]
-pub struct Db {
-    pool: SqlitePool,
+enum Backend {
+    Sqlite(SqliteStore),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,122 +38,94 @@ impl Db {
     /// Opens (creating when missing) the database at `url` and brings its
     /// schema up to date.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a write acknowledged to a client survives a crash.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        if let Some(folder) = database_folder(&options) {
-            std::fs::create_dir_all(&folder).map_err(|source| ConnectError::Folder {
-                path: folder.clone(),
-                source,
-            })?;
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .after_release(|conn, _| Box::pin(async move { Ok(left_no_transaction(conn).await) }))
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Db { pool })
+        Ok(Db(Backend::Sqlite(SqliteStore::connect(url).await?)))
     }
 
     /// The folder holding the database file, where server secrets are kept
-    /// beside it; `None` for an in-memory database.
+    /// beside it; `None` when the database is not a local file.
     pub fn folder_of(url: &str) -> Option<PathBuf> {
-        SqliteConnectOptions::from_str(url)
-            .ok()
-            .as_ref()
-            .and_then(database_folder)
+        SqliteStore::folder_of(url)
     }
 
-    /// The store behind browser sessions, with its table created.
-    pub async fn session_store(&self) -> Result<SqliteStore, sqlx::Error> {
-        let store = SqliteStore::new(self.pool.clone());
-        store.migrate().await?;
-        Ok(store)
+    /// The store behind browser sessions, in this database, its table
+    /// created.
+    pub async fn session_store(&self) -> Result<impl ExpiredDeletion + Clone, sqlx::Error> {
+        match &self.0 {
+            Backend::Sqlite(store) => store.session_store().await,
+        }
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
-    }
-
-    /// A transaction that holds SQLite's write lock from its first
-    /// statement (`BEGIN IMMEDIATE`). A deferred transaction that reads and
-    /// then writes fails with SQLITE_BUSY at once when another connection
-    /// wrote in between; this one waits its turn (up to the busy timeout).
-    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+        match &self.0 {
+            Backend::Sqlite(store) => store.ping().await,
+        }
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.0 {
+            Backend::Sqlite(store) => store.close().await,
+        }
     }
 }
 
-/// Whether a connection given back to the pool is outside any transaction.
-/// A request dropped at the wrong moment (its client gone) can leave one
-/// inside: sqlx acknowledges a `BEGIN` into a channel the dropped caller
-/// never reads, so no `Transaction` exists to roll it back, and the
-/// connection would keep SQLite's write lock, failing every later write.
-/// Such a connection is closed instead of reused.
-async fn left_no_transaction(conn: &mut SqliteConnection) -> bool {
-    // Lets a rollback queued by a dropped `Transaction` run first.
-    if conn.ping().await.is_err() {
-        return false;
-    }
-    <Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(conn) == 0
+/// Declares each operation once: the method the services call, answered by
+/// the backend's method of the same name and signature.
+macro_rules! operations {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $answer:ty;)*) => {
+        impl Db {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $answer {
+                    match &self.0 {
+                        Backend::Sqlite(store) => store.$name($($arg),*).await,
+                    }
+                }
+            )*
+        }
+    };
 }
 
-fn database_folder(options: &SqliteConnectOptions) -> Option<PathBuf> {
-    let file = options.get_filename();
-    let name = file.to_string_lossy();
-    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
-        return None;
-    }
-    let parent = file.parent()?;
-    Some(if parent.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        parent.to_path_buf()
-    })
-}
+operations! {
+    // Accounts and users
+    /// Creates an account and its owner, unless the email is taken.
+    fn create_account_with_owner(&self, owner: &NewOwner<'_>, event: &NewAuditEvent<'_>) -> Result<OwnerCreated, sqlx::Error>;
+    fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error>;
+    fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error>;
+    /// Ends every session and token of the user (a new token generation),
+    /// with a new password hash when given; the new generation.
+    fn renew_credentials(&self, user_id: &str, new_password_hash: Option<&str>, event: &NewAuditEvent<'_>) -> Result<i64, sqlx::Error>;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    // API keys
+    fn insert_key(&self, key: &NewKey<'_>, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>;
+    /// The account's key with this id.
+    fn key(&self, account_id: &str, id: &str) -> Result<Option<KeyRecord>, sqlx::Error>;
+    fn keys(&self, listing: &KeyListing<'_>) -> Result<Vec<KeyRecord>, sqlx::Error>;
+    /// Each change answers the digests the key had, for the cache to
+    /// forget, or `None` when the account has no such key (in a state that
+    /// allows the change).
+    fn update_key(&self, account_id: &str, id: &str, edit: &KeyEdit<'_>, event: &NewAuditEvent<'_>) -> Result<Option<KeyDigests>, sqlx::Error>;
+    fn rotate_key(&self, account_id: &str, id: &str, secret: &NewSecret<'_>, event: &NewAuditEvent<'_>) -> Result<Option<KeyDigests>, sqlx::Error>;
+    fn revoke_key(&self, account_id: &str, id: &str, event: &NewAuditEvent<'_>) -> Result<Option<KeyDigests>, sqlx::Error>;
+    fn delete_key(&self, account_id: &str, id: &str, event: &NewAuditEvent<'_>) -> Result<Option<KeyDigests>, sqlx::Error>;
+    /// The key whose current or replaced secret has this digest.
+    fn key_by_digest(&self, digest: &str) -> Result<Option<KeyCredential>, sqlx::Error>;
+    fn record_key_uses(&self, uses: &[KeyUse<'_>]) -> Result<(), sqlx::Error>;
+    fn key_counts(&self, account_id: &str, now_ms: i64, soon_ms: i64, day_ago_ms: i64, today: i64) -> Result<KeyCounts, sqlx::Error>;
 
-    #[test]
-    fn the_folder_of_a_file_database_is_its_parent() {
-        assert_eq!(
-            Db::folder_of("sqlite://data/keysmith.db"),
-            Some(PathBuf::from("data"))
-        );
-        assert_eq!(
-            Db::folder_of("sqlite:keysmith.db"),
-            Some(PathBuf::from("."))
-        );
-        assert_eq!(Db::folder_of("sqlite::memory:"), None);
-    }
+    // Audit events
+    fn record_audit_event(&self, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>;
+    fn audit_events(&self, account_id: &str, key_id: Option<&str>, before_id: Option<&str>, limit: i64) -> Result<Vec<AuditEventRecord>, sqlx::Error>;
 
-    #[tokio::test]
-    async fn connecting_creates_the_folder_and_file_and_migrates() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/nested/k.db", dir.path().display());
-        let db = Db::connect(&url).await.unwrap();
-        assert!(dir.path().join("nested/k.db").exists());
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        assert_eq!(mode, "wal");
-        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        assert_eq!(foreign_keys, 1);
-    }
+    // Idempotent answers
+    fn claim_idempotency_key(&self, account_id: &str, key_digest: &str, request_hash: &str, now_ms: i64, expired_before: i64, max_live: i64) -> Result<Claim, sqlx::Error>;
+    fn reclaim_stale_idempotency_key(&self, account_id: &str, key_digest: &str, created_at: i64) -> Result<bool, sqlx::Error>;
+    fn sweep_idempotency_records(&self, expired_before: i64) -> Result<u64, sqlx::Error>;
+    fn idempotency_record(&self, account_id: &str, key_digest: &str) -> Result<Option<IdempotencyRecord>, sqlx::Error>;
+    fn complete_idempotency_key(&self, account_id: &str, key_digest: &str, status: u16, sealed_body: &[u8]) -> Result<(), sqlx::Error>;
+    fn release_idempotency_key(&self, account_id: &str, key_digest: &str) -> Result<(), sqlx::Error>;
+
+    // Throttling
+    fn admit_attempt(&self, limits: &[Limit<'_>], attempt_id: &str, now_ms: i64, forget_before_ms: i64) -> Result<Admission, sqlx::Error>;
+    fn forgive_attempt(&self, attempt_id: &str, subjects: &[&str]) -> Result<(), sqlx::Error>;
 }

@@ -1,24 +1,7 @@
-use super::Db;
+use super::SqliteStore;
+use crate::storage::{Admission, Limit};
 
-/// One limit an attempt is counted against.
-pub struct Limit<'a> {
-    pub subject: &'a str,
-    /// Hits allowed within the window; `None` counts without refusing.
-    pub max: Option<i64>,
-    pub since_ms: i64,
-}
-
-/// What counting an attempt found.
-pub enum Admission {
-    /// The attempt was counted against every subject; how many hits each
-    /// subject now has in its window, this one included, in `limits` order.
-    Admitted { counts: Vec<i64> },
-    /// A subject had used up its hits; nothing was counted. The oldest hit
-    /// in that subject's window.
-    Refused { oldest_ms: i64 },
-}
-
-impl Db {
+impl SqliteStore {
     /// Counts an attempt against every limit, or refuses it, in one write
     /// transaction: concurrent attempts queue on SQLite's write lock, so
     /// each sees every attempt admitted before it, even those whose password

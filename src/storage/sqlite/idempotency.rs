@@ -1,26 +1,7 @@
-use super::Db;
+use super::SqliteStore;
+use crate::storage::{Claim, IdempotencyRecord};
 
-/// What is stored under an Idempotency-Key.
-#[derive(sqlx::FromRow)]
-pub struct IdempotencyRecord {
-    pub request_hash: String,
-    pub created_at: i64,
-    /// `None` while the first request is running.
-    pub status: Option<i64>,
-    pub sealed_body: Option<Vec<u8>>,
-}
-
-/// What claiming an Idempotency-Key found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Claim {
-    Claimed,
-    /// Someone holds it already (running or answered).
-    Taken,
-    /// The account holds `max_live` keys already.
-    Full,
-}
-
-impl Db {
+impl SqliteStore {
     /// Claims an Idempotency-Key for a request, after forgetting records
     /// older than `expired_before`; refused when the account already holds
     /// `max_live` unexpired keys (counted in the same transaction, so

@@ -1,36 +1,7 @@
-use super::{
-    audit::{insert_event, NewAuditEvent},
-    Db,
-};
+use super::{audit::insert_event, SqliteStore};
+use crate::storage::{NewAuditEvent, NewOwner, OwnerCreated, UserRecord};
 
-/// A user as stored. Not `Debug`: it carries the password hash.
-#[derive(sqlx::FromRow)]
-pub struct UserRecord {
-    pub id: String,
-    pub account_id: String,
-    pub email: String,
-    pub password_hash: String,
-    pub created_at: i64,
-    pub token_generation: i64,
-}
-
-/// A sign-up: a new account and its owner, written together.
-pub struct NewOwner<'a> {
-    pub account_id: &'a str,
-    pub account_name: &'a str,
-    pub user_id: &'a str,
-    pub email: &'a str,
-    pub password_hash: &'a str,
-    pub now_ms: i64,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum OwnerCreated {
-    Created,
-    EmailTaken,
-}
-
-impl Db {
+impl SqliteStore {
     pub async fn create_account_with_owner(
         &self,
         owner: &NewOwner<'_>,
@@ -88,7 +59,7 @@ impl Db {
     }
 }
 
-impl Db {
+impl SqliteStore {
     /// Ends every session and bearer token of a user by moving their token
     /// generation on, optionally with a new password hash; the audit event
     /// is written in the same transaction. The new generation.

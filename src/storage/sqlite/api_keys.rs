@@ -1,127 +1,9 @@
-use super::{
-    audit::{insert_event, NewAuditEvent},
-    Db,
+use super::{audit::insert_event, SqliteStore};
+use crate::storage::{
+    KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse, NewAuditEvent,
+    NewKey, NewSecret, StatusFilter,
 };
 use sqlx::{query::Query, sqlite::SqliteArguments, QueryBuilder, Sqlite};
-
-/// A key as stored, minus its digests, with the emails of the users who
-/// created, last changed and revoked it.
-#[derive(sqlx::FromRow)]
-pub struct KeyRecord {
-    pub id: String,
-    pub name: String,
-    pub key_prefix: String,
-    pub last_four: String,
-    pub previous_expires_at: Option<i64>,
-    pub scopes: String,
-    pub ip_allowlist: String,
-    pub created_at: i64,
-    pub created_by: Option<String>,
-    pub updated_at: i64,
-    pub updated_by: Option<String>,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    pub revoked_by: Option<String>,
-    pub last_used_at: Option<i64>,
-    pub last_used_ip: Option<String>,
-    /// Never shown: what a cache must forget when this key changes.
-    #[sqlx(flatten)]
-    pub digests: KeyDigests,
-}
-
-/// What verifying a secret needs to know about the key it belongs to.
-#[derive(sqlx::FromRow)]
-pub struct KeyCredential {
-    pub id: String,
-    pub account_id: String,
-    pub name: String,
-    pub scopes: String,
-    pub ip_allowlist: String,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    /// Whether the secret matched the replaced one of a rotation (still
-    /// inside its grace period only if `previous_expires_at` is later than now).
-    pub is_previous: bool,
-    pub previous_expires_at: Option<i64>,
-}
-
-pub struct NewKey<'a> {
-    pub id: &'a str,
-    pub account_id: &'a str,
-    pub name: &'a str,
-    pub digest: &'a str,
-    pub key_prefix: &'a str,
-    pub last_four: &'a str,
-    pub scopes: &'a str,
-    pub ip_allowlist: &'a str,
-    pub created_by: &'a str,
-    pub now_ms: i64,
-    pub expires_at: Option<i64>,
-}
-
-pub struct KeyEdit<'a> {
-    pub name: &'a str,
-    pub scopes: &'a str,
-    pub ip_allowlist: &'a str,
-}
-
-pub struct NewSecret<'a> {
-    pub digest: &'a str,
-    pub key_prefix: &'a str,
-    pub last_four: &'a str,
-    /// When the replaced secret stops working; `None` stops it at once.
-    pub previous_expires_at: Option<i64>,
-}
-
-/// The status filter of a listing, as SQL conditions over `now`.
-#[derive(Clone, Copy)]
-pub enum StatusFilter {
-    Active,
-    Expired,
-    Revoked,
-}
-
-#[derive(Clone, Copy)]
-pub struct KeyListing<'a> {
-    pub account_id: &'a str,
-    pub status: Option<StatusFilter>,
-    /// Lower-case text the name must contain.
-    pub name_contains: Option<&'a str>,
-    pub before_id: Option<&'a str>,
-    pub limit: i64,
-    pub now_ms: i64,
-}
-
-/// A key's latest use and its requests per UTC day since the last write.
-pub struct KeyUse<'a> {
-    pub key_id: &'a str,
-    pub at_ms: i64,
-    pub ip: Option<String>,
-    /// (days since 1970-01-01, successful verifications that day)
-    pub requests_per_day: &'a [(i64, i64)],
-}
-
-/// The digests a key's secrets had when it was changed: what a cache of
-/// digests must forget.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct KeyDigests {
-    secret_digest: String,
-    previous_digest: Option<String>,
-}
-
-impl KeyDigests {
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.secret_digest.as_str()).chain(self.previous_digest.as_deref())
-    }
-}
-
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct KeyCounts {
-    pub active: i64,
-    pub expiring_soon: i64,
-    pub used_last_day: i64,
-    pub requests_today: i64,
-}
 
 const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
     k.scopes, k.ip_allowlist, k.created_at, c.email AS created_by, k.updated_at,
@@ -137,7 +19,7 @@ const KEY_BY_DIGEST: &str = "SELECT id, account_id, name, scopes, ip_allowlist, 
         previous_expires_at
     FROM api_keys WHERE secret_digest = $1 OR previous_digest = $1";
 
-impl Db {
+impl SqliteStore {
     pub async fn insert_key(
         &self,
         key: &NewKey<'_>,
@@ -428,7 +310,7 @@ fn escape_like(text: &str) -> String {
 mod tests {
     use super::*;
 
-    async fn plan(db: &Db, mut query: QueryBuilder<'_, Sqlite>) -> String {
+    async fn plan(db: &SqliteStore, mut query: QueryBuilder<'_, Sqlite>) -> String {
         let rows: Vec<(i64, i64, i64, String)> =
             query.build_query_as().fetch_all(&db.pool).await.unwrap();
         rows.into_iter()
@@ -440,7 +322,7 @@ mod tests {
     #[tokio::test]
     async fn listing_and_verification_use_indexes_not_scans() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}/k.db", dir.path().display()))
+        let db = SqliteStore::connect(&format!("sqlite://{}/k.db", dir.path().display()))
             .await
             .unwrap();
         let first_page = KeyListing {

@@ -1,31 +1,6 @@
-use super::Db;
+use super::SqliteStore;
+use crate::storage::{AuditEventRecord, NewAuditEvent};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
-
-/// An audit event to write. Written in the same transaction as the change it
-/// describes, so neither exists without the other.
-pub struct NewAuditEvent<'a> {
-    pub id: String,
-    pub account_id: &'a str,
-    pub actor_id: Option<&'a str>,
-    pub action: &'static str,
-    pub key_id: Option<&'a str>,
-    pub key_name: Option<&'a str>,
-    pub occurred_at: i64,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<&'a str>,
-}
-
-#[derive(sqlx::FromRow)]
-pub struct AuditEventRecord {
-    pub id: String,
-    pub action: String,
-    pub actor_email: Option<String>,
-    pub key_id: Option<String>,
-    pub key_name: Option<String>,
-    pub occurred_at: i64,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-}
 
 pub(super) async fn insert_event(
     conn: &mut SqliteConnection,
@@ -50,7 +25,7 @@ pub(super) async fn insert_event(
     Ok(())
 }
 
-impl Db {
+impl SqliteStore {
     pub async fn record_audit_event(&self, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         insert_event(&mut conn, event).await

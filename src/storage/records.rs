@@ -1,0 +1,222 @@
+//! What the services and the storage backends exchange: plain rows and
+//! inputs, the same whichever backend holds the data.
+
+// API keys
+
+/// A key as stored, minus its digests, with the emails of the users who
+/// created, last changed and revoked it.
+#[derive(sqlx::FromRow)]
+pub struct KeyRecord {
+    pub id: String,
+    pub name: String,
+    pub key_prefix: String,
+    pub last_four: String,
+    pub previous_expires_at: Option<i64>,
+    pub scopes: String,
+    pub ip_allowlist: String,
+    pub created_at: i64,
+    pub created_by: Option<String>,
+    pub updated_at: i64,
+    pub updated_by: Option<String>,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    /// Never shown: what a cache must forget when this key changes.
+    #[sqlx(flatten)]
+    pub digests: KeyDigests,
+}
+
+/// What verifying a secret needs to know about the key it belongs to.
+#[derive(sqlx::FromRow)]
+pub struct KeyCredential {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub scopes: String,
+    pub ip_allowlist: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    /// Whether the secret matched the replaced one of a rotation (still
+    /// inside its grace period only if `previous_expires_at` is later than now).
+    pub is_previous: bool,
+    pub previous_expires_at: Option<i64>,
+}
+
+pub struct NewKey<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub name: &'a str,
+    pub digest: &'a str,
+    pub key_prefix: &'a str,
+    pub last_four: &'a str,
+    pub scopes: &'a str,
+    pub ip_allowlist: &'a str,
+    pub created_by: &'a str,
+    pub now_ms: i64,
+    pub expires_at: Option<i64>,
+}
+
+pub struct KeyEdit<'a> {
+    pub name: &'a str,
+    pub scopes: &'a str,
+    pub ip_allowlist: &'a str,
+}
+
+pub struct NewSecret<'a> {
+    pub digest: &'a str,
+    pub key_prefix: &'a str,
+    pub last_four: &'a str,
+    /// When the replaced secret stops working; `None` stops it at once.
+    pub previous_expires_at: Option<i64>,
+}
+
+/// The status filter of a listing, as SQL conditions over `now`.
+#[derive(Clone, Copy)]
+pub enum StatusFilter {
+    Active,
+    Expired,
+    Revoked,
+}
+
+#[derive(Clone, Copy)]
+pub struct KeyListing<'a> {
+    pub account_id: &'a str,
+    pub status: Option<StatusFilter>,
+    /// Lower-case text the name must contain.
+    pub name_contains: Option<&'a str>,
+    pub before_id: Option<&'a str>,
+    pub limit: i64,
+    pub now_ms: i64,
+}
+
+/// A key's latest use and its requests per UTC day since the last write.
+pub struct KeyUse<'a> {
+    pub key_id: &'a str,
+    pub at_ms: i64,
+    pub ip: Option<String>,
+    /// (days since 1970-01-01, successful verifications that day)
+    pub requests_per_day: &'a [(i64, i64)],
+}
+
+/// The digests a key's secrets had when it was changed: what a cache of
+/// digests must forget.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct KeyDigests {
+    secret_digest: String,
+    previous_digest: Option<String>,
+}
+
+impl KeyDigests {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.secret_digest.as_str()).chain(self.previous_digest.as_deref())
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KeyCounts {
+    pub active: i64,
+    pub expiring_soon: i64,
+    pub used_last_day: i64,
+    pub requests_today: i64,
+}
+
+// Audit events
+
+/// An audit event to write. Written in the same transaction as the change it
+/// describes, so neither exists without the other.
+pub struct NewAuditEvent<'a> {
+    pub id: String,
+    pub account_id: &'a str,
+    pub actor_id: Option<&'a str>,
+    pub action: &'static str,
+    pub key_id: Option<&'a str>,
+    pub key_name: Option<&'a str>,
+    pub occurred_at: i64,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<&'a str>,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AuditEventRecord {
+    pub id: String,
+    pub action: String,
+    pub actor_email: Option<String>,
+    pub key_id: Option<String>,
+    pub key_name: Option<String>,
+    pub occurred_at: i64,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+// Idempotent answers
+
+/// What is stored under an Idempotency-Key.
+#[derive(sqlx::FromRow)]
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    pub created_at: i64,
+    /// `None` while the first request is running.
+    pub status: Option<i64>,
+    pub sealed_body: Option<Vec<u8>>,
+}
+
+/// What claiming an Idempotency-Key found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    Claimed,
+    /// Someone holds it already (running or answered).
+    Taken,
+    /// The account holds `max_live` keys already.
+    Full,
+}
+
+// Throttling
+
+/// One limit an attempt is counted against.
+pub struct Limit<'a> {
+    pub subject: &'a str,
+    /// Hits allowed within the window; `None` counts without refusing.
+    pub max: Option<i64>,
+    pub since_ms: i64,
+}
+
+/// What counting an attempt found.
+pub enum Admission {
+    /// The attempt was counted against every subject; how many hits each
+    /// subject now has in its window, this one included, in `limits` order.
+    Admitted { counts: Vec<i64> },
+    /// A subject had used up its hits; nothing was counted. The oldest hit
+    /// in that subject's window.
+    Refused { oldest_ms: i64 },
+}
+
+// Accounts and users
+
+/// A user as stored. Not `Debug`: it carries the password hash.
+#[derive(sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: String,
+    pub account_id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub token_generation: i64,
+}
+
+/// A sign-up: a new account and its owner, written together.
+pub struct NewOwner<'a> {
+    pub account_id: &'a str,
+    pub account_name: &'a str,
+    pub user_id: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub now_ms: i64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum OwnerCreated {
+    Created,
+    EmailTaken,
+}
