@@ -6,69 +6,106 @@ use crate::{
     auth::{hashing::PasswordHasher, service},
     storage::Db,
 };
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::{
     io::{BufRead, IsTerminal},
     process::ExitCode,
 };
 
-const USAGE: &str = "\
-Keysmith: a self-hosted API-key manager.
+const ABOUT: &str = "Keysmith: a self-hosted API-key manager.";
 
-Usage:
-  keysmith [serve]                          Run the server (the default)
-  keysmith user create --email <EMAIL>      Create a user and its account; the
-                                            password is read from a prompt, or
-                                            from standard input when piped
-  keysmith --help | --version
+const AFTER_HELP: &str = "\
+Every setting can also be given as the environment variable shown beside it
+(a .env file in the working folder is read too); the flag wins.
 
-Environment (a .env file in the working folder is read too):
-";
+Create a user while public sign-up is off (the password is read from a
+prompt, or from standard input when piped, never from the arguments):
+  keysmith user create --email <EMAIL>";
 
-enum Command {
-    Serve,
-    CreateUser { email: String },
-    Help,
-    Version,
+#[derive(Parser)]
+#[command(name = "keysmith", version, about = ABOUT)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn parse(args: &[String]) -> Result<Command, String> {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        [] | ["serve"] => Ok(Command::Serve),
-        ["-h" | "--help" | "help", ..] => Ok(Command::Help),
-        ["-V" | "--version"] => Ok(Command::Version),
-        ["user", "create", "--email", email] => Ok(Command::CreateUser {
-            email: email.to_string(),
-        }),
-        ["user", "create", email_flag] if email_flag.starts_with("--email=") => {
-            Ok(Command::CreateUser {
-                email: email_flag["--email=".len()..].to_string(),
-            })
-        }
-        ["user", ..] => Err("usage: keysmith user create --email <EMAIL>".into()),
-        [other, ..] => Err(format!("unknown command {other:?}; see keysmith --help")),
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user and its account.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// The command line, with this process's environment: a variable set but
+/// blank counts as unset, so its default applies.
+fn command() -> clap::Command {
+    let blank: Vec<clap::Id> = Cli::command()
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.to_string_lossy().trim().is_empty())
+        })
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    let mut command = Cli::command()
+        .after_help(AFTER_HELP)
+        .after_long_help(format!(
+            "{AFTER_HELP}\n\n{}",
+            Config::other_variables_help()
+        ));
+    for id in blank {
+        command = command.mut_arg(id, |arg| arg.env(None));
     }
+    command
+}
+
+fn parse(args: Vec<String>) -> Result<Cli, ExitCode> {
+    let command = command();
+    let argv = std::iter::once("keysmith".to_owned()).chain(args);
+    let refused = |error: clap::Error| match Config::setting_error(&error, &command) {
+        Some(setting) => {
+            eprintln!("error: {setting}");
+            ExitCode::FAILURE
+        }
+        None => {
+            let _ = error.print();
+            ExitCode::from(error.exit_code() as u8)
+        }
+    };
+    let matches = command
+        .clone()
+        .try_get_matches_from(argv)
+        .map_err(refused)?;
+    Cli::from_arg_matches(&matches).map_err(refused)
 }
 
 pub async fn run(args: Vec<String>) -> ExitCode {
-    let command = match parse(&args) {
-        Ok(command) => command,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(2);
-        }
+    let cli = match parse(args) {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
-    let outcome = match command {
-        Command::Help => {
-            print!("{USAGE}{}", Config::help());
-            return ExitCode::SUCCESS;
-        }
-        Command::Version => {
-            println!("keysmith {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Command::Serve => serve().await,
-        Command::CreateUser { email } => create_user(&email).await,
+    let config = cli.config.finish();
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::User {
+            action: UserAction::Create { email },
+        } => create_user(config, &email).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,13 +116,11 @@ pub async fn run(args: Vec<String>) -> ExitCode {
     }
 }
 
-async fn serve() -> Result<(), BoxError> {
-    let config = Config::from_env()?;
+async fn serve(config: Config) -> Result<(), BoxError> {
     Application::build(config).await?.run_until_stopped().await
 }
 
-async fn create_user(email: &str) -> Result<(), BoxError> {
-    let config = Config::from_env()?;
+async fn create_user(config: Config, email: &str) -> Result<(), BoxError> {
     let password = read_password()?;
     let db = Db::connect(&config.database_url).await?;
     let passwords = PasswordHasher::new(1);
@@ -118,13 +153,19 @@ fn read_password() -> Result<String, BoxError> {
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    fn parsed(list: &[&str]) -> Option<Command> {
+        let argv = std::iter::once("keysmith").chain(list.iter().copied());
+        let matches = Cli::command()
+            .mut_args(|arg| arg.env(None))
+            .try_get_matches_from(argv)
+            .ok()?;
+        Cli::from_arg_matches(&matches).ok()?.command
     }
 
     #[test]
     fn no_arguments_serves() {
-        assert!(matches!(parse(&args(&[])), Ok(Command::Serve)));
+        assert!(parsed(&[]).is_none());
+        assert!(matches!(parsed(&["serve"]), Some(Command::Serve)));
     }
 
     #[test]
@@ -133,8 +174,10 @@ mod tests {
             &["user", "create", "--email", "a@b.io"][..],
             &["user", "create", "--email=a@b.io"],
         ] {
-            match parse(&args(list)) {
-                Ok(Command::CreateUser { email }) => assert_eq!(email, "a@b.io"),
+            match parsed(list) {
+                Some(Command::User {
+                    action: UserAction::Create { email },
+                }) => assert_eq!(email, "a@b.io"),
                 _ => panic!("{list:?} should parse"),
             }
         }
@@ -142,15 +185,13 @@ mod tests {
 
     #[test]
     fn a_password_argument_is_not_accepted() {
-        assert!(parse(&args(&[
-            "user",
-            "create",
-            "--email",
-            "a@b.io",
-            "--password",
-            "x"
-        ]))
-        .is_err());
-        assert!(parse(&args(&["frobnicate"])).is_err());
+        let with_password = ["user", "create", "--email", "a@b.io", "--password", "x"];
+        assert!(parsed(&with_password).is_none());
+        assert!(parsed(&["frobnicate"]).is_none());
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
     }
 }

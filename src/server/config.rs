@@ -1,201 +1,132 @@
-//! The one configuration struct, read from environment variables (a `.env`
-//! file is loaded into the environment first, by `main`).
+//! The one configuration struct. Each setting is declared once, below: its
+//! flag, its environment variable, its default and its help, from which
+//! clap builds `keysmith --help` and `settings_table` builds the README's
+//! table. Values are parsed (and refused) here, before anything starts.
 
 use crate::auth::throttle::ThrottlePolicy;
+use clap::{ArgAction, Args};
 use ipnet::IpNet;
 use std::{fmt, net::SocketAddr, time::Duration};
 
-/// One environment variable Keysmith reads: the catalogue behind `--help`.
-pub struct Setting {
-    pub name: &'static str,
-    pub default: &'static str,
-    pub help: &'static str,
-}
+/// Comma-separated host names, read as one value.
+pub type HostNames = Vec<String>;
+/// Comma-separated addresses and CIDR ranges, read as one value.
+pub type Networks = Vec<IpNet>;
 
-pub const SETTINGS: &[Setting] = &[
-    Setting {
-        name: "LEPTOS_SITE_ADDR",
-        default: "127.0.0.1:3000",
-        help: "Address and port to listen on.",
-    },
-    Setting {
-        name: "DATABASE_URL",
-        default: "sqlite://data/keysmith.db",
-        help: "SQLite database; its folder and file are created when missing.",
-    },
-    Setting {
-        name: "KEYSMITH_SECRET",
-        default: "generated",
-        help: "Master secret (at least 32 characters) for signing sessions and tokens. \
-               When unset, one is generated on first start and kept in `keysmith.secret` \
-               (mode 0600) beside the database.",
-    },
-    Setting {
-        name: "KEYSMITH_PUBLIC_URL",
-        default: "unset",
-        help: "The URL people reach Keysmith at, e.g. https://keys.example.com. \
-               With https, cookies are marked Secure and HSTS is sent.",
-    },
-    Setting {
-        name: "KEYSMITH_ALLOWED_HOSTS",
-        default: "the public URL's host",
-        help: "Comma-separated host names Keysmith answers for (the Host header); others get \
-               400. With neither this nor KEYSMITH_PUBLIC_URL set, any host is answered. \
-               Loopback names always reach /healthz, /readyz and /metrics.",
-    },
-    Setting {
-        name: "KEYSMITH_ALLOW_SIGNUP",
-        default: "true",
-        help: "Whether anyone may sign up. When false, create users with `keysmith user create`.",
-    },
-    Setting {
-        name: "KEYSMITH_SESSION_IDLE_DAYS",
-        default: "7",
-        help: "Days of inactivity after which a browser session ends (fractions allowed).",
-    },
-    Setting {
-        name: "KEYSMITH_SESSION_MAX_DAYS",
-        default: "30",
-        help: "Days after signing in when a browser session ends however active it is \
-               (fractions allowed).",
-    },
-    Setting {
-        name: "KEYSMITH_LOGIN_MAX_FAILURES",
-        default: "5",
-        help:
-            "Failed password checks allowed per email from one client address, and per client \
-               address (an IPv6 client by its /64) for all emails, within the window; then \
-               refused until the window passes. Counts sign-in, bearer tokens and password changes.",
-    },
-    Setting {
-        name: "KEYSMITH_LOGIN_WINDOW_MINUTES",
-        default: "15",
-        help: "The window, in minutes, over which failed sign-ins are counted.",
-    },
-    Setting {
-        name: "KEYSMITH_LOGIN_EMAIL_SLOWDOWN_AFTER",
-        default: "20",
-        help: "Failed password checks for one email from all addresses within the window after \
-               which each further attempt waits a second more (at most 10 s). Never refused, so \
-               nobody can lock the owner out from a new address.",
-    },
-    Setting {
-        name: "KEYSMITH_SIGNUP_MAX_PER_HOUR",
-        default: "10",
-        help: "Sign-ups allowed per client address (an IPv6 client by its /64) per hour.",
-    },
-    Setting {
-        name: "KEYSMITH_MAX_CONCURRENT_HASHES",
-        default: "4",
-        help: "Password hashes computed at once (each needs 19 MiB of memory).",
-    },
-    Setting {
-        name: "KEYSMITH_TRUSTED_PROXIES",
-        default: "none",
-        help: "Comma-separated addresses or CIDR ranges of reverse proxies whose \
-               X-Forwarded-For header is believed.",
-    },
-    Setting {
-        name: "KEYSMITH_METRICS_ALLOW",
-        default: "127.0.0.1,::1",
-        help: "Comma-separated addresses or CIDR ranges that may read Prometheus metrics at \
-               /metrics (`none` for nobody); others get 403.",
-    },
-    Setting {
-        name: "KEYSMITH_TOKEN_MINUTES",
-        default: "15",
-        help: "Lifetime, in minutes, of the bearer tokens POST /api/v2/auth/token issues.",
-    },
-    Setting {
-        name: "KEYSMITH_USAGE_FLUSH_SECONDS",
-        default: "1",
-        help: "How often keys' last-use times are written to the database. At most this much \
-               usage data is lost if the process is killed.",
-    },
-    Setting {
-        name: "KEYSMITH_SHUTDOWN_GRACE_SECONDS",
-        default: "10",
-        help: "On SIGTERM or SIGINT, how long requests in flight may take to finish before \
-               Keysmith stops without them.",
-    },
-    Setting {
-        name: "KEYSMITH_HEADER_TIMEOUT_SECONDS",
-        default: "10",
-        help: "Time a client has to send a request's headers; a keep-alive connection idle this \
-               long between requests is closed too.",
-    },
-    Setting {
-        name: "KEYSMITH_REQUEST_TIMEOUT_SECONDS",
-        default: "30",
-        help: "Time a request (reading its body included) may take before it is answered 408.",
-    },
-    Setting {
-        name: "KEYSMITH_VERIFY_CACHE_SECONDS",
-        default: "60",
-        help: "How long key verification trusts what it read about a key. Changes made through \
-               this process apply at once; this bounds how long another replica's changes take.",
-    },
-    Setting {
-        name: "KEYSMITH_VERIFY_CACHE_ENTRIES",
-        default: "100000",
-        help: "Keys kept in the verification cache (and as many unknown keys, remembered so a \
-               flood of made-up keys cannot reach the database), about 0.5 KB each.",
-    },
-    Setting {
-        name: "KEYSMITH_IDEMPOTENCY_MAX_KEYS",
-        default: "1000",
-        help: "Idempotency-Keys one account may have used within 24 hours (their answers are \
-               kept that long); past it, a request with a new Idempotency-Key gets 409.",
-    },
-    Setting {
-        name: "KEYSMITH_KEY_PREFIX",
-        default: "ks_live_",
-        help: "What every new API key starts with (2 to 20 letters, digits and underscores), \
-               so people and secret scanners can recognise the keys.",
-    },
-    Setting {
-        name: "LEPTOS_SITE_ROOT",
-        default: "target/site",
-        help: "Folder holding the built site (CSS, JavaScript, wasm).",
-    },
-    Setting {
-        name: "LEPTOS_ENV",
-        default: "DEV",
-        help: "PROD in production.",
-    },
-    Setting {
-        name: "RUST_LOG",
-        default: "info",
-        help: "Log filter, e.g. `keysmith=debug,info`.",
-    },
-];
-
-#[derive(Clone, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000", value_parser = address)]
     pub site_addr: SocketAddr,
+
+    /// SQLite database; its folder and file are created when missing.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/keysmith.db", value_parser = database_url)]
     pub database_url: String,
-    /// Never printed: see the `Debug` of [`MasterSecret`].
+
+    /// Master secret (at least 32 characters) for signing sessions and bearer tokens. When unset, one is generated from the OS CSPRNG on first start and kept in `keysmith.secret` (mode 0600) beside the database, so restarts keep people signed in.
+    #[arg(long, env = "KEYSMITH_SECRET", hide_env_values = true, value_parser = secret)]
     pub secret: Option<MasterSecret>,
+
+    /// The URL people use, e.g. `https://keys.example.com`. With https, cookies are `Secure` and HSTS is sent; behind a proxy it is also accepted as our origin.
+    #[arg(long, env = "KEYSMITH_PUBLIC_URL", value_parser = public_url)]
     pub public_url: Option<String>,
-    /// Lower-case host names without ports; empty means any host.
-    pub allowed_hosts: Vec<String>,
+
+    /// Comma-separated host names Keysmith answers for (the `Host` header); others get 400, so a name an attacker points at the server (DNS rebinding) reaches nothing. Unset: the public URL's host; with neither set, any host is answered. Loopback names always reach `/healthz`, `/readyz` and `/metrics`.
+    #[arg(long, env = "KEYSMITH_ALLOWED_HOSTS", value_parser = host_names)]
+    allowed_hosts: Option<HostNames>,
+
+    /// Public sign-up; when `false`, create users with `keysmith user create`.
+    #[arg(long, env = "KEYSMITH_ALLOW_SIGNUP", default_value = "true", value_parser = boolean, action = ArgAction::Set)]
     pub allow_signup: bool,
+
+    /// Days of inactivity before a browser session ends; use moves the end on (fractions allowed).
+    #[arg(long = "session-idle-days", env = "KEYSMITH_SESSION_IDLE_DAYS", default_value = "7", value_parser = days)]
     pub session_idle: Duration,
+
+    /// Days after sign-in when a browser session ends however active it is (fractions allowed).
+    #[arg(long = "session-max-days", env = "KEYSMITH_SESSION_MAX_DAYS", default_value = "30", value_parser = days)]
     pub session_max: Duration,
-    pub throttle: ThrottlePolicy,
+
+    /// Failed password checks allowed per email from one client address, and per client address (an IPv6 client by its /64) for all emails, within the window; then refused (429, `Retry-After`) until it passes. Counts sign-in, bearer tokens and password changes.
+    #[arg(long, env = "KEYSMITH_LOGIN_MAX_FAILURES", default_value = "5", value_parser = count::<u32, 100_000>)]
+    pub login_max_failures: u32,
+
+    /// The window, in minutes, over which failed password checks are counted.
+    #[arg(long = "login-window-minutes", env = "KEYSMITH_LOGIN_WINDOW_MINUTES", default_value = "15", value_parser = minutes)]
+    pub login_window: Duration,
+
+    /// Failed password checks for one email from all addresses within the window after which each further attempt waits a second more (at most 10 s); never refused, so nobody can lock the owner out from a new address.
+    #[arg(long, env = "KEYSMITH_LOGIN_EMAIL_SLOWDOWN_AFTER", default_value = "20", value_parser = count::<u32, 100_000>)]
+    pub login_email_slowdown_after: u32,
+
+    /// Sign-ups allowed per client address (an IPv6 client by its /64) per hour; 429 with `Retry-After` beyond.
+    #[arg(long, env = "KEYSMITH_SIGNUP_MAX_PER_HOUR", default_value = "10", value_parser = count::<u32, 100_000>)]
+    pub signup_max_per_hour: u32,
+
+    /// Password hashes computed at once (19 MiB each); sign-ups may use at most half, and when 32 more sign-ups wait, the next gets 503 with `Retry-After`.
+    #[arg(long, env = "KEYSMITH_MAX_CONCURRENT_HASHES", default_value = "4", value_parser = count::<usize, 100_000>)]
     pub max_concurrent_hashes: usize,
-    pub trusted_proxies: Vec<IpNet>,
-    pub metrics_allow: Vec<IpNet>,
-    pub key_prefix: String,
+
+    /// Comma-separated addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` is believed (`none` for none).
+    #[arg(long, env = "KEYSMITH_TRUSTED_PROXIES", default_value = "none", value_parser = networks)]
+    pub trusted_proxies: Networks,
+
+    /// Comma-separated addresses or CIDR ranges that may read Prometheus metrics at `/metrics` (`none` for nobody); others get 403.
+    #[arg(long, env = "KEYSMITH_METRICS_ALLOW", default_value = "127.0.0.1,::1", value_parser = networks)]
+    pub metrics_allow: Networks,
+
+    /// Idempotency-Keys one account may have used within 24 hours (their answers are kept that long, then swept); past it a new one gets 409 `too_many_idempotency_keys`.
+    #[arg(long, env = "KEYSMITH_IDEMPOTENCY_MAX_KEYS", default_value = "1000", value_parser = count::<u32, 1_000_000>)]
     pub idempotency_max_keys: u32,
+
+    /// What new API keys start with (2 to 20 letters, digits and underscores), so people and secret scanners can recognise them.
+    #[arg(long, env = "KEYSMITH_KEY_PREFIX", default_value = "ks_live_", value_parser = key_prefix)]
+    pub key_prefix: String,
+
+    /// Lifetime, in minutes, of the bearer tokens `POST /api/v2/auth/token` issues.
+    #[arg(long = "token-minutes", env = "KEYSMITH_TOKEN_MINUTES", default_value = "15", value_parser = minutes)]
     pub token_lifetime: Duration,
+
+    /// How often keys' last-use times are written. If the process is killed (not stopped), at most this much usage data is lost; SIGTERM writes it first.
+    #[arg(long = "usage-flush-seconds", env = "KEYSMITH_USAGE_FLUSH_SECONDS", default_value = "1", value_parser = seconds)]
     pub usage_flush: Duration,
+
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish before Keysmith stops without them.
+    #[arg(long = "shutdown-grace-seconds", env = "KEYSMITH_SHUTDOWN_GRACE_SECONDS", default_value = "10", value_parser = seconds)]
     pub shutdown_grace: Duration,
+
+    /// Time a client has to send a request's headers; a keep-alive connection idle this long between requests is closed too (slowloris).
+    #[arg(long = "header-timeout-seconds", env = "KEYSMITH_HEADER_TIMEOUT_SECONDS", default_value = "10", value_parser = seconds)]
     pub header_timeout: Duration,
+
+    /// Time a request, reading its body included, may take before it is answered 408.
+    #[arg(long = "request-timeout-seconds", env = "KEYSMITH_REQUEST_TIMEOUT_SECONDS", default_value = "30", value_parser = seconds)]
     pub request_timeout: Duration,
+
+    /// How long key verification trusts what it read about a key. Changes made through this process (edit, rotate, revoke, delete) apply to the very next verification; this bounds how long another replica's changes would take.
+    #[arg(long = "verify-cache-seconds", env = "KEYSMITH_VERIFY_CACHE_SECONDS", default_value = "60", value_parser = seconds)]
     pub verify_cache_ttl: Duration,
+
+    /// Keys kept in the verification cache, and as many unknown keys (so a flood of made-up keys reaches the database once each), about 0.5 KB each.
+    #[arg(long, env = "KEYSMITH_VERIFY_CACHE_ENTRIES", default_value = "100000", value_parser = count::<usize, 100_000_000>)]
     pub verify_cache_entries: usize,
 }
+
+/// Read from the environment by Leptos and the logger rather than by
+/// [`Config`]; listed with the settings in `--help` and the README.
+pub const OTHER_VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "LEPTOS_SITE_ROOT",
+        "target/site",
+        "Folder with the built CSS, JavaScript and wasm.",
+    ),
+    ("LEPTOS_ENV", "DEV", "`PROD` in production."),
+    (
+        "RUST_LOG",
+        "info",
+        "Log filter, e.g. `keysmith=debug,info`.",
+    ),
+];
 
 /// The operator-supplied master secret.
 #[derive(Clone)]
@@ -211,7 +142,7 @@ impl fmt::Debug for MasterSecret {
 /// before Keysmith refuses to start.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ConfigError {
-    pub variable: &'static str,
+    pub variable: String,
     pub message: String,
 }
 
@@ -224,48 +155,28 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// Applies the rules that join settings, once parsed: the allowed hosts
+    /// default to the public URL's.
+    pub fn finish(mut self) -> Self {
+        if self.allowed_hosts.is_none() {
+            let public = self.public_url.as_deref().map(host_names).transpose();
+            self.allowed_hosts = Some(public.ok().flatten().unwrap_or_default());
+        }
+        self
     }
 
-    /// Builds the configuration from any source of variables, so tests need
-    /// not touch the process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let vars = Vars(&lookup);
-        Ok(Config {
-            site_addr: vars.parse("LEPTOS_SITE_ADDR", "an address like 127.0.0.1:3000")?,
-            database_url: vars.database_url()?,
-            secret: vars.secret()?,
-            public_url: vars.public_url()?,
-            allowed_hosts: vars.allowed_hosts()?,
-            allow_signup: vars.boolean("KEYSMITH_ALLOW_SIGNUP")?,
-            session_idle: vars.days("KEYSMITH_SESSION_IDLE_DAYS")?,
-            session_max: vars.days("KEYSMITH_SESSION_MAX_DAYS")?,
-            throttle: ThrottlePolicy {
-                max_failures: vars.positive("KEYSMITH_LOGIN_MAX_FAILURES")? as u32,
-                window: minutes(vars.positive("KEYSMITH_LOGIN_WINDOW_MINUTES")?),
-                email_slowdown_after: vars.positive("KEYSMITH_LOGIN_EMAIL_SLOWDOWN_AFTER")? as u32,
-                signups_per_hour: vars.positive("KEYSMITH_SIGNUP_MAX_PER_HOUR")? as u32,
-            },
-            max_concurrent_hashes: vars.positive("KEYSMITH_MAX_CONCURRENT_HASHES")? as usize,
-            trusted_proxies: vars.networks("KEYSMITH_TRUSTED_PROXIES")?,
-            metrics_allow: vars.networks("KEYSMITH_METRICS_ALLOW")?,
-            key_prefix: vars.key_prefix()?,
-            idempotency_max_keys: vars.positive_up_to("KEYSMITH_IDEMPOTENCY_MAX_KEYS", 1_000_000)?
-                as u32,
-            token_lifetime: minutes(vars.positive("KEYSMITH_TOKEN_MINUTES")?),
-            usage_flush: Duration::from_secs(vars.positive("KEYSMITH_USAGE_FLUSH_SECONDS")?),
-            shutdown_grace: Duration::from_secs(vars.positive("KEYSMITH_SHUTDOWN_GRACE_SECONDS")?),
-            header_timeout: Duration::from_secs(vars.positive("KEYSMITH_HEADER_TIMEOUT_SECONDS")?),
-            request_timeout: Duration::from_secs(
-                vars.positive("KEYSMITH_REQUEST_TIMEOUT_SECONDS")?,
-            ),
-            verify_cache_ttl: Duration::from_secs(vars.positive("KEYSMITH_VERIFY_CACHE_SECONDS")?),
-            // At most 10^8, so it fits a usize on every platform we build for.
-            verify_cache_entries: vars
-                .positive_up_to("KEYSMITH_VERIFY_CACHE_ENTRIES", 100_000_000)?
-                as usize,
-        })
+    /// Lower-case host names without ports; empty means any host.
+    pub fn allowed_hosts(&self) -> &[String] {
+        self.allowed_hosts.as_deref().unwrap_or_default()
+    }
+
+    pub fn throttle(&self) -> ThrottlePolicy {
+        ThrottlePolicy {
+            max_failures: self.login_max_failures,
+            window: self.login_window,
+            email_slowdown_after: self.login_email_slowdown_after,
+            signups_per_hour: self.signup_max_per_hour,
+        }
     }
 
     /// Cookies get the `Secure` flag when Keysmith is served over https.
@@ -275,191 +186,62 @@ impl Config {
             .is_some_and(|url| url.starts_with("https://"))
     }
 
-    /// The text of `keysmith --help`'s environment section.
-    pub fn help() -> String {
-        SETTINGS
-            .iter()
-            .map(|s| format!("  {:<32} {} [default: {}]\n", s.name, s.help, s.default))
-            .collect()
-    }
-}
-
-fn minutes(n: u64) -> Duration {
-    Duration::from_secs(n * 60)
-}
-
-struct Vars<'a, F: Fn(&str) -> Option<String>>(&'a F);
-
-impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
-    /// The trimmed value, or the catalogue's default when unset or blank.
-    fn get(&self, name: &'static str) -> String {
-        (self.0)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| default_of(name).to_owned())
-    }
-
-    fn explicit(&self, name: &'static str) -> Option<String> {
-        (self.0)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn parse<T: std::str::FromStr>(
-        &self,
-        name: &'static str,
-        expected: &str,
-    ) -> Result<T, ConfigError> {
-        let value = self.get(name);
-        value
-            .parse()
-            .map_err(|_| invalid(name, format!("expected {expected}, got {value:?}")))
-    }
-
-    fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
-        match self.get(name).to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(true),
-            "false" | "0" | "no" | "off" => Ok(false),
-            other => Err(invalid(
-                name,
-                format!("expected true or false, got {other:?}"),
-            )),
+    /// The one line naming the variable (or flag) whose value clap refused,
+    /// with our parser's reason; `None` for other command-line errors.
+    pub fn setting_error(error: &clap::Error, command: &clap::Command) -> Option<ConfigError> {
+        use clap::error::{ContextKind, ErrorKind};
+        if !matches!(
+            error.kind(),
+            ErrorKind::ValueValidation | ErrorKind::InvalidValue
+        ) {
+            return None;
         }
+        let shown = error.get(ContextKind::InvalidArg)?.to_string();
+        let arg = command.get_arguments().find(|arg| {
+            arg.get_long()
+                .is_some_and(|long| shown.starts_with(&format!("--{long}")))
+        })?;
+        let variable = match arg.get_env() {
+            Some(env) => env.to_string_lossy().into_owned(),
+            None => shown,
+        };
+        let message = std::error::Error::source(error)
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "not a valid value".into());
+        Some(ConfigError { variable, message })
     }
 
-    fn positive(&self, name: &'static str) -> Result<u64, ConfigError> {
-        self.positive_up_to(name, 100_000)
-    }
-
-    fn positive_up_to(&self, name: &'static str, max: u64) -> Result<u64, ConfigError> {
-        match self.parse::<u64>(name, "a whole number of at least 1")? {
-            0 => Err(invalid(
-                name,
-                "expected a whole number of at least 1, got 0".into(),
-            )),
-            n if n > max => Err(invalid(name, format!("{n} is unreasonably large"))),
-            n => Ok(n),
-        }
-    }
-
-    /// A positive number of days, fractions allowed, at most ten years;
-    /// at least a second.
-    fn days(&self, name: &'static str) -> Result<Duration, ConfigError> {
-        let value = self.get(name);
-        match value.parse::<f64>() {
-            Ok(days) if days > 0.0 && days <= 3650.0 => {
-                Ok(Duration::from_secs_f64(days * 86_400.0).max(Duration::from_secs(1)))
-            }
-            _ => Err(invalid(
-                name,
-                format!("expected a number of days above 0 (at most 3650), got {value:?}"),
-            )),
-        }
-    }
-
-    fn database_url(&self) -> Result<String, ConfigError> {
-        let url = self.get("DATABASE_URL");
-        if !url.starts_with("sqlite:") {
-            return Err(invalid(
-                "DATABASE_URL",
-                format!("expected a sqlite: URL such as sqlite://data/keysmith.db, got {url:?}"),
+    /// The README's table of settings: every variable, its default and
+    /// what it means, as `--help` gives them.
+    pub fn settings_table(command: &clap::Command) -> String {
+        let mut table = String::from("| Variable | Default | Meaning |\n|---|---|---|\n");
+        for arg in command.get_arguments() {
+            let Some(env) = arg.get_env() else { continue };
+            let default = arg
+                .get_default_values()
+                .first()
+                .map(|value| format!("`{}`", value.to_string_lossy()))
+                .unwrap_or_else(|| "unset".into());
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            table.push_str(&format!(
+                "| `{}` | {default} | {help} |\n",
+                env.to_string_lossy()
             ));
         }
-        Ok(url)
-    }
-
-    fn secret(&self) -> Result<Option<MasterSecret>, ConfigError> {
-        match self.explicit("KEYSMITH_SECRET") {
-            None => Ok(None),
-            Some(s) if s.len() < 32 => Err(invalid(
-                "KEYSMITH_SECRET",
-                format!("must be at least 32 characters, got {}", s.len()),
-            )),
-            Some(s) => Ok(Some(MasterSecret(s))),
+        for (name, default, help) in OTHER_VARIABLES {
+            table.push_str(&format!("| `{name}` | `{default}` | {help} |\n"));
         }
+        table
     }
 
-    fn public_url(&self) -> Result<Option<String>, ConfigError> {
-        let Some(url) = self.explicit("KEYSMITH_PUBLIC_URL") else {
-            return Ok(None);
-        };
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"));
-        match rest {
-            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
-                Ok(Some(url.trim_end_matches('/').to_owned()))
-            }
-            _ => Err(invalid(
-                "KEYSMITH_PUBLIC_URL",
-                format!("expected a URL like https://keys.example.com, got {url:?}"),
-            )),
+    /// The environment section of `--help` for the variables that are not
+    /// settings of this struct.
+    pub fn other_variables_help() -> String {
+        let mut help = String::from("Also read from the environment:\n");
+        for (name, default, meaning) in OTHER_VARIABLES {
+            help.push_str(&format!("  {name:<18} {meaning} [default: {default}]\n"));
         }
-    }
-
-    /// The listed hosts, or the public URL's; none when neither is set.
-    fn allowed_hosts(&self) -> Result<Vec<String>, ConfigError> {
-        let listed = match self.explicit("KEYSMITH_ALLOWED_HOSTS") {
-            Some(list) => list,
-            None => match self.public_url()? {
-                Some(url) => url,
-                None => return Ok(Vec::new()),
-            },
-        };
-        listed
-            .split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                let host = entry
-                    .strip_prefix("https://")
-                    .or_else(|| entry.strip_prefix("http://"))
-                    .unwrap_or(entry);
-                let host = host.split(['/', '?', '#']).next().unwrap_or_default();
-                host_without_port(host)
-                    .filter(|h| !h.is_empty() && !h.contains(char::is_whitespace))
-                    .map(str::to_ascii_lowercase)
-                    .ok_or_else(|| {
-                        invalid(
-                            "KEYSMITH_ALLOWED_HOSTS",
-                            format!("{entry:?} is not a host name"),
-                        )
-                    })
-            })
-            .collect()
-    }
-
-    fn key_prefix(&self) -> Result<String, ConfigError> {
-        let prefix = self.get("KEYSMITH_KEY_PREFIX");
-        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_';
-        if (2..=20).contains(&prefix.len()) && prefix.chars().all(allowed) {
-            Ok(prefix)
-        } else {
-            Err(invalid(
-                "KEYSMITH_KEY_PREFIX",
-                format!("expected 2 to 20 letters, digits and underscores, got {prefix:?}"),
-            ))
-        }
-    }
-
-    /// A comma-separated list of addresses and ranges; `none` for none.
-    fn networks(&self, name: &'static str) -> Result<Vec<IpNet>, ConfigError> {
-        let list = self.get(name);
-        if list.eq_ignore_ascii_case("none") {
-            return Ok(Vec::new());
-        }
-        list.split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                parse_network(entry).ok_or_else(|| {
-                    invalid(
-                        name,
-                        format!("{entry:?} is not an IP address or CIDR range"),
-                    )
-                })
-            })
-            .collect()
+        help
     }
 }
 
@@ -472,37 +254,171 @@ pub fn host_without_port(authority: &str) -> Option<&str> {
     Some(authority.split(':').next().unwrap_or(authority))
 }
 
-/// An address (a one-host network) or a CIDR range.
-fn parse_network(entry: &str) -> Option<IpNet> {
-    entry
-        .parse::<IpNet>()
-        .ok()
-        .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+// The value parsers: each takes the raw text (from a flag or the
+// environment) and says in one phrase what it expected.
+
+fn address(raw: &str) -> Result<SocketAddr, String> {
+    let raw = raw.trim();
+    raw.parse()
+        .map_err(|_| format!("expected an address like 127.0.0.1:3000, got {raw:?}"))
 }
 
-fn default_of(name: &str) -> &'static str {
-    SETTINGS
-        .iter()
-        .find(|s| s.name == name)
-        .map(|s| s.default)
-        .unwrap_or("")
+fn database_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim();
+    if url.starts_with("sqlite:") {
+        Ok(url.to_owned())
+    } else {
+        Err(format!(
+            "expected a sqlite: URL such as sqlite://data/keysmith.db, got {url:?}"
+        ))
+    }
 }
 
-fn invalid(variable: &'static str, message: String) -> ConfigError {
-    ConfigError { variable, message }
+/// Never echoes the value: it is a secret even when it is too short.
+fn secret(raw: &str) -> Result<MasterSecret, String> {
+    let secret = raw.trim();
+    if secret.len() < 32 {
+        return Err(format!(
+            "must be at least 32 characters, got {}",
+            secret.len()
+        ));
+    }
+    Ok(MasterSecret(secret.to_owned()))
+}
+
+fn public_url(raw: &str) -> Result<String, String> {
+    let url = raw.trim();
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+        _ => Err(format!(
+            "expected a URL like https://keys.example.com, got {url:?}"
+        )),
+    }
+}
+
+/// Host names, from a comma-separated list of names or URLs.
+fn host_names(raw: &str) -> Result<HostNames, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let host = entry
+                .strip_prefix("https://")
+                .or_else(|| entry.strip_prefix("http://"))
+                .unwrap_or(entry);
+            let host = host.split(['/', '?', '#']).next().unwrap_or_default();
+            host_without_port(host)
+                .filter(|h| !h.is_empty() && !h.contains(char::is_whitespace))
+                .map(str::to_ascii_lowercase)
+                .ok_or_else(|| format!("{entry:?} is not a host name"))
+        })
+        .collect()
+}
+
+fn boolean(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        other => Err(format!("expected true or false, got {other:?}")),
+    }
+}
+
+/// A whole number from 1 to `MAX`.
+fn count<T: TryFrom<u64>, const MAX: u64>(raw: &str) -> Result<T, String> {
+    let raw = raw.trim();
+    let expected = || format!("expected a whole number of at least 1, got {raw:?}");
+    match raw.parse::<u64>() {
+        Ok(0) | Err(_) => Err(expected()),
+        Ok(n) if n > MAX => Err(format!("{n} is unreasonably large (at most {MAX})")),
+        Ok(n) => T::try_from(n).map_err(|_| expected()),
+    }
+}
+
+fn seconds(raw: &str) -> Result<Duration, String> {
+    count::<u64, 100_000>(raw).map(Duration::from_secs)
+}
+
+fn minutes(raw: &str) -> Result<Duration, String> {
+    count::<u64, 100_000>(raw).map(|n| Duration::from_secs(n * 60))
+}
+
+/// A positive number of days, fractions allowed, at most ten years; at
+/// least a second.
+fn days(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    match raw.parse::<f64>() {
+        Ok(days) if days > 0.0 && days <= 3650.0 => {
+            Ok(Duration::from_secs_f64(days * 86_400.0).max(Duration::from_secs(1)))
+        }
+        _ => Err(format!(
+            "expected a number of days above 0 (at most 3650), got {raw:?}"
+        )),
+    }
+}
+
+fn key_prefix(raw: &str) -> Result<String, String> {
+    let prefix = raw.trim();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if (2..=20).contains(&prefix.len()) && prefix.chars().all(allowed) {
+        Ok(prefix.to_owned())
+    } else {
+        Err(format!(
+            "expected 2 to 20 letters, digits and underscores, got {prefix:?}"
+        ))
+    }
+}
+
+/// A comma-separated list of addresses and CIDR ranges; `none` for none.
+fn networks(raw: &str) -> Result<Networks, String> {
+    let list = raw.trim();
+    if list.eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .ok()
+                .or_else(|| entry.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+                .ok_or_else(|| format!("{entry:?} is not an IP address or CIDR range"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use clap::{Command, FromArgMatches};
 
-    fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|name| vars.get(name).cloned())
+    /// The settings as clap reads them, without this process's environment.
+    fn command() -> Command {
+        Config::augment_args(Command::new("keysmith")).mut_args(|arg| arg.env(None))
+    }
+
+    /// A configuration from variables, given as the flags they stand for.
+    fn config_from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let with_env = Config::augment_args(Command::new("keysmith"));
+        let mut args = vec!["keysmith".to_owned()];
+        for (name, value) in vars {
+            let arg = with_env
+                .get_arguments()
+                .find(|arg| arg.get_env().is_some_and(|env| env == *name))
+                .unwrap_or_else(|| panic!("{name} is not a setting"));
+            args.push(format!("--{}={value}", arg.get_long().unwrap()));
+        }
+        let command = command();
+        let matches = command
+            .clone()
+            .try_get_matches_from(args)
+            .map_err(|error| Config::setting_error(&error, &with_env).expect("a setting error"))?;
+        Ok(Config::from_arg_matches(&matches).unwrap().finish())
     }
 
     #[test]
@@ -515,12 +431,15 @@ mod tests {
         assert!(!config.serves_https());
         assert_eq!(config.session_idle, Duration::from_secs(7 * 86_400));
         assert_eq!(config.session_max, Duration::from_secs(30 * 86_400));
-        assert_eq!(config.throttle.max_failures, 5);
-        assert_eq!(config.throttle.window, Duration::from_secs(15 * 60));
-        assert_eq!(config.throttle.email_slowdown_after, 20);
-        assert_eq!(config.throttle.signups_per_hour, 10);
+        let throttle = config.throttle();
+        assert_eq!(throttle.max_failures, 5);
+        assert_eq!(throttle.window, Duration::from_secs(15 * 60));
+        assert_eq!(throttle.email_slowdown_after, 20);
+        assert_eq!(throttle.signups_per_hour, 10);
         assert!(config.trusted_proxies.is_empty());
+        assert_eq!(config.metrics_allow.len(), 2);
         assert_eq!(config.key_prefix, "ks_live_");
+        assert_eq!(config.verify_cache_entries, 100_000);
     }
 
     #[test]
@@ -543,23 +462,19 @@ mod tests {
 
     #[test]
     fn booleans_accept_the_usual_spellings_and_refuse_others() {
-        assert!(
-            !config_from(&[("KEYSMITH_ALLOW_SIGNUP", "false")])
-                .unwrap()
-                .allow_signup
+        let signup = |value| config_from(&[("KEYSMITH_ALLOW_SIGNUP", value)]);
+        assert!(!signup("false").unwrap().allow_signup);
+        assert!(!signup("OFF").unwrap().allow_signup);
+        assert!(signup(" yes ").unwrap().allow_signup);
+        assert_eq!(
+            signup("maybe").unwrap_err().variable,
+            "KEYSMITH_ALLOW_SIGNUP"
         );
-        assert!(
-            !config_from(&[("KEYSMITH_ALLOW_SIGNUP", "OFF")])
-                .unwrap()
-                .allow_signup
-        );
-        let error = config_from(&[("KEYSMITH_ALLOW_SIGNUP", "maybe")]).unwrap_err();
-        assert_eq!(error.variable, "KEYSMITH_ALLOW_SIGNUP");
     }
 
     #[test]
     fn counts_must_be_positive_whole_numbers() {
-        for bad in ["0", "-3", "seven", "1.5"] {
+        for bad in ["0", "-3", "seven", "1.5", "100001"] {
             let error = config_from(&[("KEYSMITH_LOGIN_MAX_FAILURES", bad)]).unwrap_err();
             assert_eq!(error.variable, "KEYSMITH_LOGIN_MAX_FAILURES", "{bad}");
         }
@@ -569,6 +484,8 @@ mod tests {
         }
         let config = config_from(&[("KEYSMITH_SESSION_MAX_DAYS", "0.5")]).unwrap();
         assert_eq!(config.session_max, Duration::from_secs(12 * 3600));
+        let config = config_from(&[("KEYSMITH_TOKEN_MINUTES", "2")]).unwrap();
+        assert_eq!(config.token_lifetime, Duration::from_secs(120));
     }
 
     #[test]
@@ -578,13 +495,12 @@ mod tests {
     }
 
     #[test]
-    fn a_short_secret_is_refused() {
+    fn a_short_secret_is_refused_without_being_echoed() {
         let error = config_from(&[("KEYSMITH_SECRET", "too-short")]).unwrap_err();
         assert_eq!(error.variable, "KEYSMITH_SECRET");
-        assert!(
-            !error.to_string().contains("too-short"),
-            "never echo a secret"
-        );
+        assert!(!error.to_string().contains("too-short"), "{error}");
+        let config = config_from(&[("KEYSMITH_SECRET", &"s".repeat(32))]).unwrap();
+        assert!(!format!("{config:?}").contains(&"s".repeat(32)));
     }
 
     #[test]
@@ -600,16 +516,16 @@ mod tests {
 
     #[test]
     fn allowed_hosts_come_from_the_list_or_the_public_url() {
-        assert!(config_from(&[]).unwrap().allowed_hosts.is_empty());
+        assert!(config_from(&[]).unwrap().allowed_hosts().is_empty());
         let config =
             config_from(&[("KEYSMITH_PUBLIC_URL", "https://Keys.Example.com:8443/")]).unwrap();
-        assert_eq!(config.allowed_hosts, ["keys.example.com"]);
+        assert_eq!(config.allowed_hosts(), ["keys.example.com"]);
         let config = config_from(&[
             ("KEYSMITH_PUBLIC_URL", "https://keys.example.com"),
             ("KEYSMITH_ALLOWED_HOSTS", "a.example, b.example:3000,[::1]"),
         ])
         .unwrap();
-        assert_eq!(config.allowed_hosts, ["a.example", "b.example", "[::1]"]);
+        assert_eq!(config.allowed_hosts(), ["a.example", "b.example", "[::1]"]);
     }
 
     #[test]
@@ -618,14 +534,23 @@ mod tests {
             config_from(&[("KEYSMITH_TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16,::1")]).unwrap();
         assert_eq!(config.trusted_proxies.len(), 3);
         let error = config_from(&[("KEYSMITH_TRUSTED_PROXIES", "10.0.0.1,nope")]).unwrap_err();
-        assert!(error.message.contains("\"nope\""));
+        assert!(error.message.contains("\"nope\""), "{error}");
     }
 
     #[test]
-    fn help_lists_every_setting() {
-        let help = Config::help();
-        for setting in SETTINGS {
-            assert!(help.contains(setting.name));
+    fn the_readme_table_is_the_settings() {
+        let table = Config::settings_table(&Config::augment_args(Command::new("keysmith")));
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&table),
+            "README.md's settings table is out of date; it should read:\n{table}"
+        );
+        for variable in [
+            "KEYSMITH_SECRET",
+            "KEYSMITH_VERIFY_CACHE_ENTRIES",
+            "RUST_LOG",
+        ] {
+            assert!(table.contains(variable), "{variable}");
         }
     }
 }

@@ -75,7 +75,7 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
 /// name an attacker points at this server (DNS rebinding) reaches nothing.
 /// Loopback names may always reach the probes, for health checks.
 pub async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let allowed = &state.config.allowed_hosts;
+    let allowed = state.config.allowed_hosts();
     if allowed.is_empty() {
         return next.run(req).await;
     }

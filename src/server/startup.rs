@@ -135,7 +135,7 @@ fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker)
             db.clone(),
             PasswordHasher::new(config.max_concurrent_hashes),
             TokenSigner::new(&secrets.jwt, config.token_lifetime),
-            config.throttle.clone(),
+            config.throttle(),
             config.allow_signup,
         ),
         audit: AuditLog::new(db.clone()),
