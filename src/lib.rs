@@ -2,6 +2,11 @@
 //!
 //! One crate, two builds: `ssr` is the server (axum + SQLite), `hydrate` the
 //! browser bundle that takes over the server-rendered pages.
+//!
+//! The modules stand on floors and import only downwards (`tests/floors.rs`
+//! checks it): `server` composes everything; `app` and `rest` are the doors;
+//! `keys`, `auth` and `audit` are the services, each with its `/rpc` door in
+//! `rpc.rs`; `storage`, `shared` and `error` are the ground.
 
 pub mod app;
 pub mod audit;
