@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up whatever is missing, checks formatting and lints (warnings are
-# errors), then runs every test: unit and integration
-# tests (cargo test: the real server on a free port, a fresh SQLite file per
-# test), generated API tests (schemathesis), a short crash test (kill -9
+# errors), then runs every test: unit and integration tests (cargo test: the
+# real server on a free port, a fresh SQLite file per test), the integration
+# suite again on a throwaway PostgreSQL cluster (a database per server),
+# generated API tests (schemathesis), a short crash test (kill -9
 # under write traffic; the full one is 20 kills) and the end-to-end tests
 # (Playwright in real Chromium) on a split build, then the key flow on
 # release builds made with and without --split.
@@ -16,8 +17,19 @@ cargo fmt --check
 cargo clippy --features ssr --tests --benches -- -D warnings
 cargo clippy --features hydrate --target wasm32-unknown-unknown --lib -- -D warnings
 
-echo "==> Unit and integration tests"
-cargo test --features ssr
+echo "==> A throwaway PostgreSQL cluster for the PostgreSQL pass"
+pg_dir=$(mktemp -d /tmp/keysmith-pg.XXXXXX)
+trap 'scripts/postgres.sh stop "$pg_dir"' EXIT
+pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+postgres_url=$(scripts/postgres.sh start "$pg_dir" "$pg_port")
+
+echo "==> Unit and integration tests (SQLite)"
+cargo test --features ssr -- --skip on_postgres_
+
+echo "==> Integration tests on PostgreSQL (the same suite; SQLite's own files aside)"
+KEYSMITH_TEST_POSTGRES=$postgres_url cargo test --features ssr --test server -- \
+  --skip the_database_and_secret_files_are_readable_by_their_owner_only \
+  --skip a_secret_file_other_users_can_read_stops_start_up
 
 echo "==> Building the site for the browser tests"
 # --split as in the release build: each page's wasm is a chunk of its own.

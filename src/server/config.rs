@@ -19,7 +19,7 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000", value_parser = address)]
     pub site_addr: SocketAddr,
 
-    /// SQLite database; its folder and file are created when missing.
+    /// The database: `sqlite://…` (its folder and file are created when missing) or `postgres://user:password@host/database` for PostgreSQL, which several replicas can share (then set `KEYSMITH_SECRET`, the same on every replica).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/keysmith.db", value_parser = database_url)]
     pub database_url: String,
 
@@ -263,14 +263,13 @@ fn address(raw: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("expected an address like 127.0.0.1:3000, got {raw:?}"))
 }
 
+/// Never echoes the value: a PostgreSQL URL may hold a password.
 fn database_url(raw: &str) -> Result<String, String> {
     let url = raw.trim();
-    if url.starts_with("sqlite:") {
+    if url.starts_with("sqlite:") || crate::storage::is_postgres(url) {
         Ok(url.to_owned())
     } else {
-        Err(format!(
-            "expected a sqlite: URL such as sqlite://data/keysmith.db, got {url:?}"
-        ))
+        Err("expected sqlite://path/to/file.db or postgres://user:password@host/database".into())
     }
 }
 
@@ -489,9 +488,20 @@ mod tests {
     }
 
     #[test]
-    fn only_sqlite_databases_are_accepted_for_now() {
-        let error = config_from(&[("DATABASE_URL", "postgres://x")]).unwrap_err();
+    fn sqlite_and_postgres_databases_are_accepted() {
+        for url in [
+            "sqlite://data/k.db",
+            "postgres://k:pw@db/k",
+            "postgresql://db/k",
+        ] {
+            assert_eq!(
+                config_from(&[("DATABASE_URL", url)]).unwrap().database_url,
+                url
+            );
+        }
+        let error = config_from(&[("DATABASE_URL", "mysql://k:hunter2@db/k")]).unwrap_err();
         assert_eq!(error.variable, "DATABASE_URL");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -32,6 +32,13 @@ impl ServerKeys {
     pub fn load(config: &Config) -> Result<Self, BoxError> {
         let master = match &config.secret {
             Some(secret) => secret.0.as_bytes().to_vec(),
+            None if crate::storage::is_postgres(&config.database_url) => {
+                return Err(
+                    "KEYSMITH_SECRET must be set with PostgreSQL: every replica signs \
+                            sessions and tokens with it, so it must be the same on all of them"
+                        .into(),
+                )
+            }
             None => match Db::folder_of(&config.database_url) {
                 Some(folder) => read_or_create(&folder.join(SECRET_FILE))?,
                 None => {

@@ -3,14 +3,17 @@
 //! backend (today `sqlite/`); the services call [`Db`], whose operations
 //! are listed once below, and never learn which backend answers them.
 
+mod postgres;
 mod records;
+mod sessions;
 mod sqlite;
 
 pub use records::*;
+pub use sessions::SessionStore;
 
+use postgres::PostgresStore;
 use sqlite::SqliteStore;
 use std::path::PathBuf;
-use tower_sessions::ExpiredDeletion;
 
 /// The database the server was configured with (`DATABASE_URL`).
 #[derive(Clone)]
@@ -19,6 +22,7 @@ pub struct Db(Backend);
 #[derive(Clone)]
 enum Backend {
     Sqlite(SqliteStore),
+    Postgres(PostgresStore),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,38 +39,68 @@ pub enum ConnectError {
 }
 
 impl Db {
-    /// Opens (creating when missing) the database at `url` and brings its
-    /// schema up to date.
+    /// Opens the database at `url` (`postgres://…` for PostgreSQL, else
+    /// SQLite, created when missing) and brings its schema up to date.
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
-        Ok(Db(Backend::Sqlite(SqliteStore::connect(url).await?)))
+        Ok(Db(if is_postgres(url) {
+            Backend::Postgres(PostgresStore::connect(url).await?)
+        } else {
+            Backend::Sqlite(SqliteStore::connect(url).await?)
+        }))
     }
 
     /// The folder holding the database file, where server secrets are kept
     /// beside it; `None` when the database is not a local file.
     pub fn folder_of(url: &str) -> Option<PathBuf> {
+        if is_postgres(url) {
+            return None;
+        }
         SqliteStore::folder_of(url)
     }
 
     /// The store behind browser sessions, in this database, its table
     /// created.
-    pub async fn session_store(&self) -> Result<impl ExpiredDeletion + Clone, sqlx::Error> {
-        match &self.0 {
-            Backend::Sqlite(store) => store.session_store().await,
-        }
+    pub async fn session_store(&self) -> Result<SessionStore, sqlx::Error> {
+        Ok(match &self.0 {
+            Backend::Sqlite(store) => SessionStore::Sqlite(store.session_store().await?),
+            Backend::Postgres(store) => SessionStore::Postgres(store.session_store().await?),
+        })
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         match &self.0 {
             Backend::Sqlite(store) => store.ping().await,
+            Backend::Postgres(store) => store.ping().await,
         }
     }
 
     pub async fn close(&self) {
         match &self.0 {
             Backend::Sqlite(store) => store.close().await,
+            Backend::Postgres(store) => store.close().await,
         }
     }
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A `LIKE` pattern matching text that contains `text`: `%`, `_` and the
+/// escape character itself match literally (the query says `ESCAPE '\'`).
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Declares each operation once: the method the services call, answered by
@@ -79,6 +113,7 @@ macro_rules! operations {
                 pub async fn $name(&self $(, $arg: $ty)*) -> $answer {
                     match &self.0 {
                         Backend::Sqlite(store) => store.$name($($arg),*).await,
+                        Backend::Postgres(store) => store.$name($($arg),*).await,
                     }
                 }
             )*
@@ -128,4 +163,23 @@ operations! {
     // Throttling
     fn admit_attempt(&self, limits: &[Limit<'_>], attempt_id: &str, now_ms: i64, forget_before_ms: i64) -> Result<Admission, sqlx::Error>;
     fn forgive_attempt(&self, attempt_id: &str, subjects: &[&str]) -> Result<(), sqlx::Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_in_a_search_match_literally() {
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(contains_pattern("ci"), "%ci%");
+    }
+
+    #[test]
+    fn postgres_urls_choose_postgres() {
+        assert!(is_postgres("postgres://keysmith@db/keysmith"));
+        assert!(is_postgres("postgresql://db/keysmith"));
+        assert!(!is_postgres("sqlite://data/keysmith.db"));
+        assert_eq!(Db::folder_of("postgres://db/keysmith"), None);
+    }
 }

@@ -1,7 +1,7 @@
 use reqwest::{header, redirect::Policy, Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::Stdio,
     sync::{Arc, Mutex},
     time::Duration,
@@ -29,13 +29,54 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_keysmith")
 }
 
+/// The master secret test servers on PostgreSQL share (and tests that
+/// forge tokens derive keys from).
+pub const TEST_SECRET: &str = "a-master-secret-of-at-least-32-characters";
+
+/// The PostgreSQL server the suite runs on, when `KEYSMITH_TEST_POSTGRES`
+/// names one (a superuser URL without a database); else SQLite files.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("KEYSMITH_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// The database of the test server that keeps its files in `dir`: a file
+/// there, or on PostgreSQL a database named after the folder (created on
+/// first use, so a restart in the same folder finds its data again).
+pub fn database_url(dir: &Path) -> String {
+    let Some(server) = postgres_server() else {
+        return format!("sqlite://{}/keysmith.db", dir.display());
+    };
+    let name: String = dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase();
+    let name = format!("ks_{name}");
+    let created = std::process::Command::new("psql")
+        .args([
+            &format!("{server}/postgres"),
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("psql runs");
+    let stderr = String::from_utf8_lossy(&created.stderr);
+    assert!(
+        created.status.success() || stderr.contains("already exists"),
+        "{stderr}"
+    );
+    format!("{server}/{name}")
+}
+
 /// The environment every test server gets: its own database, any free port.
 pub fn base_env(dir: &Path) -> Vec<(String, String)> {
-    vec![
-        (
-            "DATABASE_URL".into(),
-            format!("sqlite://{}/keysmith.db", dir.display()),
-        ),
+    let mut env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), database_url(dir)),
         ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
         ("LEPTOS_OUTPUT_NAME".into(), "keysmith".into()),
         (
@@ -43,7 +84,11 @@ pub fn base_env(dir: &Path) -> Vec<(String, String)> {
             dir.join("site").display().to_string(),
         ),
         ("RUST_LOG".into(), "info".into()),
-    ]
+    ];
+    if postgres_server().is_some() {
+        env.push(("KEYSMITH_SECRET".into(), TEST_SECRET.into()));
+    }
+    env
 }
 
 impl TestApp {
@@ -103,8 +148,8 @@ impl TestApp {
         false
     }
 
-    pub fn database_path(&self) -> PathBuf {
-        self.dir.path().join("keysmith.db")
+    pub fn database_url(&self) -> String {
+        database_url(self.dir.path())
     }
 
     /// Stops the server with SIGTERM, as an operator would, and waits.
@@ -318,8 +363,21 @@ impl TestApp {
         answer["data"]["code"].as_str().unwrap().to_owned()
     }
 
-    /// Every byte of the database files, write-ahead log included.
+    /// Every byte the database holds: SQLite's files, write-ahead log
+    /// included, or a dump of the PostgreSQL database.
     pub fn database_bytes(&self) -> Vec<u8> {
+        if postgres_server().is_some() {
+            let dump = std::process::Command::new("pg_dump")
+                .arg(self.database_url())
+                .output()
+                .expect("pg_dump runs");
+            assert!(
+                dump.status.success(),
+                "{}",
+                String::from_utf8_lossy(&dump.stderr)
+            );
+            return dump.stdout;
+        }
         let mut bytes = Vec::new();
         for entry in std::fs::read_dir(self.dir.path()).unwrap() {
             let path = entry.unwrap().path();
@@ -471,22 +529,41 @@ pub fn now_s() -> u64 {
         .as_secs()
 }
 
-/// Moves a key's expiry into the past, in the real database file.
+/// Moves a key's expiry into the past, in the real database.
 pub async fn expire(app: &TestApp, id: &str) {
-    let url = format!("sqlite://{}", app.database_path().display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("UPDATE api_keys SET expires_at = 1 WHERE id = ?")
-        .bind(id)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    run_sql(
+        &app.database_url(),
+        &format!("UPDATE api_keys SET expires_at = 1 WHERE id = '{id}'"),
+        &format!("UPDATE api_keys SET expires_at = to_timestamp(0) WHERE id = '{id}'"),
+    )
+    .await;
 }
 
-/// Runs one statement on a database file.
-pub async fn run_sql(database: &std::path::Path, statement: &str) {
-    let url = format!("sqlite://{}", database.display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query(statement).execute(&pool).await.unwrap();
-    pool.close().await;
+/// Runs one statement on a database: `sqlite` on SQLite, `postgres` on
+/// PostgreSQL (where times are timestamptz, not milliseconds).
+pub async fn run_sql(url: &str, sqlite: &str, postgres: &str) {
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(postgres).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(sqlite).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// One whole number a query (the same on both backends) answers.
+pub async fn query_number(url: &str, query: &str) -> i64 {
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let n = sqlx::query_scalar(query).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let n = sqlx::query_scalar(query).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
 }

@@ -338,3 +338,21 @@ async fn an_idle_keep_alive_connection_is_closed() {
     read_until_closed(&mut stream).await;
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// On PostgreSQL every replica must sign with the same secret, so none is
+/// generated: start-up without one stops with a line saying why. (Run by
+/// the PostgreSQL pass of the test command only.)
+#[test]
+fn on_postgres_start_up_without_the_shared_secret_is_refused() {
+    assert!(postgres_server().is_some(), "set KEYSMITH_TEST_POSTGRES");
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(binary())
+        .current_dir(dir.path())
+        .envs(base_env(dir.path()))
+        .env_remove("KEYSMITH_SECRET")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("KEYSMITH_SECRET must be set"), "{stderr}");
+}

@@ -282,7 +282,7 @@ fn listing_query<'a>(head: &str, listing: &KeyListing<'a>) -> QueryBuilder<'a, S
     if let Some(text) = listing.name_contains {
         query
             .push(" AND LOWER(k.name) LIKE ")
-            .push_bind(format!("%{}%", escape_like(text)))
+            .push_bind(super::super::contains_pattern(text))
             .push(" ESCAPE '\\'");
     }
     if let Some(before_id) = listing.before_id {
@@ -292,18 +292,6 @@ fn listing_query<'a>(head: &str, listing: &KeyListing<'a>) -> QueryBuilder<'a, S
         .push(" ORDER BY k.id DESC LIMIT ")
         .push_bind(listing.limit);
     query
-}
-
-/// `%`, `_` and the escape character itself match literally.
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -351,11 +339,5 @@ mod tests {
         let plan = plan(&db, by_digest).await;
         assert!(!plan.contains("SCAN"), "{plan}");
         assert!(plan.contains("sqlite_autoindex_api_keys"), "{plan}");
-    }
-
-    #[test]
-    fn like_wildcards_in_a_search_match_literally() {
-        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
-        assert_eq!(escape_like("ci"), "ci");
     }
 }

@@ -45,7 +45,7 @@ impl SqliteStore {
             .after_release(|conn, _| Box::pin(async move { Ok(left_no_transaction(conn).await) }))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
 

@@ -159,9 +159,11 @@ async fn an_abandoned_claim_is_taken_over_by_one_retry_only() {
     assert_eq!(first.status(), StatusCode::CREATED);
     // As a process that died mid-request leaves it: claimed, unanswered, old.
     let stale_ms = (now_s() - 120) * 1000;
+    let stale = "UPDATE idempotency_records SET status = NULL, sealed_body = NULL, created_at =";
     run_sql(
-        &app.database_path(),
-        &format!("UPDATE idempotency_records SET status = NULL, sealed_body = NULL, created_at = {stale_ms}"),
+        &app.database_url(),
+        &format!("{stale} {stale_ms}"),
+        &format!("{stale} to_timestamp({stale_ms}::float8 / 1000)"),
     )
     .await;
     for _ in 0..3 {
@@ -247,21 +249,16 @@ async fn expired_idempotent_answers_are_swept() {
     assert_eq!(first.status(), StatusCode::CREATED);
     let dir = app.stop().await;
     let yesterday_ms = (now_s() - 25 * 3600) * 1000;
-    let file = dir.path().join("keysmith.db");
     run_sql(
-        &file,
+        &database_url(dir.path()),
         &format!("UPDATE idempotency_records SET created_at = {yesterday_ms}"),
+        &format!("UPDATE idempotency_records SET created_at = to_timestamp({yesterday_ms}::float8 / 1000)"),
     )
     .await;
     let swept = TestApp::spawn_in(dir, &[]).await;
-    let url = format!("sqlite://{}", swept.database_path().display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let url = swept.database_url();
     eventually(Duration::from_secs(5), "swept at start-up", || async {
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_records")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        left == 0
+        query_number(&url, "SELECT COUNT(*) FROM idempotency_records").await == 0
     })
     .await;
 }

@@ -123,13 +123,11 @@ async fn key_use_is_recorded_in_batches_and_flushed_at_shutdown() {
         after.body
     );
     assert_eq!(after.body["data"]["last_used_ip"], "127.0.0.1");
-    let url = format!("sqlite://{}", app.database_path().display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let requests: i64 = sqlx::query_scalar("SELECT requests FROM key_usage_daily WHERE key_id = ?")
-        .bind(&id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let requests = query_number(
+        &app.database_url(),
+        &format!("SELECT requests FROM key_usage_daily WHERE key_id = '{id}'"),
+    )
+    .await;
     assert_eq!(requests, 3, "one row per key and day, counting every use");
 }
 
@@ -251,16 +249,15 @@ async fn expiry_is_judged_against_the_clock_even_for_a_cached_key() {
     let app = TestApp::spawn().await;
     let token = user_token(&app).await;
     let (id, key) = key_with(&app, &token, &["read"]).await;
-    let url = format!("sqlite://{}", app.database_path().display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     let soon_ms = (now_s() as i64 + 2) * 1000;
-    sqlx::query("UPDATE api_keys SET expires_at = ? WHERE id = ?")
-        .bind(soon_ms)
-        .bind(&id)
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    run_sql(
+        &app.database_url(),
+        &format!("UPDATE api_keys SET expires_at = {soon_ms} WHERE id = '{id}'"),
+        &format!(
+            "UPDATE api_keys SET expires_at = to_timestamp({soon_ms}::float8 / 1000) WHERE id = '{id}'"
+        ),
+    )
+    .await;
     assert_eq!(verify_code(&app, &key, None).await, "VALID");
     // Cached as valid now; the clock alone must end it.
     eventually(Duration::from_secs(5), "the cached key expires", || async {

@@ -1,0 +1,324 @@
+use super::{audit::insert_event, PostgresStore};
+use crate::storage::{
+    KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse, NewAuditEvent,
+    NewKey, NewSecret, StatusFilter,
+};
+use sqlx::{postgres::PgArguments, query::Query, Postgres, QueryBuilder};
+
+const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four,
+    (EXTRACT(EPOCH FROM k.previous_expires_at) * 1000)::int8 AS previous_expires_at,
+    k.scopes, k.ip_allowlist,
+    (EXTRACT(EPOCH FROM k.created_at) * 1000)::int8 AS created_at, c.email AS created_by,
+    (EXTRACT(EPOCH FROM k.updated_at) * 1000)::int8 AS updated_at, u.email AS updated_by,
+    (EXTRACT(EPOCH FROM k.expires_at) * 1000)::int8 AS expires_at,
+    (EXTRACT(EPOCH FROM k.revoked_at) * 1000)::int8 AS revoked_at, r.email AS revoked_by,
+    (EXTRACT(EPOCH FROM k.last_used_at) * 1000)::int8 AS last_used_at,
+    host(k.last_used_ip) AS last_used_ip,
+    encode(k.secret_digest, 'hex') AS secret_digest,
+    encode(k.previous_digest, 'hex') AS previous_digest
+    FROM api_keys k
+    LEFT JOIN users c ON c.id = k.created_by
+    LEFT JOIN users u ON u.id = k.updated_by
+    LEFT JOIN users r ON r.id = k.revoked_by";
+
+const KEY_BY_DIGEST: &str = "SELECT id, account_id, name, scopes, ip_allowlist,
+        (EXTRACT(EPOCH FROM expires_at) * 1000)::int8 AS expires_at,
+        (EXTRACT(EPOCH FROM revoked_at) * 1000)::int8 AS revoked_at,
+        previous_digest IS NOT DISTINCT FROM decode($1, 'hex') AS is_previous,
+        (EXTRACT(EPOCH FROM previous_expires_at) * 1000)::int8 AS previous_expires_at
+    FROM api_keys WHERE secret_digest = decode($1, 'hex') OR previous_digest = decode($1, 'hex')";
+
+impl PostgresStore {
+    pub async fn insert_key(
+        &self,
+        key: &NewKey<'_>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO api_keys
+               (id, account_id, name, secret_digest, key_prefix, last_four, scopes, ip_allowlist,
+                created_at, created_by, updated_at, updated_by, expires_at)
+             VALUES ($1, $2, $3, decode($4, 'hex'), $5, $6, $7, $8,
+                     to_timestamp($9::float8 / 1000), $10, to_timestamp($9::float8 / 1000), $10,
+                     to_timestamp($11::float8 / 1000))",
+        )
+        .bind(key.id)
+        .bind(key.account_id)
+        .bind(key.name)
+        .bind(key.digest)
+        .bind(key.key_prefix)
+        .bind(key.last_four)
+        .bind(key.scopes)
+        .bind(key.ip_allowlist)
+        .bind(key.now_ms)
+        .bind(key.created_by)
+        .bind(key.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await
+    }
+
+    pub async fn key(&self, account_id: &str, id: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} WHERE k.account_id = $1 AND k.id = $2"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Newest first; fetches `limit` rows.
+    pub async fn keys(&self, listing: &KeyListing<'_>) -> Result<Vec<KeyRecord>, sqlx::Error> {
+        listing_query(listing)
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Applies `edit` to an account's key; `None` when there is no such key.
+    pub async fn update_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        edit: &KeyEdit<'_>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
+        let change = sqlx::query(
+            "UPDATE api_keys SET name = $1, scopes = $2, ip_allowlist = $3,
+                updated_at = to_timestamp($4::float8 / 1000), updated_by = $5
+             WHERE account_id = $6 AND id = $7",
+        )
+        .bind(edit.name)
+        .bind(edit.scopes)
+        .bind(edit.ip_allowlist)
+        .bind(event.occurred_at)
+        .bind(event.actor_id)
+        .bind(account_id)
+        .bind(id);
+        self.change_with_event(account_id, id, change, event).await
+    }
+
+    /// Gives an account's usable key a new secret. The replaced one is kept
+    /// (as a digest) until `previous_expires_at`, or dropped at once.
+    /// `None` when there is no such key that is neither revoked nor expired.
+    pub async fn rotate_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        secret: &NewSecret<'_>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
+        let change = sqlx::query(
+            "UPDATE api_keys SET
+                previous_digest = CASE WHEN $1::int8 IS NULL THEN NULL ELSE secret_digest END,
+                previous_expires_at = to_timestamp($1::float8 / 1000),
+                secret_digest = decode($2, 'hex'), key_prefix = $3, last_four = $4,
+                updated_at = to_timestamp($5::float8 / 1000), updated_by = $6
+             WHERE account_id = $7 AND id = $8 AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > to_timestamp($5::float8 / 1000))",
+        )
+        .bind(secret.previous_expires_at)
+        .bind(secret.digest)
+        .bind(secret.key_prefix)
+        .bind(secret.last_four)
+        .bind(event.occurred_at)
+        .bind(event.actor_id)
+        .bind(account_id)
+        .bind(id);
+        self.change_with_event(account_id, id, change, event).await
+    }
+
+    /// Revokes an account's key, and with it any secret in a grace period.
+    /// `None` when there is no such key or it was revoked already.
+    pub async fn revoke_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
+        let change = sqlx::query(
+            "UPDATE api_keys SET revoked_at = to_timestamp($1::float8 / 1000), revoked_by = $2,
+                updated_at = to_timestamp($1::float8 / 1000), updated_by = $2
+             WHERE account_id = $3 AND id = $4 AND revoked_at IS NULL",
+        )
+        .bind(event.occurred_at)
+        .bind(event.actor_id)
+        .bind(account_id)
+        .bind(id);
+        self.change_with_event(account_id, id, change, event).await
+    }
+
+    /// Deletes an account's key; its audit events stay. `None` when there
+    /// is no such key.
+    pub async fn delete_key(
+        &self,
+        account_id: &str,
+        id: &str,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
+        let change = sqlx::query("DELETE FROM api_keys WHERE account_id = $1 AND id = $2")
+            .bind(account_id)
+            .bind(id);
+        self.change_with_event(account_id, id, change, event).await
+    }
+
+    /// Runs `change` on one key, its row locked first, and when it touched
+    /// the row records `event` in the same transaction; the key's digests
+    /// from before the change, or `None` when nothing changed.
+    async fn change_with_event<'q>(
+        &self,
+        account_id: &str,
+        id: &str,
+        change: Query<'q, Postgres, PgArguments>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<Option<KeyDigests>, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let digests: Option<KeyDigests> = sqlx::query_as(
+            "SELECT encode(secret_digest, 'hex') AS secret_digest,
+                    encode(previous_digest, 'hex') AS previous_digest
+             FROM api_keys WHERE account_id = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if digests.is_none() || change.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Ok(None);
+        }
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(digests)
+    }
+
+    /// The key a secret digest belongs to, as its current secret or as the
+    /// replaced secret of a rotation.
+    pub async fn key_by_digest(&self, digest: &str) -> Result<Option<KeyCredential>, sqlx::Error> {
+        sqlx::query_as(KEY_BY_DIGEST)
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Records the use of several keys in one transaction: the latest use
+    /// (an older one never overwrites a newer one, whichever replica wrote
+    /// it) and the requests per day, added to what other replicas counted.
+    /// Keys are written in id order, so two replicas' batches cannot
+    /// deadlock; keys deleted since they were used are skipped.
+    pub async fn record_key_uses(&self, uses: &[KeyUse<'_>]) -> Result<(), sqlx::Error> {
+        let mut ordered: Vec<&KeyUse<'_>> = uses.iter().collect();
+        ordered.sort_unstable_by_key(|key_use| key_use.key_id);
+        let mut tx = self.write().await?;
+        for key_use in ordered {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = to_timestamp($1::float8 / 1000),
+                    last_used_ip = $2::inet
+                 WHERE id = $3
+                   AND (last_used_at IS NULL OR last_used_at < to_timestamp($1::float8 / 1000))",
+            )
+            .bind(key_use.at_ms)
+            .bind(key_use.ip.as_deref())
+            .bind(key_use.key_id)
+            .execute(&mut *tx)
+            .await?;
+            for &(day, requests) in key_use.requests_per_day {
+                sqlx::query(
+                    "INSERT INTO key_usage_daily (key_id, account_id, day, requests)
+                     SELECT id, account_id, DATE '1970-01-01' + $2::int4, $3 FROM api_keys
+                     WHERE id = $1
+                     ON CONFLICT (key_id, day)
+                     DO UPDATE SET requests = key_usage_daily.requests + excluded.requests",
+                )
+                .bind(key_use.key_id)
+                .bind(day)
+                .bind(requests)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    pub async fn key_counts(
+        &self,
+        account_id: &str,
+        now_ms: i64,
+        soon_ms: i64,
+        day_ago_ms: i64,
+        today: i64,
+    ) -> Result<KeyCounts, sqlx::Error> {
+        let (active, expiring_soon, used_last_day, requests_today) = sqlx::query_as(
+            "WITH moments AS (
+               SELECT to_timestamp($2::float8 / 1000) AS now,
+                      to_timestamp($3::float8 / 1000) AS soon,
+                      to_timestamp($4::float8 / 1000) AS day_ago)
+             SELECT
+               COUNT(k.id) FILTER (WHERE k.revoked_at IS NULL
+                                  AND (k.expires_at IS NULL OR k.expires_at > moments.now)),
+               COUNT(k.id) FILTER (WHERE k.revoked_at IS NULL
+                                  AND k.expires_at > moments.now AND k.expires_at <= moments.soon),
+               COUNT(k.id) FILTER (WHERE k.last_used_at >= moments.day_ago),
+               (SELECT COALESCE(SUM(requests), 0)::int8 FROM key_usage_daily
+                WHERE account_id = $1 AND day = DATE '1970-01-01' + $5::int4)
+             FROM moments LEFT JOIN api_keys k ON k.account_id = $1
+             GROUP BY moments.now",
+        )
+        .bind(account_id)
+        .bind(now_ms)
+        .bind(soon_ms)
+        .bind(day_ago_ms)
+        .bind(today)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(KeyCounts {
+            active,
+            expiring_soon,
+            used_last_day,
+            requests_today,
+        })
+    }
+}
+
+/// Listing's query: one page of an account's keys, newest first, by id.
+fn listing_query<'a>(listing: &KeyListing<'a>) -> QueryBuilder<'a, Postgres> {
+    let mut query: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {KEY_COLUMNS}"));
+    query
+        .push(" WHERE k.account_id = ")
+        .push_bind(listing.account_id);
+    let now = |query: &mut QueryBuilder<'a, Postgres>| {
+        query
+            .push("to_timestamp(")
+            .push_bind(listing.now_ms)
+            .push("::float8 / 1000)");
+    };
+    match listing.status {
+        None => {}
+        Some(StatusFilter::Revoked) => {
+            query.push(" AND k.revoked_at IS NOT NULL");
+        }
+        Some(StatusFilter::Expired) => {
+            query.push(" AND k.revoked_at IS NULL AND k.expires_at <= ");
+            now(&mut query);
+        }
+        Some(StatusFilter::Active) => {
+            query.push(" AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ");
+            now(&mut query);
+            query.push(")");
+        }
+    }
+    if let Some(text) = listing.name_contains {
+        query
+            .push(" AND LOWER(k.name) LIKE ")
+            .push_bind(super::super::contains_pattern(text))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(before_id) = listing.before_id {
+        query.push(" AND k.id < ").push_bind(before_id);
+    }
+    query
+        .push(" ORDER BY k.id DESC LIMIT ")
+        .push_bind(listing.limit);
+    query
+}

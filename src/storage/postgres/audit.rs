@@ -1,0 +1,62 @@
+use super::PostgresStore;
+use crate::storage::{AuditEventRecord, NewAuditEvent};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+/// Writes an event on `conn`, inside the caller's transaction when there is
+/// one: a change and its event are committed together or not at all.
+pub(super) async fn insert_event(
+    conn: &mut PgConnection,
+    event: &NewAuditEvent<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_events
+           (id, account_id, actor_id, action, key_id, key_name, occurred_at, client_ip, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000), $8::inet, $9)",
+    )
+    .bind(&event.id)
+    .bind(event.account_id)
+    .bind(event.actor_id)
+    .bind(event.action)
+    .bind(event.key_id)
+    .bind(event.key_name)
+    .bind(event.occurred_at)
+    .bind(event.client_ip.as_deref())
+    .bind(event.user_agent)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl PostgresStore {
+    pub async fn record_audit_event(&self, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        insert_event(&mut conn, event).await
+    }
+
+    /// An account's events, newest first, after the event `before_id` when
+    /// given, optionally only those about one key. Fetches `limit` rows.
+    pub async fn audit_events(
+        &self,
+        account_id: &str,
+        key_id: Option<&str>,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEventRecord>, sqlx::Error> {
+        let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
+            "SELECT e.id, e.action, u.email AS actor_email, e.key_id, e.key_name,
+                    (EXTRACT(EPOCH FROM e.occurred_at) * 1000)::int8 AS occurred_at,
+                    host(e.client_ip) AS client_ip, e.user_agent
+             FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id
+             WHERE e.account_id = ",
+        );
+        query.push_bind(account_id);
+        if let Some(key_id) = key_id {
+            query.push(" AND e.key_id = ").push_bind(key_id);
+        }
+        if let Some(before_id) = before_id {
+            query.push(" AND e.id < ").push_bind(before_id);
+        }
+        query.push(" ORDER BY e.id DESC LIMIT ").push_bind(limit);
+        query.build_query_as().fetch_all(&self.pool).await
+    }
+}

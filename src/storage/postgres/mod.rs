@@ -1,0 +1,54 @@
+//! The PostgreSQL backend, for several replicas on one database. Times
+//! cross the seam as unix milliseconds and are stored as `timestamptz`
+//! (written with `to_timestamp($n::float8 / 1000)`, read back with
+//! `(EXTRACT(EPOCH FROM column) * 1000)::int8`); digests cross as hex and
+//! are stored as `bytea`; addresses as `inet`.
+
+mod api_keys;
+mod audit;
+mod idempotency;
+mod throttle;
+mod users;
+
+use super::ConnectError;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::time::Duration;
+use tower_sessions_sqlx_store::PostgresStore as PostgresSessions;
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects and brings the schema up to date. sqlx holds an advisory
+    /// lock while it migrates, so replicas starting together take turns.
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// The store behind browser sessions, with its table created.
+    pub async fn session_store(&self) -> Result<PostgresSessions, sqlx::Error> {
+        let store = PostgresSessions::new(self.pool.clone());
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
