@@ -12,7 +12,7 @@ use crate::storage::KeyDigests;
 use quick_cache::sync::Cache;
 use std::{
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
     },
     time::{Duration, Instant},
@@ -36,6 +36,10 @@ struct Inner {
     /// put the pre-revoke state back. Fills and invalidations take the lock;
     /// hits never do.
     generation: Mutex<u64>,
+    /// While false, the cache is neither read nor filled: every
+    /// verification reads the database (another process's changes may be
+    /// going unheard).
+    trusted: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -88,6 +92,7 @@ impl CredentialCache {
                 unknown: Cache::new(capacity),
                 ttl,
                 generation: Mutex::new(0),
+                trusted: AtomicBool::new(true),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
             }),
@@ -96,6 +101,10 @@ impl CredentialCache {
 
     /// `None` when the cache knows nothing of this digest.
     pub fn get(&self, digest: &RawDigest) -> Option<Lookup> {
+        if !self.inner.trusted.load(Ordering::Acquire) {
+            self.inner.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         let found = match self.fresh(&self.inner.known, digest) {
             Some(credential) => Some(Some(credential)),
             None => self.fresh(&self.inner.unknown, digest).map(|()| None),
@@ -117,7 +126,7 @@ impl CredentialCache {
     /// since `read_at` (then the next request reads again).
     pub fn fill(&self, digest: RawDigest, lookup: Lookup, read_at: u64) {
         let generation = self.lock();
-        if *generation != read_at {
+        if *generation != read_at || !self.inner.trusted.load(Ordering::Acquire) {
             return;
         }
         match lookup {
@@ -135,6 +144,25 @@ impl CredentialCache {
             self.inner.known.remove(&digest);
             self.inner.unknown.remove(&digest);
         }
+    }
+
+    /// Forgets everything, and drops every fill whose read began before.
+    pub fn clear(&self) {
+        let mut generation = self.lock();
+        *generation += 1;
+        self.inner.known.clear();
+        self.inner.unknown.clear();
+    }
+
+    /// Whether the cache may be used: false while changes made elsewhere may
+    /// go unheard. Trusting it again starts from an empty cache.
+    pub fn set_trusted(&self, trusted: bool) {
+        let _generation = self.lock();
+        if trusted {
+            self.inner.known.clear();
+            self.inner.unknown.clear();
+        }
+        self.inner.trusted.store(trusted, Ordering::Release);
     }
 
     /// Forgets `digests` when the returned guard is dropped: at the end of
@@ -225,6 +253,29 @@ mod tests {
         cache.invalidate([A]);
         cache.fill(raw(A), Some(Arc::new(credential())), read_at);
         assert!(cache.get(&raw(A)).is_none());
+    }
+
+    #[test]
+    fn an_untrusted_cache_is_neither_read_nor_filled_and_starts_empty_again() {
+        let cache = cache();
+        cache.fill(raw(A), Some(Arc::new(credential())), cache.generation());
+        cache.set_trusted(false);
+        assert!(cache.get(&raw(A)).is_none(), "read through while untrusted");
+        cache.fill(raw(B), None, cache.generation());
+        cache.set_trusted(true);
+        assert!(cache.get(&raw(A)).is_none(), "emptied when trusted again");
+        assert!(cache.get(&raw(B)).is_none(), "nothing was filled meanwhile");
+    }
+
+    #[test]
+    fn clearing_drops_fills_that_began_before() {
+        let cache = cache();
+        let read_at = cache.generation();
+        cache.fill(raw(A), None, cache.generation());
+        cache.clear();
+        assert!(cache.get(&raw(A)).is_none());
+        cache.fill(raw(B), None, read_at);
+        assert!(cache.get(&raw(B)).is_none());
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod credential;
 #[cfg(feature = "ssr")]
+pub mod fanout;
+#[cfg(feature = "ssr")]
 pub mod id;
 #[cfg(feature = "ssr")]
 pub mod ip_allowlist;

@@ -6,6 +6,7 @@
 use super::{
     cache::{CacheCounts, CredentialCache},
     credential::Verification,
+    fanout::{FanOut, FanOutStatus},
     model::*,
     secret::{self, KeyFormat, StoredSecret},
     usage::UsageTracker,
@@ -38,6 +39,7 @@ struct Parts {
     format: KeyFormat,
     cache: CredentialCache,
     verifier: KeyVerifier,
+    fanout: Arc<FanOut>,
 }
 
 /// A draft that passed every rule.
@@ -88,7 +90,22 @@ impl Keys {
             format,
             cache,
             verifier,
+            fanout: Arc::default(),
         }))
+    }
+
+    /// Keeps the verification cache true to the changes other processes
+    /// sharing the database make (PostgreSQL); nothing to do on SQLite.
+    pub fn follow_other_processes(&self) {
+        if let Some(changes) = self.0.db.listen_for_key_changes() {
+            Arc::clone(&self.0.fanout).follow(changes, self.0.cache.clone());
+        }
+    }
+
+    /// Whether changes made by other processes are being heard; `None`
+    /// when there are none to hear.
+    pub fn fanout_status(&self) -> Option<FanOutStatus> {
+        self.0.fanout.status()
     }
 
     /// What every key of this server starts with, e.g. `ks_live_`.

@@ -9,17 +9,31 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: the database answers, so requests can be served.
+/// `GET /readyz`: the database answers and, on a database shared with
+/// other processes, this one hears their key changes; else 503, so a load
+/// balancer sends requests elsewhere.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    if state.db.ping().await {
-        (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "database": "ok" })),
-        )
+    let database = state.db.ping().await;
+    let fanout = state.api.keys.fanout_status();
+    let mut body = json!({
+        "status": "ok",
+        "database": if database { "ok" } else { "unreachable" },
+    });
+    if let Some(fanout) = fanout {
+        let behind = match state.db.last_key_change().await {
+            Ok(Some(last)) => Some(last - fanout.last_sequence),
+            _ => None,
+        };
+        body["key_changes"] = json!({
+            "listening": fanout.listening,
+            "last_sequence": fanout.last_sequence,
+            "behind": behind,
+        });
+    }
+    if database && fanout.is_none_or(|f| f.listening) {
+        (StatusCode::OK, Json(body))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "unreachable" })),
-        )
+        body["status"] = "unavailable".into();
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body))
     }
 }

@@ -7,7 +7,7 @@ use super::AppState;
 use crate::{
     auth::identity::ClientInfo,
     error::AppError,
-    keys::cache::CacheCounts,
+    keys::{cache::CacheCounts, fanout::FanOutStatus},
     rest::{problem::ApiError, VERIFY_PATH},
 };
 use axum::{
@@ -73,7 +73,12 @@ impl Metrics {
         });
     }
 
-    fn render(&self, counts: CacheCounts) -> String {
+    fn render(&self, counts: CacheCounts, fanout: Option<FanOutStatus>) -> String {
+        if let Some(fanout) = fanout {
+            metrics::gauge!("keysmith_key_changes_listening")
+                .set(f64::from(u8::from(fanout.listening)));
+            metrics::gauge!("keysmith_key_changes_last_sequence").set(fanout.last_sequence as f64);
+        }
         metrics::counter!("keysmith_verify_cache_hits_total").absolute(counts.hits);
         metrics::counter!("keysmith_verify_cache_misses_total").absolute(counts.misses);
         let lookups = counts.hits + counts.misses;
@@ -118,6 +123,14 @@ fn describe() {
     describe_gauge!(
         "keysmith_verify_cache_entries",
         "Known and unknown keys held in the verification cache."
+    );
+    describe_gauge!(
+        "keysmith_key_changes_listening",
+        "1 while this process hears every key change the others make (PostgreSQL); 0 while it verifies from the database instead."
+    );
+    describe_gauge!(
+        "keysmith_key_changes_last_sequence",
+        "The number of the last key change this process heard."
     );
     describe_histogram!(
         "keysmith_usage_flush_duration_seconds",
@@ -214,7 +227,10 @@ pub async fn scrape(
         )
         .into());
     }
-    let body = state.metrics.render(state.api.keys.cache_counts());
+    let body = state.metrics.render(
+        state.api.keys.cache_counts(),
+        state.api.keys.fanout_status(),
+    );
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -71,6 +71,7 @@ impl Application {
         let metrics = Metrics::install();
         metrics.keep_up_every(Duration::from_secs(5));
         let api = ApiState::new(services(&config, &db, &secrets, usage.clone()));
+        api.keys.follow_other_processes();
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config)?,
             config: Arc::new(config),

@@ -67,6 +67,24 @@ impl Db {
         })
     }
 
+    /// An ear on the key changes other processes make, on a database several
+    /// processes can share; `None` on SQLite, which one process owns.
+    pub fn listen_for_key_changes(&self) -> Option<KeyChanges> {
+        match &self.0 {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(store) => Some(KeyChanges(store.listen_for_key_changes())),
+        }
+    }
+
+    /// The number of the last key change any process made (`None` on
+    /// SQLite).
+    pub async fn last_key_change(&self) -> Result<Option<i64>, sqlx::Error> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(store) => store.last_key_change().await.map(Some),
+        }
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         match &self.0 {
@@ -80,6 +98,15 @@ impl Db {
             Backend::Sqlite(store) => store.close().await,
             Backend::Postgres(store) => store.close().await,
         }
+    }
+}
+
+/// Key changes as other processes announce them.
+pub struct KeyChanges(postgres::ChangeListener);
+
+impl KeyChanges {
+    pub async fn next(&mut self) -> KeyChange {
+        self.0.next().await
     }
 }
 

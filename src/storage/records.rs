@@ -220,3 +220,20 @@ pub enum OwnerCreated {
     Created,
     EmailTaken,
 }
+
+// Key changes other processes make
+
+/// What a process hears about key changes made by the others.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyChange {
+    /// Listening, from the change numbered `sequence` on: what happened
+    /// before may not have been heard.
+    Listening { sequence: i64 },
+    /// A key changed: its (stored, hex) digests must be forgotten.
+    Changed { sequence: i64, digests: Vec<String> },
+    /// An announcement that does not parse: some key changed.
+    Unreadable,
+    /// Not listening (the connection was lost or cannot be made): changes
+    /// are being missed.
+    Lost { reason: String },
+}

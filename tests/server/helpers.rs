@@ -567,3 +567,20 @@ pub async fn query_number(url: &str, query: &str) -> i64 {
         n
     }
 }
+
+/// Creates a key with an `Idempotency-Key`.
+pub async fn create_idempotently(
+    app: &TestApp,
+    token: &str,
+    idempotency_key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url("/api/v2/api-keys"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", idempotency_key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}

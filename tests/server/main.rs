@@ -9,5 +9,6 @@ mod auth;
 mod cli;
 mod keys;
 mod operations;
+mod replicas;
 mod rest;
 mod security;

@@ -1,4 +1,4 @@
-use super::{audit::insert_event, PostgresStore};
+use super::{audit::insert_event, feed::announce_key_change, PostgresStore};
 use crate::storage::{
     KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse, NewAuditEvent,
     NewKey, NewSecret, StatusFilter,
@@ -98,7 +98,8 @@ impl PostgresStore {
         .bind(event.actor_id)
         .bind(account_id)
         .bind(id);
-        self.change_with_event(account_id, id, change, event).await
+        self.change_with_event(account_id, id, change, event, None)
+            .await
     }
 
     /// Gives an account's usable key a new secret. The replaced one is kept
@@ -128,7 +129,8 @@ impl PostgresStore {
         .bind(event.actor_id)
         .bind(account_id)
         .bind(id);
-        self.change_with_event(account_id, id, change, event).await
+        self.change_with_event(account_id, id, change, event, Some(secret.digest))
+            .await
     }
 
     /// Revokes an account's key, and with it any secret in a grace period.
@@ -148,7 +150,8 @@ impl PostgresStore {
         .bind(event.actor_id)
         .bind(account_id)
         .bind(id);
-        self.change_with_event(account_id, id, change, event).await
+        self.change_with_event(account_id, id, change, event, None)
+            .await
     }
 
     /// Deletes an account's key; its audit events stay. `None` when there
@@ -162,18 +165,22 @@ impl PostgresStore {
         let change = sqlx::query("DELETE FROM api_keys WHERE account_id = $1 AND id = $2")
             .bind(account_id)
             .bind(id);
-        self.change_with_event(account_id, id, change, event).await
+        self.change_with_event(account_id, id, change, event, None)
+            .await
     }
 
     /// Runs `change` on one key, its row locked first, and when it touched
-    /// the row records `event` in the same transaction; the key's digests
-    /// from before the change, or `None` when nothing changed.
+    /// the row records `event` and announces the change to the other
+    /// processes (the key's digests, and a rotation's `new_digest`) in the
+    /// same transaction; the key's digests from before the change, or `None`
+    /// when nothing changed.
     async fn change_with_event<'q>(
         &self,
         account_id: &str,
         id: &str,
         change: Query<'q, Postgres, PgArguments>,
         event: &NewAuditEvent<'_>,
+        new_digest: Option<&str>,
     ) -> Result<Option<KeyDigests>, sqlx::Error> {
         let mut tx = self.write().await?;
         let digests: Option<KeyDigests> = sqlx::query_as(
@@ -185,12 +192,17 @@ impl PostgresStore {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        if digests.is_none() || change.execute(&mut *tx).await?.rows_affected() == 0 {
+        let Some(digests) = digests else {
+            return Ok(None);
+        };
+        if change.execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(None);
         }
         insert_event(&mut tx, event).await?;
+        let forget: Vec<&str> = digests.iter().chain(new_digest).collect();
+        announce_key_change(&mut tx, &forget).await?;
         tx.commit().await?;
-        Ok(digests)
+        Ok(Some(digests))
     }
 
     /// The key a secret digest belongs to, as its current secret or as the

@@ -6,9 +6,12 @@
 
 mod api_keys;
 mod audit;
+mod feed;
 mod idempotency;
 mod throttle;
 mod users;
+
+pub use feed::ChangeListener;
 
 use super::ConnectError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -38,6 +41,18 @@ impl PostgresStore {
         let store = PostgresSessions::new(self.pool.clone());
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// An ear on the key changes other processes make.
+    pub fn listen_for_key_changes(&self) -> ChangeListener {
+        ChangeListener::new(self.pool.clone())
+    }
+
+    /// The number of the last key change made by any process.
+    pub async fn last_key_change(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT sequence FROM key_change_feed")
+            .fetch_one(&self.pool)
+            .await
     }
 
     pub async fn ping(&self) -> bool {

@@ -5,22 +5,6 @@ use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn create_idempotently(
-    app: &TestApp,
-    token: &str,
-    idempotency_key: &str,
-    body: &Value,
-) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(app.url("/api/v2/api-keys"))
-        .bearer_auth(token)
-        .header("Idempotency-Key", idempotency_key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn key_count(app: &TestApp, token: &str) -> usize {
     let list = api(
         app,

@@ -1,0 +1,191 @@
+//! Several processes on one PostgreSQL database, as behind a load balancer
+//! (run by the PostgreSQL pass of the test command).
+
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Three servers on one database, each hearing the others' key changes.
+async fn three_replicas() -> [TestApp; 3] {
+    assert!(postgres_server().is_some(), "set KEYSMITH_TEST_POSTGRES");
+    let a = TestApp::spawn().await;
+    let url = a.database_url();
+    let b = TestApp::spawn_with(&[("DATABASE_URL", &url)]).await;
+    let c = TestApp::spawn_with(&[("DATABASE_URL", &url)]).await;
+    for app in [&a, &b, &c] {
+        wait_until_listening(app).await;
+    }
+    [a, b, c]
+}
+
+async fn readiness(app: &TestApp) -> (StatusCode, Value) {
+    let response = app.get("/readyz").await;
+    (response.status(), response.json().await.unwrap())
+}
+
+async fn wait_until_listening(app: &TestApp) {
+    eventually(
+        Duration::from_secs(10),
+        "the replica hears key changes",
+        || async {
+            let (status, body) = readiness(app).await;
+            status == StatusCode::OK && body["key_changes"]["listening"] == true
+        },
+    )
+    .await;
+}
+
+/// How long until every one of `replicas` answers `code` for `key`.
+async fn reaches_all(replicas: &[&TestApp], key: &str, code: &str) -> Duration {
+    let started = Instant::now();
+    for app in replicas {
+        eventually(Duration::from_secs(2), code, || async {
+            app.verdict(key, Some("10.1.2.3")).await == code
+        })
+        .await;
+    }
+    started.elapsed()
+}
+
+async fn change(app: &TestApp, token: &str, method: Method, path: &str, body: Option<Value>) {
+    let answer = api(app, method, path, Auth::Bearer(token), body).await;
+    assert!(answer.status.is_success(), "{path}: {}", answer.body);
+}
+
+#[tokio::test]
+async fn on_postgres_every_change_on_one_replica_reaches_the_others_at_once() {
+    let [a, b, c] = three_replicas().await;
+    let token = user_token(&a).await;
+    let others = [&b, &c];
+    for (what, path_of, body) in [
+        ("revoke", "/revoke", None),
+        (
+            "rotate without grace",
+            "/rotate",
+            Some(json!({ "grace_period_minutes": 0 })),
+        ),
+        (
+            "narrow the addresses",
+            "",
+            Some(json!({ "ips": ["192.0.2.0/24"] })),
+        ),
+        ("delete", "", None),
+    ] {
+        let (id, key) = key_with(&a, &token, &["read"]).await;
+        reaches_all(&others, &key, "VALID").await;
+        let method = match (what, path_of) {
+            ("delete", _) => Method::DELETE,
+            (_, "") => Method::PATCH,
+            _ => Method::POST,
+        };
+        change(
+            &a,
+            &token,
+            method,
+            &format!("/api-keys/{id}{path_of}"),
+            body,
+        )
+        .await;
+        let expected = match what {
+            "revoke" => "REVOKED",
+            "narrow the addresses" => "IP_NOT_ALLOWED",
+            _ => "NOT_FOUND",
+        };
+        let took = reaches_all(&others, &key, expected).await;
+        println!("{what}: every replica answered {expected} after {took:?}");
+    }
+}
+
+#[tokio::test]
+async fn on_postgres_a_replica_that_stops_hearing_changes_verifies_from_the_database() {
+    let [a, b, c] = three_replicas().await;
+    let token = user_token(&a).await;
+    let (id, key) = key_with(&a, &token, &["read"]).await;
+    assert_eq!(b.verdict(&key, None).await, "VALID", "cached on b");
+    // Every listener of this database is cut off, as a network blip would.
+    run_sql(
+        &a.database_url(),
+        "",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .await;
+    change(
+        &a,
+        &token,
+        Method::POST,
+        &format!("/api-keys/{id}/revoke"),
+        None,
+    )
+    .await;
+    // Whether b noticed the loss (reading through) or is listening again
+    // (its cache emptied), it must not answer from what it cached.
+    assert_eq!(b.verdict(&key, None).await, "REVOKED");
+    assert_eq!(c.verdict(&key, None).await, "REVOKED");
+    for app in [&a, &b, &c] {
+        wait_until_listening(app).await;
+    }
+    let metrics = reqwest::get(b.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("keysmith_key_changes_listening 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn on_postgres_state_is_shared_by_every_replica() {
+    let [a, b, c] = three_replicas().await;
+    // An Idempotency-Key used on a replays on b.
+    let token = user_token(&a).await;
+    let body = json!({ "name": "once", "scopes": ["read"] });
+    let first = create_idempotently(&a, &token, "across-replicas", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let retried = create_idempotently(&b, &token, "across-replicas", &body).await;
+    assert_eq!(retried.status(), StatusCode::CREATED);
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+
+    // Failed sign-ins spread over the replicas meet one limit.
+    let email = unique_email();
+    a.signed_up(&email).await;
+    let replicas = [&a, &b, &c, &a, &b];
+    for app in replicas {
+        let refused = app.new_browser();
+        let answer = refused
+            .post(app.url("/rpc/sign_in"))
+            .form(&[
+                ("email", email.as_str()),
+                ("password", "a wrong password 123"),
+                ("next", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let sixth = c
+        .new_browser()
+        .post(c.url("/rpc/sign_in"))
+        .form(&[
+            ("email", email.as_str()),
+            ("password", "a wrong password 123"),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sixth.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // A browser session made on a is signed in on b.
+    let page = a.client.get(b.url("/dashboard")).send().await.unwrap();
+    assert_eq!(
+        page.status(),
+        StatusCode::OK,
+        "the session a made is known to b"
+    );
+}
