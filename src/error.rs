@@ -66,6 +66,10 @@ pub enum AppError {
     /// The browser could not reach the server.
     #[error("Could not reach Keysmith. Check your connection and try again.")]
     Network,
+    /// The server could not reach its database (down, or every connection
+    /// busy for seconds): worth retrying, perhaps on another replica.
+    #[error("Keysmith cannot reach its database right now. Try again in a few seconds.")]
+    Unavailable,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
 }
@@ -147,7 +151,7 @@ impl AppError {
             AppError::IdempotencyKeyReused => 422,
             AppError::IdempotencyKeyInUse | AppError::TooManyIdempotencyKeys(_) => 409,
             AppError::Throttled { .. } | AppError::TooManySignUps { .. } => 429,
-            AppError::Network | AppError::Busy => 503,
+            AppError::Network | AppError::Busy | AppError::Unavailable => 503,
             AppError::Internal => 500,
         }
     }
@@ -161,7 +165,7 @@ impl AppError {
             | AppError::TooManySignUps {
                 retry_after_minutes,
             } => Some(retry_after_minutes * 60),
-            AppError::Busy => Some(BUSY_RETRY_SECONDS),
+            AppError::Busy | AppError::Unavailable => Some(BUSY_RETRY_SECONDS),
             _ => None,
         }
     }
@@ -188,6 +192,7 @@ impl AppError {
             AppError::TooManyIdempotencyKeys(_) => "too_many_idempotency_keys",
             AppError::BadRequest(_) => "bad_request",
             AppError::Network => "network_error",
+            AppError::Unavailable => "database_unavailable",
             AppError::Internal => "internal_error",
         }
     }
@@ -211,8 +216,31 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
-        tracing::error!(%error, "database error");
-        AppError::Internal
+        if unreachable(&error) {
+            tracing::warn!(%error, "database unreachable");
+            AppError::Unavailable
+        } else {
+            tracing::error!(%error, "database error");
+            AppError::Internal
+        }
+    }
+}
+
+/// Whether the database could not be reached or is going away, rather
+/// than refusing what was asked of it.
+#[cfg(feature = "ssr")]
+fn unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        // PostgreSQL's connection exceptions (class 08), its shutting down
+        // or starting up (57P01-57P03) and "too many connections" (53300).
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 
@@ -275,6 +303,18 @@ mod tests {
             .to_string(),
             "Too many failed sign-in attempts. Try again in 12 minutes."
         );
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn an_unreachable_database_is_worth_retrying_and_a_failed_query_is_not() {
+        for unreachable in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            let error = AppError::from(unreachable);
+            assert_eq!(error, AppError::Unavailable);
+            assert_eq!(error.status(), 503);
+            assert_eq!(error.retry_after_seconds(), Some(BUSY_RETRY_SECONDS));
+        }
+        assert_eq!(AppError::from(sqlx::Error::RowNotFound), AppError::Internal);
     }
 
     #[test]

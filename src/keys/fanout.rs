@@ -38,14 +38,13 @@ impl FanOut {
             })
     }
 
-    /// Applies every change heard, until the process stops. The cache is
-    /// distrusted until the first `Listening`.
+    /// Applies every change heard, until the database closes as the
+    /// process stops. The cache is distrusted until the first `Listening`.
     pub fn follow(self: Arc<Self>, mut changes: KeyChanges, cache: CredentialCache) {
         cache.set_trusted(false);
         self.following.store(true, Ordering::Release);
         tokio::spawn(async move {
-            loop {
-                let change = changes.next().await;
+            while let Some(change) = changes.next().await {
                 self.apply(change, &cache);
             }
         });

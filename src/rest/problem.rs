@@ -67,7 +67,7 @@ documented_problems! {
     NotJson = 415, "The body is not JSON";
     IdempotencyKeyReused = 422, "This Idempotency-Key was used with a different body";
     TooManyAttempts = 429, "Too many failed sign-ins from this address, or sign-ups; `Retry-After` says when to try again";
-    Busy = 503, "Every password-hashing slot is taken; `Retry-After` says when to try again";
+    Busy = 503, "Every password-hashing slot is taken, or the database cannot be reached; `Retry-After` says when to try again";
 }
 
 /// The REST form of every error.

@@ -105,7 +105,8 @@ impl Db {
 pub struct KeyChanges(postgres::ChangeListener);
 
 impl KeyChanges {
-    pub async fn next(&mut self) -> KeyChange {
+    /// The next change; `None` once the database is closed.
+    pub async fn next(&mut self) -> Option<KeyChange> {
         self.0.next().await
     }
 }

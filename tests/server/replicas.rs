@@ -4,7 +4,14 @@
 use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
 
 /// Three servers on one database, each hearing the others' key changes.
 async fn three_replicas() -> [TestApp; 3] {
@@ -188,4 +195,92 @@ async fn on_postgres_state_is_shared_by_every_replica() {
         StatusCode::OK,
         "the session a made is known to b"
     );
+}
+
+/// A TCP relay between a replica and PostgreSQL that the test can cut, as
+/// a network failure would: while cut, it closes every connection it
+/// carries and each new one at once.
+struct Relay {
+    port: u16,
+    cut: Arc<watch::Sender<bool>>,
+}
+
+impl Relay {
+    async fn to(target: String) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(watch::channel(false).0);
+        let cuts = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut cut = cuts.subscribe();
+                if *cut.borrow() {
+                    continue;
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Relay { port, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+#[tokio::test]
+async fn on_postgres_a_replica_that_loses_its_database_answers_503_and_recovers() {
+    let a = TestApp::spawn().await;
+    // b reaches the same database through the relay.
+    let url = a.database_url();
+    // postgres://user@host:port/database
+    let address = url.split(['@', '/']).nth(3).unwrap().to_owned();
+    let relay = Relay::to(address.clone()).await;
+    let through_relay = url.replace(&address, &format!("127.0.0.1:{}", relay.port));
+    let b = TestApp::spawn_with(&[("DATABASE_URL", &through_relay)]).await;
+    wait_until_listening(&b).await;
+    let token = user_token(&b).await;
+
+    relay.set_cut(true);
+    // A load balancer polling /readyz takes it out...
+    let (status, body) = readiness(&b).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["database"], "unreachable", "{body}");
+    // ...and a request that reaches it anyway is told to retry, not that
+    // something broke: 503 is also what nginx counts against a replica.
+    let answer = api(&b, Method::GET, "/api-keys", Auth::Bearer(&token), None).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.body
+    );
+    assert_eq!(
+        answer.body["code"], "database_unavailable",
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.headers["retry-after"], "5");
+    eventually(
+        Duration::from_secs(5),
+        "b knows it is not listening",
+        || async { readiness(&b).await.1["key_changes"]["listening"] == false },
+    )
+    .await;
+    // a, on its own connections, goes on.
+    assert_eq!(readiness(&a).await.0, StatusCode::OK);
+
+    relay.set_cut(false);
+    wait_until_listening(&b).await;
+    let answer = api(&b, Method::GET, "/api-keys", Auth::Bearer(&token), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }

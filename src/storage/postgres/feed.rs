@@ -48,16 +48,18 @@ impl ChangeListener {
     }
 
     /// What happened next: listening (again), a change, or the connection
-    /// lost (changes made meanwhile are not heard).
-    pub async fn next(&mut self) -> KeyChange {
-        let Some(listener) = self.listener.as_mut() else {
-            return self.listen().await;
+    /// lost (changes made meanwhile are not heard); `None` once the
+    /// database is closed, as the process stops.
+    pub async fn next(&mut self) -> Option<KeyChange> {
+        let change = match self.listener.as_mut() {
+            None => self.listen().await,
+            Some(listener) => match listener.try_recv().await {
+                Ok(Some(notification)) => parse(notification.payload()),
+                Ok(None) => self.lost("the connection closed".into()),
+                Err(error) => self.lost(error.to_string()),
+            },
         };
-        match listener.try_recv().await {
-            Ok(Some(notification)) => parse(notification.payload()),
-            Ok(None) => self.lost("the connection closed".into()),
-            Err(error) => self.lost(error.to_string()),
-        }
+        (!self.pool.is_closed()).then_some(change)
     }
 
     async fn listen(&mut self) -> KeyChange {
