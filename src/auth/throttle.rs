@@ -99,7 +99,7 @@ impl<'a> Throttle<'a> {
         let (id, admission) = self.admit(&limits, now_ms).await?;
         match admission {
             Admission::Refused { oldest_ms } => Err(AppError::Throttled {
-                retry_after_minutes: minutes_until(oldest_ms + window_ms - now_ms),
+                retry_after_minutes: minutes_until(oldest_ms + window_ms - now_ms, window_ms),
             }),
             Admission::Admitted { counts } => {
                 let email_failures = counts[2] - 1;
@@ -150,7 +150,7 @@ impl<'a> Throttle<'a> {
         }];
         match self.admit(&limits, now_ms).await?.1 {
             Admission::Refused { oldest_ms } => Err(AppError::TooManySignUps {
-                retry_after_minutes: minutes_until(oldest_ms + HOUR_MS - now_ms),
+                retry_after_minutes: minutes_until(oldest_ms + HOUR_MS - now_ms, HOUR_MS),
             }),
             Admission::Admitted { .. } => Ok(()),
         }
@@ -166,9 +166,11 @@ fn slowdown(email_failures: i64, threshold: u32) -> Duration {
     Duration::from_secs(over as u64 + 1).min(MAX_DELAY)
 }
 
-/// Whole minutes, rounded up, never less than one.
-fn minutes_until(ms: i64) -> u64 {
-    let minutes = (ms.max(0) as u64).div_ceil(60_000);
+/// Whole minutes, rounded up, never less than one nor more than the
+/// window: the oldest attempt counted may be a concurrent one, stamped a
+/// moment after this request's `now`.
+fn minutes_until(ms: i64, window_ms: i64) -> u64 {
+    let minutes = (ms.clamp(0, window_ms) as u64).div_ceil(60_000);
     minutes.max(1)
 }
 
@@ -199,11 +201,13 @@ mod tests {
 
     #[test]
     fn retry_time_is_rounded_up_to_whole_minutes() {
-        assert_eq!(minutes_until(1), 1);
-        assert_eq!(minutes_until(60_000), 1);
-        assert_eq!(minutes_until(60_001), 2);
-        assert_eq!(minutes_until(-5), 1);
-        assert_eq!(minutes_until(15 * 60_000), 15);
+        assert_eq!(minutes_until(1, HOUR_MS), 1);
+        assert_eq!(minutes_until(60_000, HOUR_MS), 1);
+        assert_eq!(minutes_until(60_001, HOUR_MS), 2);
+        assert_eq!(minutes_until(-5, HOUR_MS), 1);
+        assert_eq!(minutes_until(15 * 60_000, HOUR_MS), 15);
+        // A concurrent sign-up stamped 5 ms after this one's clock read.
+        assert_eq!(minutes_until(HOUR_MS + 5, HOUR_MS), 60);
     }
 
     #[test]
