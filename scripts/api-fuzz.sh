@@ -4,15 +4,18 @@
 # answer the document does not describe (status, content type, headers,
 # body). Needs target/debug/keysmith (cargo leptos build) and
 # `scripts/setup.sh test`.
-#   scripts/api-fuzz.sh [examples per operation, default 30]
+#   scripts/api-fuzz.sh [examples per operation, default 30] [empty database's URL]
+# The database is a fresh SQLite file unless a URL (postgres://…) is given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXAMPLES=${1:-30}
 DATA=$(mktemp -d)
+DATABASE=${2:-sqlite://$DATA/keysmith.db}
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT/api/v2"
 
-LEPTOS_SITE_ADDR="127.0.0.1:$PORT" DATABASE_URL="sqlite://$DATA/keysmith.db" \
+LEPTOS_SITE_ADDR="127.0.0.1:$PORT" DATABASE_URL="$DATABASE" \
+  KEYSMITH_SECRET=fuzzing-master-secret-of-at-least-32-characters \
   LEPTOS_OUTPUT_NAME=keysmith RUST_LOG=warn target/debug/keysmith > "$DATA/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT

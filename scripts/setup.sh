@@ -3,7 +3,9 @@
 # whatever is already in place, so a second run takes seconds.
 #   scripts/setup.sh        tools to build and run
 #   scripts/setup.sh test   also Chromium and Playwright for the browser tests,
-#                           and schemathesis for the generated API tests
+#                           schemathesis for the generated API tests and nginx
+#                           for the several-replicas crash test (PostgreSQL:
+#                           scripts/postgres.sh installs it when first used)
 # Nothing is downloaded from outside the package registries: cargo-leptos
 # finds each tool on PATH and never fetches its own.
 set -euo pipefail
@@ -41,11 +43,17 @@ if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
 fi
 
 if [ "${1:-}" = "test" ]; then
+  missing=()
   if ! command -v chromium >/dev/null && [ -z "${CHROMIUM_PATH:-}" ]; then
-    say "Installing Debian's Chromium for the browser tests"
+    missing+=(chromium)
+  fi
+  # nginx: the load balancer of the several-replicas crash test.
+  [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "Installing ${missing[*]} (Debian) for the browser and replica tests"
     sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
     sudo_if_needed apt-get update
-    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
   fi
   if ! tools/venv/bin/schemathesis --version 2>/dev/null | grep -q "$(cut -d= -f3 tools/requirements-test.txt)"; then
     say "Installing schemathesis (PyPI) for the generated API tests"

@@ -3,8 +3,10 @@
 # errors), then runs every test: unit and integration tests (cargo test: the
 # real server on a free port, a fresh SQLite file per test), the integration
 # suite again on a throwaway PostgreSQL cluster (a database per server),
-# generated API tests (schemathesis), a short crash test (kill -9
-# under write traffic; the full one is 20 kills) and the end-to-end tests
+# generated API tests (schemathesis) on both, short crash tests (kill -9
+# under write traffic; the full ones are 20 kills) on SQLite, PostgreSQL and
+# three replicas behind nginx, a rolling restart of those replicas under
+# traffic, and the end-to-end tests
 # (Playwright in real Chromium) on a split build, then the key flow on
 # release builds made with and without --split.
 set -euo pipefail
@@ -44,9 +46,16 @@ cargo leptos build --split
 
 echo "==> Generated API tests (schemathesis, from the OpenAPI document)"
 scripts/api-fuzz.sh
+echo "==> Generated API tests on PostgreSQL"
+psql "$postgres_url/postgres" -qc "CREATE DATABASE fuzz"
+scripts/api-fuzz.sh 30 "$postgres_url/fuzz"
 
-echo "==> Crash test, short form (see BENCHMARKS.md for the 20-kill run)"
+echo "==> Crash tests, short form (see BENCHMARKS.md for the 20-kill runs)"
 python3 scripts/crash_test.py --rounds 5 --binary target/debug/keysmith
+python3 scripts/crash_test.py --postgres --rounds 3 --binary target/debug/keysmith
+echo "==> Three replicas behind nginx: one killed at a time under writes, then a rolling restart"
+python3 scripts/crash_test.py --replicas 3 --rounds 3 --binary target/debug/keysmith
+python3 scripts/rolling_restart.py --binary target/debug/keysmith
 
 echo "==> Browser tests"
 (cd end2end && npx playwright test)
