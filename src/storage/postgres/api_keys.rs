@@ -15,9 +15,10 @@ const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four,
     (EXTRACT(EPOCH FROM k.last_used_at) * 1000)::int8 AS last_used_at,
     host(k.last_used_ip) AS last_used_ip,
     encode(k.secret_digest, 'hex') AS secret_digest,
-    encode(k.previous_digest, 'hex') AS previous_digest
-    FROM api_keys k
-    LEFT JOIN users c ON c.id = k.created_by
+    encode(k.previous_digest, 'hex') AS previous_digest";
+
+/// Who created, last changed and revoked each key `k`.
+const KEY_PEOPLE: &str = "LEFT JOIN users c ON c.id = k.created_by
     LEFT JOIN users u ON u.id = k.updated_by
     LEFT JOIN users r ON r.id = k.revoked_by";
 
@@ -62,7 +63,8 @@ impl PostgresStore {
 
     pub async fn key(&self, account_id: &str, id: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
         sqlx::query_as(&format!(
-            "SELECT {KEY_COLUMNS} WHERE k.account_id = $1 AND k.id = $2"
+            "SELECT {KEY_COLUMNS} FROM api_keys k {KEY_PEOPLE}
+             WHERE k.account_id = $1 AND k.id = $2"
         ))
         .bind(account_id)
         .bind(id)
@@ -294,8 +296,15 @@ impl PostgresStore {
 }
 
 /// Listing's query: one page of an account's keys, newest first, by id.
+/// The page is chosen from `api_keys` alone and only its rows are joined
+/// and formatted: with statistics that have not caught up with an account
+/// grown by thousands of keys, the planner would join and format them all
+/// first (21 ms for 10,000 keys, 8 ms this way, 1 ms either way once
+/// analysed).
 fn listing_query<'a>(listing: &KeyListing<'a>) -> QueryBuilder<'a, Postgres> {
-    let mut query: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {KEY_COLUMNS}"));
+    let mut query: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "SELECT {KEY_COLUMNS} FROM (SELECT * FROM api_keys k"
+    ));
     query
         .push(" WHERE k.account_id = ")
         .push_bind(listing.account_id);
@@ -331,6 +340,7 @@ fn listing_query<'a>(listing: &KeyListing<'a>) -> QueryBuilder<'a, Postgres> {
     }
     query
         .push(" ORDER BY k.id DESC LIMIT ")
-        .push_bind(listing.limit);
+        .push_bind(listing.limit)
+        .push(format!(") k {KEY_PEOPLE} ORDER BY k.id DESC"));
     query
 }
