@@ -16,29 +16,22 @@ Standard library only.
 import argparse
 import gzip
 import hashlib
-import http.client
 import json
 import os
 import re
 import secrets
-import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import zlib
 
+from harness import Server
+
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PREFIX = "ks_live_"
 PASSWORD = "benchmark-password-1"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def new_secret():
@@ -51,60 +44,16 @@ def new_secret():
     return body + checksum
 
 
-class Server:
-    def __init__(self, binary, folder):
-        self.port = free_port()
-        self.folder = folder
-        env = dict(
-            os.environ,
-            DATABASE_URL=f"sqlite://{folder}/keysmith.db",
-            LEPTOS_SITE_ADDR=f"127.0.0.1:{self.port}",
-            LEPTOS_SITE_ROOT="target/site",
-            LEPTOS_OUTPUT_NAME="keysmith",
-            LEPTOS_ENV="PROD",
-            RUST_LOG="warn",
-        )
-        self.log = open(os.path.join(folder, "server.log"), "ab")
-        self.process = subprocess.Popen([binary], env=env, stdout=self.log, stderr=self.log)
-        for _ in range(300):
-            try:
-                if self.call("GET", "/readyz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        sys.exit("the server did not start")
+def peak_rss_mb(server):
+    with open(f"/proc/{server.process.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
 
-    def call(self, method, path, body=None, headers=None, form=False):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        headers = dict(headers or {})
-        if body is not None:
-            if form:
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-            else:
-                headers["Content-Type"] = "application/json"
-                body = json.dumps(body)
-        try:
-            connection.request(method, path, body, headers)
-            response = connection.getresponse()
-            data = response.read()
-            return response.status, data, response.getheaders()
-        finally:
-            connection.close()
 
-    def json(self, method, path, body=None, token=None):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        status, data, _ = self.call(method, path, body, headers)
-        return status, json.loads(data) if data else None
-
-    def peak_rss_mb(self):
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait()
+def start_server(binary, folder, database_url=None, **settings):
+    """The release server as deployed: built site, production mode."""
+    return Server(binary, folder, database_url, site_root="target/site", **settings).start()
 
 
 def wrk(url, connections, seconds, script=None, threads=2):
@@ -283,12 +232,12 @@ def listing(server, folder):
 
 def memory(binary, folder_root, count):
     folder = tempfile.mkdtemp(dir=folder_root)
-    server = Server(binary, folder)
+    server = start_server(binary, folder)
     try:
         sign_up(server, "memory@example.com")
         account_id, user_id = account_of(folder, "memory@example.com")
         keys = seed_keys(folder, account_id, user_id, count, verifiable=True)
-        started_mb = server.peak_rss_mb()
+        started_mb = peak_rss_mb(server)
         script = verify_script(folder, keys, "distinct.lua")
         # One wrk thread walks the list in order, so every key is verified.
         seconds = 0
@@ -300,7 +249,7 @@ def memory(binary, folder_root, count):
             misses = float(re.search(rb"^keysmith_verify_cache_misses_total (\S+)", text, re.M).group(1))
             if misses >= count or seconds >= 120:
                 break
-        first_pass_mb = server.peak_rss_mb()
+        first_pass_mb = peak_rss_mb(server)
         # Then the same keys again, now answered from the cache at full
         # speed: the usage batches are at their largest.
         for _ in range(3):
@@ -310,7 +259,7 @@ def memory(binary, folder_root, count):
             "cache entries": int(entries),
             "peak RSS at start, MB": round(started_mb, 1),
             "peak RSS after, MB": round(first_pass_mb, 1),
-            "peak RSS after 30 s more of cached verifications, MB": round(server.peak_rss_mb(), 1),
+            "peak RSS after 30 s more of cached verifications, MB": round(peak_rss_mb(server), 1),
         }
     finally:
         server.stop()
@@ -352,7 +301,7 @@ def main():
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="keysmith-bench-")
     folder = tempfile.mkdtemp(dir=root)
-    server = Server(args.binary, folder)
+    server = start_server(args.binary, folder)
     wanted = lambda part: args.only in (None, part)
     results = {}
     try:

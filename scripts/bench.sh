@@ -6,11 +6,15 @@
 #   3. listing 10,000 keys, first and deep page, SSR and API;
 #   4. peak RSS after verifying 100,000 distinct keys;
 #   5. the release wasm bundle, raw and compressed;
-#   6. the crash test with 20 kills.
-# Installs what is missing (wrk from Debian) first.
+#   6. the crash test with 20 kills, on SQLite, on PostgreSQL and on three
+#      replicas behind nginx;
+#   7-9. PostgreSQL: revocation propagation between two replicas, PostgreSQL
+#      against SQLite, nginx in front of 1 and 3 replicas.
+# Installs what is missing first: wrk (Debian) here, nginx through
+# `scripts/setup.sh test`, PostgreSQL through scripts/postgres.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh test
 export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"
 
 if ! command -v wrk >/dev/null; then
@@ -29,5 +33,10 @@ cargo bench --features ssr --bench verify
 echo "==> HTTP load, listing, memory and bundle size"
 python3 scripts/bench.py "$@"
 
-echo "==> Crash test, 20 kills, release build"
+echo "==> PostgreSQL: propagation, against SQLite, several replicas"
+python3 scripts/bench_postgres.py
+
+echo "==> Crash tests, 20 kills each, release build"
 python3 scripts/crash_test.py --rounds 20 --binary target/release/keysmith
+python3 scripts/crash_test.py --rounds 20 --binary target/release/keysmith --postgres
+python3 scripts/crash_test.py --rounds 20 --binary target/release/keysmith --replicas 3

@@ -153,9 +153,11 @@ class Nginx:
 
     def __enter__(self):
         os.makedirs(self.folder, exist_ok=True)
-        servers = iter(self.ports)
         site = readme_nginx_site()
-        site = re.sub(r"server 127\.0\.0\.1:\d+", lambda _: f"server 127.0.0.1:{next(servers)}", site)
+        # The README's replica lines, one per port given, options kept.
+        lines = re.findall(r"^( *server 127\.0\.0\.1:)\d+(.*)$", site, re.M)
+        ours = "\n".join(f"{lines[0][0]}{port}{lines[0][1]}" for port in self.ports)
+        site = re.sub(r"(^ *server 127\.0\.0\.1:\d+.*\n)+", ours + "\n", site, flags=re.M)
         site = re.sub(r"listen \d+;", f"listen 127.0.0.1:{self.port};", site)
         temp = os.path.join(self.folder, "temp")
         as_root = "user root;\n" if os.geteuid() == 0 else ""
