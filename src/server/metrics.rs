@@ -73,11 +73,14 @@ impl Metrics {
         });
     }
 
-    fn render(&self, counts: CacheCounts, fanout: Option<FanOutStatus>) -> String {
-        if let Some(fanout) = fanout {
+    fn render(&self, counts: CacheCounts, fanout: Option<(FanOutStatus, Option<i64>)>) -> String {
+        if let Some((fanout, behind)) = fanout {
             metrics::gauge!("keysmith_key_changes_listening")
                 .set(f64::from(u8::from(fanout.listening)));
             metrics::gauge!("keysmith_key_changes_last_sequence").set(fanout.last_sequence as f64);
+            if let Some(behind) = behind {
+                metrics::gauge!("keysmith_key_changes_behind").set(behind as f64);
+            }
         }
         metrics::counter!("keysmith_verify_cache_hits_total").absolute(counts.hits);
         metrics::counter!("keysmith_verify_cache_misses_total").absolute(counts.misses);
@@ -131,6 +134,10 @@ fn describe() {
     describe_gauge!(
         "keysmith_key_changes_last_sequence",
         "The number of the last key change this process heard."
+    );
+    describe_gauge!(
+        "keysmith_key_changes_behind",
+        "Key changes made in the database that this process has not heard yet (its lag), as of the scrape."
     );
     describe_histogram!(
         "keysmith_usage_flush_duration_seconds",
@@ -229,7 +236,7 @@ pub async fn scrape(
     }
     let body = state.metrics.render(
         state.api.keys.cache_counts(),
-        state.api.keys.fanout_status(),
+        super::health::key_changes(&state).await,
     );
     Ok((
         [(

@@ -143,6 +143,11 @@ async fn on_postgres_a_replica_that_stops_hearing_changes_verifies_from_the_data
         metrics.contains("keysmith_key_changes_listening 1"),
         "{metrics}"
     );
+    // b heard nothing while cut off, but listening again it is level.
+    assert!(
+        metrics.contains("keysmith_key_changes_behind 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
