@@ -8,8 +8,15 @@ export function uniqueEmail(): string {
 }
 
 /** Waits until the wasm has taken over the server-rendered page. */
+// The tests run the debug build, whose wasm takes a while to load and
+// start on a busy two-core CI machine (once more than the 10 s an
+// expectation waits): waiting for the page to come alive gets longer.
+const HYDRATION_TIMEOUT_MS = 30_000;
+
 export async function hydrated(page: Page): Promise<void> {
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true", {
+    timeout: HYDRATION_TIMEOUT_MS,
+  });
 }
 
 export async function signUp(page: Page, email: string, password = PASSWORD): Promise<void> {
