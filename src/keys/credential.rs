@@ -72,6 +72,11 @@ pub struct Credential {
 }
 
 impl Credential {
+    /// The key's id, for counting its use.
+    pub fn key_id(&self) -> &str {
+        &self.key.key_id
+    }
+
     /// `None` (and an error in the log) if the stored text does not parse,
     /// which only a hand-edited database can cause.
     pub(super) fn parse(stored: KeyCredential) -> Option<Self> {

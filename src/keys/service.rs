@@ -9,7 +9,7 @@ use super::{
     fanout::{FanOut, FanOutStatus},
     model::*,
     secret::{self, KeyFormat, StoredSecret},
-    usage::UsageTracker,
+    usage::{self, UsageDays, UsageTracker},
     verifier::KeyVerifier,
     IpAllowlist, KeyId, KeyName, Scope, Scopes,
 };
@@ -21,7 +21,7 @@ use crate::{
         clock::{self, DAY_MS},
         pagination,
     },
-    storage::{Db, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
+    storage::{DayUsage, Db, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
 };
 use std::{net::IpAddr, sync::Arc};
 
@@ -210,6 +210,24 @@ impl Keys {
 
     pub async fn get(&self, user: &AuthenticatedUser, id: &KeyId) -> Result<ApiKeyView, AppError> {
         self.view_of(user, id.as_str()).await
+    }
+
+    /// The key's verifications per day, oldest first, every day of the
+    /// span present (as written by the last usage flush).
+    pub async fn usage(
+        &self,
+        user: &AuthenticatedUser,
+        id: &KeyId,
+        days: UsageDays,
+    ) -> Result<Vec<DayUsage>, AppError> {
+        self.find(user, id.as_str()).await?;
+        let (first, last) = days.ending(clock::day_of(clock::now_ms()));
+        let stored = self
+            .0
+            .db
+            .key_usage(&user.account_id, id.as_str(), first, last)
+            .await?;
+        Ok(usage::every_day(first, last, &stored))
     }
 
     async fn view_of(&self, user: &AuthenticatedUser, id: &str) -> Result<ApiKeyView, AppError> {

@@ -3,8 +3,9 @@
 //! key never costs a database write.
 
 use crate::{
+    error::AppError,
     shared::clock,
-    storage::{Db, KeyUse},
+    storage::{DayUsage, Db, KeyUse},
 };
 use std::{
     collections::HashMap,
@@ -13,6 +14,56 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// How many days of a key's usage to show: 1 to 90, 30 when not asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UsageDays(i64);
+
+impl UsageDays {
+    pub const MAX: i64 = 90;
+
+    pub fn parse(days: Option<i64>) -> Result<UsageDays, AppError> {
+        match days.unwrap_or(30) {
+            days @ 1..=Self::MAX => Ok(UsageDays(days)),
+            _ => Err(AppError::field(
+                "days",
+                format!("days must be a whole number from 1 to {}.", Self::MAX),
+            )),
+        }
+    }
+
+    /// The first and last day covered, ending `today`.
+    pub fn ending(self, today: i64) -> (i64, i64) {
+        (today - self.0 + 1, today)
+    }
+}
+
+/// Every day from `first` to `last`, those without a verification as zero.
+pub fn every_day(first: i64, last: i64, stored: &[DayUsage]) -> Vec<DayUsage> {
+    (first..=last)
+        .map(|day| {
+            stored
+                .iter()
+                .find(|d| d.day == day)
+                .copied()
+                .unwrap_or(DayUsage {
+                    day,
+                    ..DayUsage::default()
+                })
+        })
+        .collect()
+}
+
+/// What a verification of a known key came to, as usage counts it (a
+/// malformed or unknown key belongs to no key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Valid,
+    Revoked,
+    Expired,
+    InsufficientScope,
+    IpNotAllowed,
+}
+
 #[derive(Clone, Default)]
 pub struct UsageTracker {
     pending: Arc<Mutex<HashMap<String, Pending>>>,
@@ -20,10 +71,11 @@ pub struct UsageTracker {
 
 /// One key's use since the last flush.
 struct Pending {
+    /// The latest successful use (`i64::MIN`: none yet).
     latest_ms: i64,
     latest_ip: Option<IpAddr>,
-    /// (UTC day, requests); one entry unless the interval spans midnight.
-    per_day: Vec<(i64, i64)>,
+    /// One entry unless the interval spans midnight (UTC).
+    per_day: Vec<DayUsage>,
 }
 
 impl Default for Pending {
@@ -37,21 +89,52 @@ impl Default for Pending {
 }
 
 impl Pending {
-    fn add(&mut self, at_ms: i64, ip: Option<IpAddr>) {
-        self.merge(at_ms, ip, &[(clock::day_of(at_ms), 1)]);
+    fn add(&mut self, outcome: Outcome, at_ms: i64, ip: Option<IpAddr>) {
+        let mut day = DayUsage {
+            day: clock::day_of(at_ms),
+            ..DayUsage::default()
+        };
+        *count_of(&mut day, outcome) = 1;
+        let latest = if outcome == Outcome::Valid {
+            at_ms
+        } else {
+            i64::MIN
+        };
+        self.merge(latest, ip, &[day]);
     }
 
-    fn merge(&mut self, latest_ms: i64, latest_ip: Option<IpAddr>, per_day: &[(i64, i64)]) {
-        if latest_ms >= self.latest_ms {
+    fn merge(&mut self, latest_ms: i64, latest_ip: Option<IpAddr>, per_day: &[DayUsage]) {
+        if latest_ms != i64::MIN && latest_ms >= self.latest_ms {
             self.latest_ms = latest_ms;
             self.latest_ip = latest_ip;
         }
-        for &(day, requests) in per_day {
-            match self.per_day.iter_mut().find(|(d, _)| *d == day) {
-                Some((_, n)) => *n += requests,
-                None => self.per_day.push((day, requests)),
+        for more in per_day {
+            match self.per_day.iter_mut().find(|d| d.day == more.day) {
+                Some(day) => {
+                    day.valid += more.valid;
+                    day.revoked += more.revoked;
+                    day.expired += more.expired;
+                    day.insufficient_scope += more.insufficient_scope;
+                    day.ip_not_allowed += more.ip_not_allowed;
+                }
+                None => self.per_day.push(*more),
             }
         }
+    }
+
+    fn last_used(&self) -> Option<(i64, Option<String>)> {
+        (self.latest_ms != i64::MIN)
+            .then(|| (self.latest_ms, self.latest_ip.map(|ip| ip.to_string())))
+    }
+}
+
+fn count_of(day: &mut DayUsage, outcome: Outcome) -> &mut i64 {
+    match outcome {
+        Outcome::Valid => &mut day.valid,
+        Outcome::Revoked => &mut day.revoked,
+        Outcome::Expired => &mut day.expired,
+        Outcome::InsufficientScope => &mut day.insufficient_scope,
+        Outcome::IpNotAllowed => &mut day.ip_not_allowed,
     }
 }
 
@@ -63,13 +146,17 @@ pub struct Flushed {
 }
 
 impl UsageTracker {
-    /// Notes one successful use of a key.
-    pub fn record(&self, key_id: &str, at_ms: i64, ip: Option<IpAddr>) {
+    /// Notes one verification of a known key; a successful one is also
+    /// the key's latest use.
+    pub fn record(&self, key_id: &str, outcome: Outcome, at_ms: i64, ip: Option<IpAddr>) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         // get_mut first: no allocation for a key already pending.
         match pending.get_mut(key_id) {
-            Some(key) => key.add(at_ms, ip),
-            None => pending.entry(key_id.to_owned()).or_default().add(at_ms, ip),
+            Some(key) => key.add(outcome, at_ms, ip),
+            None => pending
+                .entry(key_id.to_owned())
+                .or_default()
+                .add(outcome, at_ms, ip),
         }
     }
 
@@ -88,9 +175,8 @@ impl UsageTracker {
             .iter()
             .map(|(key_id, key)| KeyUse {
                 key_id,
-                at_ms: key.latest_ms,
-                ip: key.latest_ip.map(|ip| ip.to_string()),
-                requests_per_day: &key.per_day,
+                last_used: key.last_used(),
+                days: &key.per_day,
             })
             .collect();
         if let Err(error) = db.record_key_uses(&uses).await {
@@ -136,31 +222,77 @@ mod tests {
 
     const DAY: i64 = clock::DAY_MS;
 
+    fn day(day: i64, valid: i64, revoked: i64, ip_not_allowed: i64) -> DayUsage {
+        DayUsage {
+            day,
+            valid,
+            revoked,
+            ip_not_allowed,
+            ..DayUsage::default()
+        }
+    }
+
     #[test]
-    fn the_latest_use_and_the_requests_per_day_are_kept() {
+    fn the_latest_use_and_the_outcomes_per_day_are_kept() {
         let tracker = UsageTracker::default();
-        tracker.record("key_1", DAY + 20, None);
-        tracker.record("key_1", DAY + 10, "10.0.0.1".parse().ok());
-        tracker.record("key_1", 2 * DAY + 1, "10.0.0.2".parse().ok());
-        tracker.record("key_2", 5, None);
+        tracker.record("key_1", Outcome::Valid, DAY + 20, None);
+        tracker.record("key_1", Outcome::Valid, DAY + 10, "10.0.0.1".parse().ok());
+        tracker.record(
+            "key_1",
+            Outcome::Valid,
+            2 * DAY + 1,
+            "10.0.0.2".parse().ok(),
+        );
+        tracker.record(
+            "key_1",
+            Outcome::IpNotAllowed,
+            2 * DAY + 2,
+            "10.9.9.9".parse().ok(),
+        );
+        tracker.record("key_2", Outcome::Valid, 5, None);
         let pending = tracker.pending.lock().unwrap();
         assert_eq!(pending.len(), 2);
         let key = &pending["key_1"];
-        assert_eq!(key.latest_ms, 2 * DAY + 1);
+        assert_eq!(key.latest_ms, 2 * DAY + 1, "a refusal is no use");
         assert_eq!(key.latest_ip, "10.0.0.2".parse().ok());
-        assert_eq!(key.per_day, vec![(1, 2), (2, 1)]);
-        assert_eq!(pending["key_2"].per_day, vec![(0, 1)]);
+        assert_eq!(key.per_day, vec![day(1, 2, 0, 0), day(2, 1, 0, 1)]);
+        assert_eq!(pending["key_2"].per_day, vec![day(0, 1, 0, 0)]);
+    }
+
+    #[test]
+    fn usage_covers_1_to_90_days_ending_today_with_quiet_days_as_zero() {
+        assert_eq!(UsageDays::parse(None).unwrap().ending(100), (71, 100));
+        assert_eq!(UsageDays::parse(Some(1)).unwrap().ending(100), (100, 100));
+        assert_eq!(UsageDays::parse(Some(90)).unwrap().ending(100), (11, 100));
+        for wrong in [0, -1, 91] {
+            let error = UsageDays::parse(Some(wrong)).unwrap_err();
+            assert!(error.field_message("days").is_some(), "{wrong}");
+        }
+        let days = every_day(8, 10, &[day(9, 3, 1, 0)]);
+        assert_eq!(
+            days,
+            vec![day(8, 0, 0, 0), day(9, 3, 1, 0), day(10, 0, 0, 0)]
+        );
+    }
+
+    #[test]
+    fn a_key_only_refused_has_no_latest_use() {
+        let tracker = UsageTracker::default();
+        tracker.record("key_1", Outcome::Revoked, 7, "10.0.0.1".parse().ok());
+        let pending = tracker.pending.lock().unwrap();
+        assert_eq!(pending["key_1"].last_used(), None);
+        assert_eq!(pending["key_1"].per_day, vec![day(0, 0, 1, 0)]);
     }
 
     #[test]
     fn a_batch_that_could_not_be_written_is_merged_back() {
         let tracker = UsageTracker::default();
-        tracker.record("key_1", 50, None);
+        tracker.record("key_1", Outcome::Valid, 50, None);
         let batch = std::mem::take(&mut *tracker.pending.lock().unwrap());
-        tracker.record("key_1", 40, None);
+        tracker.record("key_1", Outcome::Revoked, 40, None);
         tracker.put_back(batch);
         let pending = tracker.pending.lock().unwrap();
         assert_eq!(pending["key_1"].latest_ms, 50);
-        assert_eq!(pending["key_1"].per_day, vec![(0, 2)]);
+        assert_eq!(pending["key_1"].per_day, vec![day(0, 1, 1, 0)]);
     }
 }

@@ -7,7 +7,7 @@ use super::{
     cache::{CredentialCache, Lookup},
     credential::{Credential, Verification},
     secret::{self, KeyFormat, RawDigest},
-    usage::UsageTracker,
+    usage::{Outcome, UsageTracker},
     Scope,
 };
 use crate::{error::AppError, shared::clock, storage::Db};
@@ -69,8 +69,9 @@ impl KeyVerifier {
         };
         let now_ms = clock::now_ms();
         let outcome = credential.judge(required, client_ip, now_ms);
-        if let Verification::Valid(key) = &outcome {
-            self.usage.record(&key.key_id, now_ms, client_ip);
+        if let Some(counted) = usage_outcome(&outcome) {
+            self.usage
+                .record(credential.key_id(), counted, now_ms, client_ip);
         }
         Ok(outcome)
     }
@@ -85,6 +86,18 @@ impl KeyVerifier {
             .map(Arc::new);
         self.cache.fill(digest, lookup.clone(), read_at);
         Ok(lookup)
+    }
+}
+
+/// How a verdict about a known key counts in its usage.
+fn usage_outcome(verdict: &Verification) -> Option<Outcome> {
+    match verdict {
+        Verification::Valid(_) => Some(Outcome::Valid),
+        Verification::Revoked => Some(Outcome::Revoked),
+        Verification::Expired => Some(Outcome::Expired),
+        Verification::InsufficientScope => Some(Outcome::InsufficientScope),
+        Verification::IpNotAllowed => Some(Outcome::IpNotAllowed),
+        Verification::Malformed | Verification::NotFound => None,
     }
 }
 

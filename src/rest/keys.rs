@@ -10,8 +10,11 @@ use crate::{
     error::AppError,
     keys::{
         model::{ApiKeyView, IssuedKey, KeyChanges, KeyDraft, KeyQuery, KeyStatus},
+        usage::UsageDays,
         KeyId,
     },
+    shared::clock,
+    storage::DayUsage,
 };
 use axum::{
     extract::{Path, State},
@@ -120,6 +123,71 @@ pub async fn get(
 ) -> Result<impl IntoResponse, ApiError> {
     let key = state.keys.get(&actor.user, &KeyId::parse(&id)?).await?;
     Ok(axum::Json(Data { data: key }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageParams {
+    /// Days to cover, ending today (UTC): 1 to 90, 30 when unset.
+    days: Option<i64>,
+}
+
+/// One UTC day of a key's verifications.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UsageDay {
+    /// `YYYY-MM-DD`, UTC.
+    date: String,
+    /// Verifications answered `VALID`.
+    valid: i64,
+    /// Verifications refused, by code.
+    refused: Refusals,
+}
+
+/// Refusals a known key can get, by code.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub struct Refusals {
+    revoked: i64,
+    expired: i64,
+    insufficient_scope: i64,
+    ip_not_allowed: i64,
+}
+
+impl From<DayUsage> for UsageDay {
+    fn from(day: DayUsage) -> Self {
+        UsageDay {
+            date: clock::iso_date(day.day),
+            valid: day.valid,
+            refused: Refusals {
+                revoked: day.revoked,
+                expired: day.expired,
+                insufficient_scope: day.insufficient_scope,
+                ip_not_allowed: day.ip_not_allowed,
+            },
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api-keys/{key_id}/usage", tag = "API keys", security(("bearer" = [])),
+    params(("key_id" = String, Path, description = "The key's id, `key_…`"), UsageParams),
+    responses(
+        (status = 200, description = "The key's verifications per day, oldest first, every day of the span (days without traffic as zeros). Usage is written every `KEYSMITH_USAGE_FLUSH_SECONDS`", body = Data<Vec<UsageDay>>),
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound
+    ))]
+pub async fn usage(
+    State(state): State<ApiState>,
+    UserCaller(actor): UserCaller,
+    Path(id): Path<String>,
+    Params(params): Params<UsageParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = KeyId::parse(&id)?;
+    let days = UsageDays::parse(params.days)?;
+    let usage = state.keys.usage(&actor.user, &id, days).await?;
+    let data: Vec<UsageDay> = usage.into_iter().map(UsageDay::from).collect();
+    Ok(axum::Json(Data { data }))
 }
 
 #[utoipa::path(patch, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = [])),

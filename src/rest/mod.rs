@@ -73,6 +73,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: ApiState) -> Routes<S> {
         .routes(with_idempotency(routes!(keys::create)))
         .routes(routes!(keys::list))
         .routes(routes!(keys::get, keys::update, keys::delete))
+        .routes(routes!(keys::usage))
         .routes(with_idempotency(routes!(keys::rotate)))
         .routes(with_idempotency(routes!(keys::revoke)))
         .routes(routes!(account::me))

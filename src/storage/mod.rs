@@ -174,6 +174,9 @@ operations! {
     /// The key whose current or replaced secret has this digest.
     fn key_by_digest(&self, digest: &str) -> Result<Option<KeyCredential>, sqlx::Error>;
     fn record_key_uses(&self, uses: &[KeyUse<'_>]) -> Result<(), sqlx::Error>;
+    /// The days from `first_day` to `last_day` on which the key was
+    /// verified, oldest first.
+    fn key_usage(&self, account_id: &str, key_id: &str, first_day: i64, last_day: i64) -> Result<Vec<DayUsage>, sqlx::Error>;
     fn key_counts(&self, account_id: &str, now_ms: i64, soon_ms: i64, day_ago_ms: i64, today: i64) -> Result<KeyCounts, sqlx::Error>;
 
     // Audit events

@@ -94,10 +94,22 @@ pub struct KeyListing<'a> {
 /// A key's latest use and its requests per UTC day since the last write.
 pub struct KeyUse<'a> {
     pub key_id: &'a str,
-    pub at_ms: i64,
-    pub ip: Option<String>,
-    /// (days since 1970-01-01, successful verifications that day)
-    pub requests_per_day: &'a [(i64, i64)],
+    /// The latest successful use, when there was one: its time and address.
+    pub last_used: Option<(i64, Option<String>)>,
+    pub days: &'a [DayUsage],
+}
+
+/// One key's verifications on one UTC day, by outcome: the successful ones
+/// and each refusal a known key can get.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct DayUsage {
+    /// Days since 1970-01-01.
+    pub day: i64,
+    pub valid: i64,
+    pub revoked: i64,
+    pub expired: i64,
+    pub insufficient_scope: i64,
+    pub ip_not_allowed: i64,
 }
 
 /// The digests a key's secrets had when it was changed: what a cache of

@@ -1,7 +1,7 @@
 use super::{audit::insert_event, feed::announce_key_change, PostgresStore};
 use crate::storage::{
-    KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse, NewAuditEvent,
-    NewKey, NewSecret, StatusFilter,
+    DayUsage, KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse,
+    NewAuditEvent, NewKey, NewSecret, StatusFilter,
 };
 use sqlx::{postgres::PgArguments, query::Query, Postgres, QueryBuilder};
 
@@ -226,33 +226,68 @@ impl PostgresStore {
         ordered.sort_unstable_by_key(|key_use| key_use.key_id);
         let mut tx = self.write().await?;
         for key_use in ordered {
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = to_timestamp($1::float8 / 1000),
-                    last_used_ip = $2::inet
-                 WHERE id = $3
-                   AND (last_used_at IS NULL OR last_used_at < to_timestamp($1::float8 / 1000))",
-            )
-            .bind(key_use.at_ms)
-            .bind(key_use.ip.as_deref())
-            .bind(key_use.key_id)
-            .execute(&mut *tx)
-            .await?;
-            for &(day, requests) in key_use.requests_per_day {
+            if let Some((at_ms, ip)) = &key_use.last_used {
                 sqlx::query(
-                    "INSERT INTO key_usage_daily (key_id, account_id, day, requests)
-                     SELECT id, account_id, DATE '1970-01-01' + $2::int4, $3 FROM api_keys
-                     WHERE id = $1
-                     ON CONFLICT (key_id, day)
-                     DO UPDATE SET requests = key_usage_daily.requests + excluded.requests",
+                    "UPDATE api_keys SET last_used_at = to_timestamp($1::float8 / 1000),
+                        last_used_ip = $2::inet
+                     WHERE id = $3
+                       AND (last_used_at IS NULL OR last_used_at < to_timestamp($1::float8 / 1000))",
+                )
+                .bind(at_ms)
+                .bind(ip.as_deref())
+                .bind(key_use.key_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for day in key_use.days {
+                sqlx::query(
+                    "INSERT INTO key_usage_daily (key_id, account_id, day, requests, revoked,
+                       expired, insufficient_scope, ip_not_allowed)
+                     SELECT id, account_id, DATE '1970-01-01' + $2::int4, $3, $4, $5, $6, $7
+                     FROM api_keys WHERE id = $1
+                     ON CONFLICT (key_id, day) DO UPDATE SET
+                       requests = key_usage_daily.requests + excluded.requests,
+                       revoked = key_usage_daily.revoked + excluded.revoked,
+                       expired = key_usage_daily.expired + excluded.expired,
+                       insufficient_scope =
+                         key_usage_daily.insufficient_scope + excluded.insufficient_scope,
+                       ip_not_allowed = key_usage_daily.ip_not_allowed + excluded.ip_not_allowed",
                 )
                 .bind(key_use.key_id)
-                .bind(day)
-                .bind(requests)
+                .bind(day.day)
+                .bind(day.valid)
+                .bind(day.revoked)
+                .bind(day.expired)
+                .bind(day.insufficient_scope)
+                .bind(day.ip_not_allowed)
                 .execute(&mut *tx)
                 .await?;
             }
         }
         tx.commit().await
+    }
+
+    pub async fn key_usage(
+        &self,
+        account_id: &str,
+        key_id: &str,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<DayUsage>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT (day - DATE '1970-01-01')::int8 AS day, requests AS valid, revoked, expired,
+               insufficient_scope, ip_not_allowed
+             FROM key_usage_daily
+             WHERE account_id = $1 AND key_id = $2
+               AND day BETWEEN DATE '1970-01-01' + $3::int4 AND DATE '1970-01-01' + $4::int4
+             ORDER BY day",
+        )
+        .bind(account_id)
+        .bind(key_id)
+        .bind(first_day)
+        .bind(last_day)
+        .fetch_all(&self.pool)
+        .await
     }
 
     pub async fn key_counts(

@@ -1,7 +1,7 @@
 use super::{audit::insert_event, SqliteStore};
 use crate::storage::{
-    KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse, NewAuditEvent,
-    NewKey, NewSecret, StatusFilter,
+    DayUsage, KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse,
+    NewAuditEvent, NewKey, NewSecret, StatusFilter,
 };
 use sqlx::{query::Query, sqlite::SqliteArguments, QueryBuilder, Sqlite};
 
@@ -195,29 +195,62 @@ impl SqliteStore {
     pub async fn record_key_uses(&self, uses: &[KeyUse<'_>]) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
         for key_use in uses {
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2
-                 WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
-            )
-            .bind(key_use.at_ms)
-            .bind(key_use.ip.as_deref())
-            .bind(key_use.key_id)
-            .execute(&mut *tx)
-            .await?;
-            for &(day, requests) in key_use.requests_per_day {
+            if let Some((at_ms, ip)) = &key_use.last_used {
                 sqlx::query(
-                    "INSERT INTO key_usage_daily (key_id, account_id, day, requests)
-                     SELECT id, account_id, $2, $3 FROM api_keys WHERE id = $1
-                     ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + excluded.requests",
+                    "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2
+                     WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
+                )
+                .bind(at_ms)
+                .bind(ip.as_deref())
+                .bind(key_use.key_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for day in key_use.days {
+                sqlx::query(
+                    "INSERT INTO key_usage_daily (key_id, account_id, day, requests, revoked,
+                       expired, insufficient_scope, ip_not_allowed)
+                     SELECT id, account_id, $2, $3, $4, $5, $6, $7 FROM api_keys WHERE id = $1
+                     ON CONFLICT (key_id, day) DO UPDATE SET
+                       requests = requests + excluded.requests,
+                       revoked = revoked + excluded.revoked,
+                       expired = expired + excluded.expired,
+                       insufficient_scope = insufficient_scope + excluded.insufficient_scope,
+                       ip_not_allowed = ip_not_allowed + excluded.ip_not_allowed",
                 )
                 .bind(key_use.key_id)
-                .bind(day)
-                .bind(requests)
+                .bind(day.day)
+                .bind(day.valid)
+                .bind(day.revoked)
+                .bind(day.expired)
+                .bind(day.insufficient_scope)
+                .bind(day.ip_not_allowed)
                 .execute(&mut *tx)
                 .await?;
             }
         }
         tx.commit().await
+    }
+
+    pub async fn key_usage(
+        &self,
+        account_id: &str,
+        key_id: &str,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<DayUsage>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT day, requests AS valid, revoked, expired, insufficient_scope, ip_not_allowed
+             FROM key_usage_daily
+             WHERE account_id = $1 AND key_id = $2 AND day BETWEEN $3 AND $4
+             ORDER BY day",
+        )
+        .bind(account_id)
+        .bind(key_id)
+        .bind(first_day)
+        .bind(last_day)
+        .fetch_all(&self.pool)
+        .await
     }
 
     pub async fn key_counts(

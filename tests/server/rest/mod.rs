@@ -4,4 +4,5 @@ mod credentials;
 mod idempotency;
 mod keys;
 mod openapi;
+mod usage;
 mod verification;
