@@ -289,3 +289,27 @@ async fn on_postgres_a_replica_that_loses_its_database_answers_503_and_recovers(
     let answer = api(&b, Method::GET, "/api-keys", Auth::Bearer(&token), None).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }
+
+#[tokio::test]
+async fn on_postgres_replicas_starting_at_once_on_a_new_database_migrate_it_once() {
+    assert!(postgres_server().is_some(), "set KEYSMITH_TEST_POSTGRES");
+    let empty = tempfile::tempdir().unwrap();
+    let url = database_url(empty.path());
+    let env = [("DATABASE_URL", url.as_str())];
+    let (a, b, c) = tokio::join!(
+        TestApp::spawn_with(&env),
+        TestApp::spawn_with(&env),
+        TestApp::spawn_with(&env),
+    );
+    for app in [&a, &b, &c] {
+        wait_until_listening(app).await;
+    }
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count() as i64;
+    let applied = query_number(&url, "SELECT COUNT(*) FROM _sqlx_migrations WHERE success").await;
+    assert_eq!(applied, migrations, "each migration applied once");
+    let token = user_token(&a).await;
+    let (_, key) = key_with(&c, &token, &["read"]).await;
+    assert_eq!(b.verdict(&key, None).await, "VALID");
+}
