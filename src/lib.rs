@@ -17,7 +17,6 @@ pub mod keys;
 pub mod rest;
 #[cfg(feature = "ssr")]
 pub mod server;
-#[cfg(feature = "ssr")]
 pub mod shared;
 #[cfg(feature = "ssr")]
 pub mod storage;

@@ -28,7 +28,7 @@ const RULES: &[(&str, &[&str])] = &[
         "rest",
         &["error", "shared", "storage", "audit", "auth", "keys"],
     ),
-    ("app", &["error", "audit", "auth", "keys"]),
+    ("app", &["error", "shared", "audit", "auth", "keys"]),
 ];
 
 /// The only files of a service that may reach another service's door

@@ -1,6 +1,8 @@
 //! Dates as the dashboard shows them. Always UTC and computed from the stored
 //! milliseconds alone, so the server's HTML and the browser's agree.
 
+use crate::shared::clock::civil_date;
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
@@ -21,21 +23,6 @@ pub fn date_time(unix_ms: i64) -> String {
         minutes / 60,
         minutes % 60
     )
-}
-
-/// The calendar date of a day count since 1970-01-01 (Howard Hinnant's
-/// days-to-civil algorithm).
-fn civil_date(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The user interface, rendered on the server and hydrated in the browser.
 
+mod chart;
 mod components;
 mod dialog;
 mod format;
@@ -15,7 +16,7 @@ use leptos_router::{
     path, Lazy,
 };
 use pages::NotFound;
-use routes::{Account, Api, ApiKeys, AuditLog, Login, Overview, Signup};
+use routes::{Account, Api, ApiKeys, AuditLog, KeyDetail, Login, Overview, Signup};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -51,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/dashboard") view=DashboardLayout>
                     <Route path=path!("") view={Lazy::<Overview>::new()} />
                     <Route path=path!("api-keys") view={Lazy::<ApiKeys>::new()} />
+                    <Route path=path!("api-keys/:key_id") view={Lazy::<KeyDetail>::new()} />
                     <Route path=path!("audit-log") view={Lazy::<AuditLog>::new()} />
                     <Route path=path!("api") view={Lazy::<Api>::new()} />
                     <Route path=path!("account") view={Lazy::<Account>::new()} />

@@ -1,12 +1,13 @@
 //! Every page is a lazy route: in a split build (`cargo leptos … --split`)
 //! its code is a wasm chunk of its own, fetched the first time the page is
 //! shown, so the first load carries the shell (router, sidebar, shared
-//! components) and one page rather than all seven. A build without
+//! components) and one page rather than all eight. A build without
 //! `--split` has no chunks to fetch, so there the browser's routes are
 //! eager: same views, one wasm file (`cfg(wasm_split)` comes from build.rs).
 
 use super::pages::{
-    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, LoginPage, OverviewPage, SignupPage,
+    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, KeyDetailPage, LoginPage, OverviewPage,
+    SignupPage,
 };
 use leptos::prelude::*;
 #[cfg(any(not(target_arch = "wasm32"), wasm_split))]
@@ -49,6 +50,7 @@ lazy_routes! {
     Signup => SignupPage,
     Overview => OverviewPage,
     ApiKeys => ApiKeysPage,
+    KeyDetail => KeyDetailPage,
     AuditLog => AuditLogPage,
     Api => ApiPage,
     Account => AccountPage,

@@ -72,6 +72,49 @@ pub struct ApiKeyView {
     pub previous_secret_expires_at: Option<i64>,
 }
 
+/// One UTC day of a key's verifications.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DailyUsage {
+    /// `YYYY-MM-DD`, UTC.
+    pub date: String,
+    /// Verifications answered `VALID`.
+    pub valid: i64,
+    /// Verifications refused, by code.
+    pub refused: Refusals,
+}
+
+impl DailyUsage {
+    pub fn total(&self) -> i64 {
+        self.valid + self.refused.total()
+    }
+}
+
+/// What a key's page shows: the key and its last 30 days of use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDetail {
+    pub key: ApiKeyView,
+    /// Oldest first, every day present.
+    pub usage: Vec<DailyUsage>,
+}
+
+/// The refusals a known key can get, by code.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub struct Refusals {
+    pub revoked: i64,
+    pub expired: i64,
+    pub insufficient_scope: i64,
+    pub ip_not_allowed: i64,
+}
+
+impl Refusals {
+    pub fn total(&self) -> i64 {
+        self.revoked + self.expired + self.insufficient_scope + self.ip_not_allowed
+    }
+}
+
 /// A key together with its full secret: the answer to create and rotate,
 /// and the only time the secret leaves the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! arrive intact.
 
 use super::model::{
-    ApiAccess, ApiKeyView, IssuedKey, KeyChanges, KeyDraft, KeyPage, KeyQuery, KeyStats,
+    ApiAccess, ApiKeyView, IssuedKey, KeyChanges, KeyDetail, KeyDraft, KeyPage, KeyQuery, KeyStats,
 };
 use crate::error::AppError;
 use leptos::{prelude::*, server_fn::codec::Json};
@@ -11,7 +11,7 @@ use leptos::{prelude::*, server_fn::codec::Json};
 #[cfg(feature = "ssr")]
 use crate::{
     auth::session::{signed_in, signed_in_actor},
-    keys::{service::Keys, KeyId},
+    keys::{service::Keys, usage::UsageDays, KeyId},
     shared::{
         context::provided,
         site::{PublicUrl, API_BASE_PATH},
@@ -34,6 +34,17 @@ pub async fn list_api_keys(query: KeyQuery) -> Result<KeyPage, AppError> {
 pub async fn get_api_key(id: String) -> Result<ApiKeyView, AppError> {
     let user = signed_in().await?;
     provided::<Keys>()?.get(&user, &KeyId::parse(&id)?).await
+}
+
+/// A key with its verifications per day over the last 30 days.
+#[server(prefix = "/rpc", endpoint = "api_key_detail", input = Json)]
+pub async fn api_key_detail(id: String) -> Result<KeyDetail, AppError> {
+    let user = signed_in().await?;
+    let keys = provided::<Keys>()?;
+    let id = KeyId::parse(&id)?;
+    let key = keys.get(&user, &id).await?;
+    let usage = keys.usage(&user, &id, UsageDays::parse(None)?).await?;
+    Ok(KeyDetail { key, usage })
 }
 
 #[server(prefix = "/rpc", endpoint = "create_api_key", input = Json)]

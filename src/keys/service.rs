@@ -21,7 +21,7 @@ use crate::{
         clock::{self, DAY_MS},
         pagination,
     },
-    storage::{DayUsage, Db, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
+    storage::{Db, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
 };
 use std::{net::IpAddr, sync::Arc};
 
@@ -219,7 +219,7 @@ impl Keys {
         user: &AuthenticatedUser,
         id: &KeyId,
         days: UsageDays,
-    ) -> Result<Vec<DayUsage>, AppError> {
+    ) -> Result<Vec<DailyUsage>, AppError> {
         self.find(user, id.as_str()).await?;
         let (first, last) = days.ending(clock::day_of(clock::now_ms()));
         let stored = self

@@ -2,6 +2,7 @@
 //! written in one transaction per interval (and at shutdown), so using a
 //! key never costs a database write.
 
+use super::model::{DailyUsage, Refusals};
 use crate::{
     error::AppError,
     shared::clock,
@@ -38,17 +39,24 @@ impl UsageDays {
 }
 
 /// Every day from `first` to `last`, those without a verification as zero.
-pub fn every_day(first: i64, last: i64, stored: &[DayUsage]) -> Vec<DayUsage> {
+pub fn every_day(first: i64, last: i64, stored: &[DayUsage]) -> Vec<DailyUsage> {
     (first..=last)
         .map(|day| {
-            stored
+            let counts = stored
                 .iter()
                 .find(|d| d.day == day)
                 .copied()
-                .unwrap_or(DayUsage {
-                    day,
-                    ..DayUsage::default()
-                })
+                .unwrap_or_default();
+            DailyUsage {
+                date: clock::iso_date(day),
+                valid: counts.valid,
+                refused: Refusals {
+                    revoked: counts.revoked,
+                    expired: counts.expired,
+                    insufficient_scope: counts.insufficient_scope,
+                    ip_not_allowed: counts.ip_not_allowed,
+                },
+            }
         })
         .collect()
 }
@@ -269,10 +277,10 @@ mod tests {
             assert!(error.field_message("days").is_some(), "{wrong}");
         }
         let days = every_day(8, 10, &[day(9, 3, 1, 0)]);
-        assert_eq!(
-            days,
-            vec![day(8, 0, 0, 0), day(9, 3, 1, 0), day(10, 0, 0, 0)]
-        );
+        let dates: Vec<_> = days.iter().map(|d| d.date.as_str()).collect();
+        assert_eq!(dates, ["1970-01-09", "1970-01-10", "1970-01-11"]);
+        let totals: Vec<_> = days.iter().map(|d| (d.valid, d.refused.total())).collect();
+        assert_eq!(totals, [(0, 0), (3, 1), (0, 0)]);
     }
 
     #[test]

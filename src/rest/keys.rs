@@ -9,12 +9,10 @@ use super::{
 use crate::{
     error::AppError,
     keys::{
-        model::{ApiKeyView, IssuedKey, KeyChanges, KeyDraft, KeyQuery, KeyStatus},
+        model::{ApiKeyView, DailyUsage, IssuedKey, KeyChanges, KeyDraft, KeyQuery, KeyStatus},
         usage::UsageDays,
         KeyId,
     },
-    shared::clock,
-    storage::DayUsage,
 };
 use axum::{
     extract::{Path, State},
@@ -132,46 +130,10 @@ pub struct UsageParams {
     days: Option<i64>,
 }
 
-/// One UTC day of a key's verifications.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UsageDay {
-    /// `YYYY-MM-DD`, UTC.
-    date: String,
-    /// Verifications answered `VALID`.
-    valid: i64,
-    /// Verifications refused, by code.
-    refused: Refusals,
-}
-
-/// Refusals a known key can get, by code.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub struct Refusals {
-    revoked: i64,
-    expired: i64,
-    insufficient_scope: i64,
-    ip_not_allowed: i64,
-}
-
-impl From<DayUsage> for UsageDay {
-    fn from(day: DayUsage) -> Self {
-        UsageDay {
-            date: clock::iso_date(day.day),
-            valid: day.valid,
-            refused: Refusals {
-                revoked: day.revoked,
-                expired: day.expired,
-                insufficient_scope: day.insufficient_scope,
-                ip_not_allowed: day.ip_not_allowed,
-            },
-        }
-    }
-}
-
 #[utoipa::path(get, path = "/api-keys/{key_id}/usage", tag = "API keys", security(("bearer" = [])),
     params(("key_id" = String, Path, description = "The key's id, `key_…`"), UsageParams),
     responses(
-        (status = 200, description = "The key's verifications per day, oldest first, every day of the span (days without traffic as zeros). Usage is written every `KEYSMITH_USAGE_FLUSH_SECONDS`", body = Data<Vec<UsageDay>>),
+        (status = 200, description = "The key's verifications per day, oldest first, every day of the span (days without traffic as zeros). Usage is written every `KEYSMITH_USAGE_FLUSH_SECONDS`", body = Data<Vec<DailyUsage>>),
         problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden,
@@ -185,8 +147,7 @@ pub async fn usage(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = KeyId::parse(&id)?;
     let days = UsageDays::parse(params.days)?;
-    let usage = state.keys.usage(&actor.user, &id, days).await?;
-    let data: Vec<UsageDay> = usage.into_iter().map(UsageDay::from).collect();
+    let data = state.keys.usage(&actor.user, &id, days).await?;
     Ok(axum::Json(Data { data }))
 }
 

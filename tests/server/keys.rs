@@ -464,3 +464,73 @@ async fn the_keys_page_lists_keys_masked_and_escaped_in_its_server_html() {
     assert!(html.contains(key["masked_key"].as_str().unwrap()));
     assert!(!html.contains(&secret[14..]));
 }
+
+#[tokio::test]
+async fn a_keys_own_page_shows_its_settings_and_usage_chart_in_its_server_html() {
+    let app = signed_in_app().await;
+    let (key, secret) = app.create_key("charted", &["read"]).await;
+    let id = key["id"].as_str().unwrap();
+    for _ in 0..3 {
+        assert_eq!(app.verdict(&secret, None).await, "VALID");
+    }
+    let page = format!("/dashboard/api-keys/{id}");
+    // Usage is written once a second (KEYSMITH_USAGE_FLUSH_SECONDS).
+    eventually(
+        Duration::from_secs(10),
+        "the page counts the uses",
+        || async {
+            let html = app.get(&page).await.text().await.unwrap();
+            html.contains("3 verifications in the last 30 days: 3 valid, 0 refused.")
+        },
+    )
+    .await;
+    // Without the hydration markers (`<!>`) between the pieces of text.
+    let html = app
+        .get(&page)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("<!>", "");
+    assert!(html.contains("<h1>charted</h1>"), "{html}");
+    assert!(html.contains(key["masked_key"].as_str().unwrap()));
+    assert!(
+        !html.contains(&secret[14..]),
+        "the secret is never on the page"
+    );
+    assert!(html.contains(r#"role="img""#) && html.contains("Requests per day, last 30 days"));
+    assert_eq!(
+        html.matches(r#"<g class="chart-day">"#).count(),
+        30,
+        "a bar per day"
+    );
+    assert!(
+        html.contains(": 3 valid, 0 refused</title>"),
+        "hovering today's bar says so"
+    );
+    assert!(
+        html.contains("Show the numbers"),
+        "the numbers as a table too"
+    );
+    assert!(html.contains("Key created"), "its audit events: {html}");
+    // The list links each key to its page.
+    let list = app.get("/dashboard/api-keys").await.text().await.unwrap();
+    assert!(list.contains(&format!(r#"href="/dashboard/api-keys/{id}""#)));
+
+    // Another account's key, or no such key, is a clear page, not a 500.
+    let stranger = app.second_user().await;
+    for path in [
+        page.as_str(),
+        "/dashboard/api-keys/key_nonexistent",
+        "/dashboard/api-keys/%00",
+    ] {
+        let response = stranger.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("Key not found") && html.contains("Not found."),
+            "{path}: {html}"
+        );
+        assert!(!html.contains("charted"), "{path}");
+    }
+}

@@ -161,7 +161,9 @@ fn KeyRow(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>) -> impl IntoView 
     };
     view! {
         <tr class:inactive=status != KeyStatus::Active>
-            <th scope="row" class="key-name">{key.name.clone()}</th>
+            <th scope="row" class="key-name">
+                <a href=format!("/dashboard/api-keys/{}", key.id)>{key.name.clone()}</a>
+            </th>
             <td><code class="masked-key">{key.masked_key.clone()}</code></td>
             <td>
                 <ul class="chips" aria-label="Scopes">

@@ -1,0 +1,176 @@
+//! Usage charts, drawn as SVG on the server: they show before the wasm
+//! loads and need no chart library in the bundle. Each has a title, a
+//! sentence that says what it shows, and the numbers as a table; hovering
+//! a day's bar shows that day's numbers (the bar's own `<title>`).
+
+use crate::keys::model::DailyUsage;
+use leptos::prelude::*;
+
+const WIDTH: f64 = 600.0;
+const HEIGHT: f64 = 160.0;
+/// Room under the bars for the first and last dates.
+const AXIS: f64 = 18.0;
+
+/// Requests per day, each day's bar split into valid (below) and refused
+/// (above).
+#[component]
+pub fn UsageChart(
+    /// Oldest first, every day present.
+    days: Vec<DailyUsage>,
+    /// What the chart is of, e.g. "Requests per day, last 30 days".
+    title: String,
+) -> impl IntoView {
+    let summary = summary(&days);
+    let peak = days.iter().map(DailyUsage::total).max().unwrap_or(0);
+    let scale = if peak == 0 {
+        0.0
+    } else {
+        (HEIGHT - AXIS - 4.0) / peak as f64
+    };
+    let slot = WIDTH / days.len().max(1) as f64;
+    let bars = days
+        .iter()
+        .enumerate()
+        .map(|(i, day)| {
+            let x = i as f64 * slot + 1.0;
+            let valid = day.valid as f64 * scale;
+            let refused = day.refused.total() as f64 * scale;
+            let base = HEIGHT - AXIS;
+            view! {
+                <g class="chart-day">
+                    <title>{day_label(day)}</title>
+                    <rect class="chart-hover" x=x y=0 width=slot - 2.0 height=base />
+                    <rect class="chart-valid" x=x y=base - valid width=slot - 2.0 height=valid />
+                    <rect class="chart-refused" x=x y=base - valid - refused width=slot - 2.0 height=refused />
+                </g>
+            }
+        })
+        .collect_view();
+    let first = days.first().map(|d| d.date.clone()).unwrap_or_default();
+    let last = days.last().map(|d| d.date.clone()).unwrap_or_default();
+    view! {
+        <figure class="chart">
+            <svg
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                role="img"
+                aria-labelledby="usage-chart-title usage-chart-summary"
+            >
+                <title id="usage-chart-title">{title.clone()}</title>
+                {bars}
+                <text class="chart-axis" x=0 y=HEIGHT - 4.0>{first}</text>
+                <text class="chart-axis" x=WIDTH y=HEIGHT - 4.0 text-anchor="end">{last}</text>
+                <text class="chart-axis" x=4 y=12>{format!("peak {peak} a day")}</text>
+            </svg>
+            <figcaption id="usage-chart-summary">{summary}</figcaption>
+            <p class="chart-legend" aria-hidden="true">
+                <span class="swatch chart-valid"></span>"Valid "
+                <span class="swatch chart-refused"></span>"Refused"
+            </p>
+            <details>
+                <summary>"Show the numbers"</summary>
+                <UsageTable days title />
+            </details>
+        </figure>
+    }
+}
+
+#[component]
+fn UsageTable(days: Vec<DailyUsage>, title: String) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="usage">
+                <caption class="visually-hidden">{title}</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Date (UTC)"</th>
+                        <th scope="col">"Valid"</th>
+                        <th scope="col">"Revoked"</th>
+                        <th scope="col">"Expired"</th>
+                        <th scope="col">"Insufficient scope"</th>
+                        <th scope="col">"IP not allowed"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {days
+                        .into_iter()
+                        .rev()
+                        .map(|day| view! {
+                            <tr>
+                                <th scope="row">{day.date}</th>
+                                <td>{day.valid}</td>
+                                <td>{day.refused.revoked}</td>
+                                <td>{day.refused.expired}</td>
+                                <td>{day.refused.insufficient_scope}</td>
+                                <td>{day.refused.ip_not_allowed}</td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+fn day_label(day: &DailyUsage) -> String {
+    format!(
+        "{}: {} valid, {} refused",
+        day.date,
+        day.valid,
+        day.refused.total()
+    )
+}
+
+/// One sentence with what the chart shows.
+fn summary(days: &[DailyUsage]) -> String {
+    let valid: i64 = days.iter().map(|d| d.valid).sum();
+    let refused: i64 = days.iter().map(|d| d.refused.total()).sum();
+    let total = valid + refused;
+    let span = match days.len() {
+        1 => "the last day".to_owned(),
+        n => format!("the last {n} days"),
+    };
+    if total == 0 {
+        return format!("No verifications in {span}.");
+    }
+    let busiest = days
+        .iter()
+        .max_by_key(|d| (d.total(), std::cmp::Reverse(d.date.clone())))
+        .map(|d| format!(" Busiest day: {} ({}).", d.date, d.total()))
+        .unwrap_or_default();
+    format!(
+        "{total} verification{} in {span}: {valid} valid, {refused} refused.{busiest}",
+        if total == 1 { "" } else { "s" },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::model::Refusals;
+
+    fn day(date: &str, valid: i64, revoked: i64) -> DailyUsage {
+        DailyUsage {
+            date: date.into(),
+            valid,
+            refused: Refusals {
+                revoked,
+                ..Refusals::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_summary_says_the_totals_and_the_busiest_day() {
+        let days = [
+            day("2026-11-23", 0, 0),
+            day("2026-11-24", 3, 1),
+            day("2026-11-25", 2, 0),
+        ];
+        assert_eq!(
+            summary(&days),
+            "6 verifications in the last 3 days: 5 valid, 1 refused. Busiest day: 2026-11-24 (4)."
+        );
+        assert_eq!(summary(&days[..1]), "No verifications in the last day.");
+        assert_eq!(day_label(&days[1]), "2026-11-24: 3 valid, 1 refused");
+    }
+}
