@@ -98,6 +98,27 @@ pub struct KeyDetail {
     pub usage: Vec<DailyUsage>,
 }
 
+/// The account's last 30 days, for the Overview.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountActivity {
+    /// Verifications of all the account's keys per day, oldest first,
+    /// every day present.
+    pub usage: Vec<DailyUsage>,
+    /// The keys with the most valid verifications, most first.
+    pub most_used: Vec<KeyTotal>,
+    /// Keys that will expire, soonest first.
+    pub expiring_first: Vec<ApiKeyView>,
+}
+
+/// One key's verifications over a span.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyTotal {
+    pub id: String,
+    pub name: String,
+    pub valid: i64,
+    pub refused: i64,
+}
+
 /// The refusals a known key can get, by code.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -3,7 +3,8 @@
 //! arrive intact.
 
 use super::model::{
-    ApiAccess, ApiKeyView, IssuedKey, KeyChanges, KeyDetail, KeyDraft, KeyPage, KeyQuery, KeyStats,
+    AccountActivity, ApiAccess, ApiKeyView, IssuedKey, KeyChanges, KeyDetail, KeyDraft, KeyPage,
+    KeyQuery, KeyStats,
 };
 use crate::error::AppError;
 use leptos::{prelude::*, server_fn::codec::Json};
@@ -22,6 +23,14 @@ use crate::{
 pub async fn key_counts() -> Result<KeyStats, AppError> {
     let user = signed_in().await?;
     provided::<Keys>()?.stats(&user).await
+}
+
+/// The account's last 30 days: verifications per day, most used keys,
+/// keys expiring first.
+#[server(prefix = "/rpc", endpoint = "overview_activity")]
+pub async fn overview_activity() -> Result<AccountActivity, AppError> {
+    let user = signed_in().await?;
+    provided::<Keys>()?.activity(&user).await
 }
 
 #[server(prefix = "/rpc", endpoint = "list_api_keys", input = Json)]

@@ -27,6 +27,8 @@ use std::{net::IpAddr, sync::Arc};
 
 const MINUTE_MS: i64 = 60 * 1000;
 const MAX_SEARCH_CHARS: usize = 100;
+/// Keys listed in each of the Overview's short lists.
+const OVERVIEW_LIST_LEN: i64 = 5;
 
 /// The key service: held once in the server's state and shared by both
 /// doors. It owns the database handle, the key format and the verification
@@ -378,6 +380,38 @@ impl Keys {
             expiring_soon: counts.expiring_soon,
             used_last_day: counts.used_last_day,
             requests_today: counts.requests_today,
+        })
+    }
+
+    /// The account's verifications per day over the last 30 days, its most
+    /// used keys and those expiring first.
+    pub async fn activity(&self, user: &AuthenticatedUser) -> Result<AccountActivity, AppError> {
+        let now = clock::now_ms();
+        let (first, last) = UsageDays::parse(None)?.ending(clock::day_of(now));
+        let db = &self.0.db;
+        let account = user.account_id.as_str();
+        let usage = db.account_usage(account, first, last).await?;
+        let most_used = db
+            .most_used_keys(account, first, last, OVERVIEW_LIST_LEN)
+            .await?
+            .into_iter()
+            .map(|total| KeyTotal {
+                id: total.key_id,
+                name: total.name,
+                valid: total.valid,
+                refused: total.refused,
+            })
+            .collect();
+        let expiring_first = db
+            .keys_expiring_first(account, now, OVERVIEW_LIST_LEN)
+            .await?
+            .into_iter()
+            .map(|record| view(record, now))
+            .collect();
+        Ok(AccountActivity {
+            usage: usage::every_day(first, last, &usage),
+            most_used,
+            expiring_first,
         })
     }
 

@@ -177,6 +177,13 @@ operations! {
     /// The days from `first_day` to `last_day` on which the key was
     /// verified, oldest first.
     fn key_usage(&self, account_id: &str, key_id: &str, first_day: i64, last_day: i64) -> Result<Vec<DayUsage>, sqlx::Error>;
+    /// The account's verifications per day (keys since deleted aside),
+    /// days without any left out, oldest first.
+    fn account_usage(&self, account_id: &str, first_day: i64, last_day: i64) -> Result<Vec<DayUsage>, sqlx::Error>;
+    /// The keys with the most valid verifications over the span.
+    fn most_used_keys(&self, account_id: &str, first_day: i64, last_day: i64, limit: i64) -> Result<Vec<KeyUseTotal>, sqlx::Error>;
+    /// Unrevoked keys not yet expired that have an expiry, soonest first.
+    fn keys_expiring_first(&self, account_id: &str, now_ms: i64, limit: i64) -> Result<Vec<KeyRecord>, sqlx::Error>;
     fn key_counts(&self, account_id: &str, now_ms: i64, soon_ms: i64, day_ago_ms: i64, today: i64) -> Result<KeyCounts, sqlx::Error>;
 
     // Audit events

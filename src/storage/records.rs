@@ -99,6 +99,15 @@ pub struct KeyUse<'a> {
     pub days: &'a [DayUsage],
 }
 
+/// A key's verifications over a span: for the most used keys.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct KeyUseTotal {
+    pub key_id: String,
+    pub name: String,
+    pub valid: i64,
+    pub refused: i64,
+}
+
 /// One key's verifications on one UTC day, by outcome: the successful ones
 /// and each refusal a known key can get.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]

@@ -534,3 +534,58 @@ async fn a_keys_own_page_shows_its_settings_and_usage_chart_in_its_server_html()
         assert!(!html.contains("charted"), "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_overview_charts_the_accounts_requests_and_lists_most_used_and_expiring_keys() {
+    let app = signed_in_app().await;
+    let (busy, busy_secret) = app.create_key("Busy", &["read"]).await;
+    let (_, quiet_secret) = app.create_key("Quiet", &["read"]).await;
+    let (_, _) = app.create_key("Unused", &["read"]).await;
+    for _ in 0..3 {
+        assert_eq!(app.verdict(&busy_secret, None).await, "VALID");
+    }
+    assert_eq!(app.verdict(&quiet_secret, None).await, "VALID");
+    // Usage is written once a second (KEYSMITH_USAGE_FLUSH_SECONDS).
+    eventually(
+        Duration::from_secs(10),
+        "the overview counts the uses",
+        || async {
+            let html = app.get("/dashboard").await.text().await.unwrap();
+            html.contains("4 verifications in the last 30 days: 4 valid, 0 refused.")
+        },
+    )
+    .await;
+    let html = app
+        .get("/dashboard")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("<!>", "");
+    assert!(html.contains("Verified requests per day, all keys, last 30 days"));
+    assert_eq!(html.matches(r#"<g class="chart-day">"#).count(), 30);
+    let most_used =
+        &html[html.find("Most used keys").unwrap()..html.find("Expiring soonest").unwrap()];
+    let (busy_at, quiet_at) = (
+        most_used.find(">Busy<").unwrap(),
+        most_used.find(">Quiet<").unwrap(),
+    );
+    assert!(busy_at < quiet_at, "most used first: {most_used}");
+    assert!(most_used.contains("3 valid, 0 refused"), "{most_used}");
+    assert!(
+        !most_used.contains("Unused"),
+        "a key never used is not listed"
+    );
+    assert!(most_used.contains(&format!(
+        r#"href="/dashboard/api-keys/{}""#,
+        busy["id"].as_str().unwrap()
+    )));
+    // Every key here expires in 90 days: all three are listed.
+    let expiring = &html[html.find("Expiring soonest").unwrap()..];
+    for name in ["Busy", "Quiet", "Unused"] {
+        assert!(
+            expiring.contains(&format!(">{name}<")),
+            "{name}: {expiring}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 use super::{audit::insert_event, SqliteStore};
 use crate::storage::{
     DayUsage, KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse,
-    NewAuditEvent, NewKey, NewSecret, StatusFilter,
+    KeyUseTotal, NewAuditEvent, NewKey, NewSecret, StatusFilter,
 };
 use sqlx::{query::Query, sqlite::SqliteArguments, QueryBuilder, Sqlite};
 
@@ -249,6 +249,66 @@ impl SqliteStore {
         .bind(key_id)
         .bind(first_day)
         .bind(last_day)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn account_usage(
+        &self,
+        account_id: &str,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<DayUsage>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT day, SUM(requests) AS valid, SUM(revoked) AS revoked, SUM(expired) AS expired,
+               SUM(insufficient_scope) AS insufficient_scope, SUM(ip_not_allowed) AS ip_not_allowed
+             FROM key_usage_daily
+             WHERE account_id = $1 AND day BETWEEN $2 AND $3
+             GROUP BY day ORDER BY day",
+        )
+        .bind(account_id)
+        .bind(first_day)
+        .bind(last_day)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn most_used_keys(
+        &self,
+        account_id: &str,
+        first_day: i64,
+        last_day: i64,
+        limit: i64,
+    ) -> Result<Vec<KeyUseTotal>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT k.id AS key_id, k.name, SUM(u.requests) AS valid,
+               SUM(u.revoked + u.expired + u.insufficient_scope + u.ip_not_allowed) AS refused
+             FROM key_usage_daily u JOIN api_keys k ON k.id = u.key_id
+             WHERE u.account_id = $1 AND u.day BETWEEN $2 AND $3
+             GROUP BY k.id, k.name HAVING SUM(u.requests) > 0
+             ORDER BY valid DESC, k.id LIMIT $4",
+        )
+        .bind(account_id)
+        .bind(first_day)
+        .bind(last_day)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn keys_expiring_first(
+        &self,
+        account_id: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<KeyRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} WHERE k.account_id = $1 AND k.revoked_at IS NULL
+               AND k.expires_at > $2 ORDER BY k.expires_at, k.id LIMIT $3"
+        ))
+        .bind(account_id)
+        .bind(now_ms)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await
     }
