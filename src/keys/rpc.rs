@@ -12,7 +12,7 @@ use leptos::{prelude::*, server_fn::codec::Json};
 #[cfg(feature = "ssr")]
 use crate::{
     auth::session::{signed_in, signed_in_actor},
-    keys::{service::Keys, usage::UsageDays, KeyId},
+    keys::{service::Keys, KeyId},
     shared::{
         context::provided,
         site::{PublicUrl, API_BASE_PATH},
@@ -49,11 +49,7 @@ pub async fn get_api_key(id: String) -> Result<ApiKeyView, AppError> {
 #[server(prefix = "/rpc", endpoint = "api_key_detail", input = Json)]
 pub async fn api_key_detail(id: String) -> Result<KeyDetail, AppError> {
     let user = signed_in().await?;
-    let keys = provided::<Keys>()?;
-    let id = KeyId::parse(&id)?;
-    let key = keys.get(&user, &id).await?;
-    let usage = keys.usage(&user, &id, UsageDays::parse(None)?).await?;
-    Ok(KeyDetail { key, usage })
+    provided::<Keys>()?.detail(&user, &KeyId::parse(&id)?).await
 }
 
 #[server(prefix = "/rpc", endpoint = "create_api_key", input = Json)]

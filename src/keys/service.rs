@@ -223,6 +223,28 @@ impl Keys {
         days: UsageDays,
     ) -> Result<Vec<DailyUsage>, AppError> {
         self.find(user, id.as_str()).await?;
+        self.days_of_use(user, id, days).await
+    }
+
+    /// The key with its last 30 days of use, for its page: one look-up of
+    /// the key.
+    pub async fn detail(
+        &self,
+        user: &AuthenticatedUser,
+        id: &KeyId,
+    ) -> Result<KeyDetail, AppError> {
+        let key = self.view_of(user, id.as_str()).await?;
+        let usage = self.days_of_use(user, id, UsageDays::parse(None)?).await?;
+        Ok(KeyDetail { key, usage })
+    }
+
+    /// Days of use of a key already known to be the user's.
+    async fn days_of_use(
+        &self,
+        user: &AuthenticatedUser,
+        id: &KeyId,
+        days: UsageDays,
+    ) -> Result<Vec<DailyUsage>, AppError> {
         let (first, last) = days.ending(clock::day_of(clock::now_ms()));
         let stored = self
             .0
