@@ -62,7 +62,11 @@ fn fixture() -> Fixture {
             CredentialCache::new(Duration::from_secs(60), 10),
             UsageTracker::default(),
         );
-        let issued = keys.create(&Actor { user, client }, &draft).await.unwrap();
+        let actor = Actor {
+            user: user.user,
+            client,
+        };
+        let issued = keys.create(&actor, &draft).await.unwrap();
         let verifier = KeyVerifier::new(db, format, UsageTracker::default(), cache.clone());
         (verifier, issued.secret)
     });

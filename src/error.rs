@@ -44,6 +44,11 @@ pub enum AppError {
     /// A valid API key without the scope an operation needs.
     #[error("This operation needs an API key with the `{0}` scope (or a higher one).")]
     InsufficientScope(String),
+    /// A member whose role in the account does not allow the operation.
+    #[error(
+        "This needs the `{needed}` role (or a higher one); your role in this account is `{have}`."
+    )]
+    InsufficientRole { needed: String, have: String },
     /// A valid API key used from an address outside its allowlist.
     #[error("This API key may not be used from your address.")]
     IpNotAllowed,
@@ -144,7 +149,9 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
-            AppError::InsufficientScope(_) | AppError::IpNotAllowed => 403,
+            AppError::InsufficientScope(_)
+            | AppError::InsufficientRole { .. }
+            | AppError::IpNotAllowed => 403,
             AppError::PayloadTooLarge => 413,
             AppError::UnsupportedMediaType => 415,
             AppError::MethodNotAllowed => 405,
@@ -183,6 +190,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::InsufficientScope(_) => "insufficient_scope",
+            AppError::InsufficientRole { .. } => "insufficient_role",
             AppError::IpNotAllowed => "ip_not_allowed",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",

@@ -5,7 +5,7 @@
 //!
 //! The modules stand on floors and import only downwards (`tests/floors.rs`
 //! checks it): `server` composes everything; `app` and `rest` are the doors;
-//! `keys`, `auth` and `audit` are the services, each with its `/rpc` door in
+//! `teams`, `keys`, `auth` and `audit` are the services, each with its `/rpc` door in
 //! `rpc.rs`; `storage`, `shared` and `error` are the ground.
 
 pub mod app;
@@ -20,6 +20,7 @@ pub mod server;
 pub mod shared;
 #[cfg(feature = "ssr")]
 pub mod storage;
+pub mod teams;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -5,7 +5,7 @@
 //! ```text
 //! server/                      the composition root: builds everything
 //! app/   rest/                 the doors (pages, the REST API)
-//! keys/  auth/  audit/         the services, each with its `/rpc` door (rpc.rs)
+//! teams/ keys/ auth/ audit/     the services, each with its `/rpc` door (rpc.rs)
 //! storage/  shared/  error.rs  the ground floor
 //! ```
 
@@ -24,11 +24,17 @@ const RULES: &[(&str, &[&str])] = &[
     ("audit", &["error", "shared", "storage", "auth"]),
     ("auth", &["error", "shared", "storage", "audit"]),
     ("keys", &["error", "shared", "storage", "audit", "auth"]),
+    ("teams", &["error", "shared", "storage", "audit", "auth"]),
     (
         "rest",
-        &["error", "shared", "storage", "audit", "auth", "keys"],
+        &[
+            "error", "shared", "storage", "audit", "auth", "keys", "teams",
+        ],
     ),
-    ("app", &["error", "shared", "audit", "auth", "keys"]),
+    (
+        "app",
+        &["error", "shared", "audit", "auth", "keys", "teams"],
+    ),
 ];
 
 /// The only files of a service that may reach another service's door

@@ -33,10 +33,20 @@ pub enum AuditAction {
     KeyRevoked,
     #[serde(rename = "key.deleted")]
     KeyDeleted,
+    #[serde(rename = "member.invited")]
+    MemberInvited,
+    #[serde(rename = "member.joined")]
+    MemberJoined,
+    #[serde(rename = "member.role_changed")]
+    MemberRoleChanged,
+    #[serde(rename = "member.removed")]
+    MemberRemoved,
+    #[serde(rename = "invitation.revoked")]
+    InvitationRevoked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -48,6 +58,11 @@ impl AuditAction {
         AuditAction::KeyRotated,
         AuditAction::KeyRevoked,
         AuditAction::KeyDeleted,
+        AuditAction::MemberInvited,
+        AuditAction::MemberJoined,
+        AuditAction::MemberRoleChanged,
+        AuditAction::MemberRemoved,
+        AuditAction::InvitationRevoked,
     ];
 
     /// The stored, machine-readable name.
@@ -64,6 +79,11 @@ impl AuditAction {
             AuditAction::KeyRotated => "key.rotated",
             AuditAction::KeyRevoked => "key.revoked",
             AuditAction::KeyDeleted => "key.deleted",
+            AuditAction::MemberInvited => "member.invited",
+            AuditAction::MemberJoined => "member.joined",
+            AuditAction::MemberRoleChanged => "member.role_changed",
+            AuditAction::MemberRemoved => "member.removed",
+            AuditAction::InvitationRevoked => "invitation.revoked",
         }
     }
 
@@ -81,6 +101,11 @@ impl AuditAction {
             AuditAction::KeyRotated => "Key rotated",
             AuditAction::KeyRevoked => "Key revoked",
             AuditAction::KeyDeleted => "Key deleted",
+            AuditAction::MemberInvited => "Member invited",
+            AuditAction::MemberJoined => "Member joined",
+            AuditAction::MemberRoleChanged => "Role changed",
+            AuditAction::MemberRemoved => "Member removed",
+            AuditAction::InvitationRevoked => "Invitation revoked",
         }
     }
 
@@ -103,6 +128,10 @@ pub struct AuditEventView {
     pub occurred_at: i64,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Membership events: the member's (or invitee's) email.
+    pub member: Option<String>,
+    /// Membership events: the role given, or the change (`developer → viewer`).
+    pub detail: Option<String>,
 }
 
 /// Which events to list.

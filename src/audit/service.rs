@@ -44,6 +44,8 @@ impl AuditLog {
                     occurred_at: r.occurred_at,
                     client_ip: r.client_ip,
                     user_agent: r.user_agent,
+                    member: r.member_email,
+                    detail: r.detail,
                 })
             })
             .collect();

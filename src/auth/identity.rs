@@ -2,17 +2,52 @@
 //! session or a bearer token), the client they act from, and the two
 //! together as the actor every audit event records.
 
+use super::role::Role;
 use crate::{audit::AuditAction, shared::clock, storage::NewAuditEvent};
 use axum::{extract::FromRequestParts, http::request::Parts};
 use serde::{Deserialize, Serialize};
 use std::{convert::Infallible, net::IpAddr};
 
 /// A user whose credential (session or bearer token) was checked for this
-/// request, and the account they act in.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+/// request, the account they act in and their role there, as it is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthenticatedUser {
     pub user_id: String,
     pub account_id: String,
+    pub role: Role,
+}
+
+/// Who a session or bearer token says its holder is, before any check: the
+/// user and the account they act in.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub account_id: String,
+}
+
+/// What a credential records when issued, so that it ends when either moves
+/// on: the user's token generation (signing out everywhere, a new password)
+/// and their membership's (a new role; removal deletes it).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Generations {
+    pub user: i64,
+    pub membership: i64,
+}
+
+/// A member as a new credential would speak for them.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    pub user: AuthenticatedUser,
+    pub generations: Generations,
+}
+
+impl Membership {
+    pub fn principal(&self) -> Principal {
+        Principal {
+            user_id: self.user.user_id.clone(),
+            account_id: self.user.account_id.clone(),
+        }
+    }
 }
 
 /// Who is calling: the address believed to be the client's, and its user
@@ -57,9 +92,35 @@ impl Actor {
         action: AuditAction,
         key: Option<(&'a str, &'a str)>,
     ) -> NewAuditEvent<'a> {
+        self.event_in(&self.user.account_id, action, key)
+    }
+
+    /// An event about a member of the account (by email, as they are now)
+    /// and what changed for them.
+    pub fn member_event<'a>(
+        &'a self,
+        action: AuditAction,
+        member_email: &'a str,
+        detail: String,
+    ) -> NewAuditEvent<'a> {
+        NewAuditEvent {
+            member_email: Some(member_email),
+            detail: Some(detail),
+            ..self.event(action, None)
+        }
+    }
+
+    /// An event recorded in `account_id` rather than the account the actor
+    /// acts in (joining another account).
+    pub fn event_in<'a>(
+        &'a self,
+        account_id: &'a str,
+        action: AuditAction,
+        key: Option<(&'a str, &'a str)>,
+    ) -> NewAuditEvent<'a> {
         NewAuditEvent {
             id: clock::new_id("evt"),
-            account_id: &self.user.account_id,
+            account_id,
             actor_id: Some(&self.user.user_id),
             action: action.as_str(),
             key_id: key.map(|(id, _)| id),
@@ -67,6 +128,8 @@ impl Actor {
             occurred_at: clock::now_ms(),
             client_ip: self.client.ip.map(|ip| ip.to_string()),
             user_agent: self.client.user_agent.as_deref(),
+            member_email: None,
+            detail: None,
         }
     }
 }

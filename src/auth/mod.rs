@@ -4,6 +4,7 @@
 
 pub mod email;
 pub mod password;
+pub mod role;
 pub mod rpc;
 
 #[cfg(feature = "ssr")]

@@ -2,6 +2,7 @@
 //! call. Each reads the request, calls the accounts service, and shapes the
 //! answer.
 
+use super::role::Role;
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -16,10 +17,38 @@ use crate::{
     shared::context::provided,
 };
 
-/// The signed-in user, as the dashboard shows them.
+/// The signed-in user, as the dashboard shows them: who they are, the
+/// account they act in and their role there, and every account they may
+/// switch to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
+    pub user_id: String,
     pub email: String,
+    pub account_id: String,
+    pub role: Role,
+    /// In the order the user joined them.
+    pub accounts: Vec<AccountChoice>,
+}
+
+impl UserSummary {
+    /// The name of the account the user acts in.
+    pub fn account_name(&self) -> &str {
+        self.accounts
+            .iter()
+            .find(|a| a.id == self.account_id)
+            .map(|a| a.name.as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// One of the user's accounts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AccountChoice {
+    pub id: String,
+    pub name: String,
+    /// The user's role there.
+    pub role: Role,
 }
 
 /// What the sign-in and sign-up pages need to know about the server.
@@ -50,8 +79,8 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     let accounts = provided::<Accounts>()?;
     let session = this_session().await?;
     let client = ClientInfo::of_this_request().await;
-    let user = accounts.sign_up(&email, password, &client).await?;
-    session::sign_in(&session, &accounts, user).await?;
+    let member = accounts.sign_up(&email, password, &client).await?;
+    session::sign_in(&session, &member).await?;
     leptos_axum::redirect(DEFAULT_RETURN_PATH);
     Ok(())
 }
@@ -61,8 +90,8 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<()
     let accounts = provided::<Accounts>()?;
     let session = this_session().await?;
     let client = ClientInfo::of_this_request().await;
-    let user = accounts.sign_in(&email, password, &client).await?;
-    session::sign_in(&session, &accounts, user).await?;
+    let member = accounts.sign_in(&email, password, None, &client).await?;
+    session::sign_in(&session, &member).await?;
     leptos_axum::redirect(safe_return_path(&next));
     Ok(())
 }
@@ -98,14 +127,32 @@ pub async fn change_password(
         .change_password(&actor, current_password, new_password)
         .await?;
     // Every session ended with the old password; this one carries on.
-    session::sign_in(&this_session().await?, &accounts, actor.user).await
+    let member = accounts
+        .membership(&actor.user.user_id, &actor.user.account_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    session::sign_in(&this_session().await?, &member).await
 }
 
 #[server(prefix = "/rpc", endpoint = "current_user")]
 pub async fn current_user() -> Result<UserSummary, AppError> {
     let user = signed_in().await?;
-    let email = provided::<Accounts>()?.email_of(&user).await?;
-    Ok(UserSummary { email })
+    provided::<Accounts>()?.summary(&user).await
+}
+
+/// Acts in another of the user's accounts from now on, and goes to its
+/// dashboard.
+#[server(prefix = "/rpc", endpoint = "switch_account")]
+pub async fn switch_account(account_id: String) -> Result<(), AppError> {
+    let accounts = provided::<Accounts>()?;
+    let user = signed_in().await?;
+    let member = accounts
+        .membership(&user.user_id, account_id.trim())
+        .await?
+        .ok_or_else(|| AppError::Forbidden("You are not a member of this account.".into()))?;
+    session::enter_account(&this_session().await?, &member).await?;
+    leptos_axum::redirect(DEFAULT_RETURN_PATH);
+    Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "auth_options")]

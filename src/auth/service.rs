@@ -4,7 +4,9 @@
 
 use super::{
     hashing::PasswordHasher,
-    identity::{Actor, AuthenticatedUser, ClientInfo},
+    identity::{Actor, AuthenticatedUser, ClientInfo, Generations, Membership, Principal},
+    role::Role,
+    rpc::{AccountChoice, UserSummary},
     strength,
     throttle::{Throttle, ThrottlePolicy},
     token::{IssuedToken, TokenSigner},
@@ -14,7 +16,7 @@ use crate::{
     audit::AuditAction,
     error::AppError,
     shared::clock,
-    storage::{Db, NewOwner, OwnerCreated, UserRecord},
+    storage::{Db, NewOwner, NewUser, OwnerCreated, UserRecord},
 };
 use std::sync::Arc;
 
@@ -62,7 +64,7 @@ impl Accounts {
         email: &str,
         password: String,
         client: &ClientInfo,
-    ) -> Result<AuthenticatedUser, AppError> {
+    ) -> Result<Membership, AppError> {
         if !self.0.signup_enabled {
             return Err(AppError::Forbidden(
                 "Sign-up is disabled on this server. Ask its administrator for an account.".into(),
@@ -76,15 +78,58 @@ impl Accounts {
         insert_owner(&self.0.db, email, &password_hash, client).await
     }
 
-    /// Checks an email and password. Every way of getting it wrong (unknown
-    /// email, wrong password) gives the same error after the same work. The
-    /// attempt is counted before the password is checked.
-    pub async fn sign_in(
+    /// What a user signing up on an invitation's page is created from: the
+    /// invitation's email and their password, checked, counted against the
+    /// address's sign-ups (before any hashing work) and hashed. Open to
+    /// invitees even where public sign-up is off: an owner asked them.
+    pub async fn new_invitee(
         &self,
         email: &str,
         password: String,
         client: &ClientInfo,
-    ) -> Result<AuthenticatedUser, AppError> {
+    ) -> Result<(Email, String), AppError> {
+        let (email, password) = parse_new_credentials(email, password)?;
+        self.throttle()
+            .begin_sign_up(client.ip, clock::now_ms())
+            .await?;
+        let password_hash = self.0.passwords.hash_for_sign_up(password).await?;
+        Ok((email, password_hash))
+    }
+
+    /// Checks an email and password, and enters the account asked for (by
+    /// default the first the user joined). Every way of getting the
+    /// password wrong (unknown email, wrong password) gives the same error
+    /// after the same work. The attempt is counted before the password is
+    /// checked.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: String,
+        account_id: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<Membership, AppError> {
+        let user = self.check_password(email, password, client).await?;
+        let member = self.entry_membership(&user.id, account_id).await?;
+        let actor = Actor {
+            user: member.user.clone(),
+            client: client.clone(),
+        };
+        let now = clock::now_ms();
+        self.0
+            .db
+            .record_sign_in(&user.id, now, &actor.event(AuditAction::SignedIn, None))
+            .await?;
+        tracing::info!(user_id = %user.id, account_id = %member.user.account_id, "signed in");
+        Ok(member)
+    }
+
+    /// The user with this email and password.
+    async fn check_password(
+        &self,
+        email: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<UserRecord, AppError> {
         let (email, password) = match (Email::parse(email), Password::parse_attempt(password)) {
             (Ok(email), Ok(password)) => (email, password),
             (email, password) => return Err(AppError::collect([email.err(), password.err()])),
@@ -93,70 +138,150 @@ impl Accounts {
         let attempt = throttle
             .begin_password_check(email.as_str(), client.ip, clock::now_ms())
             .await?;
-
         let user = self.0.db.user_by_email(email.as_str()).await?;
         let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
         if !self.0.passwords.verify(password, stored_hash).await? {
-            // A failure against an unknown email belongs to no account.
             if let Some(user) = user {
-                self.record(&actor_of(user, client), AuditAction::SignInFailed)
-                    .await?;
+                self.record_failed_sign_in(&user.id, client).await?;
             }
             tracing::info!(ip = ?client.ip, "failed sign-in");
             return Err(AppError::InvalidCredentials);
         }
         throttle.succeeded(attempt).await?;
-        let actor = actor_of(user.ok_or(AppError::InvalidCredentials)?, client);
-        self.record(&actor, AuditAction::SignedIn).await?;
-        tracing::info!(user_id = %actor.user.user_id, "signed in");
-        Ok(actor.user)
+        user.ok_or(AppError::InvalidCredentials)
     }
 
-    /// The one rule for whether a credential issued to `user` is current:
-    /// the user still exists, in the same account. The answer is the user's
-    /// token generation, which moves on when they sign out everywhere or
-    /// change their password; a session or token of an older generation is
-    /// no longer current. Sessions, bearer tokens and token issuing all ask
-    /// here.
-    pub async fn current_generation(&self, user: &AuthenticatedUser) -> Result<i64, AppError> {
-        self.0
-            .db
-            .user_by_id(&user.user_id)
-            .await?
-            .filter(|record| record.account_id == user.account_id)
-            .map(|record| record.token_generation)
-            .ok_or(AppError::Unauthenticated)
-    }
-
-    /// Whether a credential of `generation` still speaks for `user`.
-    pub async fn is_current(
+    /// A failure against a known user is recorded in the first account
+    /// they belong to (against an unknown email, in none).
+    async fn record_failed_sign_in(
         &self,
-        user: &AuthenticatedUser,
-        generation: i64,
-    ) -> Result<bool, AppError> {
-        match self.current_generation(user).await {
-            Ok(current) => Ok(current == generation),
-            Err(AppError::Unauthenticated) => Ok(false),
-            Err(other) => Err(other),
-        }
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let Some(first) = self.0.db.accounts_of(user_id).await?.into_iter().next() else {
+            return Ok(());
+        };
+        let actor = Actor {
+            user: AuthenticatedUser {
+                user_id: user_id.to_owned(),
+                account_id: first.account_id,
+                role: Role::Viewer,
+            },
+            client: client.clone(),
+        };
+        self.record(&actor, AuditAction::SignInFailed).await
     }
 
-    /// A bearer token for `user`, of their current generation.
-    pub async fn issue_token(&self, user: &AuthenticatedUser) -> Result<IssuedToken, AppError> {
-        let generation = self.current_generation(user).await?;
-        self.0
-            .tokens
-            .issue(user, generation, (clock::now_ms() / 1000) as u64)
+    /// The membership a sign-in enters: the account asked for, or the
+    /// first the user joined.
+    async fn entry_membership(
+        &self,
+        user_id: &str,
+        account_id: Option<&str>,
+    ) -> Result<Membership, AppError> {
+        let account_id = match account_id {
+            Some(account_id) => account_id.to_owned(),
+            None => self
+                .0
+                .db
+                .accounts_of(user_id)
+                .await?
+                .into_iter()
+                .next()
+                .map(|first| first.account_id)
+                .ok_or_else(|| {
+                    AppError::Forbidden(
+                        "You are not a member of any account. Ask an account's owner for an invitation.".into(),
+                    )
+                })?,
+        };
+        self.membership(user_id, &account_id)
+            .await?
+            .ok_or_else(|| AppError::Forbidden("You are not a member of this account.".into()))
+    }
+
+    /// The user's membership of the account as a credential issued now
+    /// would record it, if they are a member.
+    pub async fn membership(
+        &self,
+        user_id: &str,
+        account_id: &str,
+    ) -> Result<Option<Membership>, AppError> {
+        let Some(check) = self.0.db.member_check(user_id, account_id).await? else {
+            return Ok(None);
+        };
+        let role = Role::parse(&check.role).ok_or_else(|| {
+            tracing::error!(role = %check.role, "unknown role in the database");
+            AppError::Internal
+        })?;
+        Ok(Some(Membership {
+            user: AuthenticatedUser {
+                user_id: user_id.to_owned(),
+                account_id: account_id.to_owned(),
+                role,
+            },
+            generations: Generations {
+                user: check.token_generation,
+                membership: check.generation,
+            },
+        }))
+    }
+
+    /// The one rule for whether a credential (session or bearer token) is
+    /// current: its user is still a member of its account, and neither the
+    /// user's token generation (signing out everywhere, a new password) nor
+    /// the membership's (a new role) has moved on since it was issued. The
+    /// member as they are now, or `None`.
+    pub async fn current_user(
+        &self,
+        principal: &Principal,
+        generations: Generations,
+    ) -> Result<Option<AuthenticatedUser>, AppError> {
+        let member = self
+            .membership(&principal.user_id, &principal.account_id)
+            .await?;
+        Ok(member
+            .filter(|member| member.generations == generations)
+            .map(|member| member.user))
+    }
+
+    /// A bearer token for a member, of their current generations.
+    pub fn issue_token(&self, member: &Membership) -> Result<IssuedToken, AppError> {
+        self.0.tokens.issue(member, (clock::now_ms() / 1000) as u64)
     }
 
     /// The user a bearer token speaks for, if it is ours and still current.
     pub async fn token_user(&self, token: &str) -> Result<AuthenticatedUser, AppError> {
         let holder = self.0.tokens.check(token)?;
-        if self.is_current(&holder.user, holder.generation).await? {
-            Ok(holder.user)
-        } else {
-            Err(AppError::Unauthenticated)
-        }
+        self.current_user(&holder.principal, holder.generations)
+            .await?
+            .ok_or(AppError::Unauthenticated)
+    }
+
+    /// Who the user is, where they act and where else they may.
+    pub async fn summary(&self, user: &AuthenticatedUser) -> Result<UserSummary, AppError> {
+        let email = self.email_of(user).await?;
+        let accounts = self
+            .0
+            .db
+            .accounts_of(&user.user_id)
+            .await?
+            .into_iter()
+            .filter_map(|a| {
+                Some(AccountChoice {
+                    role: Role::parse(&a.role)?,
+                    id: a.account_id,
+                    name: a.account_name,
+                })
+            })
+            .collect();
+        Ok(UserSummary {
+            user_id: user.user_id.clone(),
+            email,
+            account_id: user.account_id.clone(),
+            role: user.role,
+            accounts,
+        })
     }
 
     /// The signed-in user's email, or `Unauthenticated` if the user is gone.
@@ -252,7 +377,7 @@ pub async fn create_owner(
     email: &str,
     password: String,
     client: &ClientInfo,
-) -> Result<AuthenticatedUser, AppError> {
+) -> Result<Membership, AppError> {
     let (email, password) = parse_new_credentials(email, password)?;
     let password_hash = passwords.hash(password).await?;
     insert_owner(db, email, &password_hash, client).await
@@ -275,11 +400,12 @@ async fn insert_owner(
     email: Email,
     password_hash: &str,
     client: &ClientInfo,
-) -> Result<AuthenticatedUser, AppError> {
+) -> Result<Membership, AppError> {
     let actor = Actor {
         user: AuthenticatedUser {
             user_id: clock::new_id("usr"),
             account_id: clock::new_id("acc"),
+            role: Role::Owner,
         },
         client: client.clone(),
     };
@@ -289,10 +415,12 @@ async fn insert_owner(
             &NewOwner {
                 account_id: &user.account_id,
                 account_name: email.as_str(),
-                user_id: &user.user_id,
-                email: email.as_str(),
-                password_hash,
-                now_ms: clock::now_ms(),
+                user: NewUser {
+                    id: &user.user_id,
+                    email: email.as_str(),
+                    password_hash,
+                    now_ms: clock::now_ms(),
+                },
             },
             &actor.event(AuditAction::SignedUp, None),
         )
@@ -300,21 +428,19 @@ async fn insert_owner(
     match created {
         OwnerCreated::Created => {
             tracing::info!(user_id = %user.user_id, account_id = %user.account_id, "account created");
-            Ok(actor.user)
+            Ok(Membership {
+                user: actor.user,
+                generations: Generations::default(),
+            })
         }
-        OwnerCreated::EmailTaken => Err(AppError::field(
-            "email",
-            "An account with this email already exists. Sign in instead.",
-        )),
+        OwnerCreated::EmailTaken => Err(email_taken()),
     }
 }
 
-fn actor_of(user: UserRecord, client: &ClientInfo) -> Actor {
-    Actor {
-        user: AuthenticatedUser {
-            user_id: user.id,
-            account_id: user.account_id,
-        },
-        client: client.clone(),
-    }
+/// The answer to signing up with an email that has a user.
+pub fn email_taken() -> AppError {
+    AppError::field(
+        "email",
+        "An account with this email already exists. Sign in instead.",
+    )
 }

@@ -2,7 +2,7 @@
 //! for signed-in users, and what server functions read of the session.
 
 use super::{
-    identity::{Actor, AuthenticatedUser, ClientInfo},
+    identity::{Actor, AuthenticatedUser, ClientInfo, Generations, Membership, Principal},
     service::Accounts,
 };
 use crate::{
@@ -17,10 +17,14 @@ use axum::{
 use std::time::Duration;
 use tower_sessions::Session;
 
+/// The user and the account they act in.
 const USER_KEY: &str = "user";
 /// The user's token generation at sign-in: when it moves on (sign out
 /// everywhere, a new password) this session ends.
 const GENERATION_KEY: &str = "token_generation";
+/// The membership's generation when this session entered the account: when
+/// it moves on (a new role) or the membership goes, this session ends.
+const MEMBERSHIP_GENERATION_KEY: &str = "membership_generation";
 /// When the user signed in (ms): the session's absolute lifetime runs from it.
 const SIGNED_IN_AT_KEY: &str = "signed_in_at";
 /// When the session was last written because of use (ms): writing it moves
@@ -38,23 +42,14 @@ pub struct Lifetimes {
 }
 
 /// The user the session says is signed in, before any check.
-async fn stored_user(session: &Session) -> Option<AuthenticatedUser> {
+async fn stored_user(session: &Session) -> Option<Principal> {
     session.get(USER_KEY).await.ok().flatten()
 }
 
-/// Signs `user` in. The session id is replaced first, so an id planted in
+/// Signs a member in. The session id is replaced first, so an id planted in
 /// the browser before sign-in (session fixation) is worthless.
-pub async fn sign_in(
-    session: &Session,
-    accounts: &Accounts,
-    user: AuthenticatedUser,
-) -> Result<(), AppError> {
-    let generation = accounts.current_generation(&user).await?;
+pub async fn sign_in(session: &Session, member: &Membership) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
-    session
-        .insert(GENERATION_KEY, generation)
-        .await
-        .map_err(session_error)?;
     let now = clock::now_ms();
     session
         .insert(SIGNED_IN_AT_KEY, now)
@@ -64,7 +59,24 @@ pub async fn sign_in(
         .insert(LAST_SEEN_KEY, now)
         .await
         .map_err(session_error)?;
-    session.insert(USER_KEY, user).await.map_err(session_error)
+    enter_account(session, member).await
+}
+
+/// Makes `member`'s account the one this session acts in (signing in, or
+/// switching accounts).
+pub async fn enter_account(session: &Session, member: &Membership) -> Result<(), AppError> {
+    session
+        .insert(GENERATION_KEY, member.generations.user)
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(MEMBERSHIP_GENERATION_KEY, member.generations.membership)
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(USER_KEY, member.principal())
+        .await
+        .map_err(session_error)
 }
 
 /// Middleware: ends a signed-in session that outlived its absolute
@@ -87,7 +99,7 @@ async fn check_lifetimes(
     lifetimes: Lifetimes,
     now: i64,
 ) -> Result<(), tower_sessions::session::Error> {
-    if session.get::<AuthenticatedUser>(USER_KEY).await?.is_none() {
+    if session.get::<Principal>(USER_KEY).await?.is_none() {
         return Ok(());
     }
     let Some(signed_in_at) = session.get::<i64>(SIGNED_IN_AT_KEY).await? else {
@@ -112,24 +124,37 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
 }
 
 /// The signed-in user, if the session is still current: one from before
-/// the user signed out everywhere or changed the password is ended here.
+/// the user signed out everywhere or changed the password, or from before
+/// they were removed from the account or given another role, is ended here.
 pub async fn require_user(
     session: &Session,
     accounts: &Accounts,
 ) -> Result<AuthenticatedUser, AppError> {
-    let user = stored_user(session)
+    let principal = stored_user(session)
         .await
         .ok_or(AppError::Unauthenticated)?;
-    let generation: Option<i64> = session.get(GENERATION_KEY).await.ok().flatten();
-    let current = match generation {
-        Some(generation) => accounts.is_current(&user, generation).await?,
-        None => false,
+    let user: Option<i64> = session.get(GENERATION_KEY).await.ok().flatten();
+    // Sessions from before memberships had generations are of the first.
+    let membership: i64 = session
+        .get(MEMBERSHIP_GENERATION_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    let checked = match user {
+        Some(user) => {
+            let generations = Generations { user, membership };
+            accounts.current_user(&principal, generations).await?
+        }
+        None => None,
     };
-    if !current {
-        sign_out(session).await?;
-        return Err(AppError::Unauthenticated);
+    match checked {
+        Some(user) => Ok(user),
+        None => {
+            sign_out(session).await?;
+            Err(AppError::Unauthenticated)
+        }
     }
-    Ok(user)
 }
 
 /// The session of the server function being served.

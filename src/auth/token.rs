@@ -1,7 +1,7 @@
 //! Bearer tokens for the REST API: signed (HS256) claims naming the user,
 //! the account and the user's token generation when issued.
 
-use super::identity::AuthenticatedUser;
+use super::identity::{Generations, Membership, Principal};
 use crate::error::AppError;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,8 @@ struct Claims {
     /// The user's token generation when issued: a token of an older one
     /// is no longer current.
     gen: i64,
+    /// The membership's generation when issued (a new role moves it on).
+    mgen: i64,
     iat: u64,
     exp: u64,
     iss: String,
@@ -37,8 +39,8 @@ struct Claims {
 
 /// What a valid token says of its holder.
 pub struct TokenHolder {
-    pub user: AuthenticatedUser,
-    pub generation: i64,
+    pub principal: Principal,
+    pub generations: Generations,
 }
 
 /// A freshly issued token.
@@ -62,17 +64,13 @@ impl TokenSigner {
         }))
     }
 
-    pub fn issue(
-        &self,
-        user: &AuthenticatedUser,
-        generation: i64,
-        now_s: u64,
-    ) -> Result<IssuedToken, AppError> {
+    pub fn issue(&self, member: &Membership, now_s: u64) -> Result<IssuedToken, AppError> {
         let expires_in = self.0.lifetime.as_secs();
         let claims = Claims {
-            sub: user.user_id.clone(),
-            acc: user.account_id.clone(),
-            gen: generation,
+            sub: member.user.user_id.clone(),
+            acc: member.user.account_id.clone(),
+            gen: member.generations.user,
+            mgen: member.generations.membership,
             iat: now_s,
             exp: now_s + expires_in,
             iss: ISSUER.into(),
@@ -86,19 +84,22 @@ impl TokenSigner {
         Ok(IssuedToken { token, expires_in })
     }
 
-    /// Whom a token was issued to, and at which of their token
-    /// generations, if it is ours, well-formed and unexpired. Whether that
-    /// generation is still current is the accounts service's to say.
+    /// Whom a token was issued to, and at which generations, if it is
+    /// ours, well-formed and unexpired. Whether those are still current is
+    /// the accounts service's to say.
     pub fn check(&self, token: &str) -> Result<TokenHolder, AppError> {
         let claims = decode::<Claims>(token, &self.0.decoding, &self.0.validation)
             .map_err(|_| AppError::Unauthenticated)?
             .claims;
         Ok(TokenHolder {
-            user: AuthenticatedUser {
+            principal: Principal {
                 user_id: claims.sub,
                 account_id: claims.acc,
             },
-            generation: claims.gen,
+            generations: Generations {
+                user: claims.gen,
+                membership: claims.mgen,
+            },
         })
     }
 }
@@ -106,15 +107,20 @@ impl TokenSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::{identity::AuthenticatedUser, role::Role};
 
     fn signer() -> TokenSigner {
         TokenSigner::new(&[7u8; 32], Duration::from_secs(900))
     }
 
-    fn user() -> AuthenticatedUser {
-        AuthenticatedUser {
-            user_id: "usr_1".into(),
-            account_id: "acc_1".into(),
+    fn member(user: i64, membership: i64) -> Membership {
+        Membership {
+            user: AuthenticatedUser {
+                user_id: "usr_1".into(),
+                account_id: "acc_1".into(),
+                role: Role::Developer,
+            },
+            generations: Generations { user, membership },
         }
     }
 
@@ -127,20 +133,27 @@ mod tests {
 
     #[test]
     fn an_issued_token_checks_out() {
-        let issued = signer().issue(&user(), 3, now()).unwrap();
+        let issued = signer().issue(&member(3, 5), now()).unwrap();
         assert_eq!(issued.expires_in, 900);
         let holder = signer().check(&issued.token).unwrap();
-        assert_eq!((holder.user, holder.generation), (user(), 3));
+        assert_eq!(holder.principal, member(3, 5).principal());
+        assert_eq!(
+            holder.generations,
+            Generations {
+                user: 3,
+                membership: 5
+            }
+        );
     }
 
     #[test]
     fn expired_foreign_or_unsigned_tokens_are_refused() {
-        let expired = signer().issue(&user(), 0, now() - 1_000).unwrap();
+        let expired = signer().issue(&member(0, 0), now() - 1_000).unwrap();
         assert!(signer().check(&expired.token).is_err());
         let other = TokenSigner::new(&[8u8; 32], Duration::from_secs(900));
-        let foreign = other.issue(&user(), 0, now()).unwrap();
+        let foreign = other.issue(&member(0, 0), now()).unwrap();
         assert!(signer().check(&foreign.token).is_err());
-        let valid = signer().issue(&user(), 0, now()).unwrap().token;
+        let valid = signer().issue(&member(0, 0), now()).unwrap().token;
         let payload = valid.split('.').nth(1).unwrap();
         let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
         assert!(signer().check(&unsigned).is_err(), "alg none");

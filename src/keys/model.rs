@@ -59,17 +59,44 @@ pub struct ApiKeyView {
     pub ips: Vec<String>,
     pub status: KeyStatus,
     pub created_at: i64,
+    /// The id of the user who created the key.
     pub created_by: Option<String>,
+    /// Their email, while they are a member of the account (`null` once
+    /// removed).
+    pub created_by_email: Option<String>,
     pub updated_at: i64,
+    /// The id of the user who last changed the key.
     pub updated_by: Option<String>,
+    pub updated_by_email: Option<String>,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revoked_by: Option<String>,
+    pub revoked_by_email: Option<String>,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
     /// While a rotation's grace period runs: when the replaced secret stops
     /// working.
     pub previous_secret_expires_at: Option<i64>,
+}
+
+impl ApiKeyView {
+    /// How the dashboard names the creator: their email, or "removed user"
+    /// once they left the account.
+    pub fn created_by_label(&self) -> Option<String> {
+        person(&self.created_by, &self.created_by_email)
+    }
+
+    pub fn updated_by_label(&self) -> Option<String> {
+        person(&self.updated_by, &self.updated_by_email)
+    }
+}
+
+fn person(id: &Option<String>, email: &Option<String>) -> Option<String> {
+    match (id, email) {
+        (_, Some(email)) => Some(email.clone()),
+        (Some(_), None) => Some("removed user".to_owned()),
+        (None, None) => None,
+    }
 }
 
 /// One UTC day of a key's verifications.

@@ -95,23 +95,13 @@ pub async fn delete_api_key(id: String) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "api_overview")]
 pub async fn api_overview() -> Result<ApiAccess, AppError> {
     signed_in().await?;
-    let origin = match provided::<PublicUrl>()?.0 {
-        Some(url) => url,
-        None => {
-            let headers: axum::http::HeaderMap = leptos_axum::extract()
-                .await
-                .map_err(AppError::from_server_fn_error)?;
-            let host = headers
-                .get(axum::http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| {
-                    h.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-                })
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    };
+    let headers: axum::http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(AppError::from_server_fn_error)?;
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin = provided::<PublicUrl>()?.origin(host);
     Ok(ApiAccess {
         base_url: format!("{origin}{API_BASE_PATH}"),
         key_prefix: provided::<Keys>()?.prefix().to_owned(),

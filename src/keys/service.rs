@@ -15,7 +15,10 @@ use super::{
 };
 use crate::{
     audit::AuditAction,
-    auth::identity::{Actor, AuthenticatedUser},
+    auth::{
+        identity::{Actor, AuthenticatedUser},
+        role::Role,
+    },
     error::AppError,
     shared::{
         clock::{self, DAY_MS},
@@ -137,6 +140,7 @@ impl Keys {
     }
 
     pub async fn create(&self, actor: &Actor, draft: &KeyDraft) -> Result<IssuedKey, AppError> {
+        actor.user.role.require(Role::CHANGE_KEYS)?;
         let draft = validate_draft(draft)?;
         let (secret, stored) = self.0.format.generate();
         let id = clock::new_id("key");
@@ -265,6 +269,7 @@ impl Keys {
         id: &KeyId,
         changes: &KeyChanges,
     ) -> Result<ApiKeyView, AppError> {
+        actor.user.role.require(Role::CHANGE_KEYS)?;
         let current = self.find(&actor.user, id.as_str()).await?;
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
         if current.revoked_at.is_some() {
@@ -313,6 +318,7 @@ impl Keys {
         id: &KeyId,
         grace_minutes: i64,
     ) -> Result<IssuedKey, AppError> {
+        actor.user.role.require(Role::CHANGE_KEYS)?;
         if !(0..=MAX_GRACE_MINUTES).contains(&grace_minutes) {
             return Err(AppError::field(
                 "grace_period_minutes",
@@ -353,6 +359,7 @@ impl Keys {
     /// Disables a key for good; it stays listed as revoked. Revoking a revoked
     /// key is not an error and changes nothing.
     pub async fn revoke(&self, actor: &Actor, id: &KeyId) -> Result<ApiKeyView, AppError> {
+        actor.user.role.require(Role::CHANGE_KEYS)?;
         let current = self.find(&actor.user, id.as_str()).await?;
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
         let event = actor.event(AuditAction::KeyRevoked, Some((&current.id, &current.name)));
@@ -368,9 +375,19 @@ impl Keys {
         self.view_of(&actor.user, &current.id).await
     }
 
-    /// Removes a key from the list; its audit events remain.
+    /// Removes a key from the list; its audit events remain. Developers
+    /// delete only the keys they created.
     pub async fn delete(&self, actor: &Actor, id: &KeyId) -> Result<(), AppError> {
+        let role = actor.user.role;
+        role.require(Role::CHANGE_KEYS)?;
         let current = self.find(&actor.user, id.as_str()).await?;
+        let created_by_self = current.created_by.as_deref() == Some(&actor.user.user_id);
+        if !role.may_delete_key(created_by_self) {
+            return Err(AppError::InsufficientRole {
+                needed: Role::DELETE_ANY_KEY.as_str().into(),
+                have: role.as_str().into(),
+            });
+        }
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
         let event = actor.event(AuditAction::KeyDeleted, Some((&current.id, &current.name)));
         let deleted = self
@@ -478,11 +495,14 @@ fn view(record: KeyRecord, now_ms: i64) -> ApiKeyView {
         name: record.name,
         created_at: record.created_at,
         created_by: record.created_by,
+        created_by_email: record.created_by_email,
         updated_at: record.updated_at,
         updated_by: record.updated_by,
+        updated_by_email: record.updated_by_email,
         expires_at: record.expires_at,
         revoked_at: record.revoked_at,
         revoked_by: record.revoked_by,
+        revoked_by_email: record.revoked_by_email,
         last_used_at: record.last_used_at,
         last_used_ip: record.last_used_ip,
         previous_secret_expires_at: grace,
@@ -530,7 +550,10 @@ mod tests {
         )
         .await
         .unwrap();
-        let actor = Actor { user, client };
+        let actor = Actor {
+            user: user.user,
+            client,
+        };
         let keys = Keys::new(
             db.clone(),
             KeyFormat::new("ks_live_"),

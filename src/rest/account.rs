@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     audit::{AuditEventView, AuditQuery},
-    auth::identity::ClientInfo,
+    auth::{identity::ClientInfo, role::Role},
     keys::Scope,
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
@@ -20,21 +20,35 @@ pub struct Credentials {
     password: String,
 }
 
+/// Email and password, and the account the token is for.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct TokenRequest {
+    email: String,
+    password: String,
+    /// One of the user's accounts; by default the first they joined.
+    #[serde(default)]
+    account_id: Option<String>,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
+    /// The account the token acts in, and the user's role there.
+    account_id: String,
+    role: Role,
 }
 
 /// `POST /auth/token`: the sign-in page's rules (throttling, one generic
-/// error), answered with a bearer token.
+/// error), answered with a bearer token for one of the user's accounts.
 #[utoipa::path(post, path = "/auth/token", tag = "Authentication",
-    request_body = Credentials,
+    request_body = TokenRequest,
     responses(
-        (status = 200, description = "A bearer token for key management", body = TokenResponse),
+        (status = 200, description = "A bearer token for key and member management", body = TokenResponse),
         problem::BadInput,
         problem::Unauthenticated,
+        problem::Forbidden,
         problem::TooLarge,
         problem::NotJson,
         problem::TooManyAttempts
@@ -42,17 +56,20 @@ pub struct TokenResponse {
 pub async fn token(
     State(state): State<ApiState>,
     Extension(client): Extension<ClientInfo>,
-    Body(credentials): Body<Credentials>,
+    Body(request): Body<TokenRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = state
+    let account_id = request.account_id.as_deref().map(str::trim);
+    let member = state
         .accounts
-        .sign_in(&credentials.email, credentials.password, &client)
+        .sign_in(&request.email, request.password, account_id, &client)
         .await?;
-    let issued = state.accounts.issue_token(&user).await?;
+    let issued = state.accounts.issue_token(&member)?;
     Ok(axum::Json(TokenResponse {
         access_token: issued.token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
+        account_id: member.user.account_id,
+        role: member.user.role,
     }))
 }
 
@@ -83,7 +100,8 @@ pub async fn signup(
     let user = state
         .accounts
         .sign_up(&credentials.email, credentials.password, &client)
-        .await?;
+        .await?
+        .user;
     let email = state.accounts.email_of(&user).await?;
     let created = NewUser {
         user_id: user.user_id,
@@ -107,6 +125,8 @@ pub struct Me {
 pub struct MeUser {
     id: String,
     email: String,
+    /// The user's role in the account.
+    role: Role,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -134,6 +154,7 @@ pub async fn me(
             credential: "bearer_token",
             user: Some(MeUser {
                 email: state.accounts.email_of(&actor.user).await?,
+                role: actor.user.role,
                 id: actor.user.user_id,
             }),
             key: None,

@@ -41,7 +41,8 @@ impl Caller {
     }
 }
 
-/// A signed-in user's bearer token: what key management requires.
+/// A signed-in user's bearer token: what key and member management
+/// require.
 pub struct UserCaller(pub Actor);
 
 impl FromRequestParts<ApiState> for Caller {
@@ -77,8 +78,8 @@ impl FromRequestParts<ApiState> for UserCaller {
         match Caller::from_request_parts(parts, state).await? {
             Caller::User(actor) => Ok(UserCaller(actor)),
             Caller::Key(_) => Err(AppError::Forbidden(
-                "Managing API keys needs a signed-in user's bearer token, not an API key. \
-                 Get one from POST /api/v2/auth/token."
+                "This needs a signed-in user's bearer token, not an API key: keys never manage \
+                 keys or members. Get one from POST /api/v2/auth/token."
                     .into(),
             )
             .into()),

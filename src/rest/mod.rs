@@ -6,12 +6,17 @@ pub mod auth;
 pub mod idempotency;
 mod json;
 mod keys;
+mod members;
 pub mod openapi;
 pub mod problem;
 mod verify;
 
 use crate::{
-    audit::service::AuditLog, auth::service::Accounts, keys::Keys, shared::site::API_BASE_PATH,
+    audit::service::AuditLog,
+    auth::service::Accounts,
+    keys::Keys,
+    shared::site::{PublicUrl, API_BASE_PATH},
+    teams::service::Teams,
 };
 use axum::{middleware::from_fn_with_state, Extension, Router};
 use idempotency::Idempotency;
@@ -35,7 +40,10 @@ pub struct Services {
     pub keys: Keys,
     pub accounts: Accounts,
     pub audit: AuditLog,
+    pub teams: Teams,
     pub idempotency: Idempotency,
+    /// Where links this server hands out (invitations) start.
+    pub public_url: PublicUrl,
 }
 
 impl ApiState {
@@ -76,6 +84,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: ApiState) -> Routes<S> {
         .routes(routes!(keys::usage))
         .routes(with_idempotency(routes!(keys::rotate)))
         .routes(with_idempotency(routes!(keys::revoke)))
+        .routes(routes!(members::list))
+        .routes(routes!(members::change_role, members::remove))
+        .routes(routes!(members::invitations, members::invite))
+        .routes(routes!(members::revoke_invitation))
+        .routes(routes!(members::accept))
         .routes(routes!(account::me))
         .routes(routes!(account::audit_events))
         .routes(routes!(openapi::document))

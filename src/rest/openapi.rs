@@ -25,6 +25,7 @@ use utoipa::{
     tags(
         (name = "Authentication", description = "Bearer tokens and sign-up"),
         (name = "API keys", description = "Key management: a user's bearer token only"),
+        (name = "Members", description = "The account's members, their roles and invitations: a user's bearer token only"),
         (name = "Account", description = "Who is calling, and the audit log"),
         (name = "Verification", description = "For the services that accept Keysmith keys"),
         (name = "Meta", description = "This document"),

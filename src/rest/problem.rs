@@ -24,6 +24,9 @@ pub struct Problem {
     pub code: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// With `insufficient_role`: the role the operation needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_role: Option<String>,
 }
 
 impl Problem {
@@ -43,6 +46,10 @@ impl Problem {
                 AppError::Validation(fields) => fields.clone(),
                 _ => Vec::new(),
             },
+            required_role: match error {
+                AppError::InsufficientRole { needed, .. } => Some(needed.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -60,7 +67,7 @@ macro_rules! documented_problems {
 documented_problems! {
     BadInput = 400, "Invalid input; each bad field is listed";
     Unauthenticated = 401, "Missing, malformed, unknown, revoked or expired credential";
-    Forbidden = 403, "The credential may not do this";
+    Forbidden = 403, "The credential may not do this: an API key where a bearer token is needed, a scope or role too low (`insufficient_scope`, `insufficient_role` with `required_role`), an address outside the key's allowlist";
     NotFound = 404, "No such key in this account";
     Conflict = 409, "A request with this Idempotency-Key is still running, or the key is not in a state that allows this";
     TooLarge = 413, "The body is too large";

@@ -124,7 +124,9 @@ async fn create_user(config: Config, email: &str) -> Result<(), BoxError> {
     let password = read_password()?;
     let db = Db::connect(&config.database_url).await?;
     let passwords = PasswordHasher::new(1);
-    let user = service::create_owner(&db, &passwords, email, password, &Default::default()).await?;
+    let user = service::create_owner(&db, &passwords, email, password, &Default::default())
+        .await?
+        .user;
     db.close().await;
     println!(
         "created user {} in account {}",

@@ -24,6 +24,7 @@ use crate::{
     rest::{self, idempotency::Idempotency, ApiState, Services},
     shared::site::PublicUrl,
     storage::Db,
+    teams::service::Teams,
 };
 use axum::{
     http::{header::CONTENT_SECURITY_POLICY, HeaderValue, StatusCode},
@@ -125,6 +126,13 @@ impl Application {
 
 /// The services, each handed what it depends on.
 fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker) -> Services {
+    let accounts = Accounts::new(
+        db.clone(),
+        PasswordHasher::new(config.max_concurrent_hashes),
+        TokenSigner::new(&secrets.jwt, config.token_lifetime),
+        config.throttle(),
+        config.allow_signup,
+    );
     Services {
         keys: Keys::new(
             db.clone(),
@@ -132,15 +140,11 @@ fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker)
             CredentialCache::new(config.verify_cache_ttl, config.verify_cache_entries),
             usage,
         ),
-        accounts: Accounts::new(
-            db.clone(),
-            PasswordHasher::new(config.max_concurrent_hashes),
-            TokenSigner::new(&secrets.jwt, config.token_lifetime),
-            config.throttle(),
-            config.allow_signup,
-        ),
+        teams: Teams::new(db.clone(), accounts.clone()),
+        accounts,
         audit: AuditLog::new(db.clone()),
         idempotency: Idempotency::new(db.clone(), secrets.idempotency, config.idempotency_max_keys),
+        public_url: PublicUrl(config.public_url.clone()),
     }
 }
 
@@ -250,7 +254,8 @@ fn provide_request_context(state: &AppState) {
     provide_context(state.api.keys.clone());
     provide_context(state.api.accounts.clone());
     provide_context(state.api.audit.clone());
-    provide_context(PublicUrl(state.config.public_url.clone()));
+    provide_context(state.api.teams.clone());
+    provide_context(state.api.public_url.clone());
     leptos::nonce::provide_nonce();
     let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) else {
         return;

@@ -7,3 +7,37 @@ pub const API_BASE_PATH: &str = "/api/v2";
 /// (`KEYSMITH_PUBLIC_URL`), if any; pages fall back to the request's host.
 #[derive(Clone, Debug, Default)]
 pub struct PublicUrl(pub Option<String>);
+
+impl PublicUrl {
+    /// Where links to this server start: the operator's public URL, else
+    /// the request's `Host` when it looks like a host name (`localhost`
+    /// otherwise), over plain HTTP.
+    pub fn origin(&self, host: Option<&str>) -> String {
+        if let Some(url) = &self.0 {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let host = host
+            .filter(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            })
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_start_at_the_public_url_else_a_plausible_host() {
+        let public = PublicUrl(Some("https://keys.example.com/".into()));
+        assert_eq!(public.origin(Some("evil")), "https://keys.example.com");
+        let none = PublicUrl(None);
+        assert_eq!(none.origin(Some("127.0.0.1:3000")), "http://127.0.0.1:3000");
+        assert_eq!(none.origin(Some("a/b@evil")), "http://localhost");
+        assert_eq!(none.origin(None), "http://localhost");
+    }
+}

@@ -155,6 +155,34 @@ operations! {
     fn create_account_with_owner(&self, owner: &NewOwner<'_>, event: &NewAuditEvent<'_>) -> Result<OwnerCreated, sqlx::Error>;
     fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error>;
     fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error>;
+    /// Notes the sign-in (the members page shows it) with its event.
+    fn record_sign_in(&self, user_id: &str, now_ms: i64, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>;
+
+    // Members and invitations
+    /// The user's role in the account and their credentials' generations,
+    /// if they are a member.
+    fn member_check(&self, user_id: &str, account_id: &str) -> Result<Option<MemberCheck>, sqlx::Error>;
+    fn member(&self, account_id: &str, user_id: &str) -> Result<Option<MemberRecord>, sqlx::Error>;
+    /// The account's members, in the order they joined.
+    fn members(&self, account_id: &str) -> Result<Vec<MemberRecord>, sqlx::Error>;
+    /// The user's accounts, in the order they joined them.
+    fn accounts_of(&self, user_id: &str) -> Result<Vec<AccountMembershipRecord>, sqlx::Error>;
+    /// Gives a member holding `from` the role `to`, ending their sessions
+    /// and tokens for the account; never demotes the last owner.
+    fn change_member_role(&self, account_id: &str, user_id: &str, from: &str, to: &str, event: &NewAuditEvent<'_>) -> Result<MemberChange, sqlx::Error>;
+    /// Removes a member holding `from`; never the last owner.
+    fn remove_member(&self, account_id: &str, user_id: &str, from: &str, event: &NewAuditEvent<'_>) -> Result<MemberChange, sqlx::Error>;
+    fn create_invitation(&self, invitation: &NewInvitation<'_>, max_pending: i64, event: &NewAuditEvent<'_>) -> Result<InvitationCreated, sqlx::Error>;
+    /// The account's invitations not yet accepted, revoked or expired,
+    /// newest first.
+    fn pending_invitations(&self, account_id: &str, now_ms: i64) -> Result<Vec<InvitationRecord>, sqlx::Error>;
+    fn invitation(&self, account_id: &str, id: &str) -> Result<Option<InvitationRecord>, sqlx::Error>;
+    fn invitation_by_digest(&self, token_digest: &str) -> Result<Option<InvitationRecord>, sqlx::Error>;
+    /// Revokes a pending invitation; false when there is none to revoke.
+    fn revoke_invitation(&self, account_id: &str, id: &str, now_ms: i64, event: &NewAuditEvent<'_>) -> Result<bool, sqlx::Error>;
+    /// Accepts a pending, unexpired invitation for the invitee (creating
+    /// them first when they sign up), all in one transaction.
+    fn accept_invitation(&self, token_digest: &str, invitee: &Invitee<'_>, now_ms: i64, limits: MembershipLimits, event: &NewAuditEvent<'_>) -> Result<Acceptance, sqlx::Error>;
     /// Ends every session and token of the user (a new token generation),
     /// with a new password hash when given; the new generation.
     fn renew_credentials(&self, user_id: &str, new_password_hash: Option<&str>, event: &NewAuditEvent<'_>) -> Result<i64, sqlx::Error>;

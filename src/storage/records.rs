@@ -3,8 +3,8 @@
 
 // API keys
 
-/// A key as stored, minus its digests, with the emails of the users who
-/// created, last changed and revoked it.
+/// A key as stored, minus its digests, with the users who created, last
+/// changed and revoked it, and their emails while they are members.
 #[derive(sqlx::FromRow)]
 pub struct KeyRecord {
     pub id: String,
@@ -16,11 +16,14 @@ pub struct KeyRecord {
     pub ip_allowlist: String,
     pub created_at: i64,
     pub created_by: Option<String>,
+    pub created_by_email: Option<String>,
     pub updated_at: i64,
     pub updated_by: Option<String>,
+    pub updated_by_email: Option<String>,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revoked_by: Option<String>,
+    pub revoked_by_email: Option<String>,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
     /// Never shown: what a cache must forget when this key changes.
@@ -157,6 +160,9 @@ pub struct NewAuditEvent<'a> {
     pub occurred_at: i64,
     pub client_ip: Option<String>,
     pub user_agent: Option<&'a str>,
+    /// Membership events: the member's email and what changed.
+    pub member_email: Option<&'a str>,
+    pub detail: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -169,6 +175,8 @@ pub struct AuditEventRecord {
     pub occurred_at: i64,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    pub member_email: Option<String>,
+    pub detail: Option<String>,
 }
 
 // Idempotent answers
@@ -213,13 +221,12 @@ pub enum Admission {
     Refused { oldest_ms: i64 },
 }
 
-// Accounts and users
+// Accounts, users and members
 
 /// A user as stored. Not `Debug`: it carries the password hash.
 #[derive(sqlx::FromRow)]
 pub struct UserRecord {
     pub id: String,
-    pub account_id: String,
     pub email: String,
     pub password_hash: String,
     pub created_at: i64,
@@ -230,7 +237,12 @@ pub struct UserRecord {
 pub struct NewOwner<'a> {
     pub account_id: &'a str,
     pub account_name: &'a str,
-    pub user_id: &'a str,
+    pub user: NewUser<'a>,
+}
+
+/// A user to create.
+pub struct NewUser<'a> {
+    pub id: &'a str,
     pub email: &'a str,
     pub password_hash: &'a str,
     pub now_ms: i64,
@@ -240,6 +252,178 @@ pub struct NewOwner<'a> {
 pub enum OwnerCreated {
     Created,
     EmailTaken,
+}
+
+/// What checking a credential needs of a member: their role now and the
+/// generations their credentials must carry.
+#[derive(sqlx::FromRow)]
+pub struct MemberCheck {
+    pub role: String,
+    pub token_generation: i64,
+    pub generation: i64,
+}
+
+/// A member of an account, as the members page lists them.
+#[derive(sqlx::FromRow)]
+pub struct MemberRecord {
+    pub user_id: String,
+    pub email: String,
+    pub role: String,
+    pub joined_at: i64,
+    pub last_signed_in_at: Option<i64>,
+}
+
+/// One of a user's accounts.
+#[derive(sqlx::FromRow)]
+pub struct AccountMembershipRecord {
+    pub account_id: String,
+    pub account_name: String,
+    pub role: String,
+    pub joined_at: i64,
+}
+
+/// What changing or removing a member found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MemberChange {
+    Done,
+    /// The member is gone or no longer holds the role the change was
+    /// decided on (someone else changed them meanwhile).
+    Stale,
+    /// They are the account's only owner.
+    LastOwner,
+}
+
+impl MemberChange {
+    /// Why a member now holding `current`, in an account with `owners`
+    /// owners, may not go from `from` to `to` (removal: `to` empty).
+    pub fn refusal(current: Option<&str>, owners: i64, from: &str, to: &str) -> Option<Self> {
+        if current != Some(from) {
+            Some(MemberChange::Stale)
+        } else if from == "owner" && to != "owner" && owners <= 1 {
+            Some(MemberChange::LastOwner)
+        } else {
+            None
+        }
+    }
+}
+
+pub struct NewInvitation<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub email: &'a str,
+    pub role: &'a str,
+    pub token_digest: &'a str,
+    pub invited_by: &'a str,
+    pub now_ms: i64,
+    pub expires_at: i64,
+}
+
+/// An invitation, with its account's name and the inviter's email.
+#[derive(sqlx::FromRow)]
+pub struct InvitationRecord {
+    pub id: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub email: String,
+    pub role: String,
+    pub invited_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What inviting found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum InvitationCreated {
+    Created,
+    AlreadyMember,
+    /// A pending, unexpired invitation for this email exists.
+    AlreadyInvited,
+    /// The account has `max_pending` pending invitations already.
+    TooManyPending,
+}
+
+/// Who accepts an invitation: a signed-in user, or one signing up on the
+/// invitation's page.
+pub enum Invitee<'a> {
+    Existing { user_id: &'a str },
+    New(NewUser<'a>),
+}
+
+/// The limits accepting is held to, counted in its transaction.
+#[derive(Clone, Copy)]
+pub struct MembershipLimits {
+    pub members_per_account: i64,
+    pub accounts_per_user: i64,
+}
+
+impl MembershipLimits {
+    /// Why a user may not join, given what the transaction counted.
+    pub fn refusal(self, is_member: bool, members: i64, accounts: i64) -> Option<Acceptance> {
+        if is_member {
+            Some(Acceptance::AlreadyMember)
+        } else if members >= self.members_per_account {
+            Some(Acceptance::AccountFull)
+        } else if accounts >= self.accounts_per_user {
+            Some(Acceptance::TooManyAccounts)
+        } else {
+            None
+        }
+    }
+}
+
+/// What accepting an invitation found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Acceptance {
+    /// The user (new or not) is now a member.
+    Joined,
+    /// Already accepted, revoked or expired (perhaps a moment ago).
+    NotPending,
+    AlreadyMember,
+    /// Signing up: the email has a user already.
+    EmailTaken,
+    AccountFull,
+    TooManyAccounts,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_owner_stays_and_stale_changes_are_refused() {
+        let refusal = MemberChange::refusal;
+        assert_eq!(
+            refusal(Some("owner"), 1, "owner", "admin"),
+            Some(MemberChange::LastOwner)
+        );
+        assert_eq!(
+            refusal(Some("owner"), 1, "owner", ""),
+            Some(MemberChange::LastOwner)
+        );
+        assert_eq!(refusal(Some("owner"), 2, "owner", ""), None);
+        assert_eq!(
+            refusal(Some("viewer"), 1, "developer", "admin"),
+            Some(MemberChange::Stale)
+        );
+        assert_eq!(refusal(None, 1, "developer", ""), Some(MemberChange::Stale));
+    }
+
+    #[test]
+    fn joining_is_held_to_the_limits() {
+        let limits = MembershipLimits {
+            members_per_account: 3,
+            accounts_per_user: 2,
+        };
+        assert_eq!(limits.refusal(true, 1, 1), Some(Acceptance::AlreadyMember));
+        assert_eq!(limits.refusal(false, 3, 1), Some(Acceptance::AccountFull));
+        assert_eq!(
+            limits.refusal(false, 2, 2),
+            Some(Acceptance::TooManyAccounts)
+        );
+        assert_eq!(limits.refusal(false, 2, 1), None);
+    }
 }
 
 // Key changes other processes make

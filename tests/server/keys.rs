@@ -168,7 +168,8 @@ async fn a_key_is_edited_but_never_its_secret() {
     assert_eq!(edited["scopes"], json!(["admin"]));
     assert_eq!(edited["ips"], json!(["2001:db8::/32"]));
     assert_eq!(edited["masked_key"], key["masked_key"]);
-    assert!(edited["updated_by"].as_str().unwrap().contains('@'));
+    assert!(edited["updated_by"].as_str().unwrap().starts_with("usr_"));
+    assert!(edited["updated_by_email"].as_str().unwrap().contains('@'));
 
     let (status, only_name) = app
         .call(
@@ -264,7 +265,8 @@ async fn a_revoked_key_stays_listed_refuses_to_verify_and_cannot_be_rotated() {
     let (status, revoked) = app.call("revoke_api_key", json!({ "id": key["id"] })).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(revoked["status"], "revoked");
-    assert!(revoked["revoked_by"].as_str().unwrap().contains('@'));
+    assert!(revoked["revoked_by"].as_str().unwrap().starts_with("usr_"));
+    assert!(revoked["revoked_by_email"].as_str().unwrap().contains('@'));
     assert_eq!(verify(&app, &secret).await, "REVOKED");
     let (status, again) = app.call("revoke_api_key", json!({ "id": key["id"] })).await;
     assert_eq!(status, StatusCode::OK, "revoking twice is harmless");

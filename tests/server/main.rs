@@ -12,3 +12,4 @@ mod operations;
 mod replicas;
 mod rest;
 mod security;
+mod teams;

@@ -109,12 +109,12 @@ fn Settings(key: ApiKeyView) -> impl IntoView {
                 <dt>"Created"</dt>
                 <dd>
                     {format::date_time(key.created_at)}
-                    {key.created_by.clone().map(|by| view! { <span class="by">"by " {by}</span> })}
+                    {key.created_by_label().map(|by| view! { <span class="by">"by " {by}</span> })}
                 </dd>
                 <dt>"Last changed"</dt>
                 <dd>
                     {format::date_time(key.updated_at)}
-                    {key.updated_by.clone().map(|by| view! { <span class="by">"by " {by}</span> })}
+                    {key.updated_by_label().map(|by| view! { <span class="by">"by " {by}</span> })}
                 </dd>
                 <dt>"Last used"</dt>
                 <dd>

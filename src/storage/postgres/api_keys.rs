@@ -8,19 +8,27 @@ use sqlx::{postgres::PgArguments, query::Query, Postgres, QueryBuilder};
 const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four,
     (EXTRACT(EPOCH FROM k.previous_expires_at) * 1000)::int8 AS previous_expires_at,
     k.scopes, k.ip_allowlist,
-    (EXTRACT(EPOCH FROM k.created_at) * 1000)::int8 AS created_at, c.email AS created_by,
-    (EXTRACT(EPOCH FROM k.updated_at) * 1000)::int8 AS updated_at, u.email AS updated_by,
+    (EXTRACT(EPOCH FROM k.created_at) * 1000)::int8 AS created_at,
+    k.created_by, c.email AS created_by_email,
+    (EXTRACT(EPOCH FROM k.updated_at) * 1000)::int8 AS updated_at,
+    k.updated_by, u.email AS updated_by_email,
     (EXTRACT(EPOCH FROM k.expires_at) * 1000)::int8 AS expires_at,
-    (EXTRACT(EPOCH FROM k.revoked_at) * 1000)::int8 AS revoked_at, r.email AS revoked_by,
+    (EXTRACT(EPOCH FROM k.revoked_at) * 1000)::int8 AS revoked_at,
+    k.revoked_by, r.email AS revoked_by_email,
     (EXTRACT(EPOCH FROM k.last_used_at) * 1000)::int8 AS last_used_at,
     host(k.last_used_ip) AS last_used_ip,
     encode(k.secret_digest, 'hex') AS secret_digest,
     encode(k.previous_digest, 'hex') AS previous_digest";
 
-/// Who created, last changed and revoked each key `k`.
-const KEY_PEOPLE: &str = "LEFT JOIN users c ON c.id = k.created_by
-    LEFT JOIN users u ON u.id = k.updated_by
-    LEFT JOIN users r ON r.id = k.revoked_by";
+/// Who created, last changed and revoked each key `k`: their emails only
+/// while they are still members of the key's account.
+const KEY_PEOPLE: &str =
+    "LEFT JOIN memberships cm ON cm.account_id = k.account_id AND cm.user_id = k.created_by
+    LEFT JOIN users c ON c.id = cm.user_id
+    LEFT JOIN memberships um ON um.account_id = k.account_id AND um.user_id = k.updated_by
+    LEFT JOIN users u ON u.id = um.user_id
+    LEFT JOIN memberships rm ON rm.account_id = k.account_id AND rm.user_id = k.revoked_by
+    LEFT JOIN users r ON r.id = rm.user_id";
 
 const KEY_BY_DIGEST: &str = "SELECT id, account_id, name, scopes, ip_allowlist,
         (EXTRACT(EPOCH FROM expires_at) * 1000)::int8 AS expires_at,

@@ -10,8 +10,9 @@ pub(super) async fn insert_event(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_events
-           (id, account_id, actor_id, action, key_id, key_name, occurred_at, client_ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000), $8::inet, $9)",
+           (id, account_id, actor_id, action, key_id, key_name, occurred_at, client_ip, user_agent,
+            member_email, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000), $8::inet, $9, $10, $11)",
     )
     .bind(&event.id)
     .bind(event.account_id)
@@ -22,6 +23,8 @@ pub(super) async fn insert_event(
     .bind(event.occurred_at)
     .bind(event.client_ip.as_deref())
     .bind(event.user_agent)
+    .bind(event.member_email)
+    .bind(event.detail.as_deref())
     .execute(conn)
     .await?;
     Ok(())
@@ -45,7 +48,7 @@ impl PostgresStore {
         let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
             "SELECT e.id, e.action, u.email AS actor_email, e.key_id, e.key_name,
                     (EXTRACT(EPOCH FROM e.occurred_at) * 1000)::int8 AS occurred_at,
-                    host(e.client_ip) AS client_ip, e.user_agent
+                    host(e.client_ip) AS client_ip, e.user_agent, e.member_email, e.detail
              FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id
              WHERE e.account_id = ",
         );

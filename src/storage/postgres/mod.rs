@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod feed;
 mod idempotency;
+mod members;
 mod throttle;
 mod users;
 

@@ -1,8 +1,48 @@
 use super::{audit::insert_event, PostgresStore};
-use crate::storage::{NewAuditEvent, NewOwner, OwnerCreated, UserRecord};
+use crate::storage::{NewAuditEvent, NewOwner, NewUser, OwnerCreated, UserRecord};
+use sqlx::PgConnection;
 
-const USER_COLUMNS: &str = "id, account_id, email, password_hash,
+const USER_COLUMNS: &str = "id, email, password_hash,
     (EXTRACT(EPOCH FROM created_at) * 1000)::int8 AS created_at, token_generation";
+
+/// Inserts a user; false when the email is taken.
+pub(super) async fn insert_user(
+    conn: &mut PgConnection,
+    user: &NewUser<'_>,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, email, password_hash, created_at)
+         VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000))
+         ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(user.id)
+    .bind(user.email)
+    .bind(user.password_hash)
+    .bind(user.now_ms)
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+pub(super) async fn insert_membership(
+    conn: &mut PgConnection,
+    account_id: &str,
+    user_id: &str,
+    role: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO memberships (account_id, user_id, role, joined_at)
+         VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000))",
+    )
+    .bind(account_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 impl PostgresStore {
     pub async fn create_account_with_owner(
@@ -11,31 +51,26 @@ impl PostgresStore {
         event: &NewAuditEvent<'_>,
     ) -> Result<OwnerCreated, sqlx::Error> {
         let mut tx = self.write().await?;
+        if !insert_user(&mut tx, &owner.user).await? {
+            return Ok(OwnerCreated::EmailTaken);
+        }
         sqlx::query(
             "INSERT INTO accounts (id, name, created_at)
              VALUES ($1, $2, to_timestamp($3::float8 / 1000))",
         )
         .bind(owner.account_id)
         .bind(owner.account_name)
-        .bind(owner.now_ms)
+        .bind(owner.user.now_ms)
         .execute(&mut *tx)
         .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, account_id, email, password_hash, role, created_at)
-             VALUES ($1, $2, $3, $4, 'owner', to_timestamp($5::float8 / 1000))
-             ON CONFLICT (email) DO NOTHING",
+        insert_membership(
+            &mut tx,
+            owner.account_id,
+            owner.user.id,
+            "owner",
+            owner.user.now_ms,
         )
-        .bind(owner.user_id)
-        .bind(owner.account_id)
-        .bind(owner.email)
-        .bind(owner.password_hash)
-        .bind(owner.now_ms)
-        .execute(&mut *tx)
         .await?;
-        if inserted.rows_affected() == 0 {
-            // Dropping the transaction takes the new account back.
-            return Ok(OwnerCreated::EmailTaken);
-        }
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(OwnerCreated::Created)
@@ -55,6 +90,24 @@ impl PostgresStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await
+    }
+
+    pub async fn record_sign_in(
+        &self,
+        user_id: &str,
+        now_ms: i64,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE users SET last_signed_in_at = to_timestamp($1::float8 / 1000) WHERE id = $2",
+        )
+        .bind(now_ms)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await
     }
 
     /// Moves the user's token generation on (ending every session and

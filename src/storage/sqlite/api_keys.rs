@@ -5,14 +5,20 @@ use crate::storage::{
 };
 use sqlx::{query::Query, sqlite::SqliteArguments, QueryBuilder, Sqlite};
 
+/// A key `k` with who created, last changed and revoked it: their emails
+/// only while they are still members of the key's account.
 const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
-    k.scopes, k.ip_allowlist, k.created_at, c.email AS created_by, k.updated_at,
-    u.email AS updated_by, k.expires_at, k.revoked_at, r.email AS revoked_by,
+    k.scopes, k.ip_allowlist, k.created_at, k.created_by, c.email AS created_by_email,
+    k.updated_at, k.updated_by, u.email AS updated_by_email, k.expires_at, k.revoked_at,
+    k.revoked_by, r.email AS revoked_by_email,
     k.last_used_at, k.last_used_ip, k.secret_digest, k.previous_digest
     FROM api_keys k
-    LEFT JOIN users c ON c.id = k.created_by
-    LEFT JOIN users u ON u.id = k.updated_by
-    LEFT JOIN users r ON r.id = k.revoked_by";
+    LEFT JOIN memberships cm ON cm.account_id = k.account_id AND cm.user_id = k.created_by
+    LEFT JOIN users c ON c.id = cm.user_id
+    LEFT JOIN memberships um ON um.account_id = k.account_id AND um.user_id = k.updated_by
+    LEFT JOIN users u ON u.id = um.user_id
+    LEFT JOIN memberships rm ON rm.account_id = k.account_id AND rm.user_id = k.revoked_by
+    LEFT JOIN users r ON r.id = rm.user_id";
 
 const KEY_BY_DIGEST: &str = "SELECT id, account_id, name, scopes, ip_allowlist, expires_at,
         revoked_at, CASE WHEN previous_digest = $1 THEN 1 ELSE 0 END AS is_previous,

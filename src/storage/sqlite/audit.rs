@@ -8,8 +8,9 @@ pub(super) async fn insert_event(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_events
-           (id, account_id, actor_id, action, key_id, key_name, occurred_at, client_ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+           (id, account_id, actor_id, action, key_id, key_name, occurred_at, client_ip, user_agent,
+            member_email, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&event.id)
     .bind(event.account_id)
@@ -20,6 +21,8 @@ pub(super) async fn insert_event(
     .bind(event.occurred_at)
     .bind(event.client_ip.as_deref())
     .bind(event.user_agent)
+    .bind(event.member_email)
+    .bind(event.detail.as_deref())
     .execute(conn)
     .await?;
     Ok(())
@@ -42,7 +45,7 @@ impl SqliteStore {
     ) -> Result<Vec<AuditEventRecord>, sqlx::Error> {
         let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT e.id, e.action, u.email AS actor_email, e.key_id, e.key_name,
-                    e.occurred_at, e.client_ip, e.user_agent
+                    e.occurred_at, e.client_ip, e.user_agent, e.member_email, e.detail
              FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id
              WHERE e.account_id = ",
         );

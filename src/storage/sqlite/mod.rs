@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod idempotency;
+mod members;
 mod throttle;
 mod users;
 

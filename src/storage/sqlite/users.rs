@@ -1,5 +1,48 @@
 use super::{audit::insert_event, SqliteStore};
-use crate::storage::{NewAuditEvent, NewOwner, OwnerCreated, UserRecord};
+use crate::storage::{NewAuditEvent, NewOwner, NewUser, OwnerCreated, UserRecord};
+use sqlx::SqliteConnection;
+
+const USER_COLUMNS: &str = "id, email, password_hash, created_at, token_generation";
+
+/// Inserts a user; false when the email is taken.
+pub(super) async fn insert_user(
+    conn: &mut SqliteConnection,
+    user: &NewUser<'_>,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user.id)
+    .bind(user.email)
+    .bind(user.password_hash)
+    .bind(user.now_ms)
+    .execute(conn)
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn insert_membership(
+    conn: &mut SqliteConnection,
+    account_id: &str,
+    user_id: &str,
+    role: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO memberships (account_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(account_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 impl SqliteStore {
     pub async fn create_account_with_owner(
@@ -8,58 +51,60 @@ impl SqliteStore {
         event: &NewAuditEvent<'_>,
     ) -> Result<OwnerCreated, sqlx::Error> {
         let mut tx = self.write().await?;
+        if !insert_user(&mut tx, &owner.user).await? {
+            return Ok(OwnerCreated::EmailTaken);
+        }
         sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(owner.account_id)
             .bind(owner.account_name)
-            .bind(owner.now_ms)
+            .bind(owner.user.now_ms)
             .execute(&mut *tx)
             .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, account_id, email, password_hash, role, created_at)
-             VALUES ($1, $2, $3, $4, 'owner', $5)",
+        insert_membership(
+            &mut tx,
+            owner.account_id,
+            owner.user.id,
+            "owner",
+            owner.user.now_ms,
         )
-        .bind(owner.user_id)
-        .bind(owner.account_id)
-        .bind(owner.email)
-        .bind(owner.password_hash)
-        .bind(owner.now_ms)
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {
-                insert_event(&mut tx, event).await?;
-                tx.commit().await?;
-                Ok(OwnerCreated::Created)
-            }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Ok(OwnerCreated::EmailTaken)
-            }
-            Err(e) => Err(e),
-        }
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(OwnerCreated::Created)
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT id, account_id, email, password_hash, created_at, token_generation
-             FROM users WHERE email = $1",
-        )
+        sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
         .bind(email)
         .fetch_optional(&self.pool)
         .await
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT id, account_id, email, password_hash, created_at, token_generation
-             FROM users WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
     }
-}
 
-impl SqliteStore {
+    pub async fn record_sign_in(
+        &self,
+        user_id: &str,
+        now_ms: i64,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE users SET last_signed_in_at = $1 WHERE id = $2")
+            .bind(now_ms)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await
+    }
+
     /// Ends every session and bearer token of a user by moving their token
     /// generation on, optionally with a new password hash; the audit event
     /// is written in the same transaction. The new generation.

@@ -2,7 +2,11 @@
 //! a bad one, an expired token, a key and a token.
 
 use crate::helpers::*;
-use keysmith::auth::{identity::AuthenticatedUser, token::TokenSigner};
+use keysmith::auth::{
+    identity::{AuthenticatedUser, Generations, Membership},
+    role::Role,
+    token::TokenSigner,
+};
 use reqwest::{header, Method, StatusCode};
 use serde_json::json;
 use std::time::Duration;
@@ -13,11 +17,15 @@ async fn bad_credentials_get_401_with_www_authenticate() {
     let token = user_token(&app).await;
     let (_, key) = key_with(&app, &token, &["read"]).await;
     let expired = TokenSigner::new(&[1u8; 32], Duration::from_secs(60));
-    let user = AuthenticatedUser {
-        user_id: "usr_x".into(),
-        account_id: "acc_x".into(),
+    let user = Membership {
+        user: AuthenticatedUser {
+            user_id: "usr_x".into(),
+            account_id: "acc_x".into(),
+            role: Role::Owner,
+        },
+        generations: Generations::default(),
     };
-    let foreign = expired.issue(&user, 0, now_s()).unwrap().token;
+    let foreign = expired.issue(&user, now_s()).unwrap().token;
     let payload = token.split('.').nth(1).unwrap();
     let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
     let mut typo = key.clone().into_bytes();
@@ -55,9 +63,13 @@ async fn an_expired_bearer_token_is_refused() {
     .await;
     let token = user_token(&app).await;
     let me = api(&app, Method::GET, "/me", Auth::Bearer(&token), None).await;
-    let user = AuthenticatedUser {
-        user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
-        account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
+    let user = Membership {
+        user: AuthenticatedUser {
+            user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
+            account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
+            role: Role::Owner,
+        },
+        generations: Generations::default(),
     };
     // The same secret as the server derives, so only the expiry is wrong.
     let signer = TokenSigner::new(
@@ -67,14 +79,14 @@ async fn an_expired_bearer_token_is_refused() {
         .jwt,
         Duration::from_secs(60),
     );
-    let fresh = signer.issue(&user, 0, now_s()).unwrap().token;
+    let fresh = signer.issue(&user, now_s()).unwrap().token;
     assert_eq!(
         api(&app, Method::GET, "/me", Auth::Bearer(&fresh), None)
             .await
             .status,
         StatusCode::OK
     );
-    let stale = signer.issue(&user, 0, now_s() - 120).unwrap().token;
+    let stale = signer.issue(&user, now_s() - 120).unwrap().token;
     let answer = api(&app, Method::GET, "/me", Auth::Bearer(&stale), None).await;
     assert_problem(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
@@ -101,17 +113,21 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
     let owner = user_token(&app).await;
     let stranger = user_token(&app).await;
     let me = api(&app, Method::GET, "/me", Auth::Bearer(&owner), None).await;
-    let user = AuthenticatedUser {
-        user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
-        account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
+    let user = Membership {
+        user: AuthenticatedUser {
+            user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
+            account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
+            role: Role::Owner,
+        },
+        generations: Generations::default(),
     };
     let signer = TokenSigner::new(
         &keysmith::server::secrets::ServerKeys::from_master(SECRET.as_bytes()).jwt,
         Duration::from_secs(60),
     );
-    let expired_jwt = signer.issue(&user, 0, now_s() - 600).unwrap().token;
+    let expired_jwt = signer.issue(&user, now_s() - 600).unwrap().token;
     let foreign_jwt = TokenSigner::new(&[9u8; 32], Duration::from_secs(60))
-        .issue(&user, 0, now_s())
+        .issue(&user, now_s())
         .unwrap()
         .token;
     let payload = owner.split('.').nth(1).unwrap().to_owned();

@@ -119,7 +119,7 @@ async fn the_openapi_document_describes_every_route_and_both_credentials() {
             );
         }
     }
-    assert_eq!(operations, 14);
+    assert_eq!(operations, 21);
 }
 
 /// Routes are registered only through `routes!`, from the handlers'

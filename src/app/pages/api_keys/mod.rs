@@ -178,7 +178,7 @@ fn KeyRow(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>) -> impl IntoView 
             </td>
             <td>
                 {format::date(key.created_at)}
-                {key.created_by.clone().map(|by| view! { <span class="by">"by " {by}</span> })}
+                {key.created_by_label().map(|by| view! { <span class="by">"by " {by}</span> })}
             </td>
             <td>
                 {match (key.last_used_at, key.last_used_ip.clone()) {

@@ -1,0 +1,157 @@
+//! The role catalogue: the one place that names what a member of an account
+//! may do. Ranked `Owner > Admin > Developer > Viewer`; each role may do
+//! everything the roles below it may.
+
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum Role {
+    Viewer,
+    Developer,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    /// Most powerful first, as the dashboard offers them.
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Developer, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Developer => "developer",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == raw.trim())
+    }
+
+    /// Parses a role sent as input; the error names the field.
+    pub fn parse_field(raw: &str, field: &str) -> Result<Role, AppError> {
+        Role::parse(raw).ok_or_else(|| {
+            AppError::field(
+                field,
+                "Choose a role: owner, admin, developer or viewer.".to_owned(),
+            )
+        })
+    }
+
+    /// One line for the dashboard and the README.
+    pub fn description(self) -> &'static str {
+        match self {
+            Role::Owner => "Everything, including managing other owners.",
+            Role::Admin => "Manage all keys; invite and manage developers and viewers.",
+            Role::Developer => {
+                "Create, edit, rotate and revoke keys; delete the keys they created."
+            }
+            Role::Viewer => "See keys (masked), their usage and the audit log.",
+        }
+    }
+
+    /// `Ok` when this role is `needed` or above it, else the error that
+    /// names the role needed.
+    pub fn require(self, needed: Role) -> Result<(), AppError> {
+        if self >= needed {
+            Ok(())
+        } else {
+            Err(AppError::InsufficientRole {
+                needed: needed.as_str().to_owned(),
+                have: self.as_str().to_owned(),
+            })
+        }
+    }
+
+    /// Seeing and changing keys: every member sees them, developers and
+    /// above change them.
+    pub const SEE_KEYS: Role = Role::Viewer;
+    pub const CHANGE_KEYS: Role = Role::Developer;
+    /// Deleting a key someone else created (a developer may delete their
+    /// own).
+    pub const DELETE_ANY_KEY: Role = Role::Admin;
+    /// Seeing the members and pending invitations.
+    pub const SEE_MEMBERS: Role = Role::Admin;
+
+    /// The role needed to invite, change or remove a member holding (or
+    /// being given) `role`: admins manage developers and viewers, owners
+    /// manage everyone.
+    pub fn to_manage(role: Role) -> Role {
+        match role {
+            Role::Owner | Role::Admin => Role::Owner,
+            Role::Developer | Role::Viewer => Role::Admin,
+        }
+    }
+
+    /// Whether this role may change keys (to show or hide the buttons).
+    pub fn may_change_keys(self) -> bool {
+        self >= Role::CHANGE_KEYS
+    }
+
+    /// Whether a member of this role may delete a key created by
+    /// `created_by_self`.
+    pub fn may_delete_key(self, created_by_self: bool) -> bool {
+        self >= Role::DELETE_ANY_KEY || (created_by_self && self.may_change_keys())
+    }
+
+    /// The roles this role may hand out (invite as, or change to).
+    pub fn grantable(self) -> Vec<Role> {
+        Role::ALL
+            .into_iter()
+            .filter(|role| self >= Role::to_manage(*role))
+            .collect()
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_rank_owner_admin_developer_viewer() {
+        assert!(Role::Owner > Role::Admin);
+        assert!(Role::Admin > Role::Developer);
+        assert!(Role::Developer > Role::Viewer);
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{role}\""));
+        }
+        assert_eq!(Role::parse("member"), None);
+    }
+
+    #[test]
+    fn a_refusal_names_the_role_needed() {
+        let error = Role::Viewer.require(Role::Developer).unwrap_err();
+        assert_eq!(error.code(), "insufficient_role");
+        assert_eq!(error.status(), 403);
+        assert!(error.to_string().contains("`developer`"), "{error}");
+        assert!(Role::Admin.require(Role::Developer).is_ok());
+    }
+
+    #[test]
+    fn admins_manage_developers_and_viewers_and_owners_manage_all() {
+        assert_eq!(Role::Owner.grantable(), Role::ALL.to_vec());
+        assert_eq!(Role::Admin.grantable(), vec![Role::Developer, Role::Viewer]);
+        assert!(Role::Developer.grantable().is_empty());
+        assert!(Role::Viewer.grantable().is_empty());
+    }
+
+    #[test]
+    fn developers_delete_only_their_own_keys() {
+        assert!(Role::Developer.may_delete_key(true));
+        assert!(!Role::Developer.may_delete_key(false));
+        assert!(Role::Admin.may_delete_key(false));
+        assert!(!Role::Viewer.may_delete_key(true));
+    }
+}

@@ -1,0 +1,183 @@
+//! `/api/v2/members` and `/api/v2/invitations`: the account's team, for a
+//! member's bearer token (their role applies; API keys never manage
+//! members).
+
+use super::{
+    auth::UserCaller,
+    json::{Body, Data},
+    problem::{self, ApiError},
+    ApiState,
+};
+use crate::{
+    auth::role::Role,
+    teams::{InvitationView, IssuedInvitation, Joined, MemberView},
+};
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::IntoResponse,
+};
+use serde::Deserialize;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RoleChange {
+    #[schema(value_type = Role)]
+    role: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewInvitation {
+    email: String,
+    #[schema(value_type = Role)]
+    role: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Acceptance {
+    /// The token at the end of the invitation link.
+    token: String,
+}
+
+#[utoipa::path(get, path = "/members", tag = "Members", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account's members, in the order they joined (owners and admins)", body = Data<Vec<MemberView>>),
+        problem::Unauthenticated,
+        problem::Forbidden
+    ))]
+pub async fn list(
+    State(state): State<ApiState>,
+    UserCaller(actor): UserCaller,
+) -> Result<impl IntoResponse, ApiError> {
+    let data = state.teams.members(&actor.user).await?;
+    Ok(axum::Json(Data { data }))
+}
+
+#[utoipa::path(patch, path = "/members/{user_id}", tag = "Members", security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "The member's user id, `usr_…`")),
+    request_body = RoleChange,
+    responses(
+        (status = 200, description = "The member with the new role; their sessions and tokens for this account have ended", body = Data<MemberView>),
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::NotJson
+    ))]
+pub async fn change_role(
+    State(state): State<ApiState>,
+    UserCaller(actor): UserCaller,
+    Path(user_id): Path<String>,
+    Body(change): Body<RoleChange>,
+) -> Result<impl IntoResponse, ApiError> {
+    let member = state
+        .teams
+        .change_role(&actor, &user_id, &change.role)
+        .await?;
+    Ok(axum::Json(Data { data: member }))
+}
+
+#[utoipa::path(delete, path = "/members/{user_id}", tag = "Members", security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "The member's user id, `usr_…`; your own to leave the account")),
+    responses(
+        (status = 204, description = "Removed: their sessions and tokens for this account have ended; the keys they made stay"),
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict
+    ))]
+pub async fn remove(
+    State(state): State<ApiState>,
+    UserCaller(actor): UserCaller,
+    Path(user_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.teams.remove(&actor, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/invitations", tag = "Members", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Invitations not yet accepted, revoked or expired, newest first", body = Data<Vec<InvitationView>>),
+        problem::Unauthenticated,
+        problem::Forbidden
+    ))]
+pub async fn invitations(
+    State(state): State<ApiState>,
+    UserCaller(actor): UserCaller,
+) -> Result<impl IntoResponse, ApiError> {
+    let data = state.teams.invitations(&actor.user).await?;
+    Ok(axum::Json(Data { data }))
+}
+
+#[utoipa::path(post, path = "/invitations", tag = "Members", security(("bearer" = [])),
+    request_body = NewInvitation,
+    responses(
+        (status = 201, description = "The invitation, with its one-time link in `data.invite_url`: shown this once, valid 7 days", body = Data<IssuedInvitation>),
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::NotJson
+    ))]
+pub async fn invite(
+    State(state): State<ApiState>,
+    UserCaller(actor): UserCaller,
+    headers: HeaderMap,
+    Body(invitation): Body<NewInvitation>,
+) -> Result<impl IntoResponse, ApiError> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let issued = state
+        .teams
+        .invite(
+            &actor,
+            &invitation.email,
+            &invitation.role,
+            &state.public_url.origin(host),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(Data { data: issued })))
+}
+
+#[utoipa::path(delete, path = "/invitations/{invitation_id}", tag = "Members", security(("bearer" = [])),
+    params(("invitation_id" = String, Path, description = "The invitation's id, `inv_…`")),
+    responses(
+        (status = 204, description = "Revoked: the link no longer works (revoking again changes nothing)"),
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict
+    ))]
+pub async fn revoke_invitation(
+    State(state): State<ApiState>,
+    UserCaller(actor): UserCaller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.teams.revoke_invitation(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/invitations/accept", tag = "Members", security(("bearer" = [])),
+    request_body = Acceptance,
+    responses(
+        (status = 200, description = "You are now a member; get a token for the account with `POST /auth/token` and its `account_id`", body = Data<Joined>),
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::NotJson
+    ))]
+pub async fn accept(
+    State(state): State<ApiState>,
+    UserCaller(actor): UserCaller,
+    Body(acceptance): Body<Acceptance>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (joined, _) = state
+        .teams
+        .accept(&actor.user, &actor.client, &acceptance.token)
+        .await?;
+    Ok(axum::Json(Data { data: joined }))
+}

@@ -1,0 +1,360 @@
+use super::{
+    audit::insert_event,
+    users::{insert_membership, insert_user},
+    PostgresStore,
+};
+use crate::storage::{
+    Acceptance, AccountMembershipRecord, InvitationCreated, InvitationRecord, Invitee,
+    MemberChange, MemberCheck, MemberRecord, MembershipLimits, NewAuditEvent, NewInvitation,
+};
+use sqlx::PgConnection;
+
+const MEMBER_COLUMNS: &str = "SELECT m.user_id, u.email, m.role,
+        (EXTRACT(EPOCH FROM m.joined_at) * 1000)::int8 AS joined_at,
+        (EXTRACT(EPOCH FROM u.last_signed_in_at) * 1000)::int8 AS last_signed_in_at
+    FROM memberships m JOIN users u ON u.id = m.user_id";
+
+const INVITATION_COLUMNS: &str = "SELECT i.id, i.account_id, a.name AS account_name, i.email,
+        i.role, u.email AS invited_by, (EXTRACT(EPOCH FROM i.created_at) * 1000)::int8 AS created_at,
+        (EXTRACT(EPOCH FROM i.expires_at) * 1000)::int8 AS expires_at, (EXTRACT(EPOCH FROM i.accepted_at) * 1000)::int8 AS accepted_at,
+        (EXTRACT(EPOCH FROM i.revoked_at) * 1000)::int8 AS revoked_at
+    FROM invitations i JOIN accounts a ON a.id = i.account_id
+    LEFT JOIN users u ON u.id = i.invited_by";
+
+impl PostgresStore {
+    pub async fn member_check(
+        &self,
+        user_id: &str,
+        account_id: &str,
+    ) -> Result<Option<MemberCheck>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT m.role, u.token_generation, m.generation
+             FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.user_id = $1 AND m.account_id = $2",
+        )
+        .bind(user_id)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn member(
+        &self,
+        account_id: &str,
+        user_id: &str,
+    ) -> Result<Option<MemberRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{MEMBER_COLUMNS} WHERE m.account_id = $1 AND m.user_id = $2"
+        ))
+        .bind(account_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn members(&self, account_id: &str) -> Result<Vec<MemberRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{MEMBER_COLUMNS} WHERE m.account_id = $1 ORDER BY m.joined_at, m.user_id"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn accounts_of(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<AccountMembershipRecord>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT m.account_id, a.name AS account_name, m.role,
+                    (EXTRACT(EPOCH FROM m.joined_at) * 1000)::int8 AS joined_at
+             FROM memberships m JOIN accounts a ON a.id = m.account_id
+             WHERE m.user_id = $1 ORDER BY m.joined_at, m.account_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn change_member_role(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        from: &str,
+        to: &str,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<MemberChange, sqlx::Error> {
+        let mut tx = self.write().await?;
+        lock_account(&mut tx, account_id).await?;
+        if let Some(refusal) = refuse_change(&mut tx, account_id, user_id, from, to).await? {
+            return Ok(refusal);
+        }
+        sqlx::query(
+            "UPDATE memberships SET role = $1, generation = generation + 1
+             WHERE account_id = $2 AND user_id = $3",
+        )
+        .bind(to)
+        .bind(account_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(MemberChange::Done)
+    }
+
+    pub async fn remove_member(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        from: &str,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<MemberChange, sqlx::Error> {
+        let mut tx = self.write().await?;
+        lock_account(&mut tx, account_id).await?;
+        if let Some(refusal) = refuse_change(&mut tx, account_id, user_id, from, "").await? {
+            return Ok(refusal);
+        }
+        sqlx::query("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2")
+            .bind(account_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(MemberChange::Done)
+    }
+
+    pub async fn create_invitation(
+        &self,
+        invitation: &NewInvitation<'_>,
+        max_pending: i64,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<InvitationCreated, sqlx::Error> {
+        let mut tx = self.write().await?;
+        lock_account(&mut tx, invitation.account_id).await?;
+        let (is_member, invited, pending): (bool, bool, i64) = sqlx::query_as(
+            "SELECT
+               EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
+                       WHERE m.account_id = $1 AND u.email = $2),
+               EXISTS (SELECT 1 FROM invitations WHERE account_id = $1 AND email = $2
+                       AND accepted_at IS NULL AND revoked_at IS NULL
+                       AND expires_at > to_timestamp($3::float8 / 1000)),
+               (SELECT COUNT(*) FROM invitations WHERE account_id = $1
+                       AND accepted_at IS NULL AND revoked_at IS NULL
+                       AND expires_at > to_timestamp($3::float8 / 1000))",
+        )
+        .bind(invitation.account_id)
+        .bind(invitation.email)
+        .bind(invitation.now_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        if is_member {
+            return Ok(InvitationCreated::AlreadyMember);
+        }
+        if invited {
+            return Ok(InvitationCreated::AlreadyInvited);
+        }
+        if pending >= max_pending {
+            return Ok(InvitationCreated::TooManyPending);
+        }
+        sqlx::query(
+            "INSERT INTO invitations
+               (id, account_id, email, role, token_digest, invited_by, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6,
+                     to_timestamp($7::float8 / 1000), to_timestamp($8::float8 / 1000))",
+        )
+        .bind(invitation.id)
+        .bind(invitation.account_id)
+        .bind(invitation.email)
+        .bind(invitation.role)
+        .bind(invitation.token_digest)
+        .bind(invitation.invited_by)
+        .bind(invitation.now_ms)
+        .bind(invitation.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(InvitationCreated::Created)
+    }
+
+    pub async fn pending_invitations(
+        &self,
+        account_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<InvitationRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{INVITATION_COLUMNS} WHERE i.account_id = $1 AND i.accepted_at IS NULL
+               AND i.revoked_at IS NULL AND i.expires_at > to_timestamp($2::float8 / 1000)
+             ORDER BY i.id DESC"
+        ))
+        .bind(account_id)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn invitation(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<Option<InvitationRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{INVITATION_COLUMNS} WHERE i.account_id = $1 AND i.id = $2"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn invitation_by_digest(
+        &self,
+        token_digest: &str,
+    ) -> Result<Option<InvitationRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{INVITATION_COLUMNS} WHERE i.token_digest = decode($1, 'hex')"
+        ))
+        .bind(token_digest)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn revoke_invitation(
+        &self,
+        account_id: &str,
+        id: &str,
+        now_ms: i64,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let revoked = sqlx::query(
+            "UPDATE invitations SET revoked_at = to_timestamp($1::float8 / 1000), revoked_by = $2
+             WHERE account_id = $3 AND id = $4 AND accepted_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(event.actor_id)
+        .bind(account_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if revoked {
+            insert_event(&mut tx, event).await?;
+            tx.commit().await?;
+        }
+        Ok(revoked)
+    }
+
+    pub async fn accept_invitation(
+        &self,
+        token_digest: &str,
+        invitee: &Invitee<'_>,
+        now_ms: i64,
+        limits: MembershipLimits,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<Acceptance, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let pending: Option<(String, String)> = sqlx::query_as(
+            "SELECT account_id, role FROM invitations WHERE token_digest = decode($1, 'hex')
+               AND accepted_at IS NULL AND revoked_at IS NULL
+               AND expires_at > to_timestamp($2::float8 / 1000)
+             FOR UPDATE",
+        )
+        .bind(token_digest)
+        .bind(now_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((account_id, role)) = pending else {
+            return Ok(Acceptance::NotPending);
+        };
+        let user_id = match invitee {
+            Invitee::Existing { user_id } => *user_id,
+            Invitee::New(user) => {
+                if !insert_user(&mut tx, user).await? {
+                    return Ok(Acceptance::EmailTaken);
+                }
+                user.id
+            }
+        };
+        lock_account(&mut tx, &account_id).await?;
+        lock_user(&mut tx, user_id).await?;
+        if let Some(refusal) = refuse_joining(&mut tx, &account_id, user_id, limits).await? {
+            return Ok(refusal);
+        }
+        insert_membership(&mut tx, &account_id, user_id, &role, now_ms).await?;
+        sqlx::query(
+            "UPDATE invitations SET accepted_at = to_timestamp($1::float8 / 1000), accepted_by = $2
+             WHERE token_digest = decode($3, 'hex')",
+        )
+        .bind(now_ms)
+        .bind(user_id)
+        .bind(token_digest)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(Acceptance::Joined)
+    }
+}
+
+/// Why a member holding `from` may not be changed to `to` (removed, when
+/// `to` is empty), if they may not.
+async fn refuse_change(
+    conn: &mut PgConnection,
+    account_id: &str,
+    user_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<Option<MemberChange>, sqlx::Error> {
+    let (current, owners): (Option<String>, i64) = sqlx::query_as(
+        "SELECT (SELECT role FROM memberships WHERE account_id = $1 AND user_id = $2),
+                (SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND role = 'owner')",
+    )
+    .bind(account_id)
+    .bind(user_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(MemberChange::refusal(current.as_deref(), owners, from, to))
+}
+
+async fn refuse_joining(
+    conn: &mut PgConnection,
+    account_id: &str,
+    user_id: &str,
+    limits: MembershipLimits,
+) -> Result<Option<Acceptance>, sqlx::Error> {
+    let (is_member, members, accounts): (bool, i64, i64) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM memberships WHERE account_id = $1 AND user_id = $2),
+                (SELECT COUNT(*) FROM memberships WHERE account_id = $1),
+                (SELECT COUNT(*) FROM memberships WHERE user_id = $2)",
+    )
+    .bind(account_id)
+    .bind(user_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(limits.refusal(is_member, members, accounts))
+}
+
+/// Queues the account's team changes one behind another on every replica:
+/// each then counts owners, members and invitations as the one before left
+/// them.
+async fn lock_account(conn: &mut PgConnection, account_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Likewise for the accounts one user joins (always taken after the
+/// account's lock, so two joins cannot deadlock).
+async fn lock_user(conn: &mut PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

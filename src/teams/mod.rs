@@ -1,0 +1,107 @@
+//! Teams: the members of an account, their roles, and invitations to join.
+//! The role catalogue itself is `auth::role` (every credential check reads
+//! it); this module manages who holds which role.
+
+pub mod rpc;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod token;
+
+use crate::auth::role::Role;
+use serde::{Deserialize, Serialize};
+
+/// How long an invitation link works.
+pub const INVITATION_DAYS: i64 = 7;
+
+/// A member of the account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberView {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+    /// When they joined the account (unix ms).
+    pub joined_at: i64,
+    /// Their last sign-in to Keysmith (unix ms), if any.
+    pub last_signed_in_at: Option<i64>,
+}
+
+/// An invitation not yet accepted, revoked or expired.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct InvitationView {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    /// The email of the member who invited, while they are one.
+    pub invited_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A new invitation and its link: the only time the link is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct IssuedInvitation {
+    #[serde(flatten)]
+    pub invitation: InvitationView,
+    /// `…/invite/<token>`: whoever opens it may join as `role` (signed in
+    /// with the invited email).
+    pub invite_url: String,
+}
+
+/// What the members page shows, and what the viewer may do there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub members: Vec<MemberView>,
+    pub invitations: Vec<InvitationView>,
+    /// The signed-in user.
+    pub you: String,
+    pub your_role: Role,
+}
+
+impl Team {
+    /// Whether the viewer may change or remove `member` (themselves: leave).
+    pub fn may_manage(&self, member: &MemberView) -> bool {
+        member.user_id == self.you || self.your_role >= Role::to_manage(member.role)
+    }
+
+    pub fn owners(&self) -> usize {
+        self.members
+            .iter()
+            .filter(|m| m.role == Role::Owner)
+            .count()
+    }
+}
+
+/// Where an invitation link stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvitationState {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+/// What the invitation page shows about a link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationPreview {
+    pub account_name: String,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Option<String>,
+    pub expires_at: i64,
+    pub state: InvitationState,
+    /// The email of the user signed in on this browser, if any.
+    pub signed_in_as: Option<String>,
+}
+
+/// The membership an accepted invitation made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Joined {
+    pub account_id: String,
+    pub account_name: String,
+    pub role: Role,
+}

@@ -1,0 +1,494 @@
+//! The rules of teams, under the server functions and the REST API: who
+//! may see, invite, change and remove whom, and how an invitation is
+//! accepted. Every change is confined to the actor's account and written
+//! with its audit event.
+
+use super::{
+    token::InvitationToken, InvitationPreview, InvitationState, InvitationView, IssuedInvitation,
+    Joined, MemberView, Team, INVITATION_DAYS,
+};
+use crate::{
+    audit::AuditAction,
+    auth::{
+        identity::{Actor, AuthenticatedUser, ClientInfo, Membership},
+        role::Role,
+        service::Accounts,
+        Email,
+    },
+    error::AppError,
+    shared::clock,
+    storage::{
+        Acceptance, Db, InvitationCreated, InvitationRecord, Invitee, MemberChange, MemberRecord,
+        MembershipLimits, NewInvitation, NewUser,
+    },
+};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Pending invitations an account may hold at once.
+pub const MAX_PENDING_INVITATIONS: i64 = 100;
+const LIMITS: MembershipLimits = MembershipLimits {
+    members_per_account: 1_000,
+    accounts_per_user: 100,
+};
+
+/// The teams service: held once in the server's state.
+#[derive(Clone)]
+pub struct Teams {
+    db: Db,
+    accounts: Accounts,
+}
+
+impl Teams {
+    pub fn new(db: Db, accounts: Accounts) -> Self {
+        Teams { db, accounts }
+    }
+
+    /// The members and pending invitations: for owners and admins.
+    pub async fn team(&self, user: &AuthenticatedUser) -> Result<Team, AppError> {
+        Ok(Team {
+            members: self.members(user).await?,
+            invitations: self.invitations(user).await?,
+            you: user.user_id.clone(),
+            your_role: user.role,
+        })
+    }
+
+    pub async fn members(&self, user: &AuthenticatedUser) -> Result<Vec<MemberView>, AppError> {
+        user.role.require(Role::SEE_MEMBERS)?;
+        let rows = self.db.members(&user.account_id).await?;
+        Ok(rows.into_iter().filter_map(member_view).collect())
+    }
+
+    pub async fn invitations(
+        &self,
+        user: &AuthenticatedUser,
+    ) -> Result<Vec<InvitationView>, AppError> {
+        user.role.require(Role::SEE_MEMBERS)?;
+        let rows = self
+            .db
+            .pending_invitations(&user.account_id, clock::now_ms())
+            .await?;
+        Ok(rows.into_iter().filter_map(invitation_view).collect())
+    }
+
+    /// Invites `email` to join as `role`; the link (under `origin`) is in
+    /// the answer and nowhere else.
+    pub async fn invite(
+        &self,
+        actor: &Actor,
+        email: &str,
+        role: &str,
+        origin: &str,
+    ) -> Result<IssuedInvitation, AppError> {
+        actor.user.role.require(Role::SEE_MEMBERS)?;
+        let (email, role) = match (Email::parse(email), Role::parse_field(role, "role")) {
+            (Ok(email), Ok(role)) => (email, role),
+            (email, role) => return Err(AppError::collect([email.err(), role.err()])),
+        };
+        actor.user.role.require(Role::to_manage(role))?;
+        let token = InvitationToken::generate();
+        let id = clock::new_id("inv");
+        let event = actor.member_event(
+            AuditAction::MemberInvited,
+            email.as_str(),
+            role.as_str().to_owned(),
+        );
+        let now_ms = event.occurred_at;
+        let expires_at = now_ms + INVITATION_DAYS * DAY_MS;
+        let created = self
+            .db
+            .create_invitation(
+                &NewInvitation {
+                    id: &id,
+                    account_id: &actor.user.account_id,
+                    email: email.as_str(),
+                    role: role.as_str(),
+                    token_digest: &token.digest(),
+                    invited_by: &actor.user.user_id,
+                    now_ms,
+                    expires_at,
+                },
+                MAX_PENDING_INVITATIONS,
+                &event,
+            )
+            .await?;
+        match created {
+            InvitationCreated::Created => {}
+            InvitationCreated::AlreadyMember => {
+                return Err(AppError::Conflict(format!(
+                    "{} is already a member of this account.",
+                    email.as_str()
+                )))
+            }
+            InvitationCreated::AlreadyInvited => {
+                return Err(AppError::Conflict(format!(
+                    "An invitation for {} is already pending. Revoke it to send a new one.",
+                    email.as_str()
+                )))
+            }
+            InvitationCreated::TooManyPending => {
+                return Err(AppError::Conflict(format!(
+                    "This account has {MAX_PENDING_INVITATIONS} pending invitations, the most it may hold. Revoke some first."
+                )))
+            }
+        }
+        tracing::info!(invitation_id = %id, account_id = %actor.user.account_id, "member invited");
+        let invitation = self
+            .db
+            .invitation(&actor.user.account_id, &id)
+            .await?
+            .and_then(invitation_view)
+            .ok_or(AppError::Internal)?;
+        Ok(IssuedInvitation {
+            invitation,
+            invite_url: format!("{origin}/invite/{}", token.reveal()),
+        })
+    }
+
+    /// Revokes a pending invitation; revoking a revoked one changes nothing.
+    pub async fn revoke_invitation(&self, actor: &Actor, id: &str) -> Result<(), AppError> {
+        actor.user.role.require(Role::SEE_MEMBERS)?;
+        let invitation = self
+            .db
+            .invitation(&actor.user.account_id, id.trim())
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let role = parse_role(&invitation.role)?;
+        actor.user.role.require(Role::to_manage(role))?;
+        if invitation.revoked_at.is_some() {
+            return Ok(());
+        }
+        let event = actor.member_event(
+            AuditAction::InvitationRevoked,
+            &invitation.email,
+            role.as_str().to_owned(),
+        );
+        let revoked = self
+            .db
+            .revoke_invitation(
+                &actor.user.account_id,
+                &invitation.id,
+                event.occurred_at,
+                &event,
+            )
+            .await?;
+        if !revoked {
+            return Err(AppError::Conflict(
+                "This invitation was accepted already; remove the member instead.".into(),
+            ));
+        }
+        tracing::info!(invitation_id = %invitation.id, "invitation revoked");
+        Ok(())
+    }
+
+    /// Gives a member another role. Their sessions and bearer tokens for
+    /// this account end at once; they sign in again with the new role.
+    pub async fn change_role(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        role: &str,
+    ) -> Result<MemberView, AppError> {
+        actor.user.role.require(Role::SEE_MEMBERS)?;
+        let new_role = Role::parse_field(role, "role")?;
+        let (member, current) = self.target(actor, user_id).await?;
+        actor.user.role.require(Role::to_manage(current))?;
+        actor.user.role.require(Role::to_manage(new_role))?;
+        if new_role == current {
+            return member_view(member).ok_or(AppError::Internal);
+        }
+        let event = actor.member_event(
+            AuditAction::MemberRoleChanged,
+            &member.email,
+            format!("{current} → {new_role}"),
+        );
+        let change = self
+            .db
+            .change_member_role(
+                &actor.user.account_id,
+                &member.user_id,
+                current.as_str(),
+                new_role.as_str(),
+                &event,
+            )
+            .await?;
+        refused(change)?;
+        tracing::info!(user_id = %member.user_id, role = %new_role, "member role changed");
+        self.target(actor, &member.user_id)
+            .await
+            .and_then(|(member, _)| member_view(member).ok_or(AppError::Internal))
+    }
+
+    /// Removes a member (or lets a member leave): their sessions and tokens
+    /// for this account end at once; the keys they made stay.
+    pub async fn remove(&self, actor: &Actor, user_id: &str) -> Result<(), AppError> {
+        let leaving = user_id.trim() == actor.user.user_id;
+        if !leaving {
+            actor.user.role.require(Role::SEE_MEMBERS)?;
+        }
+        let (member, current) = self.target(actor, user_id).await?;
+        if !leaving {
+            actor.user.role.require(Role::to_manage(current))?;
+        }
+        let event = actor.member_event(
+            AuditAction::MemberRemoved,
+            &member.email,
+            current.as_str().to_owned(),
+        );
+        let change = self
+            .db
+            .remove_member(
+                &actor.user.account_id,
+                &member.user_id,
+                current.as_str(),
+                &event,
+            )
+            .await?;
+        refused(change)?;
+        tracing::info!(user_id = %member.user_id, account_id = %actor.user.account_id, "member removed");
+        Ok(())
+    }
+
+    /// What an invitation link leads to, for its page.
+    pub async fn preview(
+        &self,
+        token: &str,
+        viewer: Option<&AuthenticatedUser>,
+    ) -> Result<InvitationPreview, AppError> {
+        let invitation = self.by_token(token).await?;
+        let signed_in_as = match viewer {
+            Some(user) => Some(self.accounts.email_of(user).await?),
+            None => None,
+        };
+        Ok(InvitationPreview {
+            state: state_of(&invitation, clock::now_ms()),
+            role: parse_role(&invitation.role)?,
+            account_name: invitation.account_name,
+            email: invitation.email,
+            invited_by: invitation.invited_by,
+            expires_at: invitation.expires_at,
+            signed_in_as,
+        })
+    }
+
+    /// Accepts an invitation for a signed-in user, whose email must be the
+    /// invited one.
+    pub async fn accept(
+        &self,
+        user: &AuthenticatedUser,
+        client: &ClientInfo,
+        token: &str,
+    ) -> Result<(Joined, Membership), AppError> {
+        let invitation = self.pending(token).await?;
+        let email = self.accounts.email_of(user).await?;
+        if email != invitation.email {
+            return Err(AppError::Forbidden(format!(
+                "This invitation is for {}, but you are signed in as {email}. Sign in with the invited email to accept it.",
+                invitation.email
+            )));
+        }
+        self.join(
+            &invitation,
+            token,
+            &Invitee::Existing {
+                user_id: &user.user_id,
+            },
+            &user.user_id,
+            client,
+        )
+        .await
+    }
+
+    /// Signs up the invited email with `password` and accepts, in one
+    /// transaction.
+    pub async fn sign_up_and_accept(
+        &self,
+        token: &str,
+        password: String,
+        client: &ClientInfo,
+    ) -> Result<(Joined, Membership), AppError> {
+        let invitation = self.pending(token).await?;
+        let (email, password_hash) = self
+            .accounts
+            .new_invitee(&invitation.email, password, client)
+            .await?;
+        let user_id = clock::new_id("usr");
+        let invitee = Invitee::New(NewUser {
+            id: &user_id,
+            email: email.as_str(),
+            password_hash: &password_hash,
+            now_ms: clock::now_ms(),
+        });
+        self.join(&invitation, token, &invitee, &user_id, client)
+            .await
+    }
+
+    async fn join(
+        &self,
+        invitation: &InvitationRecord,
+        token: &str,
+        invitee: &Invitee<'_>,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<(Joined, Membership), AppError> {
+        let role = parse_role(&invitation.role)?;
+        let actor = Actor {
+            user: AuthenticatedUser {
+                user_id: user_id.to_owned(),
+                account_id: invitation.account_id.clone(),
+                role,
+            },
+            client: client.clone(),
+        };
+        let event = actor.member_event(
+            AuditAction::MemberJoined,
+            &invitation.email,
+            role.to_string(),
+        );
+        let digest = parse_token(token)?.digest();
+        let outcome = self
+            .db
+            .accept_invitation(&digest, invitee, event.occurred_at, LIMITS, &event)
+            .await?;
+        match outcome {
+            Acceptance::Joined => {}
+            Acceptance::NotPending => return Err(no_longer_pending(InvitationState::Accepted)),
+            Acceptance::AlreadyMember => {
+                return Err(AppError::Conflict(format!(
+                    "You are already a member of {}.",
+                    invitation.account_name
+                )))
+            }
+            Acceptance::EmailTaken => return Err(AppError::field(
+                "email",
+                "A Keysmith user with this email exists already. Sign in to accept the invitation.",
+            )),
+            Acceptance::AccountFull => {
+                return Err(AppError::Conflict(format!(
+                    "{} has {} members, the most an account may have.",
+                    invitation.account_name, LIMITS.members_per_account
+                )))
+            }
+            Acceptance::TooManyAccounts => {
+                return Err(AppError::Conflict(format!(
+                    "You belong to {} accounts, the most one user may. Leave one first.",
+                    LIMITS.accounts_per_user
+                )))
+            }
+        }
+        tracing::info!(user_id, account_id = %invitation.account_id, "invitation accepted");
+        let member = self
+            .accounts
+            .membership(user_id, &invitation.account_id)
+            .await?
+            .ok_or(AppError::Internal)?;
+        let joined = Joined {
+            account_id: invitation.account_id.clone(),
+            account_name: invitation.account_name.clone(),
+            role,
+        };
+        Ok((joined, member))
+    }
+
+    /// The invitation a link names, whatever its state.
+    async fn by_token(&self, token: &str) -> Result<InvitationRecord, AppError> {
+        let digest = parse_token(token)?.digest();
+        self.db
+            .invitation_by_digest(&digest)
+            .await?
+            .ok_or_else(unknown_link)
+    }
+
+    /// The invitation a link names, if it can still be accepted.
+    async fn pending(&self, token: &str) -> Result<InvitationRecord, AppError> {
+        let invitation = self.by_token(token).await?;
+        match state_of(&invitation, clock::now_ms()) {
+            InvitationState::Pending => Ok(invitation),
+            other => Err(no_longer_pending(other)),
+        }
+    }
+
+    /// A member of the actor's account, and their role.
+    async fn target(&self, actor: &Actor, user_id: &str) -> Result<(MemberRecord, Role), AppError> {
+        let member = self
+            .db
+            .member(&actor.user.account_id, user_id.trim())
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let role = parse_role(&member.role)?;
+        Ok((member, role))
+    }
+}
+
+fn refused(change: MemberChange) -> Result<(), AppError> {
+    match change {
+        MemberChange::Done => Ok(()),
+        MemberChange::Stale => Err(AppError::Conflict(
+            "This member was changed by someone else meanwhile. Reload and try again.".into(),
+        )),
+        MemberChange::LastOwner => Err(AppError::Conflict(
+            "An account must keep at least one owner. Make another member an owner first.".into(),
+        )),
+    }
+}
+
+fn parse_token(token: &str) -> Result<InvitationToken, AppError> {
+    InvitationToken::parse(token.trim()).ok_or_else(unknown_link)
+}
+
+fn unknown_link() -> AppError {
+    AppError::NotFound
+}
+
+fn no_longer_pending(state: InvitationState) -> AppError {
+    AppError::Conflict(
+        match state {
+            InvitationState::Accepted => "This invitation has been used already.",
+            InvitationState::Revoked => "This invitation was revoked.",
+            InvitationState::Expired | InvitationState::Pending => {
+                "This invitation has expired. Ask for a new one."
+            }
+        }
+        .into(),
+    )
+}
+
+fn state_of(invitation: &InvitationRecord, now_ms: i64) -> InvitationState {
+    if invitation.accepted_at.is_some() {
+        InvitationState::Accepted
+    } else if invitation.revoked_at.is_some() {
+        InvitationState::Revoked
+    } else if invitation.expires_at <= now_ms {
+        InvitationState::Expired
+    } else {
+        InvitationState::Pending
+    }
+}
+
+fn parse_role(raw: &str) -> Result<Role, AppError> {
+    Role::parse(raw).ok_or_else(|| {
+        tracing::error!(role = raw, "unknown role in the database");
+        AppError::Internal
+    })
+}
+
+fn member_view(row: MemberRecord) -> Option<MemberView> {
+    Some(MemberView {
+        role: Role::parse(&row.role)?,
+        user_id: row.user_id,
+        email: row.email,
+        joined_at: row.joined_at,
+        last_signed_in_at: row.last_signed_in_at,
+    })
+}
+
+fn invitation_view(row: InvitationRecord) -> Option<InvitationView> {
+    Some(InvitationView {
+        role: Role::parse(&row.role)?,
+        id: row.id,
+        email: row.email,
+        invited_by: row.invited_by,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+    })
+}

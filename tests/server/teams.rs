@@ -1,0 +1,1116 @@
+//! Teams: members with roles, invitations, several accounts per user. Every
+//! member is made the way a person joins: invited by the owner, then signing
+//! up on the invitation's page (a browser session) and asking for a token.
+
+use crate::helpers::*;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+
+/// One person in the test: their browser (signed in, acting in the team's
+/// account) and a bearer token for the same account.
+pub struct Person {
+    pub user_id: String,
+    pub email: String,
+    pub browser: Client,
+    pub token: String,
+}
+
+/// The account of the tests: an owner and one member of each other role.
+pub struct Team {
+    pub account_id: String,
+    pub owner: Person,
+    pub admin: Person,
+    pub developer: Person,
+    pub viewer: Person,
+}
+
+impl Team {
+    pub async fn new(app: &TestApp) -> Team {
+        let owner = owner(app).await;
+        let account_id = me(app, &owner.token).await["account_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let admin = join(app, &owner.token, "admin").await;
+        let developer = join(app, &owner.token, "developer").await;
+        let viewer = join(app, &owner.token, "viewer").await;
+        Team {
+            account_id,
+            owner,
+            admin,
+            developer,
+            viewer,
+        }
+    }
+
+    fn by_role(&self) -> [(&'static str, &Person); 4] {
+        [
+            ("owner", &self.owner),
+            ("admin", &self.admin),
+            ("developer", &self.developer),
+            ("viewer", &self.viewer),
+        ]
+    }
+}
+
+/// A new user who signed up with their own account (its owner).
+pub async fn owner(app: &TestApp) -> Person {
+    let email = unique_email();
+    let browser = app.new_browser();
+    let response = browser
+        .post(app.url("/rpc/sign_up"))
+        .form(&[("email", email.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_success(&response);
+    person(app, email, browser).await
+}
+
+async fn person(app: &TestApp, email: String, browser: Client) -> Person {
+    let token = token_for(app, &email, None).await;
+    let user_id = me(app, &token).await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Person {
+        user_id,
+        email,
+        browser,
+        token,
+    }
+}
+
+/// A bearer token for `email`, in `account_id` or their first account.
+pub async fn token_for(app: &TestApp, email: &str, account_id: Option<&str>) -> String {
+    let answer = api(
+        app,
+        Method::POST,
+        "/auth/token",
+        Auth::None,
+        Some(json!({ "email": email, "password": PASSWORD, "account_id": account_id })),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["access_token"].as_str().unwrap().to_owned()
+}
+
+pub async fn me(app: &TestApp, token: &str) -> Value {
+    let answer = api(app, Method::GET, "/me", Auth::Bearer(token), None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["data"].clone()
+}
+
+/// Invites a new email as `role`; the email and the link's token.
+pub async fn invite(app: &TestApp, token: &str, role: &str) -> (String, String) {
+    let email = unique_email();
+    let answer = api(
+        app,
+        Method::POST,
+        "/invitations",
+        Auth::Bearer(token),
+        Some(json!({ "email": email, "role": role })),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    let url = answer.body["data"]["invite_url"].as_str().unwrap();
+    let link_token = url.rsplit("/invite/").next().unwrap().to_owned();
+    (email, link_token)
+}
+
+/// A new person who joined the owner's account as `role` by signing up on
+/// the invitation's page.
+pub async fn join(app: &TestApp, owner_token: &str, role: &str) -> Person {
+    let (email, link) = invite(app, owner_token, role).await;
+    let browser = app.new_browser();
+    let response = browser
+        .post(app.url("/rpc/sign_up_invited"))
+        .form(&[("token", link.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_success(&response);
+    person(app, email, browser).await
+}
+
+/// A server that lets the tests sign up as many people as they need from
+/// one address.
+pub async fn roomy_app() -> TestApp {
+    TestApp::spawn_with(&[("KEYSMITH_SIGNUP_MAX_PER_HOUR", "10000")]).await
+}
+
+fn code(answer: &Answer) -> String {
+    answer.body["code"].as_str().unwrap_or_default().to_owned()
+}
+
+// Invitations
+
+#[tokio::test]
+async fn an_invitation_link_is_shown_once_and_only_its_digest_is_kept() {
+    let app = roomy_app().await;
+    let owner = owner(&app).await;
+    let (email, link) = invite(&app, &owner.token, "developer").await;
+    assert_eq!(link.len(), 64, "256 bits as hex");
+
+    let listed = api(
+        &app,
+        Method::GET,
+        "/invitations",
+        Auth::Bearer(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let invitations = listed.body["data"].as_array().unwrap();
+    assert_eq!(invitations.len(), 1);
+    assert_eq!(invitations[0]["email"], email.as_str());
+    assert_eq!(invitations[0]["role"], "developer");
+    assert_eq!(invitations[0]["invited_by"], owner.email.as_str());
+    let week_ms = 7 * 24 * 3600 * 1000;
+    let lifetime = invitations[0]["expires_at"].as_i64().unwrap()
+        - invitations[0]["created_at"].as_i64().unwrap();
+    assert_eq!(lifetime, week_ms);
+    assert!(!listed.body.to_string().contains(&link));
+    if postgres_server().is_none() {
+        assert!(!contains(&app.database_bytes(), link.as_bytes()));
+    }
+    assert!(!app.logs().contains(&link), "the link is not logged");
+}
+
+#[tokio::test]
+async fn an_invitation_is_accepted_once_by_the_invited_email() {
+    let app = roomy_app().await;
+    let owner = owner(&app).await;
+    let (email, link) = invite(&app, &owner.token, "viewer").await;
+    let accept = |token: String| {
+        let app = &app;
+        let link = link.clone();
+        async move {
+            api(
+                app,
+                Method::POST,
+                "/invitations/accept",
+                Auth::Bearer(&token),
+                Some(json!({ "token": link })),
+            )
+            .await
+        }
+    };
+
+    // Someone else holding the link cannot use it.
+    let stranger = owner_of_new_account(&app).await;
+    let wrong = accept(stranger.token.clone()).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.body);
+    assert!(code(&wrong) == "forbidden");
+    assert!(wrong.body["detail"].as_str().unwrap().contains(&email));
+
+    // The invited email, signed up on its own first, accepts.
+    let invited = signed_up_as(&app, &email).await;
+    let joined = accept(invited.token.clone()).await;
+    assert_eq!(joined.status, StatusCode::OK, "{}", joined.body);
+    let account_id = me(&app, &owner.token).await["account_id"].clone();
+    assert_eq!(joined.body["data"]["account_id"], account_id);
+    assert_eq!(joined.body["data"]["role"], "viewer");
+
+    let again = accept(invited.token.clone()).await;
+    assert_problem(&again, StatusCode::CONFLICT, "conflict");
+    assert!(again.body["detail"].as_str().unwrap().contains("used"));
+
+    // Their first account is still their own; the token for the other
+    // account carries the role they were given.
+    let theirs = me(&app, &invited.token).await;
+    assert_ne!(theirs["account_id"], account_id);
+    let team_token = token_for(&app, &email, account_id.as_str()).await;
+    let in_team = me(&app, &team_token).await;
+    assert_eq!(in_team["account_id"], account_id);
+    assert_eq!(in_team["user"]["role"], "viewer");
+
+    let members = api(
+        &app,
+        Method::GET,
+        "/members",
+        Auth::Bearer(&owner.token),
+        None,
+    )
+    .await;
+    let roles: Vec<(String, String)> = members.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["email"].as_str().unwrap().to_owned(),
+                m["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            (owner.email.clone(), "owner".into()),
+            (email, "viewer".into())
+        ]
+    );
+    let pending = api(
+        &app,
+        Method::GET,
+        "/invitations",
+        Auth::Bearer(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(pending.body["data"], json!([]));
+}
+
+async fn owner_of_new_account(app: &TestApp) -> Person {
+    owner(app).await
+}
+
+async fn signed_up_as(app: &TestApp, email: &str) -> Person {
+    let browser = app.new_browser();
+    let response = browser
+        .post(app.url("/rpc/sign_up"))
+        .form(&[("email", email), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_success(&response);
+    person(app, email.to_owned(), browser).await
+}
+
+#[tokio::test]
+async fn revoked_expired_and_unknown_links_answer_clearly() {
+    let app = roomy_app().await;
+    let owner = owner(&app).await;
+
+    let (email, revoked_link) = invite(&app, &owner.token, "developer").await;
+    let listed = api(
+        &app,
+        Method::GET,
+        "/invitations",
+        Auth::Bearer(&owner.token),
+        None,
+    )
+    .await;
+    let id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let revoked = api(
+            &app,
+            Method::DELETE,
+            &format!("/invitations/{id}"),
+            Auth::Bearer(&owner.token),
+            None,
+        )
+        .await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
+    }
+    let (expired_email, expired_link) = invite(&app, &owner.token, "developer").await;
+    run_sql(
+        &app.database_url(),
+        &format!("UPDATE invitations SET expires_at = 0 WHERE email = '{expired_email}'"),
+        &format!(
+            "UPDATE invitations SET expires_at = to_timestamp(0) WHERE email = '{expired_email}'"
+        ),
+    )
+    .await;
+
+    for (link, page_text, detail) in [
+        (revoked_link.as_str(), "revoked", "revoked"),
+        (expired_link.as_str(), "expired", "expired"),
+    ] {
+        let page = app.get(&format!("/invite/{link}")).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains(page_text), "{html}");
+        let response = app
+            .new_browser()
+            .post(app.url("/rpc/sign_up_invited"))
+            .form(&[("token", link), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert!(response.text().await.unwrap().contains(detail));
+    }
+    // Neither became a user.
+    let signed_in = app.sign_in(&email, PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::UNAUTHORIZED);
+
+    for link in ["0".repeat(64), "not-a-token".into(), "%00".into()] {
+        let page = app.get(&format!("/invite/{link}")).await;
+        assert_eq!(page.status(), StatusCode::NOT_FOUND, "{link}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("not valid"), "{html}");
+        let accepted = api(
+            &app,
+            Method::POST,
+            "/invitations/accept",
+            Auth::Bearer(&owner.token),
+            Some(json!({ "token": link })),
+        )
+        .await;
+        assert_problem(&accepted, StatusCode::NOT_FOUND, "not_found");
+    }
+    assert!(!app.logs().contains("panicked"));
+}
+
+#[tokio::test]
+async fn another_accounts_invitations_and_members_are_out_of_reach() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let stranger = owner(&app).await;
+    invite(&app, &team.owner.token, "viewer").await;
+    let listed = api(
+        &app,
+        Method::GET,
+        "/invitations",
+        Auth::Bearer(&team.owner.token),
+        None,
+    )
+    .await;
+    let id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let target = &team.developer.user_id;
+    for (method, path, body) in [
+        (Method::DELETE, format!("/invitations/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/members/{target}"),
+            Some(json!({ "role": "viewer" })),
+        ),
+        (Method::DELETE, format!("/members/{target}"), None),
+    ] {
+        let answer = api(&app, method, &path, Auth::Bearer(&stranger.token), body).await;
+        assert_problem(&answer, StatusCode::NOT_FOUND, "not_found");
+    }
+    let theirs = api(
+        &app,
+        Method::GET,
+        "/members",
+        Auth::Bearer(&stranger.token),
+        None,
+    )
+    .await;
+    assert_eq!(theirs.body["data"].as_array().unwrap().len(), 1);
+    // Still there.
+    let ours = api(
+        &app,
+        Method::GET,
+        "/invitations",
+        Auth::Bearer(&team.owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(ours.body["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_invitations_get_clear_errors() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let post = |body: Value| {
+        api(
+            &app,
+            Method::POST,
+            "/invitations",
+            Auth::Bearer(&team.owner.token),
+            Some(body),
+        )
+    };
+    let bad = post(json!({ "email": "nope", "role": "emperor" })).await;
+    assert_problem(&bad, StatusCode::BAD_REQUEST, "validation_failed");
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "role"]);
+    let member = post(json!({ "email": team.viewer.email, "role": "viewer" })).await;
+    assert_problem(&member, StatusCode::CONFLICT, "conflict");
+    let email = unique_email();
+    let first = post(json!({ "email": email, "role": "viewer" })).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let twice = post(json!({ "email": email, "role": "viewer" })).await;
+    assert_problem(&twice, StatusCode::CONFLICT, "conflict");
+    let missing = post(json!({ "email": unique_email() })).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    let key = key_with(&app, &team.owner.token, &["admin"]).await.1;
+    let by_key = api(&app, Method::GET, "/members", Auth::Key(&key), None).await;
+    assert_problem(&by_key, StatusCode::FORBIDDEN, "forbidden");
+}
+
+// Roles
+
+/// What a cell of the matrix expects.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect {
+    Allowed,
+    /// 403 `insufficient_role` naming this role.
+    Needs(&'static str),
+}
+use Expect::{Allowed, Needs};
+
+/// Every REST operation for every role: allowed, or refused naming the role
+/// needed. Each cell gets fresh things to act on.
+#[tokio::test]
+async fn every_rest_operation_obeys_the_role_matrix() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let owner = &team.owner.token;
+    type Cell = [Expect; 4];
+    let rows: &[(&str, Cell)] = &[
+        ("list keys", [Allowed, Allowed, Allowed, Allowed]),
+        ("get key", [Allowed, Allowed, Allowed, Allowed]),
+        ("key usage", [Allowed, Allowed, Allowed, Allowed]),
+        ("audit log", [Allowed, Allowed, Allowed, Allowed]),
+        (
+            "create key",
+            [Allowed, Allowed, Allowed, Needs("developer")],
+        ),
+        (
+            "update key",
+            [Allowed, Allowed, Allowed, Needs("developer")],
+        ),
+        (
+            "rotate key",
+            [Allowed, Allowed, Allowed, Needs("developer")],
+        ),
+        (
+            "revoke key",
+            [Allowed, Allowed, Allowed, Needs("developer")],
+        ),
+        (
+            "delete another's key",
+            [Allowed, Allowed, Needs("admin"), Needs("developer")],
+        ),
+        (
+            "delete own key",
+            [Allowed, Allowed, Allowed, Needs("developer")],
+        ),
+        (
+            "list members",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "list invitations",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "invite developer",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "invite admin",
+            [Allowed, Needs("owner"), Needs("admin"), Needs("admin")],
+        ),
+        (
+            "invite owner",
+            [Allowed, Needs("owner"), Needs("admin"), Needs("admin")],
+        ),
+        (
+            "revoke developer invitation",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "revoke admin invitation",
+            [Allowed, Needs("owner"), Needs("admin"), Needs("admin")],
+        ),
+        (
+            "make developer viewer",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "make viewer admin",
+            [Allowed, Needs("owner"), Needs("admin"), Needs("admin")],
+        ),
+        (
+            "make admin developer",
+            [Allowed, Needs("owner"), Needs("admin"), Needs("admin")],
+        ),
+        (
+            "remove developer",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "remove admin",
+            [Allowed, Needs("owner"), Needs("admin"), Needs("admin")],
+        ),
+    ];
+    for (operation, cells) in rows {
+        for ((role, person), expect) in team.by_role().into_iter().zip(cells) {
+            let answer = rest_operation(&app, &team, operation, &person.token, owner).await;
+            match expect {
+                Allowed => assert!(
+                    answer.status.is_success(),
+                    "{role} may {operation}: {} {}",
+                    answer.status,
+                    answer.body
+                ),
+                Needs(needed) => {
+                    assert_problem(&answer, StatusCode::FORBIDDEN, "insufficient_role");
+                    assert_eq!(
+                        answer.body["required_role"], *needed,
+                        "{role} {operation}: {}",
+                        answer.body
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Performs `operation` as `token`, after setting up what it acts on with
+/// the owner's token.
+async fn rest_operation(
+    app: &TestApp,
+    team: &Team,
+    operation: &str,
+    token: &str,
+    owner: &str,
+) -> Answer {
+    let key = || key_with(app, owner, &["read"]);
+    let call = |method: Method, path: String, body: Option<Value>| async move {
+        api(app, method, &path, Auth::Bearer(token), body).await
+    };
+    match operation {
+        "list keys" => call(Method::GET, "/api-keys".into(), None).await,
+        "get key" => call(Method::GET, format!("/api-keys/{}", key().await.0), None).await,
+        "key usage" => {
+            call(
+                Method::GET,
+                format!("/api-keys/{}/usage", key().await.0),
+                None,
+            )
+            .await
+        }
+        "audit log" => call(Method::GET, "/audit-events".into(), None).await,
+        "create key" => {
+            call(
+                Method::POST,
+                "/api-keys".into(),
+                Some(json!({ "name": "made", "scopes": ["read"] })),
+            )
+            .await
+        }
+        "update key" => {
+            call(
+                Method::PATCH,
+                format!("/api-keys/{}", key().await.0),
+                Some(json!({ "name": "renamed" })),
+            )
+            .await
+        }
+        "rotate key" => {
+            call(
+                Method::POST,
+                format!("/api-keys/{}/rotate", key().await.0),
+                None,
+            )
+            .await
+        }
+        "revoke key" => {
+            call(
+                Method::POST,
+                format!("/api-keys/{}/revoke", key().await.0),
+                None,
+            )
+            .await
+        }
+        "delete another's key" => {
+            call(Method::DELETE, format!("/api-keys/{}", key().await.0), None).await
+        }
+        "delete own key" => {
+            // Made by the caller when they may make keys, else by the owner.
+            let made = api(
+                app,
+                Method::POST,
+                "/api-keys",
+                Auth::Bearer(token),
+                Some(json!({ "name": "mine", "scopes": ["read"] })),
+            )
+            .await;
+            let id = match made.body["data"]["id"].as_str() {
+                Some(id) => id.to_owned(),
+                None => key().await.0,
+            };
+            call(Method::DELETE, format!("/api-keys/{id}"), None).await
+        }
+        "list members" => call(Method::GET, "/members".into(), None).await,
+        "list invitations" => call(Method::GET, "/invitations".into(), None).await,
+        "invite developer" | "invite admin" | "invite owner" => {
+            let role = operation.trim_start_matches("invite ");
+            call(
+                Method::POST,
+                "/invitations".into(),
+                Some(json!({ "email": unique_email(), "role": role })),
+            )
+            .await
+        }
+        "revoke developer invitation" | "revoke admin invitation" => {
+            let role = operation.split(' ').nth(1).unwrap();
+            let id = invitation_id(app, owner, role).await;
+            call(Method::DELETE, format!("/invitations/{id}"), None).await
+        }
+        "make developer viewer" | "make viewer admin" | "make admin developer" => {
+            let mut words = operation.split(' ').skip(1);
+            let (from, to) = (words.next().unwrap(), words.next().unwrap());
+            let target = join(app, owner, from).await;
+            call(
+                Method::PATCH,
+                format!("/members/{}", target.user_id),
+                Some(json!({ "role": to })),
+            )
+            .await
+        }
+        "remove developer" | "remove admin" => {
+            let role = operation.trim_start_matches("remove ");
+            let target = join(app, owner, role).await;
+            call(Method::DELETE, format!("/members/{}", target.user_id), None).await
+        }
+        other => panic!("no operation {other} ({})", team.account_id),
+    }
+}
+
+/// The id of a new invitation as `role`.
+async fn invitation_id(app: &TestApp, owner: &str, role: &str) -> String {
+    let (email, _) = invite(app, owner, role).await;
+    let listed = api(app, Method::GET, "/invitations", Auth::Bearer(owner), None).await;
+    listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == email.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The dashboard's server functions for every role, and for a signed-in
+/// user of another account (who sees nothing of this one).
+#[tokio::test]
+async fn every_server_function_obeys_the_role_matrix() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let owner = &team.owner.token;
+    let rows: &[(&str, [Expect; 4])] = &[
+        ("list_api_keys", [Allowed, Allowed, Allowed, Allowed]),
+        ("get_api_key", [Allowed, Allowed, Allowed, Allowed]),
+        ("api_key_detail", [Allowed, Allowed, Allowed, Allowed]),
+        ("key_counts", [Allowed, Allowed, Allowed, Allowed]),
+        ("overview_activity", [Allowed, Allowed, Allowed, Allowed]),
+        ("list_audit_events", [Allowed, Allowed, Allowed, Allowed]),
+        (
+            "create_api_key",
+            [Allowed, Allowed, Allowed, Needs("developer")],
+        ),
+        (
+            "update_api_key",
+            [Allowed, Allowed, Allowed, Needs("developer")],
+        ),
+        (
+            "rotate_api_key",
+            [Allowed, Allowed, Allowed, Needs("developer")],
+        ),
+        (
+            "revoke_api_key",
+            [Allowed, Allowed, Allowed, Needs("developer")],
+        ),
+        (
+            "delete_api_key",
+            [Allowed, Allowed, Needs("admin"), Needs("developer")],
+        ),
+        (
+            "load_team",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "invite_member",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "revoke_invitation",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "change_member_role",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+        (
+            "remove_member",
+            [Allowed, Allowed, Needs("admin"), Needs("admin")],
+        ),
+    ];
+    let stranger = owner_of_new_account(&app).await;
+    for (function, cells) in rows {
+        for ((role, person), expect) in team.by_role().into_iter().zip(cells) {
+            let body = server_function_input(&app, function, owner).await;
+            let (status, answer) = app.call_as(&person.browser, function, body).await;
+            match expect {
+                Allowed => assert_eq!(status, StatusCode::OK, "{role} {function}: {answer}"),
+                Needs(needed) => {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{role} {function}: {answer}");
+                    assert_eq!(
+                        answer["InsufficientRole"]["needed"], *needed,
+                        "{role} {function}: {answer}"
+                    );
+                }
+            }
+        }
+        // The stranger is an owner elsewhere: anything naming this
+        // account's things is not found; lists show only their own.
+        let body = server_function_input(&app, function, owner).await;
+        let (status, answer) = app.call_as(&stranger.browser, function, body).await;
+        let names_ours = answer.to_string().contains(&team.owner.email);
+        assert!(!names_ours, "{function} showed the stranger {answer}");
+        assert!(
+            status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+            "stranger {function}: {status} {answer}"
+        );
+    }
+}
+
+/// An input for `function` naming fresh things of the team's account.
+async fn server_function_input(app: &TestApp, function: &str, owner: &str) -> Value {
+    let key = || async { key_with(app, owner, &["read"]).await.0 };
+    match function {
+        "list_api_keys" => json!({ "query": {} }),
+        "list_audit_events" => json!({ "query": {} }),
+        "get_api_key" | "api_key_detail" | "revoke_api_key" | "delete_api_key" => {
+            json!({ "id": key().await })
+        }
+        "update_api_key" => json!({ "id": key().await, "changes": { "name": "renamed" } }),
+        "rotate_api_key" => json!({ "id": key().await, "grace_period_minutes": 0 }),
+        "create_api_key" => {
+            json!({ "draft": { "name": "made", "scopes": ["read"], "expires_in_days": null, "ips": [] } })
+        }
+        "invite_member" => json!({ "email": unique_email(), "role": "viewer" }),
+        "revoke_invitation" => {
+            json!({ "id": invitation_id(app, owner, "viewer").await })
+        }
+        "change_member_role" => {
+            let target = join(app, owner, "developer").await;
+            json!({ "user_id": target.user_id, "role": "viewer" })
+        }
+        "remove_member" => {
+            let target = join(app, owner, "viewer").await;
+            json!({ "user_id": target.user_id })
+        }
+        _ => json!({}),
+    }
+}
+
+#[tokio::test]
+async fn an_account_always_keeps_an_owner() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let owner = &team.owner;
+    let demote_self = api(
+        &app,
+        Method::PATCH,
+        &format!("/members/{}", owner.user_id),
+        Auth::Bearer(&owner.token),
+        Some(json!({ "role": "admin" })),
+    )
+    .await;
+    assert_problem(&demote_self, StatusCode::CONFLICT, "conflict");
+    assert!(demote_self.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("at least one owner"));
+    let leave = api(
+        &app,
+        Method::DELETE,
+        &format!("/members/{}", owner.user_id),
+        Auth::Bearer(&owner.token),
+        None,
+    )
+    .await;
+    assert_problem(&leave, StatusCode::CONFLICT, "conflict");
+
+    // Two owners demoting each other at the same moment: one wins, and an
+    // owner remains.
+    let second = join(&app, &owner.token, "owner").await;
+    let demote = |token: String, target: String| {
+        let app = &app;
+        async move {
+            api(
+                app,
+                Method::PATCH,
+                &format!("/members/{target}"),
+                Auth::Bearer(&token),
+                Some(json!({ "role": "developer" })),
+            )
+            .await
+        }
+    };
+    let (a, b) = tokio::join!(
+        demote(owner.token.clone(), second.user_id.clone()),
+        demote(second.token.clone(), owner.user_id.clone())
+    );
+    let statuses = [a.status, b.status];
+    assert_eq!(
+        statuses.iter().filter(|s| s.is_success()).count(),
+        1,
+        "{statuses:?} {} {}",
+        a.body,
+        b.body
+    );
+    let fresh = token_for(&app, &owner.email, Some(&team.account_id)).await;
+    let token = if a.status.is_success() {
+        fresh
+    } else {
+        token_for(&app, &second.email, Some(&team.account_id)).await
+    };
+    let members = api(&app, Method::GET, "/members", Auth::Bearer(&token), None).await;
+    let owners = members.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "owner")
+        .count();
+    assert_eq!(owners, 1, "{}", members.body);
+}
+
+#[tokio::test]
+async fn a_removed_or_demoted_member_is_signed_out_of_the_account_at_once() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let (developer, viewer) = (&team.developer, &team.viewer);
+    let (status, _) = app
+        .call_as(&developer.browser, "list_api_keys", json!({ "query": {} }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let removed = api(
+        &app,
+        Method::DELETE,
+        &format!("/members/{}", developer.user_id),
+        Auth::Bearer(&team.admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    let by_token = api(
+        &app,
+        Method::GET,
+        "/api-keys",
+        Auth::Bearer(&developer.token),
+        None,
+    )
+    .await;
+    assert_problem(&by_token, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let (status, _) = app
+        .call_as(&developer.browser, "list_api_keys", json!({ "query": {} }))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let page = developer
+        .browser
+        .get(app.url("/dashboard/api-keys"))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.status().is_redirection(), "back to the sign-in page");
+    // Signing in again finds no account to enter.
+    let again = api(
+        &app,
+        Method::POST,
+        "/auth/token",
+        Auth::None,
+        Some(json!({ "email": developer.email, "password": PASSWORD })),
+    )
+    .await;
+    assert_problem(&again, StatusCode::FORBIDDEN, "forbidden");
+
+    // A new role ends the old credentials too; new ones carry the new role.
+    let changed = api(
+        &app,
+        Method::PATCH,
+        &format!("/members/{}", viewer.user_id),
+        Auth::Bearer(&team.owner.token),
+        Some(json!({ "role": "developer" })),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["data"]["role"], "developer");
+    let old = api(
+        &app,
+        Method::GET,
+        "/api-keys",
+        Auth::Bearer(&viewer.token),
+        None,
+    )
+    .await;
+    assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let (status, _) = app
+        .call_as(&viewer.browser, "list_api_keys", json!({ "query": {} }))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let fresh = token_for(&app, &viewer.email, None).await;
+    assert_eq!(me(&app, &fresh).await["user"]["role"], "developer");
+
+    let events = api(
+        &app,
+        Method::GET,
+        "/audit-events",
+        Auth::Bearer(&team.owner.token),
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = events.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "member.invited",
+        "member.joined",
+        "member.removed",
+        "member.role_changed",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    let change = events.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "member.role_changed")
+        .unwrap();
+    assert_eq!(change["member"], viewer.email.as_str());
+    assert_eq!(change["detail"], "viewer → developer");
+    assert_eq!(change["actor"], team.owner.email.as_str());
+}
+
+#[tokio::test]
+async fn keys_name_who_made_them_and_a_removed_member_as_removed() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let (id, _) = key_with(&app, &team.developer.token, &["read"]).await;
+    let key = api(
+        &app,
+        Method::GET,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&team.owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        key.body["data"]["created_by"],
+        team.developer.user_id.as_str()
+    );
+    assert_eq!(
+        key.body["data"]["updated_by"],
+        team.developer.user_id.as_str()
+    );
+    assert_eq!(
+        key.body["data"]["created_by_email"],
+        team.developer.email.as_str()
+    );
+
+    api(
+        &app,
+        Method::DELETE,
+        &format!("/members/{}", team.developer.user_id),
+        Auth::Bearer(&team.owner.token),
+        None,
+    )
+    .await;
+    let key = api(
+        &app,
+        Method::GET,
+        &format!("/api-keys/{id}"),
+        Auth::Bearer(&team.owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        key.body["data"]["created_by"],
+        team.developer.user_id.as_str()
+    );
+    assert_eq!(key.body["data"]["created_by_email"], Value::Null);
+    let page = team
+        .owner
+        .browser
+        .get(app.url("/dashboard/api-keys"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("removed user"), "{page}");
+    assert!(!page.contains(&team.developer.email));
+}
+
+#[tokio::test]
+async fn a_member_of_several_accounts_switches_between_them() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let (email, link) = invite(&app, &team.owner.token, "viewer").await;
+    let person = signed_up_as(&app, &email).await;
+    let own_account = me(&app, &person.token).await["account_id"].clone();
+    let response = person
+        .browser
+        .post(app.url("/rpc/accept_invitation"))
+        .form(&[("token", link.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_success(&response);
+
+    // Accepting entered the team's account.
+    let summary = |browser: Client| {
+        let app = &app;
+        async move {
+            let (status, body) = app.call_as(&browser, "current_user", json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let now = summary(person.browser.clone()).await;
+    assert_eq!(now["account_id"], team.account_id.as_str());
+    assert_eq!(now["role"], "viewer");
+    let accounts: Vec<&str> = now["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        accounts,
+        [own_account.as_str().unwrap(), team.account_id.as_str()]
+    );
+
+    let switched = person
+        .browser
+        .post(app.url("/rpc/switch_account"))
+        .form(&[("account_id", own_account.as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_success(&switched);
+    let now = summary(person.browser.clone()).await;
+    assert_eq!(now["account_id"], own_account);
+    assert_eq!(now["role"], "owner");
+
+    let stranger = owner(&app).await;
+    let stranger_account = me(&app, &stranger.token).await["account_id"].clone();
+    let refused = person
+        .browser
+        .post(app.url("/rpc/switch_account"))
+        .form(&[("account_id", stranger_account.as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let token = api(
+        &app,
+        Method::POST,
+        "/auth/token",
+        Auth::None,
+        Some(json!({ "email": email, "password": PASSWORD, "account_id": stranger_account })),
+    )
+    .await;
+    assert_problem(&token, StatusCode::FORBIDDEN, "forbidden");
+}
