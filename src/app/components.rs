@@ -80,17 +80,21 @@ pub fn TextField(
     }
 }
 
-/// A submit button that says what it is doing while its action runs.
+/// A submit button that says what it is doing while its action runs; red
+/// when what it does cannot be undone.
 #[component]
 pub fn SubmitButton(
     label: &'static str,
     pending_label: &'static str,
     #[prop(into)] pending: Signal<bool>,
+    #[prop(optional)] danger: bool,
 ) -> impl IntoView {
     view! {
         <button
             type="submit"
-            class="button primary"
+            class="button"
+            class:primary=!danger
+            class:danger=danger
             disabled=move || pending.get()
             aria-busy=move || pending.get().to_string()
         >

@@ -4,6 +4,8 @@
 //! owner's `on_close` (which may refuse), Tab stays inside, and focus returns
 //! to the button that opened them.
 
+use super::components::{FormAlert, FormErrors, SubmitButton};
+use crate::error::AppError;
 use leptos::{html, prelude::*};
 
 /// The id of the open dialog's title. Only one dialog is open at a time.
@@ -44,6 +46,59 @@ pub fn Modal(
             <h2 id=TITLE_ID class="modal-title">{move || title.get()}</h2>
             {children()}
         </dialog>
+    }
+}
+
+/// What every dialog of a page is told: how to close, and how to tell the
+/// page that what it shows changed.
+#[derive(Clone, Copy)]
+pub struct DialogHooks {
+    pub close: Callback<()>,
+    pub changed: Callback<()>,
+}
+
+/// Once the dialog's action succeeds, the page behind is refreshed and the
+/// dialog closes.
+pub fn close_on_success<T: Clone + Send + Sync + 'static>(
+    value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+    hooks: DialogHooks,
+) {
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = value.get() {
+            hooks.changed.run(());
+            hooks.close.run(());
+        }
+    });
+}
+
+/// "Are you sure?" before a change that cannot be taken back: the children
+/// say what will happen; Cancel has the focus.
+#[component]
+pub fn ConfirmDialog<T: Clone + Send + Sync + 'static>(
+    #[prop(into)] title: String,
+    label: &'static str,
+    pending_label: &'static str,
+    action: Action<(), Result<T, AppError>>,
+    hooks: DialogHooks,
+    children: Children,
+) -> impl IntoView {
+    close_on_success(action.value(), hooks);
+    let message = FormErrors::of(action.value()).form(&[]);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        action.dispatch(());
+    };
+    view! {
+        <Modal title=title on_close=hooks.close>
+            <form class="modal-form" on:submit=submit>
+                {children()}
+                <FormAlert message />
+                <div class="modal-actions">
+                    <button type="button" class="button subtle" autofocus=true on:click=move |_| hooks.close.run(())>"Cancel"</button>
+                    <SubmitButton label pending_label pending=action.pending() danger=true />
+                </div>
+            </form>
+        </Modal>
     }
 }
 

@@ -3,7 +3,10 @@
 
 use crate::{
     app::components::BrandMark,
-    auth::rpc::{current_user, SignOut, UserSummary},
+    auth::{
+        role::Role,
+        rpc::{current_user, SignOut, SwitchAccount, UserSummary},
+    },
     error::AppError,
 };
 use leptos::prelude::*;
@@ -32,6 +35,15 @@ pub fn DashboardLayout() -> impl IntoView {
                         <li>
                             <A href="/dashboard/api-keys">"API Keys"</A>
                         </li>
+                        <Suspense>
+                            {move || Suspend::new(async move {
+                                user.await.ok().filter(|u| u.role >= Role::SEE_MEMBERS).map(|_| view! {
+                                    <li>
+                                        <A href="/dashboard/members">"Members"</A>
+                                    </li>
+                                })
+                            })}
+                        </Suspense>
                         <li>
                             <A href="/dashboard/audit-log">"Audit log"</A>
                         </li>
@@ -46,7 +58,7 @@ pub fn DashboardLayout() -> impl IntoView {
                         <Suspense fallback=|| view! { <span class="email muted">"…"</span> }>
                             {move || Suspend::new(async move {
                                 match user.await {
-                                    Ok(user) => view! { <span class="email">{user.email}</span> }.into_any(),
+                                    Ok(user) => view! { <Who user /> }.into_any(),
                                     Err(_) => view! { <Redirect path="/login" /> }.into_any(),
                                 }
                             })}
@@ -65,3 +77,49 @@ pub fn DashboardLayout() -> impl IntoView {
         </div>
     }
 }
+
+/// The signed-in user, the account they act in and their role there, and
+/// (when they belong to several) the switch to another account.
+#[component]
+fn Who(user: UserSummary) -> impl IntoView {
+    let switch = ServerAction::<SwitchAccount>::new();
+    // Everything on screen belongs to the old account: load it all again.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = switch.value().get() {
+            reload_dashboard();
+        }
+    });
+    // A sign-up's own account is named after its email: said once.
+    let account_name = Some(user.account_name().to_owned()).filter(|name| *name != user.email);
+    let several = user.accounts.len() > 1;
+    view! {
+        <span class="email">{user.email.clone()}</span>
+        <span class="account-role">
+            {account_name.map(|name| view! { <span class="account-name">{name}</span> " · " })}
+            {user.role.as_str()}
+        </span>
+        {several.then(|| view! {
+            <ActionForm action=switch attr:class="account-switch">
+                <label for="account-switch">"Account"</label>
+                <select id="account-switch" name="account_id">
+                    {user.accounts.iter().map(|account| view! {
+                        <option value=account.id.clone() selected=account.id == user.account_id>
+                            {format!("{} ({})", account.name, account.role)}
+                        </option>
+                    }).collect_view()}
+                </select>
+                <button type="submit" class="button subtle small" disabled=move || switch.pending().get()>
+                    "Switch"
+                </button>
+            </ActionForm>
+        })}
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn reload_dashboard() {
+    let _ = window().location().set_href("/dashboard");
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn reload_dashboard() {}

@@ -7,16 +7,19 @@ mod format;
 mod layout;
 mod pages;
 mod routes;
+mod secret;
 
 use layout::DashboardLayout;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path, Lazy,
+    path, Lazy, SsrMode,
 };
 use pages::NotFound;
-use routes::{Account, Api, ApiKeys, AuditLog, KeyDetail, Login, Overview, Signup};
+use routes::{
+    Account, Api, ApiKeys, AuditLog, Invitation, KeyDetail, Login, Members, Overview, Signup,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -49,10 +52,14 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view={Lazy::<Login>::new()} />
                 <Route path=path!("/signup") view={Lazy::<Signup>::new()} />
+                // Waits for the invitation before answering, so an unknown
+                // link is a real 404.
+                <Route path=path!("/invite/:token") view={Lazy::<Invitation>::new()} ssr=SsrMode::Async />
                 <ParentRoute path=path!("/dashboard") view=DashboardLayout>
                     <Route path=path!("") view={Lazy::<Overview>::new()} />
                     <Route path=path!("api-keys") view={Lazy::<ApiKeys>::new()} />
                     <Route path=path!("api-keys/:key_id") view={Lazy::<KeyDetail>::new()} />
+                    <Route path=path!("members") view={Lazy::<Members>::new()} />
                     <Route path=path!("audit-log") view={Lazy::<AuditLog>::new()} />
                     <Route path=path!("api") view={Lazy::<Api>::new()} />
                     <Route path=path!("account") view={Lazy::<Account>::new()} />

@@ -1,13 +1,13 @@
 //! Every page is a lazy route: in a split build (`cargo leptos … --split`)
 //! its code is a wasm chunk of its own, fetched the first time the page is
 //! shown, so the first load carries the shell (router, sidebar, shared
-//! components) and one page rather than all eight. A build without
+//! components) and one page rather than all ten. A build without
 //! `--split` has no chunks to fetch, so there the browser's routes are
 //! eager: same views, one wasm file (`cfg(wasm_split)` comes from build.rs).
 
 use super::pages::{
-    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, KeyDetailPage, LoginPage, OverviewPage,
-    SignupPage,
+    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, InvitationPage, KeyDetailPage, LoginPage,
+    MembersPage, OverviewPage, SignupPage,
 };
 use leptos::prelude::*;
 #[cfg(any(not(target_arch = "wasm32"), wasm_split))]
@@ -48,9 +48,11 @@ macro_rules! lazy_routes {
 lazy_routes! {
     Login => LoginPage,
     Signup => SignupPage,
+    Invitation => InvitationPage,
     Overview => OverviewPage,
     ApiKeys => ApiKeysPage,
     KeyDetail => KeyDetailPage,
+    Members => MembersPage,
     AuditLog => AuditLogPage,
     Api => ApiPage,
     Account => AccountPage,

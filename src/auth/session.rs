@@ -185,17 +185,35 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
     AppError::Internal
 }
 
-/// Sends visitors without a session from dashboard pages to the sign-in page
-/// (remembering where they were going), and signed-in users away from the
-/// sign-in and sign-up pages.
-pub async fn guard_pages(session: Session, req: Request, next: Next) -> Response {
+/// Sends visitors without a current session from dashboard pages to the
+/// sign-in page (remembering where they were going), and signed-in users
+/// away from the sign-in and sign-up pages.
+///
+/// The session is checked in full here, before the page starts streaming:
+/// one that has ended (signed out everywhere, removed from the account, a
+/// new role) is deleted now, not by a server function while the page is
+/// already on its way, when the session layer could no longer answer with
+/// a cookie that matches.
+pub async fn guard_pages(
+    State(accounts): State<Accounts>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
     let is_dashboard = path == "/dashboard" || path.starts_with("/dashboard/");
     let is_entry = path == "/login" || path == "/signup";
     if !is_dashboard && !is_entry {
         return next.run(req).await;
     }
-    match (stored_user(&session).await.is_some(), is_dashboard) {
+    let signed_in = match require_user(&session, &accounts).await {
+        Ok(_) => true,
+        Err(AppError::Unauthenticated) => false,
+        // The page itself explains a failing database; the guard cannot say
+        // who is signed in, so it lets the page answer.
+        Err(_) => return next.run(req).await,
+    };
+    match (signed_in, is_dashboard) {
         (false, true) => {
             let target = req
                 .uri()

@@ -89,6 +89,10 @@ impl ApiKeyView {
     pub fn updated_by_label(&self) -> Option<String> {
         person(&self.updated_by, &self.updated_by_email)
     }
+
+    pub fn revoked_by_label(&self) -> Option<String> {
+        person(&self.revoked_by, &self.revoked_by_email)
+    }
 }
 
 fn person(id: &Option<String>, email: &Option<String>) -> Option<String> {

@@ -203,7 +203,7 @@ fn router<Store: SessionStore + Clone>(
             AppState,
             _,
         >(context, shell))
-        .layer(from_fn(guard_pages))
+        .layer(from_fn_with_state(state.api.accounts.clone(), guard_pages))
         .layer(from_fn_with_state(
             Lifetimes {
                 idle: state.config.session_idle,

@@ -942,6 +942,19 @@ async fn a_removed_or_demoted_member_is_signed_out_of_the_account_at_once() {
     )
     .await;
     assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
+    // A dashboard page is the first to meet the ended session: it is ended
+    // before the page streams, and the answer is the way to sign in.
+    let page = viewer
+        .browser
+        .get(app.url("/dashboard/api-keys"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.headers()["location"],
+        "/login?next=/dashboard/api-keys"
+    );
     let (status, _) = app
         .call_as(&viewer.browser, "list_api_keys", json!({ "query": {} }))
         .await;

@@ -88,7 +88,7 @@ pub fn AuditLogPage() -> impl IntoView {
                                         <tr>
                                             <th scope="col">"Time"</th>
                                             <th scope="col">"Action"</th>
-                                            <th scope="col">"Key"</th>
+                                            <th scope="col">"About"</th>
                                             <th scope="col">"By"</th>
                                             <th scope="col">"IP address"</th>
                                             <th scope="col">"Client"</th>
@@ -108,12 +108,17 @@ pub fn AuditLogPage() -> impl IntoView {
 }
 
 fn event_row(event: AuditEventView) -> impl IntoView {
-    let key = match (event.key_id, event.key_name) {
-        (Some(id), name) => {
+    let key = match (event.key_id, event.key_name, event.member) {
+        (Some(id), name, _) => {
             let href = format!("/dashboard/audit-log?key={id}");
             view! { <a href=href>{name.unwrap_or(id)}</a> }.into_any()
         }
-        (None, _) => view! { <span class="muted">"—"</span> }.into_any(),
+        (None, _, Some(member)) => view! {
+            {member}
+            {event.detail.map(|detail| view! { <span class="by">{detail}</span> })}
+        }
+        .into_any(),
+        (None, _, None) => view! { <span class="muted">"—"</span> }.into_any(),
     };
     view! {
         <tr>

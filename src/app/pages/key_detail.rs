@@ -92,7 +92,7 @@ fn Settings(key: ApiKeyView) -> impl IntoView {
                 <dd>
                     <span class=format!("status status-{}", status.as_str())>{status.label()}</span>
                     {key.revoked_at.map(|at| view! { " " {format::date_time(at)} })}
-                    {key.revoked_by.clone().map(|by| view! { <span class="by">"by " {by}</span> })}
+                    {key.revoked_by_label().map(|by| view! { <span class="by">"by " {by}</span> })}
                 </dd>
                 <dt>"Key"</dt>
                 <dd><code class="masked-key">{key.masked_key.clone()}</code></dd>

@@ -3,7 +3,9 @@ mod api_docs;
 mod api_keys;
 mod audit_log;
 mod entry;
+mod invitation;
 mod key_detail;
+mod members;
 mod not_found;
 mod overview;
 
@@ -12,6 +14,8 @@ pub use api_docs::ApiPage;
 pub use api_keys::ApiKeysPage;
 pub use audit_log::AuditLogPage;
 pub use entry::{LoginPage, SignupPage};
+pub use invitation::InvitationPage;
 pub use key_detail::KeyDetailPage;
+pub use members::MembersPage;
 pub use not_found::NotFound;
 pub use overview::OverviewPage;

@@ -5,15 +5,15 @@ mod dialogs;
 mod form;
 
 use crate::{
-    app::{components::Pager, format},
+    app::{components::Pager, dialog::DialogHooks, format, layout::UserResource},
+    auth::{role::Role, rpc::UserSummary},
     keys::{
         model::{ApiKeyView, KeyPage, KeyQuery, KeyStatus},
         rpc::list_api_keys,
     },
 };
 use dialogs::{
-    CreateKeyDialog, DeleteKeyDialog, DialogHooks, EditKeyDialog, OpenDialog, RevokeKeyDialog,
-    RotateKeyDialog,
+    CreateKeyDialog, DeleteKeyDialog, EditKeyDialog, OpenDialog, RevokeKeyDialog, RotateKeyDialog,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -41,6 +41,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         changed: Callback::new(move |_| refresh.update(|n| *n += 1)),
     };
     let filtered = move || !search.get().trim().is_empty() || !status.get().is_empty();
+    let user = expect_context::<UserResource>();
     view! {
         <Title text="API Keys" />
         // The dialogs are rendered beside this wrapper, which is hidden from
@@ -51,10 +52,26 @@ pub fn ApiKeysPage() -> impl IntoView {
                 <h1>"API Keys"</h1>
                 <p class="lede">"Keys let your integrations call the platform on behalf of this account."</p>
             </div>
-            <button id="create-key" type="button" class="button primary" on:click=move |_| open.set(Some(OpenDialog::Create))>
-                "Create API key"
-            </button>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let may = user.await.map(|u| u.role.may_change_keys()).unwrap_or(false);
+                    may.then(|| view! {
+                        <button id="create-key" type="button" class="button primary" on:click=move |_| open.set(Some(OpenDialog::Create))>
+                            "Create API key"
+                        </button>
+                    })
+                })}
+            </Suspense>
         </header>
+        <Suspense>
+            {move || Suspend::new(async move {
+                user.await.ok().filter(|u| !u.role.may_change_keys()).map(|u| view! {
+                    <p class="notice" role="note">
+                        {format!("Your role in this account is {}: you can see its keys, not change them.", u.role)}
+                    </p>
+                })
+            })}
+        </Suspense>
         <div class="toolbar" role="search">
             <input
                 type="search"
@@ -83,11 +100,12 @@ pub fn ApiKeysPage() -> impl IntoView {
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
             {move || Suspend::new(async move {
+                let allowed = Allowed::of(user.await.ok());
                 match keys.await {
                     Ok(page) if page.keys.is_empty() && cursors.get_untracked().is_empty() && !filtered() => {
-                        view! { <EmptyState open /> }.into_any()
+                        view! { <EmptyState open allowed /> }.into_any()
                     }
-                    Ok(page) => view! { <KeyTable page open cursors /> }.into_any(),
+                    Ok(page) => view! { <KeyTable page open cursors allowed /> }.into_any(),
                     Err(error) => view! { <p class="form-alert" role="alert">{error.to_string()}</p> }.into_any(),
                 }
             })}
@@ -105,15 +123,43 @@ pub fn ApiKeysPage() -> impl IntoView {
     }
 }
 
+/// What the signed-in member may do to keys, by their role.
+#[derive(Clone, Debug, Default)]
+struct Allowed {
+    role: Option<Role>,
+    user_id: String,
+}
+
+impl Allowed {
+    fn of(user: Option<UserSummary>) -> Self {
+        user.map(|u| Allowed {
+            role: Some(u.role),
+            user_id: u.user_id,
+        })
+        .unwrap_or_default()
+    }
+
+    fn change(&self) -> bool {
+        self.role.is_some_and(Role::may_change_keys)
+    }
+
+    fn delete(&self, key: &ApiKeyView) -> bool {
+        let own = key.created_by.as_deref() == Some(self.user_id.as_str());
+        self.role.is_some_and(|role| role.may_delete_key(own))
+    }
+}
+
 #[component]
-fn EmptyState(open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
+fn EmptyState(open: RwSignal<Option<OpenDialog>>, allowed: Allowed) -> impl IntoView {
     view! {
         <section class="empty-state" aria-labelledby="no-keys">
             <h2 id="no-keys">"No API keys yet"</h2>
             <p>"Create a key for each integration, with only the scopes it needs. You will see the full key once; here it is listed masked, with its status, expiry and last use."</p>
-            <button type="button" class="button primary" on:click=move |_| open.set(Some(OpenDialog::Create))>
-                "Create your first key"
-            </button>
+            {allowed.change().then(|| view! {
+                <button type="button" class="button primary" on:click=move |_| open.set(Some(OpenDialog::Create))>
+                    "Create your first key"
+                </button>
+            })}
         </section>
     }
 }
@@ -123,6 +169,7 @@ fn KeyTable(
     page: KeyPage,
     open: RwSignal<Option<OpenDialog>>,
     cursors: RwSignal<Vec<String>>,
+    allowed: Allowed,
 ) -> impl IntoView {
     let next = page.next_cursor.clone();
     let empty = page.keys.is_empty();
@@ -143,7 +190,7 @@ fn KeyTable(
                     </tr>
                 </thead>
                 <tbody>
-                    {page.keys.into_iter().map(|key| view! { <KeyRow key open /> }).collect_view()}
+                    {page.keys.into_iter().map(|key| view! { <KeyRow key open allowed=allowed.clone() /> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -153,8 +200,10 @@ fn KeyTable(
 }
 
 #[component]
-fn KeyRow(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
+fn KeyRow(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>, allowed: Allowed) -> impl IntoView {
     let status = key.status;
+    let change = allowed.change();
+    let delete = allowed.delete(&key);
     let opener = |make: fn(ApiKeyView) -> OpenDialog, key: &ApiKeyView| {
         let key = key.clone();
         move |_| open.set(Some(make(key.clone())))
@@ -191,16 +240,18 @@ fn KeyRow(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>) -> impl IntoView 
             </td>
             <td>{key.expires_at.map(format::date).unwrap_or_else(|| "Never".to_owned())}</td>
             <td class="row-actions">
-                {(status != KeyStatus::Revoked).then(|| view! {
+                {(change && status != KeyStatus::Revoked).then(|| view! {
                     <button type="button" class="button subtle small" on:click=opener(OpenDialog::Edit, &key)>"Edit"</button>
                 })}
-                {(status == KeyStatus::Active).then(|| view! {
+                {(change && status == KeyStatus::Active).then(|| view! {
                     <button type="button" class="button subtle small" on:click=opener(OpenDialog::Rotate, &key)>"Rotate"</button>
                 })}
-                {(status != KeyStatus::Revoked).then(|| view! {
+                {(change && status != KeyStatus::Revoked).then(|| view! {
                     <button type="button" class="button subtle small" on:click=opener(OpenDialog::Revoke, &key)>"Revoke"</button>
                 })}
-                <button type="button" class="button subtle small danger-text" on:click=opener(OpenDialog::Delete, &key)>"Delete"</button>
+                {delete.then(|| view! {
+                    <button type="button" class="button subtle small danger-text" on:click=opener(OpenDialog::Delete, &key)>"Delete"</button>
+                })}
             </td>
         </tr>
     }
