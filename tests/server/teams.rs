@@ -439,6 +439,60 @@ async fn bad_invitations_get_clear_errors() {
     assert_problem(&by_key, StatusCode::FORBIDDEN, "forbidden");
 }
 
+/// The cap on pending invitations holds when they all arrive at once, and
+/// one email is invited once however many ask together.
+#[tokio::test]
+async fn an_account_holds_at_most_100_pending_invitations_under_concurrency() {
+    let app = roomy_app().await;
+    let owner = owner_of_new_account(&app).await;
+    let invite = |email: String| {
+        let (app, token) = (&app, owner.token.clone());
+        async move {
+            api(
+                app,
+                Method::POST,
+                "/invitations",
+                Auth::Bearer(&token),
+                Some(json!({ "email": email, "role": "viewer" })),
+            )
+            .await
+        }
+    };
+    let same = unique_email();
+    let twice = futures::future::join_all((0..5).map(|_| invite(same.clone()))).await;
+    let created = twice
+        .iter()
+        .filter(|a| a.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "one invitation per email");
+    for refused in twice.iter().filter(|a| a.status != StatusCode::CREATED) {
+        assert_problem(refused, StatusCode::CONFLICT, "conflict");
+    }
+
+    let answers = futures::future::join_all((0..110).map(|_| invite(unique_email()))).await;
+    let created = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 99, "100 pending in all, the first included");
+    for refused in answers.iter().filter(|a| a.status != StatusCode::CREATED) {
+        assert_problem(refused, StatusCode::CONFLICT, "conflict");
+        assert!(refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("100 pending invitations"));
+    }
+    let pending = api(
+        &app,
+        Method::GET,
+        "/invitations",
+        Auth::Bearer(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(pending.body["data"].as_array().unwrap().len(), 100);
+}
+
 // Roles
 
 /// What a cell of the matrix expects.
