@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     audit::{AuditEventView, AuditQuery},
-    auth::{identity::ClientInfo, role::Role},
+    auth::{identity::ClientInfo, role::Role, rpc::AccountChoice},
     keys::Scope,
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
@@ -127,6 +127,9 @@ pub struct MeUser {
     email: String,
     /// The user's role in the account.
     role: Role,
+    /// Every account the user belongs to, in the order they joined them:
+    /// `POST /auth/token` with one's `account_id` acts there.
+    accounts: Vec<AccountChoice>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -149,16 +152,20 @@ pub async fn me(
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     let me = match caller {
-        Caller::User(actor) => Me {
-            account_id: actor.user.account_id.clone(),
-            credential: "bearer_token",
-            user: Some(MeUser {
-                email: state.accounts.email_of(&actor.user).await?,
-                role: actor.user.role,
-                id: actor.user.user_id,
-            }),
-            key: None,
-        },
+        Caller::User(actor) => {
+            let summary = state.accounts.summary(&actor.user).await?;
+            Me {
+                account_id: summary.account_id,
+                credential: "bearer_token",
+                user: Some(MeUser {
+                    id: summary.user_id,
+                    email: summary.email,
+                    role: summary.role,
+                    accounts: summary.accounts,
+                }),
+                key: None,
+            }
+        }
         Caller::Key(key) => Me {
             account_id: key.account_id.clone(),
             credential: "api_key",

@@ -3,7 +3,7 @@
 //! clap builds `keysmith --help` and `settings_table` builds the README's
 //! table. Values are parsed (and refused) here, before anything starts.
 
-use crate::auth::throttle::ThrottlePolicy;
+use crate::{auth::throttle::ThrottlePolicy, storage::MembershipLimits};
 use clap::{ArgAction, Args};
 use ipnet::IpNet;
 use std::{fmt, net::SocketAddr, time::Duration};
@@ -78,6 +78,14 @@ pub struct Config {
     /// Idempotency-Keys one account may have used within 24 hours (their answers are kept that long, then swept); past it a new one gets 409 `too_many_idempotency_keys`.
     #[arg(long, env = "KEYSMITH_IDEMPOTENCY_MAX_KEYS", default_value = "1000", value_parser = count::<u32, 1_000_000>)]
     pub idempotency_max_keys: u32,
+
+    /// Members one account may have, owners included; accepting an invitation past it gets 409.
+    #[arg(long, env = "KEYSMITH_MAX_MEMBERS_PER_ACCOUNT", default_value = "1000", value_parser = count::<u32, 1_000_000>)]
+    pub max_members_per_account: u32,
+
+    /// Accounts one user may belong to (their own included); accepting an invitation past it gets 409.
+    #[arg(long, env = "KEYSMITH_MAX_ACCOUNTS_PER_USER", default_value = "100", value_parser = count::<u32, 10_000>)]
+    pub max_accounts_per_user: u32,
 
     /// What new API keys start with (2 to 20 letters, digits and underscores), so people and secret scanners can recognise them.
     #[arg(long, env = "KEYSMITH_KEY_PREFIX", default_value = "ks_live_", value_parser = key_prefix)]
@@ -176,6 +184,13 @@ impl Config {
             window: self.login_window,
             email_slowdown_after: self.login_email_slowdown_after,
             signups_per_hour: self.signup_max_per_hour,
+        }
+    }
+
+    pub fn membership_limits(&self) -> MembershipLimits {
+        MembershipLimits {
+            members_per_account: self.max_members_per_account.into(),
+            accounts_per_user: self.max_accounts_per_user.into(),
         }
     }
 

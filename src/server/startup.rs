@@ -140,7 +140,7 @@ fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker)
             CredentialCache::new(config.verify_cache_ttl, config.verify_cache_entries),
             usage,
         ),
-        teams: Teams::new(db.clone(), accounts.clone()),
+        teams: Teams::new(db.clone(), accounts.clone(), config.membership_limits()),
         accounts,
         audit: AuditLog::new(db.clone()),
         idempotency: Idempotency::new(db.clone(), secrets.idempotency, config.idempotency_max_keys),

@@ -26,21 +26,22 @@ use crate::{
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Pending invitations an account may hold at once.
 pub const MAX_PENDING_INVITATIONS: i64 = 100;
-const LIMITS: MembershipLimits = MembershipLimits {
-    members_per_account: 1_000,
-    accounts_per_user: 100,
-};
 
 /// The teams service: held once in the server's state.
 #[derive(Clone)]
 pub struct Teams {
     db: Db,
     accounts: Accounts,
+    limits: MembershipLimits,
 }
 
 impl Teams {
-    pub fn new(db: Db, accounts: Accounts) -> Self {
-        Teams { db, accounts }
+    pub fn new(db: Db, accounts: Accounts, limits: MembershipLimits) -> Self {
+        Teams {
+            db,
+            accounts,
+            limits,
+        }
     }
 
     /// The members and pending invitations: for owners and admins.
@@ -348,7 +349,7 @@ impl Teams {
         let digest = parse_token(token)?.digest();
         let outcome = self
             .db
-            .accept_invitation(&digest, invitee, event.occurred_at, LIMITS, &event)
+            .accept_invitation(&digest, invitee, event.occurred_at, self.limits, &event)
             .await?;
         match outcome {
             Acceptance::Joined => {}
@@ -366,13 +367,13 @@ impl Teams {
             Acceptance::AccountFull => {
                 return Err(AppError::Conflict(format!(
                     "{} has {} members, the most an account may have.",
-                    invitation.account_name, LIMITS.members_per_account
+                    invitation.account_name, self.limits.members_per_account
                 )))
             }
             Acceptance::TooManyAccounts => {
                 return Err(AppError::Conflict(format!(
                     "You belong to {} accounts, the most one user may. Leave one first.",
-                    LIMITS.accounts_per_user
+                    self.limits.accounts_per_user
                 )))
             }
         }

@@ -104,6 +104,12 @@ pub async fn me(app: &TestApp, token: &str) -> Value {
 /// Invites a new email as `role`; the email and the link's token.
 pub async fn invite(app: &TestApp, token: &str, role: &str) -> (String, String) {
     let email = unique_email();
+    let link_token = invite_email(app, token, &email, role).await;
+    (email, link_token)
+}
+
+/// Invites `email`: the link's token.
+async fn invite_email(app: &TestApp, token: &str, email: &str, role: &str) -> String {
     let answer = api(
         app,
         Method::POST,
@@ -114,8 +120,7 @@ pub async fn invite(app: &TestApp, token: &str, role: &str) -> (String, String) 
     .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     let url = answer.body["data"]["invite_url"].as_str().unwrap();
-    let link_token = url.rsplit("/invite/").next().unwrap().to_owned();
-    (email, link_token)
+    url.rsplit("/invite/").next().unwrap().to_owned()
 }
 
 /// A new person who joined the owner's account as `role` by signing up on
@@ -439,6 +444,20 @@ async fn bad_invitations_get_clear_errors() {
     assert_problem(&by_key, StatusCode::FORBIDDEN, "forbidden");
 }
 
+/// How many of `answers` have `status`; every other is 409 `conflict`
+/// whose detail says `why`.
+fn passed_or_conflict(answers: &[Answer], status: StatusCode, why: &str) -> usize {
+    for refused in answers.iter().filter(|a| a.status != status) {
+        assert_problem(refused, StatusCode::CONFLICT, "conflict");
+        assert!(
+            refused.body["detail"].as_str().unwrap().contains(why),
+            "{}",
+            refused.body
+        );
+    }
+    answers.iter().filter(|a| a.status == status).count()
+}
+
 /// The cap on pending invitations holds when they all arrive at once, and
 /// one email is invited once however many ask together.
 #[tokio::test]
@@ -460,28 +479,18 @@ async fn an_account_holds_at_most_100_pending_invitations_under_concurrency() {
     };
     let same = unique_email();
     let twice = futures::future::join_all((0..5).map(|_| invite(same.clone()))).await;
-    let created = twice
-        .iter()
-        .filter(|a| a.status == StatusCode::CREATED)
-        .count();
-    assert_eq!(created, 1, "one invitation per email");
-    for refused in twice.iter().filter(|a| a.status != StatusCode::CREATED) {
-        assert_problem(refused, StatusCode::CONFLICT, "conflict");
-    }
+    assert_eq!(
+        passed_or_conflict(&twice, StatusCode::CREATED, ""),
+        1,
+        "one invitation per email"
+    );
 
     let answers = futures::future::join_all((0..110).map(|_| invite(unique_email()))).await;
-    let created = answers
-        .iter()
-        .filter(|a| a.status == StatusCode::CREATED)
-        .count();
-    assert_eq!(created, 99, "100 pending in all, the first included");
-    for refused in answers.iter().filter(|a| a.status != StatusCode::CREATED) {
-        assert_problem(refused, StatusCode::CONFLICT, "conflict");
-        assert!(refused.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("100 pending invitations"));
-    }
+    assert_eq!(
+        passed_or_conflict(&answers, StatusCode::CREATED, "100 pending invitations"),
+        99,
+        "100 pending in all, the first included"
+    );
     let pending = api(
         &app,
         Method::GET,
@@ -491,6 +500,75 @@ async fn an_account_holds_at_most_100_pending_invitations_under_concurrency() {
     )
     .await;
     assert_eq!(pending.body["data"].as_array().unwrap().len(), 100);
+}
+
+async fn accept(app: &TestApp, bearer: &str, link: &str) -> Answer {
+    api(
+        app,
+        Method::POST,
+        "/invitations/accept",
+        Auth::Bearer(bearer),
+        Some(json!({ "token": link })),
+    )
+    .await
+}
+
+/// Accepting invitations at the same moment cannot take an account past its
+/// members, nor a user past their accounts.
+#[tokio::test]
+async fn the_membership_limits_hold_under_concurrency() {
+    let app = TestApp::spawn_with(&[
+        ("KEYSMITH_SIGNUP_MAX_PER_HOUR", "10000"),
+        ("KEYSMITH_MAX_MEMBERS_PER_ACCOUNT", "3"),
+        ("KEYSMITH_MAX_ACCOUNTS_PER_USER", "2"),
+    ])
+    .await;
+
+    // Four invitees for an account with room for two more.
+    let owner = owner(&app).await;
+    let mut invitees = Vec::new();
+    for _ in 0..4 {
+        let (email, link) = invite(&app, &owner.token, "viewer").await;
+        invitees.push((signed_up_as(&app, &email).await, link));
+    }
+    let answers = futures::future::join_all(
+        invitees
+            .iter()
+            .map(|(person, link)| accept(&app, &person.token, link)),
+    )
+    .await;
+    assert_eq!(
+        passed_or_conflict(&answers, StatusCode::OK, "has 3 members"),
+        2,
+        "the owner and two members"
+    );
+    let members = api(
+        &app,
+        Method::GET,
+        "/members",
+        Auth::Bearer(&owner.token),
+        None,
+    )
+    .await;
+    assert_eq!(members.body["data"].as_array().unwrap().len(), 3);
+
+    // A user with an account of their own, invited to three more, may join
+    // one: two accounts in all.
+    let user = owner_of_new_account(&app).await;
+    let mut links = Vec::new();
+    for _ in 0..3 {
+        let other = owner_of_new_account(&app).await;
+        links.push(invite_email(&app, &other.token, &user.email, "developer").await);
+    }
+    let answers =
+        futures::future::join_all(links.iter().map(|link| accept(&app, &user.token, link))).await;
+    assert_eq!(
+        passed_or_conflict(&answers, StatusCode::OK, "You belong to 2 accounts"),
+        1,
+        "their own account and one more"
+    );
+    let accounts = me(&app, &user.token).await["user"]["accounts"].clone();
+    assert_eq!(accounts.as_array().map(Vec::len), Some(2), "{accounts}");
 }
 
 // Roles
