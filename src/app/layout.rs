@@ -5,7 +5,8 @@ use crate::{
     app::components::BrandMark,
     auth::{
         role::Role,
-        rpc::{current_user, SignOut, SwitchAccount, UserSummary},
+        rpc::{current_user, SignOut, SwitchAccount},
+        summary::UserSummary,
     },
     error::AppError,
 };

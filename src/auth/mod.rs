@@ -6,6 +6,7 @@ pub mod email;
 pub mod password;
 pub mod role;
 pub mod rpc;
+pub mod summary;
 
 #[cfg(feature = "ssr")]
 pub mod hashing;

@@ -2,7 +2,7 @@
 //! call. Each reads the request, calls the accounts service, and shapes the
 //! answer.
 
-use super::role::Role;
+use super::summary::UserSummary;
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -16,40 +16,6 @@ use crate::{
     },
     shared::context::provided,
 };
-
-/// The signed-in user, as the dashboard shows them: who they are, the
-/// account they act in and their role there, and every account they may
-/// switch to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserSummary {
-    pub user_id: String,
-    pub email: String,
-    pub account_id: String,
-    pub role: Role,
-    /// In the order the user joined them.
-    pub accounts: Vec<AccountChoice>,
-}
-
-impl UserSummary {
-    /// The name of the account the user acts in.
-    pub fn account_name(&self) -> &str {
-        self.accounts
-            .iter()
-            .find(|a| a.id == self.account_id)
-            .map(|a| a.name.as_str())
-            .unwrap_or_default()
-    }
-}
-
-/// One of the user's accounts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct AccountChoice {
-    pub id: String,
-    pub name: String,
-    /// The user's role there.
-    pub role: Role,
-}
 
 /// What the sign-in and sign-up pages need to know about the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

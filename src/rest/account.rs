@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     audit::{AuditEventView, AuditQuery},
-    auth::{identity::ClientInfo, role::Role, rpc::AccountChoice},
+    auth::{identity::ClientInfo, role::Role, summary::AccountChoice},
     keys::Scope,
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};

@@ -6,7 +6,7 @@ mod form;
 
 use crate::{
     app::{components::Pager, dialog::DialogHooks, format, layout::UserResource},
-    auth::{role::Role, rpc::UserSummary},
+    auth::{role::Role, summary::UserSummary},
     keys::{
         model::{ApiKeyView, KeyPage, KeyQuery, KeyStatus},
         rpc::list_api_keys,

@@ -1,0 +1,39 @@
+//! The signed-in user as the dashboard and `GET /api/v2/me` show them: who
+//! they are, where they act, with which role, and where else they may.
+
+use super::role::Role;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user, as the dashboard shows them: who they are, the
+/// account they act in and their role there, and every account they may
+/// switch to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub user_id: String,
+    pub email: String,
+    pub account_id: String,
+    pub role: Role,
+    /// In the order the user joined them.
+    pub accounts: Vec<AccountChoice>,
+}
+
+impl UserSummary {
+    /// The name of the account the user acts in.
+    pub fn account_name(&self) -> &str {
+        self.accounts
+            .iter()
+            .find(|a| a.id == self.account_id)
+            .map(|a| a.name.as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// One of the user's accounts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AccountChoice {
+    pub id: String,
+    pub name: String,
+    /// The user's role there.
+    pub role: Role,
+}
