@@ -126,7 +126,7 @@ fn TeamView(team: Team, open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
         .collect_view();
     let your_role = team.your_role;
     view! {
-        <section aria-labelledby="members-title">
+        <section class="page-section" aria-labelledby="members-title">
             <h2 id="members-title">"Members"</h2>
             <div class="table-wrap">
                 <table class="members">
@@ -144,7 +144,7 @@ fn TeamView(team: Team, open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
                 </table>
             </div>
         </section>
-        <section aria-labelledby="invitations-title">
+        <section class="page-section" aria-labelledby="invitations-title">
             <h2 id="invitations-title">"Pending invitations"</h2>
             {if team.invitations.is_empty() {
                 view! { <p class="muted">"No pending invitations."</p> }.into_any()
@@ -195,7 +195,7 @@ fn TeamView(team: Team, open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
 #[component]
 fn RoleGuide() -> impl IntoView {
     view! {
-        <section aria-labelledby="roles-title">
+        <section class="page-section" aria-labelledby="roles-title">
             <h2 id="roles-title">"Roles"</h2>
             <dl class="details">
                 {Role::ALL.into_iter().map(|role| view! {
