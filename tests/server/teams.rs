@@ -96,9 +96,14 @@ pub async fn token_for(app: &TestApp, email: &str, account_id: Option<&str>) -> 
 }
 
 pub async fn me(app: &TestApp, token: &str) -> Value {
-    let answer = api(app, Method::GET, "/me", Auth::Bearer(token), None).await;
+    let answer = read(app, "/me", token).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.body["data"].clone()
+}
+
+/// A GET with a member's bearer token.
+async fn read(app: &TestApp, path: &str, token: &str) -> Answer {
+    api(app, Method::GET, path, Auth::Bearer(token), None).await
 }
 
 /// Invites a new email as `role`; the email and the link's token.
@@ -157,14 +162,7 @@ async fn an_invitation_link_is_shown_once_and_only_its_digest_is_kept() {
     let (email, link) = invite(&app, &owner.token, "developer").await;
     assert_eq!(link.len(), 64, "256 bits as hex");
 
-    let listed = api(
-        &app,
-        Method::GET,
-        "/invitations",
-        Auth::Bearer(&owner.token),
-        None,
-    )
-    .await;
+    let listed = read(&app, "/invitations", &owner.token).await;
     assert_eq!(listed.status, StatusCode::OK);
     let invitations = listed.body["data"].as_array().unwrap();
     assert_eq!(invitations.len(), 1);
@@ -230,14 +228,7 @@ async fn an_invitation_is_accepted_once_by_the_invited_email() {
     assert_eq!(in_team["account_id"], account_id);
     assert_eq!(in_team["user"]["role"], "viewer");
 
-    let members = api(
-        &app,
-        Method::GET,
-        "/members",
-        Auth::Bearer(&owner.token),
-        None,
-    )
-    .await;
+    let members = read(&app, "/members", &owner.token).await;
     let roles: Vec<(String, String)> = members.body["data"]
         .as_array()
         .unwrap()
@@ -256,14 +247,7 @@ async fn an_invitation_is_accepted_once_by_the_invited_email() {
             (email, "viewer".into())
         ]
     );
-    let pending = api(
-        &app,
-        Method::GET,
-        "/invitations",
-        Auth::Bearer(&owner.token),
-        None,
-    )
-    .await;
+    let pending = read(&app, "/invitations", &owner.token).await;
     assert_eq!(pending.body["data"], json!([]));
 }
 
@@ -289,14 +273,7 @@ async fn revoked_expired_and_unknown_links_answer_clearly() {
     let owner = owner(&app).await;
 
     let (email, revoked_link) = invite(&app, &owner.token, "developer").await;
-    let listed = api(
-        &app,
-        Method::GET,
-        "/invitations",
-        Auth::Bearer(&owner.token),
-        None,
-    )
-    .await;
+    let listed = read(&app, "/invitations", &owner.token).await;
     let id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
     for _ in 0..2 {
         let revoked = api(
@@ -365,14 +342,7 @@ async fn another_accounts_invitations_and_members_are_out_of_reach() {
     let team = Team::new(&app).await;
     let stranger = owner(&app).await;
     invite(&app, &team.owner.token, "viewer").await;
-    let listed = api(
-        &app,
-        Method::GET,
-        "/invitations",
-        Auth::Bearer(&team.owner.token),
-        None,
-    )
-    .await;
+    let listed = read(&app, "/invitations", &team.owner.token).await;
     let id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
     let target = &team.developer.user_id;
     for (method, path, body) in [
@@ -387,24 +357,10 @@ async fn another_accounts_invitations_and_members_are_out_of_reach() {
         let answer = api(&app, method, &path, Auth::Bearer(&stranger.token), body).await;
         assert_problem(&answer, StatusCode::NOT_FOUND, "not_found");
     }
-    let theirs = api(
-        &app,
-        Method::GET,
-        "/members",
-        Auth::Bearer(&stranger.token),
-        None,
-    )
-    .await;
+    let theirs = read(&app, "/members", &stranger.token).await;
     assert_eq!(theirs.body["data"].as_array().unwrap().len(), 1);
     // Still there.
-    let ours = api(
-        &app,
-        Method::GET,
-        "/invitations",
-        Auth::Bearer(&team.owner.token),
-        None,
-    )
-    .await;
+    let ours = read(&app, "/invitations", &team.owner.token).await;
     assert_eq!(ours.body["data"].as_array().unwrap().len(), 1);
 }
 
@@ -491,14 +447,7 @@ async fn an_account_holds_at_most_100_pending_invitations_under_concurrency() {
         99,
         "100 pending in all, the first included"
     );
-    let pending = api(
-        &app,
-        Method::GET,
-        "/invitations",
-        Auth::Bearer(&owner.token),
-        None,
-    )
-    .await;
+    let pending = read(&app, "/invitations", &owner.token).await;
     assert_eq!(pending.body["data"].as_array().unwrap().len(), 100);
 }
 
@@ -542,14 +491,7 @@ async fn the_membership_limits_hold_under_concurrency() {
         2,
         "the owner and two members"
     );
-    let members = api(
-        &app,
-        Method::GET,
-        "/members",
-        Auth::Bearer(&owner.token),
-        None,
-    )
-    .await;
+    let members = read(&app, "/members", &owner.token).await;
     assert_eq!(members.body["data"].as_array().unwrap().len(), 3);
 
     // A user with an account of their own, invited to three more, may join
@@ -806,7 +748,7 @@ async fn rest_operation(
 /// The id of a new invitation as `role`.
 async fn invitation_id(app: &TestApp, owner: &str, role: &str) -> String {
     let (email, _) = invite(app, owner, role).await;
-    let listed = api(app, Method::GET, "/invitations", Auth::Bearer(owner), None).await;
+    let listed = read(app, "/invitations", owner).await;
     listed.body["data"]
         .as_array()
         .unwrap()
@@ -994,7 +936,7 @@ async fn an_account_always_keeps_an_owner() {
     } else {
         token_for(&app, &second.email, Some(&team.account_id)).await
     };
-    let members = api(&app, Method::GET, "/members", Auth::Bearer(&token), None).await;
+    let members = read(&app, "/members", &token).await;
     let owners = members.body["data"]
         .as_array()
         .unwrap()
@@ -1023,14 +965,7 @@ async fn a_removed_or_demoted_member_is_signed_out_of_the_account_at_once() {
     )
     .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
-    let by_token = api(
-        &app,
-        Method::GET,
-        "/api-keys",
-        Auth::Bearer(&developer.token),
-        None,
-    )
-    .await;
+    let by_token = read(&app, "/api-keys", &developer.token).await;
     assert_problem(&by_token, StatusCode::UNAUTHORIZED, "unauthenticated");
     let (status, _) = app
         .call_as(&developer.browser, "list_api_keys", json!({ "query": {} }))
@@ -1065,14 +1000,7 @@ async fn a_removed_or_demoted_member_is_signed_out_of_the_account_at_once() {
     .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     assert_eq!(changed.body["data"]["role"], "developer");
-    let old = api(
-        &app,
-        Method::GET,
-        "/api-keys",
-        Auth::Bearer(&viewer.token),
-        None,
-    )
-    .await;
+    let old = read(&app, "/api-keys", &viewer.token).await;
     assert_problem(&old, StatusCode::UNAUTHORIZED, "unauthenticated");
     // A dashboard page is the first to meet the ended session: it is ended
     // before the page streams, and the answer is the way to sign in.
@@ -1094,14 +1022,7 @@ async fn a_removed_or_demoted_member_is_signed_out_of_the_account_at_once() {
     let fresh = token_for(&app, &viewer.email, None).await;
     assert_eq!(me(&app, &fresh).await["user"]["role"], "developer");
 
-    let events = api(
-        &app,
-        Method::GET,
-        "/audit-events",
-        Auth::Bearer(&team.owner.token),
-        None,
-    )
-    .await;
+    let events = read(&app, "/audit-events", &team.owner.token).await;
     let actions: Vec<&str> = events.body["data"]
         .as_array()
         .unwrap()
@@ -1132,14 +1053,7 @@ async fn keys_name_who_made_them_and_a_removed_member_as_removed() {
     let app = roomy_app().await;
     let team = Team::new(&app).await;
     let (id, _) = key_with(&app, &team.developer.token, &["read"]).await;
-    let key = api(
-        &app,
-        Method::GET,
-        &format!("/api-keys/{id}"),
-        Auth::Bearer(&team.owner.token),
-        None,
-    )
-    .await;
+    let key = read(&app, &format!("/api-keys/{id}"), &team.owner.token).await;
     assert_eq!(
         key.body["data"]["created_by"],
         team.developer.user_id.as_str()
@@ -1161,14 +1075,7 @@ async fn keys_name_who_made_them_and_a_removed_member_as_removed() {
         None,
     )
     .await;
-    let key = api(
-        &app,
-        Method::GET,
-        &format!("/api-keys/{id}"),
-        Auth::Bearer(&team.owner.token),
-        None,
-    )
-    .await;
+    let key = read(&app, &format!("/api-keys/{id}"), &team.owner.token).await;
     assert_eq!(
         key.body["data"]["created_by"],
         team.developer.user_id.as_str()
