@@ -29,6 +29,12 @@ pub enum AppError {
     Throttled { retry_after_minutes: u64 },
     #[error("Too many sign-ups from your address. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
     TooManySignUps { retry_after_minutes: u64 },
+    /// The account made as many invitations in the last hour as it may.
+    #[error("This account has sent {per_hour} invitations in the last hour, the most it may. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
+    TooManyInvitations {
+        per_hour: u32,
+        retry_after_minutes: u64,
+    },
     /// Every password-hashing slot for sign-ups is taken and the queue is full.
     #[error("Keysmith is busy. Try again in a few seconds.")]
     Busy,
@@ -62,8 +68,8 @@ pub enum AppError {
     IdempotencyKeyReused,
     #[error("A request with this Idempotency-Key is still being processed. Retry later.")]
     IdempotencyKeyInUse,
-    /// The account holds this many unexpired Idempotency-Keys already.
-    #[error("This account has used {0} Idempotency-Keys in the last 24 hours, the most Keysmith keeps. Reuse one for its retries, or wait for the oldest to expire.")]
+    /// The member holds this many unexpired Idempotency-Keys already.
+    #[error("You have used {0} Idempotency-Keys in the last 24 hours, the most Keysmith keeps. Reuse one for its retries, or wait for the oldest to expire.")]
     TooManyIdempotencyKeys(u32),
     /// The request itself was malformed (missing or mistyped arguments).
     #[error("Bad request: {0}")]
@@ -157,7 +163,9 @@ impl AppError {
             AppError::MethodNotAllowed => 405,
             AppError::IdempotencyKeyReused => 422,
             AppError::IdempotencyKeyInUse | AppError::TooManyIdempotencyKeys(_) => 409,
-            AppError::Throttled { .. } | AppError::TooManySignUps { .. } => 429,
+            AppError::Throttled { .. }
+            | AppError::TooManySignUps { .. }
+            | AppError::TooManyInvitations { .. } => 429,
             AppError::Network | AppError::Busy | AppError::Unavailable => 503,
             AppError::Internal => 500,
         }
@@ -171,6 +179,10 @@ impl AppError {
             }
             | AppError::TooManySignUps {
                 retry_after_minutes,
+            }
+            | AppError::TooManyInvitations {
+                retry_after_minutes,
+                ..
             } => Some(retry_after_minutes * 60),
             AppError::Busy | AppError::Unavailable => Some(BUSY_RETRY_SECONDS),
             _ => None,
@@ -184,6 +196,7 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Throttled { .. } => "too_many_attempts",
             AppError::TooManySignUps { .. } => "too_many_sign_ups",
+            AppError::TooManyInvitations { .. } => "too_many_invitations",
             AppError::Busy => "busy",
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",

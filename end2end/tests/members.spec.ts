@@ -66,6 +66,14 @@ test("an owner invites a viewer, who joins from another browser and sees the key
   await expect(other.getByRole("button", { name: "Delete" })).toHaveCount(0);
   await expect(other.getByRole("link", { name: "Members" })).toHaveCount(0);
 
+  // Their audit log shows the key's creation, not who joined or from where.
+  await other.getByRole("link", { name: "Audit log" }).click();
+  await hydrated(other);
+  await expect(other.getByText("you see key events, without client addresses and browsers")).toBeVisible();
+  await expect(other.getByRole("cell", { name: "Key created", exact: true }).first()).toBeVisible();
+  await expect(other.getByRole("cell", { name: "Member joined", exact: true })).toHaveCount(0);
+  await expect(other.getByRole("cell", { name: "Signed in", exact: true })).toHaveCount(0);
+
   // The link is spent.
   const again = await (await browser.newContext()).newPage();
   await again.goto(link);

@@ -7,6 +7,16 @@ pub mod service;
 
 use serde::{Deserialize, Serialize};
 
+/// How much of the audit log a credential sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditView {
+    /// Every event, with client addresses and user agents.
+    Everything,
+    /// Key events only, without client addresses and user agents: people's
+    /// emails, addresses and browsers are for owners and admins.
+    KeyEventsWithoutClients,
+}
+
 /// Everything that writes an audit event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -8,5 +8,7 @@ use leptos::{prelude::*, server_fn::codec::Json};
 pub async fn list_audit_events(query: AuditQuery) -> Result<AuditPage, AppError> {
     use crate::{audit::service::AuditLog, auth::session::signed_in, shared::context::provided};
     let user = signed_in().await?;
-    provided::<AuditLog>()?.list(&user.account_id, &query).await
+    provided::<AuditLog>()?
+        .list(&user.account_id, user.role.audit_view(), &query)
+        .await
 }

@@ -1,7 +1,7 @@
 //! Reading the audit log. Events are written by the changes they record,
 //! inside the same storage transaction where there is one.
 
-use super::{AuditAction, AuditEventView, AuditPage, AuditQuery};
+use super::{AuditAction, AuditEventView, AuditPage, AuditQuery, AuditView};
 use crate::{error::AppError, shared::pagination, storage::Db};
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -18,8 +18,13 @@ impl AuditLog {
         AuditLog { db }
     }
 
-    /// The account's events, newest first.
-    pub async fn list(&self, account_id: &str, query: &AuditQuery) -> Result<AuditPage, AppError> {
+    /// The account's events, newest first, as much of them as `view` sees.
+    pub async fn list(
+        &self,
+        account_id: &str,
+        view: AuditView,
+        query: &AuditQuery,
+    ) -> Result<AuditPage, AppError> {
         let limit = pagination::page_size(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         let before = pagination::decode_cursor(query.cursor.as_deref(), "evt_")?;
         let key_id = query
@@ -29,8 +34,15 @@ impl AuditLog {
             .filter(|k| !k.is_empty());
         let rows = self
             .db
-            .audit_events(account_id, key_id, before.as_deref(), limit + 1)
+            .audit_events(
+                account_id,
+                key_id,
+                view == AuditView::KeyEventsWithoutClients,
+                before.as_deref(),
+                limit + 1,
+            )
             .await?;
+        let clients = view == AuditView::Everything;
         let (rows, next_cursor) = pagination::into_page(rows, limit, |r| &r.id);
         let events = rows
             .into_iter()
@@ -42,8 +54,8 @@ impl AuditLog {
                     key_id: r.key_id,
                     key_name: r.key_name,
                     occurred_at: r.occurred_at,
-                    client_ip: r.client_ip,
-                    user_agent: r.user_agent,
+                    client_ip: r.client_ip.filter(|_| clients),
+                    user_agent: r.user_agent.filter(|_| clients),
                     member: r.member_email,
                     detail: r.detail,
                 })

@@ -2,7 +2,7 @@
 //! may do. Ranked `Owner > Admin > Developer > Viewer`; each role may do
 //! everything the roles below it may.
 
-use crate::error::AppError;
+use crate::{audit::AuditView, error::AppError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -47,11 +47,15 @@ impl Role {
     pub fn description(self) -> &'static str {
         match self {
             Role::Owner => "Everything, including managing other owners.",
-            Role::Admin => "Manage all keys; invite and manage developers and viewers.",
-            Role::Developer => {
-                "Create, edit, rotate and revoke keys; delete the keys they created."
+            Role::Admin => {
+                "Manage all keys; invite and manage developers and viewers; see the whole audit log."
             }
-            Role::Viewer => "See keys (masked), their usage and the audit log.",
+            Role::Developer => {
+                "Create, edit, rotate and revoke keys; delete the keys they created; see the key events of the audit log."
+            }
+            Role::Viewer => {
+                "See keys (masked), their usage and the key events of the audit log."
+            }
         }
     }
 
@@ -77,6 +81,10 @@ impl Role {
     pub const DELETE_ANY_KEY: Role = Role::Admin;
     /// Seeing the members and pending invitations.
     pub const SEE_MEMBERS: Role = Role::Admin;
+    /// Seeing who is in the team and what they do: membership and sign-in
+    /// events in the audit log, and every event's client address and user
+    /// agent. The roles below see key events without those.
+    pub const SEE_TEAM_ACTIVITY: Role = Role::Admin;
 
     /// The role needed to invite, change or remove a member holding (or
     /// being given) `role`: admins manage developers and viewers, owners
@@ -85,6 +93,15 @@ impl Role {
         match role {
             Role::Owner | Role::Admin => Role::Owner,
             Role::Developer | Role::Viewer => Role::Admin,
+        }
+    }
+
+    /// What of the audit log this role sees.
+    pub fn audit_view(self) -> AuditView {
+        if self >= Role::SEE_TEAM_ACTIVITY {
+            AuditView::Everything
+        } else {
+            AuditView::KeyEventsWithoutClients
         }
     }
 
@@ -145,6 +162,20 @@ mod tests {
         assert_eq!(Role::Admin.grantable(), vec![Role::Developer, Role::Viewer]);
         assert!(Role::Developer.grantable().is_empty());
         assert!(Role::Viewer.grantable().is_empty());
+    }
+
+    #[test]
+    fn only_owners_and_admins_see_team_activity_in_the_audit_log() {
+        assert_eq!(Role::Owner.audit_view(), AuditView::Everything);
+        assert_eq!(Role::Admin.audit_view(), AuditView::Everything);
+        assert_eq!(
+            Role::Developer.audit_view(),
+            AuditView::KeyEventsWithoutClients
+        );
+        assert_eq!(
+            Role::Viewer.audit_view(),
+            AuditView::KeyEventsWithoutClients
+        );
     }
 
     #[test]

@@ -426,11 +426,16 @@ async fn insert_owner(
         )
         .await?;
     match created {
-        OwnerCreated::Created => {
+        OwnerCreated::Created {
+            membership_generation,
+        } => {
             tracing::info!(user_id = %user.user_id, account_id = %user.account_id, "account created");
             Ok(Membership {
                 user: actor.user,
-                generations: Generations::default(),
+                generations: Generations {
+                    user: 0,
+                    membership: membership_generation,
+                },
             })
         }
         OwnerCreated::EmailTaken => Err(email_taken()),

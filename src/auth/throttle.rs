@@ -13,6 +13,7 @@
 
 use crate::{
     error::AppError,
+    shared::clock::minutes_until,
     storage::{Admission, Db, Limit},
 };
 use sha2::{Digest, Sha256};
@@ -164,14 +165,6 @@ fn slowdown(email_failures: i64, threshold: u32) -> Duration {
         return Duration::ZERO;
     }
     Duration::from_secs(over as u64 + 1).min(MAX_DELAY)
-}
-
-/// Whole minutes, rounded up, never less than one nor more than the
-/// window: the oldest attempt counted may be a concurrent one, stamped a
-/// moment after this request's `now`.
-fn minutes_until(ms: i64, window_ms: i64) -> u64 {
-    let minutes = (ms.clamp(0, window_ms) as u64).div_ceil(60_000);
-    minutes.max(1)
 }
 
 #[cfg(test)]

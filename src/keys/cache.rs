@@ -155,9 +155,13 @@ impl CredentialCache {
     }
 
     /// Whether the cache may be used: false while changes made elsewhere may
-    /// go unheard. Trusting it again starts from an empty cache.
+    /// go unheard. Trusting it again starts from an empty cache. Every
+    /// change of trust moves the generation on, so a database read that
+    /// began before it (perhaps before a change this process never heard)
+    /// cannot fill the cache after it.
     pub fn set_trusted(&self, trusted: bool) {
-        let _generation = self.lock();
+        let mut generation = self.lock();
+        *generation += 1;
         if trusted {
             self.inner.known.clear();
             self.inner.unknown.clear();
@@ -265,6 +269,27 @@ mod tests {
         cache.set_trusted(true);
         assert!(cache.get(&raw(A)).is_none(), "emptied when trusted again");
         assert!(cache.get(&raw(B)).is_none(), "nothing was filled meanwhile");
+    }
+
+    #[test]
+    fn a_read_that_began_before_trust_was_regained_is_not_kept() {
+        let cache = cache();
+        cache.set_trusted(false);
+        // A verification reads the database while the listener is away.
+        let read_at = cache.generation();
+        cache.set_trusted(true);
+        cache.fill(raw(A), Some(Arc::new(credential())), read_at);
+        assert!(
+            cache.get(&raw(A)).is_none(),
+            "a pre-reconnect read was cached"
+        );
+        // And one that began while trusted, finished after trust was lost
+        // and regained, is not kept either.
+        let read_at = cache.generation();
+        cache.set_trusted(false);
+        cache.set_trusted(true);
+        cache.fill(raw(B), None, read_at);
+        assert!(cache.get(&raw(B)).is_none());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::{
     ApiState,
 };
 use crate::{
-    audit::{AuditEventView, AuditQuery},
+    audit::{AuditEventView, AuditQuery, AuditView},
     auth::{identity::ClientInfo, role::Role, summary::AccountChoice},
     keys::Scope,
 };
@@ -183,11 +183,12 @@ pub async fn me(
 
 /// `GET /audit-events`: a user's token, or a key with `admin`: the log
 /// holds people's emails, addresses and browsers, which a key made to read
-/// data has no business seeing.
+/// data has no business seeing. Members see what their role's audit view
+/// shows (viewers and developers: key events, without clients).
 #[utoipa::path(get, path = "/audit-events", tag = "Account", security(("bearer" = []), ("api_key" = [])),
     params(AuditQuery),
     responses(
-        (status = 200, description = "Audit events, newest first", body = Page<AuditEventView>),
+        (status = 200, description = "Audit events, newest first. Owners, admins and admin keys see every event with its client address and user agent; viewers and developers see key events only, without them", body = Page<AuditEventView>),
         problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden
@@ -198,7 +199,12 @@ pub async fn audit_events(
     Params(query): Params<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Scope::Admin)?;
-    let page = state.audit.list(caller.account_id(), &query).await?;
+    let view = match &caller {
+        Caller::User(actor) => actor.user.role.audit_view(),
+        // An admin key speaks for the account, as its owners do.
+        Caller::Key(_) => AuditView::Everything,
+    };
+    let page = state.audit.list(caller.account_id(), view, &query).await?;
     Ok(axum::Json(Page::<AuditEventView> {
         data: page.events,
         next_cursor: page.next_cursor,

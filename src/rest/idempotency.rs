@@ -1,20 +1,28 @@
 //! `Idempotency-Key` for the POSTs that create, rotate and revoke (the IETF
 //! httpapi draft): the same key and body within 24 hours get the stored
 //! answer without doing the work again; the same key with another body is a
-//! 422; while the first request runs, a second is a 409. Records belong to
-//! the caller's account. A stored answer may hold a new secret, so it is
-//! sealed with AES-256-GCM under a key derived (HKDF) from the
-//! Idempotency-Key value, which only the client holds; of the key itself
-//! only an HMAC under a server-held key is kept, so a guessable
-//! Idempotency-Key read from the database does not open its answer.
-//! Each account keeps at most `KEYSMITH_IDEMPOTENCY_MAX_KEYS` unexpired
-//! keys; expired answers are swept every few minutes.
+//! 422; while the first request runs, a second is a 409.
+//!
+//! An answer belongs to the credential that asked for it: the member (user
+//! and account) of the bearer token. Another member's identical request is a
+//! request of its own, and a replay passes the same authentication and the
+//! same role check as a fresh request before anything is replayed, so a
+//! stored secret never reaches anyone who could not have made it.
+//! Refusals of who is asking (401, 403, 429) are not stored and hold no key.
+//!
+//! A stored answer may hold a new secret, so it is sealed with AES-256-GCM
+//! under a key derived (HKDF) from the Idempotency-Key value, which only the
+//! client holds; of the key itself only an HMAC under a server-held key is
+//! kept, so a guessable Idempotency-Key read from the database does not open
+//! its answer. Each holder keeps at most `KEYSMITH_IDEMPOTENCY_MAX_KEYS`
+//! unexpired keys; expired answers are swept every few minutes.
 
 use super::{auth::UserCaller, problem, ApiState};
 use crate::{
+    auth::role::Role,
     error::AppError,
     shared::clock,
-    storage::{Claim, Db},
+    storage::{Claim, Db, IdempotencyClaim},
 };
 use aes_gcm::{
     aead::{Aead, KeyInit, Payload},
@@ -60,17 +68,22 @@ impl Idempotency {
         }
     }
 
-    fn digest(&self, account_id: &str, idempotency_key: &str) -> String {
-        stored_digest(&self.digest_key, account_id, idempotency_key)
+    fn digest(&self, account_id: &str, holder: &str, idempotency_key: &str) -> String {
+        stored_digest(&self.digest_key, account_id, holder, idempotency_key)
     }
 }
 
 /// HMAC-SHA-256 of an Idempotency-Key under the server-held key, bound to
-/// the account: what is stored instead of the key.
-fn stored_digest(server_key: &[u8; 32], account_id: &str, idempotency_key: &str) -> String {
+/// the account and the holder: what is stored instead of the key.
+fn stored_digest(
+    server_key: &[u8; 32],
+    account_id: &str,
+    holder: &str,
+    idempotency_key: &str,
+) -> String {
     let mut mac =
         <Hmac<Sha256> as Mac>::new_from_slice(server_key).expect("HMAC takes a key of any length");
-    for part in [account_id, idempotency_key] {
+    for part in [account_id, holder, idempotency_key] {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part.as_bytes());
     }
@@ -92,11 +105,18 @@ pub async fn sweep_every(db: Db, period: Duration) {
     }
 }
 
-pub async fn idempotent(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+/// The middleware of a route whose operation needs `needed` (the role the
+/// service checks too): a replay is refused whatever would refuse the
+/// operation itself, before any stored answer is looked at.
+pub async fn idempotent(
+    State((state, needed)): State<(ApiState, Role)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(raw) = req.headers().get(HEADER).cloned() else {
         return next.run(req).await;
     };
-    match handle(&state, &raw, req, next).await {
+    match handle(&state, needed, &raw, req, next).await {
         Ok(response) => response,
         Err(error) => problem::response(&error),
     }
@@ -104,22 +124,28 @@ pub async fn idempotent(State(state): State<ApiState>, req: Request, next: Next)
 
 async fn handle(
     state: &ApiState,
+    needed: Role,
     raw: &HeaderValue,
     req: Request,
     next: Next,
 ) -> Result<Response, AppError> {
     let (mut parts, body) = req.into_parts();
-    // Who is asking comes first: a stranger learns nothing from our rules.
+    // Who is asking, and whether they may, come first: a stranger or a
+    // member without the role learns nothing from our records, and uses
+    // none of them up.
     let UserCaller(actor) = UserCaller::from_request_parts(&mut parts, state)
         .await
         .map_err(|e| e.0)?;
+    actor.user.role.require(needed)?;
     let key = parse_key(raw)?;
     let body = to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| AppError::PayloadTooLarge)?;
+    let (account_id, holder) = (&actor.user.account_id, &actor.user.user_id);
     let scope = Scope {
-        key_digest: state.idempotency.digest(&actor.user.account_id, key),
-        account_id: actor.user.account_id.clone(),
+        key_digest: state.idempotency.digest(account_id, holder, key),
+        account_id: account_id.clone(),
+        holder: holder.clone(),
         request_hash: request_hash(parts.method.as_str(), parts.uri.path(), &body),
     };
     for _ in 0..2 {
@@ -128,14 +154,15 @@ async fn handle(
         let claim = state
             .idempotency
             .db
-            .claim_idempotency_key(
-                &scope.account_id,
-                &scope.key_digest,
-                &scope.request_hash,
-                now,
-                now - LIFETIME_MS,
-                i64::from(max_keys),
-            )
+            .claim_idempotency_key(&IdempotencyClaim {
+                account_id: &scope.account_id,
+                holder: &scope.holder,
+                key_digest: &scope.key_digest,
+                request_hash: &scope.request_hash,
+                now_ms: now,
+                expired_before: now - LIFETIME_MS,
+                max_live: i64::from(max_keys),
+            })
             .await?;
         match claim {
             Claim::Claimed => {
@@ -175,9 +202,11 @@ async fn handle(
     Err(AppError::IdempotencyKeyInUse)
 }
 
-/// Where a record lives and what request it answers.
+/// Where a record lives, whose it is and what request it answers.
 struct Scope {
     account_id: String,
+    /// The member (user id) whose credential made the request.
+    holder: String,
     key_digest: String,
     request_hash: String,
 }
@@ -219,8 +248,7 @@ async fn store(
             .await?;
         return Err(AppError::Internal);
     };
-    if parts.status.is_server_error() {
-        // Not the client's fault: let the same key try again.
+    if !worth_keeping(parts.status) {
         state
             .idempotency
             .db
@@ -245,6 +273,17 @@ async fn store(
             .await?;
     }
     Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// A server error is not the client's fault, and a refusal of who is asking
+/// (401, 403, 429) says nothing about the request: neither is kept, so the
+/// same key can try again and refusals use up no key.
+fn worth_keeping(status: StatusCode) -> bool {
+    !(status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+        ))
 }
 
 fn replay(scope: &Scope, key: &str, status: i64, sealed: &[u8]) -> Result<Response, AppError> {
@@ -278,7 +317,8 @@ fn plaintext(content_type: &str, body: &[u8]) -> Vec<u8> {
 }
 
 fn cipher(key: &str, scope: &Scope) -> Aes256Gcm {
-    let hkdf = Hkdf::<Sha256>::new(Some(scope.account_id.as_bytes()), key.as_bytes());
+    let salt = format!("{}/{}", scope.account_id, scope.holder);
+    let hkdf = Hkdf::<Sha256>::new(Some(salt.as_bytes()), key.as_bytes());
     let mut okm = [0u8; 32];
     hkdf.expand(b"keysmith-idempotent-response-v1", &mut okm)
         .expect("32 bytes is a valid HKDF-SHA256 output length");
@@ -291,7 +331,7 @@ fn seal(key: &str, scope: &Scope, plain: &[u8]) -> Result<Vec<u8>, AppError> {
     OsRng
         .try_fill_bytes(&mut nonce)
         .expect("the operating system's random number generator failed");
-    let aad = format!("{}:{}", scope.account_id, scope.key_digest);
+    let aad = format!("{}/{}:{}", scope.account_id, scope.holder, scope.key_digest);
     let sealed = cipher(key, scope)
         .encrypt(
             Nonce::from_slice(&nonce),
@@ -309,7 +349,7 @@ fn open(key: &str, scope: &Scope, sealed: &[u8]) -> Result<Vec<u8>, AppError> {
         return Err(AppError::Internal);
     }
     let (nonce, ciphertext) = sealed.split_at(12);
-    let aad = format!("{}:{}", scope.account_id, scope.key_digest);
+    let aad = format!("{}/{}:{}", scope.account_id, scope.holder, scope.key_digest);
     cipher(key, scope)
         .decrypt(
             Nonce::from_slice(nonce),
@@ -331,6 +371,7 @@ mod tests {
     fn scope() -> Scope {
         Scope {
             account_id: "acc_1".into(),
+            holder: "usr_1".into(),
             key_digest: "d".into(),
             request_hash: "h".into(),
         }
@@ -355,15 +396,37 @@ mod tests {
             ..scope()
         };
         assert!(open("retry-1", &other, &sealed).is_err());
+        let other_member = Scope {
+            holder: "usr_2".into(),
+            ..scope()
+        };
+        assert!(open("retry-1", &other_member, &sealed).is_err());
     }
 
     #[test]
-    fn stored_digests_need_the_server_key_and_differ_per_account() {
-        let digest = stored_digest(&[7; 32], "acc_1", "retry-1");
+    fn refusals_of_the_caller_and_server_errors_are_not_kept() {
+        for status in [401, 403, 429, 500, 503] {
+            assert!(
+                !worth_keeping(StatusCode::from_u16(status).unwrap()),
+                "{status}"
+            );
+        }
+        for status in [200, 201, 400, 404, 409, 422] {
+            assert!(
+                worth_keeping(StatusCode::from_u16(status).unwrap()),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_digests_need_the_server_key_and_differ_per_account_and_member() {
+        let digest = stored_digest(&[7; 32], "acc_1", "usr_1", "retry-1");
         assert_ne!(digest, hex::encode(Sha256::digest(b"retry-1")));
-        assert_ne!(digest, stored_digest(&[8; 32], "acc_1", "retry-1"));
-        assert_ne!(digest, stored_digest(&[7; 32], "acc_2", "retry-1"));
-        assert_eq!(digest, stored_digest(&[7; 32], "acc_1", "retry-1"));
+        assert_ne!(digest, stored_digest(&[8; 32], "acc_1", "usr_1", "retry-1"));
+        assert_ne!(digest, stored_digest(&[7; 32], "acc_2", "usr_1", "retry-1"));
+        assert_ne!(digest, stored_digest(&[7; 32], "acc_1", "usr_2", "retry-1"));
+        assert_eq!(digest, stored_digest(&[7; 32], "acc_1", "usr_1", "retry-1"));
     }
 
     #[test]

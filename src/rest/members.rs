@@ -119,7 +119,8 @@ pub async fn invitations(
         problem::Forbidden,
         problem::Conflict,
         problem::TooLarge,
-        problem::NotJson
+        problem::NotJson,
+        problem::TooManyAttempts
     ))]
 pub async fn invite(
     State(state): State<ApiState>,

@@ -13,7 +13,7 @@ mod verify;
 
 use crate::{
     audit::service::AuditLog,
-    auth::service::Accounts,
+    auth::{role::Role, service::Accounts},
     keys::Keys,
     shared::site::{PublicUrl, API_BASE_PATH},
     teams::service::Teams,
@@ -71,7 +71,10 @@ pub struct Routes<S> {
 }
 
 pub fn routes<S: Clone + Send + Sync + 'static>(state: ApiState) -> Routes<S> {
-    let idempotent = from_fn_with_state(state.clone(), idempotency::idempotent);
+    // Create, rotate and revoke all need the role that changes keys; a
+    // replay is refused without it, as the operation would be.
+    let idempotent =
+        from_fn_with_state((state.clone(), Role::CHANGE_KEYS), idempotency::idempotent);
     let with_idempotency = |(schemas, paths, method_router): UtoipaMethodRouter<ApiState>| {
         (schemas, paths, method_router.layer(idempotent.clone()))
     };

@@ -73,7 +73,7 @@ documented_problems! {
     TooLarge = 413, "The body is too large";
     NotJson = 415, "The body is not JSON";
     IdempotencyKeyReused = 422, "This Idempotency-Key was used with a different body";
-    TooManyAttempts = 429, "Too many failed sign-ins from this address, or sign-ups; `Retry-After` says when to try again";
+    TooManyAttempts = 429, "Too many failed sign-ins from this address, sign-ups, or invitations this hour; `Retry-After` says when to try again";
     Busy = 503, "Every password-hashing slot is taken, or the database cannot be reached; `Retry-After` says when to try again";
 }
 

@@ -1,6 +1,9 @@
 //! The built site's CSS, JavaScript and wasm under `/pkg`: compressed
 //! (brotli or gzip, precompressed by release builds, on the fly otherwise)
-//! and, when the build gave them content-hashed names, cached for a year.
+//! and, when the build gave them content-hashed names, cached for a year;
+//! and the files of `public/` (the favicon), each at a route of its own.
+//! No file is ever served through the page renderer, whose request context
+//! is for pages.
 //!
 //! Only these files are compressed: pages and API answers can hold
 //! secrets beside text an attacker chooses, which compression would turn
@@ -15,7 +18,7 @@ use std::path::{Path, PathBuf};
 use tower::ServiceBuilder;
 use tower_http::{
     compression::{CompressionLayer, CompressionLevel},
-    services::ServeDir,
+    services::{ServeDir, ServeFile},
     set_header::SetResponseHeaderLayer,
 };
 
@@ -58,4 +61,27 @@ pub fn package_files<S: Clone + Send + Sync + 'static>(options: &LeptosOptions) 
                 .precompressed_gzip(),
         );
     Router::new().nest_service(&format!("/{}", options.site_pkg_dir), files)
+}
+
+/// A route for each file the build copied from `public/` to the site's
+/// root (`/favicon.svg`), found once at start-up.
+pub fn public_files<S: Clone + Send + Sync + 'static>(options: &LeptosOptions) -> Router<S> {
+    let root = Path::new(options.site_root.as_ref());
+    let files = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()));
+    files.fold(Router::new(), |router, entry| {
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            return router;
+        };
+        let file = ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                CACHE_CONTROL,
+                HeaderValue::from_static(UNHASHED),
+            ))
+            .service(ServeFile::new(entry.path()));
+        router.route_service(&format!("/{name}"), file)
+    })
 }

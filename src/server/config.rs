@@ -75,13 +75,21 @@ pub struct Config {
     #[arg(long, env = "KEYSMITH_METRICS_ALLOW", default_value = "127.0.0.1,::1", value_parser = networks)]
     pub metrics_allow: Networks,
 
-    /// Idempotency-Keys one account may have used within 24 hours (their answers are kept that long, then swept); past it a new one gets 409 `too_many_idempotency_keys`.
+    /// Idempotency-Keys one member may have used within 24 hours (their answers are kept that long, then swept); past it a new one gets 409 `too_many_idempotency_keys`.
     #[arg(long, env = "KEYSMITH_IDEMPOTENCY_MAX_KEYS", default_value = "1000", value_parser = count::<u32, 1_000_000>)]
     pub idempotency_max_keys: u32,
 
     /// Members one account may have, owners included; accepting an invitation past it gets 409.
     #[arg(long, env = "KEYSMITH_MAX_MEMBERS_PER_ACCOUNT", default_value = "1000", value_parser = count::<u32, 1_000_000>)]
     pub max_members_per_account: u32,
+
+    /// Invitations one account may send in any hour; past it inviting gets 429 with `Retry-After`.
+    #[arg(long, env = "KEYSMITH_INVITATIONS_PER_HOUR", default_value = "50", value_parser = count::<u32, 100_000>)]
+    pub invitations_per_hour: u32,
+
+    /// Days audit events are kept; older ones are deleted once a day.
+    #[arg(long, env = "KEYSMITH_AUDIT_RETENTION_DAYS", default_value = "365", value_parser = count::<u32, 36_500>)]
+    pub audit_retention_days: u32,
 
     /// Accounts one user may belong to (their own included); accepting an invitation past it gets 409.
     #[arg(long, env = "KEYSMITH_MAX_ACCOUNTS_PER_USER", default_value = "100", value_parser = count::<u32, 10_000>)]

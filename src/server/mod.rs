@@ -9,6 +9,7 @@ pub mod config;
 pub mod health;
 pub mod listener;
 pub mod metrics;
+pub mod retention;
 pub mod secrets;
 pub mod security;
 pub mod startup;

@@ -12,7 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use ipnet::IpNet;
-use std::{net::IpAddr, net::SocketAddr};
+use std::{net::IpAddr, net::SocketAddr, sync::Arc};
 
 /// The CSP for server-rendered pages: only our own scripts, the inline
 /// hydration script carrying this response's nonce, and our wasm.
@@ -23,6 +23,35 @@ pub fn page_csp(nonce: &str) -> String {
          font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
          frame-ancestors 'none'"
     )
+}
+
+/// The nonce of one page request, minted before anything renders and left
+/// in the request's extensions: the page's scripts carry it (the request
+/// context hands it to Leptos) and [`page_nonce`] names it in the page's
+/// CSP header. No other request can see it, nor touch that header.
+#[derive(Clone, Debug)]
+pub struct PageNonce(pub Arc<str>);
+
+/// Mints this request's [`PageNonce`]; an HTML answer is sent with the page
+/// CSP naming it, every other answer keeps the default CSP.
+pub async fn page_nonce(mut req: Request, next: Next) -> Response {
+    let nonce = leptos::nonce::Nonce::new();
+    let nonce = PageNonce(nonce.as_inner().clone());
+    req.extensions_mut().insert(nonce.clone());
+    let mut response = next.run(req).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        if let Ok(csp) = HeaderValue::from_str(&page_csp(&nonce.0)) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+    }
+    response
 }
 
 /// For every response that is not a page (assets, server functions, errors).

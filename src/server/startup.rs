@@ -5,8 +5,8 @@ use super::{
     metrics::{track_requests, track_verifications, Metrics},
     secrets::ServerKeys,
     security::{
-        check_host, identify_client, page_csp, reject_cross_site, security_headers,
-        server_fn_error_status,
+        check_host, identify_client, page_nonce, reject_cross_site, security_headers,
+        server_fn_error_status, PageNonce,
     },
     state::Shared,
     AppState, BoxError, Config,
@@ -27,15 +27,16 @@ use crate::{
     teams::service::Teams,
 };
 use axum::{
-    http::{header::CONTENT_SECURITY_POLICY, HeaderValue, StatusCode},
+    extract::Request,
+    http::{request::Parts, StatusCode},
     middleware::{from_fn, from_fn_with_state},
-    response::Redirect,
+    response::{IntoResponse, Redirect, Response},
     routing::get,
     Router,
 };
-use leptos::{config::LeptosOptions, nonce::use_nonce, prelude::*};
-use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use leptos::{config::LeptosOptions, nonce::Nonce, prelude::*};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 use tower_sessions::{
@@ -68,6 +69,10 @@ impl Application {
         tokio::spawn(rest::idempotency::sweep_every(
             db.clone(),
             IDEMPOTENCY_SWEEP,
+        ));
+        tokio::spawn(super::retention::sweep_daily(
+            db.clone(),
+            config.audit_retention_days,
         ));
         let metrics = Metrics::install();
         metrics.keep_up_every(Duration::from_secs(5));
@@ -140,7 +145,12 @@ fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker)
             CredentialCache::new(config.verify_cache_ttl, config.verify_cache_entries),
             usage,
         ),
-        teams: Teams::new(db.clone(), accounts.clone(), config.membership_limits()),
+        teams: Teams::new(
+            db.clone(),
+            accounts.clone(),
+            config.membership_limits(),
+            config.invitations_per_hour,
+        ),
         accounts,
         audit: AuditLog::new(db.clone()),
         idempotency: Idempotency::new(db.clone(), secrets.idempotency, config.idempotency_max_keys),
@@ -196,13 +206,13 @@ fn router<Store: SessionStore + Clone>(
         .route("/readyz", get(super::health::ready))
         .route("/metrics", get(super::metrics::scrape))
         .merge(super::assets::package_files(&state.leptos_options))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || {
-            shell(options.clone())
+        .merge(super::assets::public_files(&state.leptos_options))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, shell))
+        .fallback(not_found(context, options))
+        .layer(from_fn(page_nonce))
         .layer(from_fn_with_state(state.api.accounts.clone(), guard_pages))
         .layer(from_fn_with_state(
             Lifetimes {
@@ -248,20 +258,44 @@ fn edge(router: Router<AppState>, state: &AppState) -> Router<AppState> {
 }
 
 /// Runs for each page and server-function request: gives server functions
-/// the services and the public URL, and gives the page a fresh CSP nonce
-/// for its inline script.
+/// the services and the public URL, and gives the page the CSP nonce that
+/// [`page_nonce`] minted for this very request (read from the request, never
+/// from a context another request could share).
 fn provide_request_context(state: &AppState) {
     provide_context(state.api.keys.clone());
     provide_context(state.api.accounts.clone());
     provide_context(state.api.audit.clone());
     provide_context(state.api.teams.clone());
     provide_context(state.api.public_url.clone());
-    leptos::nonce::provide_nonce();
-    let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) else {
-        return;
-    };
-    if let Ok(csp) = HeaderValue::from_str(&page_csp(&nonce)) {
-        response.insert_header(CONTENT_SECURITY_POLICY, csp);
+    let nonce =
+        use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
+    if let Some(PageNonce(nonce)) = nonce {
+        provide_context(Nonce::from_value(nonce));
+    }
+}
+
+/// What the router does not name: a path that looks like a file (it has an
+/// extension) is a plain 404, never a page; any other is the dashboard's
+/// "not found" page.
+fn not_found(
+    context: impl Fn() + Clone + Send + Sync + 'static,
+    options: LeptosOptions,
+) -> impl Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Clone + Send + 'static {
+    let page =
+        leptos_axum::render_app_to_stream_with_context(context, move || shell(options.clone()));
+    move |req: Request| {
+        let page = page.clone();
+        Box::pin(async move {
+            let last = req.uri().path().rsplit('/').next().unwrap_or_default();
+            if last.contains('.') {
+                return (StatusCode::NOT_FOUND, "Not found.").into_response();
+            }
+            let mut response = page(req).await;
+            if response.status() == StatusCode::OK {
+                *response.status_mut() = StatusCode::NOT_FOUND;
+            }
+            response
+        })
     }
 }
 

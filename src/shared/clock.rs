@@ -40,6 +40,14 @@ pub fn civil_date(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// `ms` as whole minutes to wait, rounded up, never less than one nor more
+/// than the window: the oldest attempt a limit counted may be a concurrent
+/// one, stamped a moment after this request's `now`.
+pub fn minutes_until(ms: i64, window_ms: i64) -> u64 {
+    let minutes = (ms.clamp(0, window_ms) as u64).div_ceil(60_000);
+    minutes.max(1)
+}
+
 /// A new id such as `usr_0193…`: a UUIDv7 (time-ordered, 74 random bits)
 /// behind a prefix that says what it names.
 #[cfg(feature = "ssr")]

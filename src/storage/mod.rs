@@ -15,6 +15,20 @@ use postgres::PostgresStore;
 use sqlite::SqliteStore;
 use std::path::PathBuf;
 
+/// A new membership's generation, drawn at random: a person removed and
+/// invited back starts a membership whose generation no credential of the
+/// ended one carries (a 2^-62 chance of meeting it), so tokens and sessions
+/// from before the removal stay refused for ever. 62 bits leave room for
+/// each role change's `+ 1`.
+fn fresh_membership_generation() -> i64 {
+    use rand::{rngs::OsRng, TryRngCore};
+    let mut bytes = [0u8; 8];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system's random number generator failed");
+    i64::from_be_bytes(bytes) & (i64::MAX >> 1)
+}
+
 /// The database the server was configured with (`DATABASE_URL`).
 #[derive(Clone)]
 pub struct Db(Backend);
@@ -169,10 +183,10 @@ operations! {
     fn accounts_of(&self, user_id: &str) -> Result<Vec<AccountMembershipRecord>, sqlx::Error>;
     /// Gives a member holding `from` the role `to`, ending their sessions
     /// and tokens for the account; never demotes the last owner.
-    fn change_member_role(&self, account_id: &str, user_id: &str, from: &str, to: &str, event: &NewAuditEvent<'_>) -> Result<MemberChange, sqlx::Error>;
+    fn change_member_role(&self, account_id: &str, user_id: &str, from: &str, to: &str, event: &NewAuditEvent<'_>, lapsed: &LapsedInvitations<'_>) -> Result<MemberChange, sqlx::Error>;
     /// Removes a member holding `from`; never the last owner.
-    fn remove_member(&self, account_id: &str, user_id: &str, from: &str, event: &NewAuditEvent<'_>) -> Result<MemberChange, sqlx::Error>;
-    fn create_invitation(&self, invitation: &NewInvitation<'_>, max_pending: i64, event: &NewAuditEvent<'_>) -> Result<InvitationCreated, sqlx::Error>;
+    fn remove_member(&self, account_id: &str, user_id: &str, from: &str, event: &NewAuditEvent<'_>, lapsed: &LapsedInvitations<'_>) -> Result<MemberChange, sqlx::Error>;
+    fn create_invitation(&self, invitation: &NewInvitation<'_>, limits: InvitationLimits, event: &NewAuditEvent<'_>) -> Result<InvitationCreated, sqlx::Error>;
     /// The account's invitations not yet accepted, revoked or expired,
     /// newest first.
     fn pending_invitations(&self, account_id: &str, now_ms: i64) -> Result<Vec<InvitationRecord>, sqlx::Error>;
@@ -216,12 +230,14 @@ operations! {
 
     // Audit events
     fn record_audit_event(&self, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>;
-    fn audit_events(&self, account_id: &str, key_id: Option<&str>, before_id: Option<&str>, limit: i64) -> Result<Vec<AuditEventRecord>, sqlx::Error>;
+    fn audit_events(&self, account_id: &str, key_id: Option<&str>, key_events_only: bool, before_id: Option<&str>, limit: i64) -> Result<Vec<AuditEventRecord>, sqlx::Error>;
 
     // Idempotent answers
-    fn claim_idempotency_key(&self, account_id: &str, key_digest: &str, request_hash: &str, now_ms: i64, expired_before: i64, max_live: i64) -> Result<Claim, sqlx::Error>;
+    fn claim_idempotency_key(&self, claim: &IdempotencyClaim<'_>) -> Result<Claim, sqlx::Error>;
     fn reclaim_stale_idempotency_key(&self, account_id: &str, key_digest: &str, created_at: i64) -> Result<bool, sqlx::Error>;
     fn sweep_idempotency_records(&self, expired_before: i64) -> Result<u64, sqlx::Error>;
+    fn sweep_audit_events(&self, before: i64) -> Result<u64, sqlx::Error>;
+    fn sweep_ended_invitations(&self, before: i64) -> Result<u64, sqlx::Error>;
     fn idempotency_record(&self, account_id: &str, key_digest: &str) -> Result<Option<IdempotencyRecord>, sqlx::Error>;
     fn complete_idempotency_key(&self, account_id: &str, key_digest: &str, status: u16, sealed_body: &[u8]) -> Result<(), sqlx::Error>;
     fn release_idempotency_key(&self, account_id: &str, key_digest: &str) -> Result<(), sqlx::Error>;

@@ -193,6 +193,20 @@ pub struct IdempotencyRecord {
 
 /// What claiming an Idempotency-Key found.
 #[derive(Debug, PartialEq, Eq)]
+/// Who claims an Idempotency-Key for which request, and the cap on the
+/// holder's live keys.
+pub struct IdempotencyClaim<'a> {
+    pub account_id: &'a str,
+    /// The member (user id) whose credential made the request.
+    pub holder: &'a str,
+    pub key_digest: &'a str,
+    pub request_hash: &'a str,
+    pub now_ms: i64,
+    /// Records older than this are expired.
+    pub expired_before: i64,
+    pub max_live: i64,
+}
+
 pub enum Claim {
     Claimed,
     /// Someone holds it already (running or answered).
@@ -250,7 +264,10 @@ pub struct NewUser<'a> {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum OwnerCreated {
-    Created,
+    /// Made, and the owner's membership starts at this generation.
+    Created {
+        membership_generation: i64,
+    },
     EmailTaken,
 }
 
@@ -314,8 +331,73 @@ pub struct NewInvitation<'a> {
     pub role: &'a str,
     pub token_digest: &'a str,
     pub invited_by: &'a str,
+    /// The inviter's role the service checked: the invitation is made only
+    /// if they still hold it when it is written.
+    pub inviter_role: &'a str,
     pub now_ms: i64,
     pub expires_at: i64,
+}
+
+/// The limits creating an invitation is held to, counted in its
+/// transaction.
+#[derive(Clone, Copy)]
+pub struct InvitationLimits {
+    /// Pending (unanswered, unexpired) invitations an account may hold.
+    pub max_pending: i64,
+    /// Invitations an account may create in any hour.
+    pub per_hour: i64,
+}
+
+impl InvitationLimits {
+    /// Why an invitation may not be made, given what the transaction
+    /// counted.
+    pub fn refusal(
+        self,
+        inviter_holds: bool,
+        is_member: bool,
+        invited: bool,
+        pending: i64,
+        this_hour: i64,
+        oldest_this_hour: Option<i64>,
+    ) -> Option<InvitationCreated> {
+        if !inviter_holds {
+            Some(InvitationCreated::InviterChanged)
+        } else if is_member {
+            Some(InvitationCreated::AlreadyMember)
+        } else if invited {
+            Some(InvitationCreated::AlreadyInvited)
+        } else if pending >= self.max_pending {
+            Some(InvitationCreated::TooManyPending)
+        } else if this_hour >= self.per_hour {
+            Some(InvitationCreated::TooManyThisHour {
+                retry_at: oldest_this_hour.unwrap_or_default() + 3_600_000,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// The invitations a member made that a change to them takes away: those
+/// of `roles`, revoked in the same transaction as the change, each with an
+/// `invitation.revoked` event like `event` naming the invitee and `reason`.
+pub struct LapsedInvitations<'a> {
+    pub roles: Vec<&'static str>,
+    pub event: NewAuditEvent<'a>,
+    pub reason: &'static str,
+}
+
+impl LapsedInvitations<'_> {
+    /// The event of one revoked invitation.
+    pub fn event_for<'b>(&'b self, email: &'b str, role: &str) -> NewAuditEvent<'b> {
+        NewAuditEvent {
+            id: crate::shared::clock::new_id("evt"),
+            client_ip: self.event.client_ip.clone(),
+            member_email: Some(email),
+            detail: Some(format!("{role}: {}", self.reason)),
+            ..self.event
+        }
+    }
 }
 
 /// An invitation, with its account's name and the inviter's email.
@@ -342,6 +424,13 @@ pub enum InvitationCreated {
     AlreadyInvited,
     /// The account has `max_pending` pending invitations already.
     TooManyPending,
+    /// The account created `per_hour` invitations in the last hour; the
+    /// oldest of them leaves the hour at `retry_at` (unix ms).
+    TooManyThisHour {
+        retry_at: i64,
+    },
+    /// The inviter no longer holds the role they were checked with.
+    InviterChanged,
 }
 
 /// Who accepts an invitation: a signed-in user, or one signing up on the

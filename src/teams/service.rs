@@ -18,14 +18,26 @@ use crate::{
     error::AppError,
     shared::clock,
     storage::{
-        Acceptance, Db, InvitationCreated, InvitationRecord, Invitee, MemberChange, MemberRecord,
-        MembershipLimits, NewInvitation, NewUser,
+        Acceptance, Db, InvitationCreated, InvitationLimits, InvitationRecord, Invitee,
+        LapsedInvitations, MemberChange, MemberRecord, MembershipLimits, NewInvitation, NewUser,
     },
 };
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+const HOUR_MS: i64 = 60 * 60 * 1000;
 /// Pending invitations an account may hold at once.
 pub const MAX_PENDING_INVITATIONS: i64 = 100;
+
+/// Why a member's invitations lapse when their role becomes `role`: they
+/// could no longer make them.
+fn lowered_reason(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "revoked because the inviter's role became owner",
+        Role::Admin => "revoked because the inviter's role became admin",
+        Role::Developer => "revoked because the inviter's role became developer",
+        Role::Viewer => "revoked because the inviter's role became viewer",
+    }
+}
 
 /// The teams service: held once in the server's state.
 #[derive(Clone)]
@@ -33,14 +45,26 @@ pub struct Teams {
     db: Db,
     accounts: Accounts,
     limits: MembershipLimits,
+    invitations: InvitationLimits,
 }
 
 impl Teams {
-    pub fn new(db: Db, accounts: Accounts, limits: MembershipLimits) -> Self {
+    /// `invitations_per_hour`: what one account may send in any hour
+    /// (`KEYSMITH_INVITATIONS_PER_HOUR`).
+    pub fn new(
+        db: Db,
+        accounts: Accounts,
+        limits: MembershipLimits,
+        invitations_per_hour: u32,
+    ) -> Self {
         Teams {
             db,
             accounts,
             limits,
+            invitations: InvitationLimits {
+                max_pending: MAX_PENDING_INVITATIONS,
+                per_hour: invitations_per_hour.into(),
+            },
         }
     }
 
@@ -106,10 +130,11 @@ impl Teams {
                     role: role.as_str(),
                     token_digest: &token.digest(),
                     invited_by: &actor.user.user_id,
+                    inviter_role: actor.user.role.as_str(),
                     now_ms,
                     expires_at,
                 },
-                MAX_PENDING_INVITATIONS,
+                self.invitations,
                 &event,
             )
             .await?;
@@ -132,6 +157,15 @@ impl Teams {
                     "This account has {MAX_PENDING_INVITATIONS} pending invitations, the most it may hold. Revoke some first."
                 )))
             }
+            InvitationCreated::TooManyThisHour { retry_at } => {
+                return Err(AppError::TooManyInvitations {
+                    per_hour: u32::try_from(self.invitations.per_hour).unwrap_or(u32::MAX),
+                    retry_after_minutes: clock::minutes_until(retry_at - clock::now_ms(), HOUR_MS),
+                })
+            }
+            // Their role changed since this request was authenticated: the
+            // credential it came with has ended.
+            InvitationCreated::InviterChanged => return Err(AppError::Unauthenticated),
         }
         tracing::info!(invitation_id = %id, account_id = %actor.user.account_id, "member invited");
         let invitation = self
@@ -203,6 +237,15 @@ impl Teams {
             &member.email,
             format!("{current} → {new_role}"),
         );
+        let lapsed = LapsedInvitations {
+            roles: Role::ALL
+                .into_iter()
+                .filter(|role| !new_role.grantable().contains(role))
+                .map(Role::as_str)
+                .collect(),
+            event: actor.member_event(AuditAction::InvitationRevoked, "", String::new()),
+            reason: lowered_reason(new_role),
+        };
         let change = self
             .db
             .change_member_role(
@@ -211,6 +254,7 @@ impl Teams {
                 current.as_str(),
                 new_role.as_str(),
                 &event,
+                &lapsed,
             )
             .await?;
         refused(change)?;
@@ -236,6 +280,11 @@ impl Teams {
             &member.email,
             current.as_str().to_owned(),
         );
+        let lapsed = LapsedInvitations {
+            roles: Role::ALL.into_iter().map(Role::as_str).collect(),
+            event: actor.member_event(AuditAction::InvitationRevoked, "", String::new()),
+            reason: "revoked because the inviter was removed",
+        };
         let change = self
             .db
             .remove_member(
@@ -243,6 +292,7 @@ impl Teams {
                 &member.user_id,
                 current.as_str(),
                 &event,
+                &lapsed,
             )
             .await?;
         refused(change)?;

@@ -1,4 +1,7 @@
-use crate::helpers::*;
+use crate::{
+    helpers::*,
+    teams::{roomy_app, Team},
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -98,4 +101,67 @@ async fn a_failed_sign_in_for_an_unknown_email_is_in_no_account_log() {
         .await;
     app.signed_up(&unique_email()).await;
     assert_eq!(actions(&events(&app, json!({})).await), ["user.signed_up"]);
+}
+
+/// Viewers and developers see key events without clients, on both doors;
+/// owners and admins see everything.
+#[tokio::test]
+async fn only_owners_and_admins_see_team_events_and_client_details() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let (status, _) = app
+        .call_as(
+            &team.developer.browser,
+            "create_api_key",
+            json!({ "draft": { "name": "deploy", "scopes": ["read"], "expires_in_days": null, "ips": [] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (role, person) in [
+        ("owner", &team.owner),
+        ("admin", &team.admin),
+        ("developer", &team.developer),
+        ("viewer", &team.viewer),
+    ] {
+        let rest = api(
+            &app,
+            reqwest::Method::GET,
+            "/audit-events?limit=100",
+            Auth::Bearer(&person.token),
+            None,
+        )
+        .await;
+        assert_eq!(rest.status, StatusCode::OK, "{role}: {}", rest.body);
+        let (status, rpc) = app
+            .call_as(&person.browser, "list_audit_events", json!({ "query": {} }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{role}: {rpc}");
+        for (door, events) in [("rest", &rest.body["data"]), ("rpc", &rpc["events"])] {
+            let events = events.as_array().unwrap();
+            let everything = matches!(role, "owner" | "admin");
+            let team_events = events
+                .iter()
+                .filter(|e| !e["action"].as_str().unwrap().starts_with("key."))
+                .count();
+            let with_clients = events
+                .iter()
+                .filter(|e| !e["client_ip"].is_null() || !e["user_agent"].is_null())
+                .count();
+            assert!(
+                events.iter().any(|e| e["action"] == "key.created"),
+                "{role} {door}"
+            );
+            if everything {
+                assert!(team_events > 0, "{role} {door} sees sign-ins and joins");
+                assert!(with_clients > 0, "{role} {door} sees clients");
+            } else {
+                assert_eq!(team_events, 0, "{role} {door}: {events:?}");
+                assert_eq!(with_clients, 0, "{role} {door}: {events:?}");
+                let text = serde_json::to_string(events).unwrap();
+                for email in [&team.admin.email, &team.viewer.email] {
+                    assert!(!text.contains(email.as_str()), "{role} {door} sees {email}");
+                }
+            }
+        }
+    }
 }

@@ -575,8 +575,19 @@ pub async fn create_idempotently(
     idempotency_key: &str,
     body: &Value,
 ) -> reqwest::Response {
+    post_idempotently(app, token, "/api-keys", idempotency_key, body).await
+}
+
+/// A POST with an `Idempotency-Key` as `token`'s holder.
+pub async fn post_idempotently(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    idempotency_key: &str,
+    body: &Value,
+) -> reqwest::Response {
     reqwest::Client::new()
-        .post(app.url("/api/v2/api-keys"))
+        .post(app.url(&format!("/api/v2{path}")))
         .bearer_auth(token)
         .header("Idempotency-Key", idempotency_key)
         .json(body)

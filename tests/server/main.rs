@@ -12,4 +12,5 @@ mod operations;
 mod replicas;
 mod rest;
 mod security;
+mod team_changes;
 mod teams;

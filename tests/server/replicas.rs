@@ -313,3 +313,127 @@ async fn on_postgres_replicas_starting_at_once_on_a_new_database_migrate_it_once
     let (_, key) = key_with(&c, &token, &["read"]).await;
     assert_eq!(b.verdict(&key, None).await, "VALID");
 }
+
+/// A relay to PostgreSQL that can fall silent for the connections that
+/// LISTEN: it stops carrying their bytes without closing them, as a lost
+/// NAT entry or a crashed middlebox leaves a half-open connection. Every
+/// other connection goes on as before.
+struct SilentRelay {
+    port: u16,
+    silent: Arc<watch::Sender<bool>>,
+}
+
+impl SilentRelay {
+    async fn to(target: String) -> SilentRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = Arc::new(watch::channel(false).0);
+        let silence = silent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(&target).await else {
+                    continue;
+                };
+                tokio::spawn(carry(client, server, silence.subscribe()));
+            }
+        });
+        SilentRelay { port, silent }
+    }
+
+    fn set_silent(&self, silent: bool) {
+        self.silent.send_replace(silent);
+    }
+}
+
+/// Carries one connection both ways until it closes, or holds it open
+/// carrying nothing once it has sent LISTEN while the relay is silent.
+async fn carry(mut client: TcpStream, mut server: TcpStream, silent: watch::Receiver<bool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listens = AtomicBool::new(false);
+    let hold = || async {
+        if *silent.borrow() && listens.load(Ordering::Acquire) {
+            std::future::pending::<()>().await;
+        }
+    };
+    let (mut client_read, mut client_write) = client.split();
+    let (mut server_read, mut server_write) = server.split();
+    let up = async {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let n = client_read.read(&mut buffer).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            if contains(&buffer[..n], b"LISTEN") {
+                listens.store(true, Ordering::Release);
+            }
+            hold().await;
+            if server_write.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    let down = async {
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let n = server_read.read(&mut buffer).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            hold().await;
+            if client_write.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = up => {}
+        _ = down => {}
+    }
+}
+
+#[tokio::test]
+async fn on_postgres_a_listener_connection_that_dies_silently_is_noticed_within_seconds() {
+    let a = TestApp::spawn().await;
+    let url = a.database_url();
+    let address = url.split(['@', '/']).nth(3).unwrap().to_owned();
+    let relay = SilentRelay::to(address.clone()).await;
+    let through_relay = url.replace(&address, &format!("127.0.0.1:{}", relay.port));
+    let b = TestApp::spawn_with(&[
+        ("DATABASE_URL", &through_relay),
+        ("KEYSMITH_VERIFY_CACHE_SECONDS", "300"),
+    ])
+    .await;
+    wait_until_listening(&b).await;
+    let token = user_token(&a).await;
+    let (id, key) = key_with(&a, &token, &["read"]).await;
+    assert_eq!(b.verdict(&key, None).await, "VALID", "cached on b");
+
+    relay.set_silent(true);
+    let silenced = Instant::now();
+    eventually(
+        Duration::from_secs(10),
+        "b notices it hears nothing",
+        || async { readiness(&b).await.1["key_changes"]["listening"] == false },
+    )
+    .await;
+    println!("a silent listener noticed after {:?}", silenced.elapsed());
+    change(
+        &a,
+        &token,
+        Method::POST,
+        &format!("/api-keys/{id}/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        b.verdict(&key, None).await,
+        "REVOKED",
+        "b reads the database instead of its cache"
+    );
+
+    relay.set_silent(false);
+    wait_until_listening(&b).await;
+    assert_eq!(b.verdict(&key, None).await, "REVOKED");
+}

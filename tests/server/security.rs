@@ -1,5 +1,6 @@
 use crate::helpers::*;
 use reqwest::{header, StatusCode};
+use std::sync::Arc;
 
 #[tokio::test]
 async fn pages_carry_strict_security_headers_and_a_nonce_for_their_script() {
@@ -358,4 +359,98 @@ async fn a_proxy_seen_as_an_ipv4_mapped_address_is_still_trusted() {
         me_from("198.51.100.7").await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
+}
+
+/// The nonce a page's CSP header names, and every nonce its HTML carries.
+fn nonces(csp: &str, html: &str) -> (Option<String>, Vec<String>) {
+    let named = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .map(str::to_owned);
+    let carried = html
+        .split("nonce=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect();
+    (named, carried)
+}
+
+/// Each page keeps its own nonce however many requests run beside it on
+/// the same worker threads: assets, unknown files and server functions
+/// never carry a page nonce, nor touch a page's header.
+#[tokio::test]
+async fn every_page_names_exactly_the_nonce_its_scripts_carry_under_concurrency() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    std::fs::create_dir_all(dir.path().join("site")).unwrap();
+    std::fs::write(dir.path().join("site/favicon.svg"), "<svg/>").unwrap();
+    let app = TestApp::spawn_in(dir, &[]).await;
+    let client = reqwest::Client::new();
+    let requests = (0..400).map(|i| {
+        let client = client.clone();
+        let (path, post) = match i % 4 {
+            0 | 1 => (["/login", "/signup", "/no/such/page"][i % 3], false),
+            2 => (
+                ["/favicon.svg", "/robots.txt", "/missing.png"][i % 3],
+                false,
+            ),
+            _ => ("/rpc/current_user", true),
+        };
+        let url = app.url(path);
+        async move {
+            let request = if post {
+                client
+                    .post(url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+            } else {
+                client.get(url)
+            };
+            let response = request.send().await.unwrap();
+            let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let is_page = response.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html");
+            (path, is_page, csp, response.text().await.unwrap())
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+    let mut pages = 0;
+    for (path, is_page, csp, body) in answers {
+        let (named, carried) = nonces(&csp, &body);
+        if is_page {
+            pages += 1;
+            let named = named.unwrap_or_else(|| panic!("{path}: no nonce in {csp}"));
+            assert!(!carried.is_empty(), "{path}");
+            assert!(
+                carried.iter().all(|n| *n == named),
+                "{path}: {named} vs {carried:?}"
+            );
+        } else {
+            assert_eq!(named, None, "{path} carries a page nonce: {csp}");
+            assert!(carried.is_empty(), "{path}");
+        }
+    }
+    assert!(pages >= 200, "{pages} pages");
+}
+
+#[tokio::test]
+async fn files_the_router_does_not_name_are_plain_404s_not_pages() {
+    let app = TestApp::spawn().await;
+    for path in ["/robots.txt", "/favicon.ico", "/images/missing.png"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let kind = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(!kind.starts_with("text/html"), "{path}: {kind}");
+    }
+    let page = app.get("/no/such/page").await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.text().await.unwrap().contains("nonce="));
 }

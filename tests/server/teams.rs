@@ -102,7 +102,7 @@ pub async fn me(app: &TestApp, token: &str) -> Value {
 }
 
 /// A GET with a member's bearer token.
-async fn read(app: &TestApp, path: &str, token: &str) -> Answer {
+pub async fn read(app: &TestApp, path: &str, token: &str) -> Answer {
     api(app, Method::GET, path, Auth::Bearer(token), None).await
 }
 
@@ -114,7 +114,7 @@ pub async fn invite(app: &TestApp, token: &str, role: &str) -> (String, String) 
 }
 
 /// Invites `email`: the link's token.
-async fn invite_email(app: &TestApp, token: &str, email: &str, role: &str) -> String {
+pub async fn invite_email(app: &TestApp, token: &str, email: &str, role: &str) -> String {
     let answer = api(
         app,
         Method::POST,
@@ -143,10 +143,14 @@ pub async fn join(app: &TestApp, owner_token: &str, role: &str) -> Person {
     person(app, email, browser).await
 }
 
-/// A server that lets the tests sign up as many people as they need from
-/// one address.
+/// A server that lets the tests sign up and invite as many people as they
+/// need from one address.
 pub async fn roomy_app() -> TestApp {
-    TestApp::spawn_with(&[("KEYSMITH_SIGNUP_MAX_PER_HOUR", "10000")]).await
+    TestApp::spawn_with(&[
+        ("KEYSMITH_SIGNUP_MAX_PER_HOUR", "10000"),
+        ("KEYSMITH_INVITATIONS_PER_HOUR", "10000"),
+    ])
+    .await
 }
 
 fn code(answer: &Answer) -> String {
@@ -255,7 +259,7 @@ async fn owner_of_new_account(app: &TestApp) -> Person {
     owner(app).await
 }
 
-async fn signed_up_as(app: &TestApp, email: &str) -> Person {
+pub async fn signed_up_as(app: &TestApp, email: &str) -> Person {
     let browser = app.new_browser();
     let response = browser
         .post(app.url("/rpc/sign_up"))
@@ -451,7 +455,7 @@ async fn an_account_holds_at_most_100_pending_invitations_under_concurrency() {
     assert_eq!(pending.body["data"].as_array().unwrap().len(), 100);
 }
 
-async fn accept(app: &TestApp, bearer: &str, link: &str) -> Answer {
+pub async fn accept(app: &TestApp, bearer: &str, link: &str) -> Answer {
     api(
         app,
         Method::POST,

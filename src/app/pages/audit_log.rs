@@ -3,8 +3,8 @@
 //! bookmarked).
 
 use crate::{
-    app::{components::Pager, format},
-    audit::{rpc::list_audit_events, AuditEventView, AuditQuery},
+    app::{components::Pager, format, layout::UserResource},
+    audit::{rpc::list_audit_events, AuditEventView, AuditQuery, AuditView},
     keys::{model::KeyQuery, rpc::list_api_keys},
 };
 use leptos::prelude::*;
@@ -33,6 +33,7 @@ pub fn AuditLogPage() -> impl IntoView {
             })
         },
     );
+    let user = expect_context::<UserResource>();
     let navigate = use_navigate();
     let choose_key = move |ev: leptos::ev::Event| {
         let key = event_target_value(&ev);
@@ -50,6 +51,15 @@ pub fn AuditLogPage() -> impl IntoView {
             <h1>"Audit log"</h1>
             <p class="lede">"Every sign-in and every change to a key, newest first. Secrets are never recorded."</p>
         </header>
+        <Suspense>
+            {move || Suspend::new(async move {
+                user.await.ok().filter(|u| u.role.audit_view() != AuditView::Everything).map(|u| view! {
+                    <p class="notice" role="note">
+                        {format!("Your role in this account is {}: you see key events, without client addresses and browsers. Sign-ins and team changes are for owners and admins.", u.role)}
+                    </p>
+                })
+            })}
+        </Suspense>
         <div class="toolbar">
             <label for="audit-key">"Key"</label>
             <Transition fallback=|| view! { <select id="audit-key" disabled=true><option>"All keys"</option></select> }>

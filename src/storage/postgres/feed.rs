@@ -2,6 +2,15 @@
 //! announced with NOTIFY in its own transaction (`announce_key_change`);
 //! each process listens (`ChangeListener`) and hands what it hears to its
 //! verification cache.
+//!
+//! A listening connection can die without closing (a half-open TCP
+//! connection: a lost NAT entry, a crashed middlebox), and then hears
+//! nothing while looking healthy. So each process also notifies a channel of
+//! its own every second, from another connection, and listens to it: when
+//! nothing at all, not even its own heartbeat, arrives for three seconds,
+//! the connection is presumed dead and dropped, and the cache is distrusted
+//! until listening again. NOTIFY is delivered in commit order, so hearing a
+//! heartbeat means every change committed before it was heard too.
 
 use crate::storage::KeyChange;
 use sqlx::{
@@ -13,6 +22,11 @@ use std::time::Duration;
 const CHANNEL: &str = "keysmith_key_changes";
 /// How long to wait before listening again after the connection was lost.
 const RETRY: Duration = Duration::from_secs(1);
+/// How often a process notifies its own heartbeat channel.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Silence after which the listening connection is presumed dead (and a
+/// new one that does not answer LISTEN in this time is given up).
+const SILENCE_LIMIT: Duration = Duration::from_secs(3);
 
 /// Numbers the change and announces the digests a cache must forget; the
 /// announcement is delivered when (and if) the transaction commits. The
@@ -37,13 +51,19 @@ pub(super) async fn announce_key_change(
 pub struct ChangeListener {
     pool: PgPool,
     listener: Option<PgListener>,
+    /// This process's own heartbeat channel.
+    heartbeat: String,
 }
 
 impl ChangeListener {
+    /// Starts this process's heartbeat too; it stops with the pool.
     pub(super) fn new(pool: PgPool) -> Self {
+        let heartbeat = format!("keysmith_heartbeat_{}", hex::encode(random_bytes()));
+        tokio::spawn(beat(pool.clone(), heartbeat.clone()));
         ChangeListener {
             pool,
             listener: None,
+            heartbeat,
         }
     }
 
@@ -51,27 +71,42 @@ impl ChangeListener {
     /// lost (changes made meanwhile are not heard); `None` once the
     /// database is closed, as the process stops.
     pub async fn next(&mut self) -> Option<KeyChange> {
-        let change = match self.listener.as_mut() {
-            None => self.listen().await,
-            Some(listener) => match listener.try_recv().await {
-                Ok(Some(notification)) => parse(notification.payload()),
-                Ok(None) => self.lost("the connection closed".into()),
-                Err(error) => self.lost(error.to_string()),
-            },
+        let change = loop {
+            let Some(listener) = self.listener.as_mut() else {
+                break self.listen().await;
+            };
+            // Only a connection given up on is cancelled mid-read, so no
+            // notification of a connection still in use can be lost.
+            match tokio::time::timeout(SILENCE_LIMIT, listener.try_recv()).await {
+                Ok(Ok(Some(heard))) if heard.channel() == self.heartbeat => continue,
+                Ok(Ok(Some(notification))) => break parse(notification.payload()),
+                Ok(Ok(None)) => break self.lost("the connection closed".into()),
+                Ok(Err(error)) => break self.lost(error.to_string()),
+                Err(_) => {
+                    break self.lost(format!(
+                        "nothing heard for {} s, not even this process's heartbeat",
+                        SILENCE_LIMIT.as_secs()
+                    ))
+                }
+            }
         };
         (!self.pool.is_closed()).then_some(change)
     }
 
     async fn listen(&mut self) -> KeyChange {
-        match self.subscribe().await {
-            Ok((listener, sequence)) => {
+        let subscribed = tokio::time::timeout(SILENCE_LIMIT, self.subscribe()).await;
+        match subscribed {
+            Ok(Ok((listener, sequence))) => {
                 self.listener = Some(listener);
                 KeyChange::Listening { sequence }
             }
-            Err(error) => {
+            failed => {
                 tokio::time::sleep(RETRY).await;
                 KeyChange::Lost {
-                    reason: error.to_string(),
+                    reason: match failed {
+                        Ok(Err(error)) => error.to_string(),
+                        _ => "LISTEN was not answered in time".into(),
+                    },
                 }
             }
         }
@@ -83,7 +118,7 @@ impl ChangeListener {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         // A lost connection must be noticed, not quietly replaced.
         listener.eager_reconnect(false);
-        listener.listen(CHANNEL).await?;
+        listener.listen_all([CHANNEL, &self.heartbeat]).await?;
         let sequence = sqlx::query_scalar("SELECT sequence FROM key_change_feed")
             .fetch_one(&self.pool)
             .await?;
@@ -94,6 +129,29 @@ impl ChangeListener {
         self.listener = None;
         KeyChange::Lost { reason }
     }
+}
+
+/// Notifies `channel` every [`HEARTBEAT`] until the pool closes. A failed
+/// beat is not reported here: the listener notices the silence.
+async fn beat(pool: PgPool, channel: String) {
+    let mut every = tokio::time::interval(HEARTBEAT);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !pool.is_closed() {
+        every.tick().await;
+        let _ = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(&channel)
+            .execute(&pool)
+            .await;
+    }
+}
+
+fn random_bytes() -> [u8; 8] {
+    use rand::{rngs::OsRng, TryRngCore};
+    let mut bytes = [0u8; 8];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system's random number generator failed");
+    bytes
 }
 
 /// `sequence:digest,digest,…`; anything else (which only another program

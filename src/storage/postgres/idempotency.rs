@@ -1,24 +1,20 @@
 use super::PostgresStore;
-use crate::storage::{Claim, IdempotencyRecord};
+use crate::storage::{Claim, IdempotencyClaim, IdempotencyRecord};
 
 impl PostgresStore {
     /// Claims an Idempotency-Key for a request, after forgetting the
-    /// account's expired record of it; refused when the account already
-    /// holds `max_live` unexpired keys. The account's advisory lock makes
-    /// the count and the claim one step on every replica, so concurrent
-    /// claims cannot pass the cap.
+    /// holder's expired record of it; refused when the holder (a member of
+    /// the account) already holds `max_live` unexpired keys. The holder's
+    /// advisory lock makes the count and the claim one step on every
+    /// replica, so concurrent claims cannot pass the cap.
     pub async fn claim_idempotency_key(
         &self,
-        account_id: &str,
-        key_digest: &str,
-        request_hash: &str,
-        now_ms: i64,
-        expired_before: i64,
-        max_live: i64,
+        claim: &IdempotencyClaim<'_>,
     ) -> Result<Claim, sqlx::Error> {
         let mut tx = self.write().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 11))")
-            .bind(account_id)
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))")
+            .bind(claim.account_id)
+            .bind(claim.holder)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -26,36 +22,39 @@ impl PostgresStore {
              WHERE account_id = $1 AND key_digest = $2
                AND created_at < to_timestamp($3::float8 / 1000)",
         )
-        .bind(account_id)
-        .bind(key_digest)
-        .bind(expired_before)
+        .bind(claim.account_id)
+        .bind(claim.key_digest)
+        .bind(claim.expired_before)
         .execute(&mut *tx)
         .await?;
         let (live, taken): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE key_digest = $2)
              FROM idempotency_records
-             WHERE account_id = $1 AND created_at >= to_timestamp($3::float8 / 1000)",
+             WHERE account_id = $1 AND holder = $4
+               AND created_at >= to_timestamp($3::float8 / 1000)",
         )
-        .bind(account_id)
-        .bind(key_digest)
-        .bind(expired_before)
+        .bind(claim.account_id)
+        .bind(claim.key_digest)
+        .bind(claim.expired_before)
+        .bind(claim.holder)
         .fetch_one(&mut *tx)
         .await?;
         if taken > 0 {
             return Ok(Claim::Taken);
         }
-        if live >= max_live {
+        if live >= claim.max_live {
             return Ok(Claim::Full);
         }
         let claimed = sqlx::query(
-            "INSERT INTO idempotency_records (account_id, key_digest, request_hash, created_at)
-             VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000))
+            "INSERT INTO idempotency_records (account_id, key_digest, request_hash, created_at, holder)
+             VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000), $5)
              ON CONFLICT (account_id, key_digest) DO NOTHING",
         )
-        .bind(account_id)
-        .bind(key_digest)
-        .bind(request_hash)
-        .bind(now_ms)
+        .bind(claim.account_id)
+        .bind(claim.key_digest)
+        .bind(claim.request_hash)
+        .bind(claim.now_ms)
+        .bind(claim.holder)
         .execute(&mut *tx)
         .await?
         .rows_affected()

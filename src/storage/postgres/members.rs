@@ -4,8 +4,9 @@ use super::{
     PostgresStore,
 };
 use crate::storage::{
-    Acceptance, AccountMembershipRecord, InvitationCreated, InvitationRecord, Invitee,
-    MemberChange, MemberCheck, MemberRecord, MembershipLimits, NewAuditEvent, NewInvitation,
+    Acceptance, AccountMembershipRecord, InvitationCreated, InvitationLimits, InvitationRecord,
+    Invitee, LapsedInvitations, MemberChange, MemberCheck, MemberRecord, MembershipLimits,
+    NewAuditEvent, NewInvitation,
 };
 use sqlx::PgConnection;
 
@@ -83,6 +84,7 @@ impl PostgresStore {
         from: &str,
         to: &str,
         event: &NewAuditEvent<'_>,
+        lapsed: &LapsedInvitations<'_>,
     ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.write().await?;
         lock_account(&mut tx, account_id).await?;
@@ -99,6 +101,7 @@ impl PostgresStore {
         .execute(&mut *tx)
         .await?;
         insert_event(&mut tx, event).await?;
+        revoke_lapsed(&mut tx, account_id, user_id, lapsed).await?;
         tx.commit().await?;
         Ok(MemberChange::Done)
     }
@@ -109,6 +112,7 @@ impl PostgresStore {
         user_id: &str,
         from: &str,
         event: &NewAuditEvent<'_>,
+        lapsed: &LapsedInvitations<'_>,
     ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.write().await?;
         lock_account(&mut tx, account_id).await?;
@@ -121,6 +125,7 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
         insert_event(&mut tx, event).await?;
+        revoke_lapsed(&mut tx, account_id, user_id, lapsed).await?;
         tx.commit().await?;
         Ok(MemberChange::Done)
     }
@@ -128,13 +133,22 @@ impl PostgresStore {
     pub async fn create_invitation(
         &self,
         invitation: &NewInvitation<'_>,
-        max_pending: i64,
+        limits: InvitationLimits,
         event: &NewAuditEvent<'_>,
     ) -> Result<InvitationCreated, sqlx::Error> {
         let mut tx = self.write().await?;
         lock_account(&mut tx, invitation.account_id).await?;
-        let (is_member, invited, pending): (bool, bool, i64) = sqlx::query_as(
+        let (inviter_holds, is_member, invited, pending, this_hour, oldest): (
+            bool,
+            bool,
+            bool,
+            i64,
+            i64,
+            Option<i64>,
+        ) = sqlx::query_as(
             "SELECT
+               EXISTS (SELECT 1 FROM memberships WHERE account_id = $1 AND user_id = $4
+                       AND role = $5),
                EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
                        WHERE m.account_id = $1 AND u.email = $2),
                EXISTS (SELECT 1 FROM invitations WHERE account_id = $1 AND email = $2
@@ -142,21 +156,29 @@ impl PostgresStore {
                        AND expires_at > to_timestamp($3::float8 / 1000)),
                (SELECT COUNT(*) FROM invitations WHERE account_id = $1
                        AND accepted_at IS NULL AND revoked_at IS NULL
-                       AND expires_at > to_timestamp($3::float8 / 1000))",
+                       AND expires_at > to_timestamp($3::float8 / 1000)),
+               (SELECT COUNT(*) FROM invitations WHERE account_id = $1
+                       AND created_at > to_timestamp(($3 - 3600000)::float8 / 1000)),
+               (SELECT (EXTRACT(EPOCH FROM MIN(created_at)) * 1000)::int8 FROM invitations
+                       WHERE account_id = $1
+                       AND created_at > to_timestamp(($3 - 3600000)::float8 / 1000))",
         )
         .bind(invitation.account_id)
         .bind(invitation.email)
         .bind(invitation.now_ms)
+        .bind(invitation.invited_by)
+        .bind(invitation.inviter_role)
         .fetch_one(&mut *tx)
         .await?;
-        if is_member {
-            return Ok(InvitationCreated::AlreadyMember);
-        }
-        if invited {
-            return Ok(InvitationCreated::AlreadyInvited);
-        }
-        if pending >= max_pending {
-            return Ok(InvitationCreated::TooManyPending);
+        if let Some(refusal) = limits.refusal(
+            inviter_holds,
+            is_member,
+            invited,
+            pending,
+            this_hour,
+            oldest,
+        ) {
+            return Ok(refusal);
         }
         sqlx::query(
             "INSERT INTO invitations
@@ -248,6 +270,19 @@ impl PostgresStore {
         Ok(revoked)
     }
 
+    /// Deletes invitations that ended (accepted, revoked or expired)
+    /// before `before` (unix ms); how many.
+    pub async fn sweep_ended_invitations(&self, before: i64) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(
+            "DELETE FROM invitations
+             WHERE accepted_at < to_timestamp($1::float8 / 1000) OR revoked_at < to_timestamp($1::float8 / 1000) OR expires_at < to_timestamp($1::float8 / 1000)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
     pub async fn accept_invitation(
         &self,
         token_digest: &str,
@@ -257,8 +292,21 @@ impl PostgresStore {
         event: &NewAuditEvent<'_>,
     ) -> Result<Acceptance, sqlx::Error> {
         let mut tx = self.write().await?;
-        let pending: Option<(String, String)> = sqlx::query_as(
-            "SELECT account_id, role FROM invitations WHERE token_digest = decode($1, 'hex')
+        // The account's lock first, as every team change takes it: a removal
+        // that revokes this invitation then queues with this acceptance
+        // instead of deadlocking on the invitation's row.
+        let account_id: Option<String> = sqlx::query_scalar(
+            "SELECT account_id FROM invitations WHERE token_digest = decode($1, 'hex')",
+        )
+        .bind(token_digest)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(account_id) = account_id else {
+            return Ok(Acceptance::NotPending);
+        };
+        lock_account(&mut tx, &account_id).await?;
+        let role: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM invitations WHERE token_digest = decode($1, 'hex')
                AND accepted_at IS NULL AND revoked_at IS NULL
                AND expires_at > to_timestamp($2::float8 / 1000)
              FOR UPDATE",
@@ -267,7 +315,7 @@ impl PostgresStore {
         .bind(now_ms)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((account_id, role)) = pending else {
+        let Some(role) = role else {
             return Ok(Acceptance::NotPending);
         };
         let user_id = match invitee {
@@ -279,7 +327,6 @@ impl PostgresStore {
                 user.id
             }
         };
-        lock_account(&mut tx, &account_id).await?;
         lock_user(&mut tx, user_id).await?;
         if let Some(refusal) = refuse_joining(&mut tx, &account_id, user_id, limits).await? {
             return Ok(refusal);
@@ -298,6 +345,36 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(Acceptance::Joined)
     }
+}
+
+/// Revokes the pending invitations `lapsed` names that `inviter` made, with
+/// an event for each.
+async fn revoke_lapsed(
+    conn: &mut PgConnection,
+    account_id: &str,
+    inviter: &str,
+    lapsed: &LapsedInvitations<'_>,
+) -> Result<(), sqlx::Error> {
+    for role in &lapsed.roles {
+        let emails: Vec<String> = sqlx::query_scalar(
+            "UPDATE invitations SET revoked_at = to_timestamp($1::float8 / 1000), revoked_by = $2
+             WHERE account_id = $3 AND invited_by = $4 AND role = $5
+               AND accepted_at IS NULL AND revoked_at IS NULL
+               AND expires_at > to_timestamp($1::float8 / 1000)
+             RETURNING email",
+        )
+        .bind(lapsed.event.occurred_at)
+        .bind(lapsed.event.actor_id)
+        .bind(account_id)
+        .bind(inviter)
+        .bind(role)
+        .fetch_all(&mut *conn)
+        .await?;
+        for email in &emails {
+            insert_event(&mut *conn, &lapsed.event_for(email, role)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Why a member holding `from` may not be changed to `to` (removed, when

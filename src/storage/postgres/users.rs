@@ -30,18 +30,20 @@ pub(super) async fn insert_membership(
     user_id: &str,
     role: &str,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
+    let generation = crate::storage::fresh_membership_generation();
     sqlx::query(
-        "INSERT INTO memberships (account_id, user_id, role, joined_at)
-         VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000))",
+        "INSERT INTO memberships (account_id, user_id, role, joined_at, generation)
+         VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000), $5)",
     )
     .bind(account_id)
     .bind(user_id)
     .bind(role)
     .bind(now_ms)
+    .bind(generation)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(generation)
 }
 
 impl PostgresStore {
@@ -63,7 +65,7 @@ impl PostgresStore {
         .bind(owner.user.now_ms)
         .execute(&mut *tx)
         .await?;
-        insert_membership(
+        let membership_generation = insert_membership(
             &mut tx,
             owner.account_id,
             owner.user.id,
@@ -73,7 +75,9 @@ impl PostgresStore {
         .await?;
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(OwnerCreated::Created)
+        Ok(OwnerCreated::Created {
+            membership_generation,
+        })
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {

@@ -40,6 +40,7 @@ impl SqliteStore {
         &self,
         account_id: &str,
         key_id: Option<&str>,
+        key_events_only: bool,
         before_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditEventRecord>, sqlx::Error> {
@@ -53,10 +54,24 @@ impl SqliteStore {
         if let Some(key_id) = key_id {
             query.push(" AND e.key_id = ").push_bind(key_id);
         }
+        if key_events_only {
+            query.push(" AND e.action LIKE 'key.%'");
+        }
         if let Some(before_id) = before_id {
             query.push(" AND e.id < ").push_bind(before_id);
         }
         query.push(" ORDER BY e.id DESC LIMIT ").push_bind(limit);
         query.build_query_as().fetch_all(&self.pool).await
+    }
+
+    /// Deletes the events that occurred before `before` (unix ms); how many.
+    pub async fn sweep_audit_events(&self, before: i64) -> Result<u64, sqlx::Error> {
+        Ok(
+            sqlx::query("DELETE FROM audit_events WHERE occurred_at < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }

@@ -1,54 +1,51 @@
 use super::SqliteStore;
-use crate::storage::{Claim, IdempotencyRecord};
+use crate::storage::{Claim, IdempotencyClaim, IdempotencyRecord};
 
 impl SqliteStore {
     /// Claims an Idempotency-Key for a request, after forgetting records
-    /// older than `expired_before`; refused when the account already holds
+    /// older than `expired_before`; refused when the holder already holds
     /// `max_live` unexpired keys (counted in the same transaction, so
     /// concurrent claims cannot pass the cap).
     pub async fn claim_idempotency_key(
         &self,
-        account_id: &str,
-        key_digest: &str,
-        request_hash: &str,
-        now_ms: i64,
-        expired_before: i64,
-        max_live: i64,
+        claim: &IdempotencyClaim<'_>,
     ) -> Result<Claim, sqlx::Error> {
         let mut tx = self.write().await?;
         sqlx::query(
             "DELETE FROM idempotency_records
              WHERE account_id = $1 AND key_digest = $2 AND created_at < $3",
         )
-        .bind(account_id)
-        .bind(key_digest)
-        .bind(expired_before)
+        .bind(claim.account_id)
+        .bind(claim.key_digest)
+        .bind(claim.expired_before)
         .execute(&mut *tx)
         .await?;
         let (live, taken): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN key_digest = $2 THEN 1 ELSE 0 END), 0) FROM idempotency_records
-             WHERE account_id = $1 AND created_at >= $3",
+             WHERE account_id = $1 AND holder = $4 AND created_at >= $3",
         )
-        .bind(account_id)
-        .bind(key_digest)
-        .bind(expired_before)
+        .bind(claim.account_id)
+        .bind(claim.key_digest)
+        .bind(claim.expired_before)
+        .bind(claim.holder)
         .fetch_one(&mut *tx)
         .await?;
         if taken > 0 {
             return Ok(Claim::Taken);
         }
-        if live >= max_live {
+        if live >= claim.max_live {
             return Ok(Claim::Full);
         }
         let claimed = sqlx::query(
-            "INSERT INTO idempotency_records (account_id, key_digest, request_hash, created_at)
-             VALUES ($1, $2, $3, $4)
+            "INSERT INTO idempotency_records (account_id, key_digest, request_hash, created_at, holder)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (account_id, key_digest) DO NOTHING",
         )
-        .bind(account_id)
-        .bind(key_digest)
-        .bind(request_hash)
-        .bind(now_ms)
+        .bind(claim.account_id)
+        .bind(claim.key_digest)
+        .bind(claim.request_hash)
+        .bind(claim.now_ms)
+        .bind(claim.holder)
         .execute(&mut *tx)
         .await?
         .rows_affected()

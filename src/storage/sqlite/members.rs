@@ -4,8 +4,9 @@ use super::{
     SqliteStore,
 };
 use crate::storage::{
-    Acceptance, AccountMembershipRecord, InvitationCreated, InvitationRecord, Invitee,
-    MemberChange, MemberCheck, MemberRecord, MembershipLimits, NewAuditEvent, NewInvitation,
+    Acceptance, AccountMembershipRecord, InvitationCreated, InvitationLimits, InvitationRecord,
+    Invitee, LapsedInvitations, MemberChange, MemberCheck, MemberRecord, MembershipLimits,
+    NewAuditEvent, NewInvitation,
 };
 use sqlx::SqliteConnection;
 
@@ -78,6 +79,7 @@ impl SqliteStore {
         from: &str,
         to: &str,
         event: &NewAuditEvent<'_>,
+        lapsed: &LapsedInvitations<'_>,
     ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.write().await?;
         if let Some(refusal) = refuse_change(&mut tx, account_id, user_id, from, to).await? {
@@ -93,6 +95,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?;
         insert_event(&mut tx, event).await?;
+        revoke_lapsed(&mut tx, account_id, user_id, lapsed).await?;
         tx.commit().await?;
         Ok(MemberChange::Done)
     }
@@ -103,6 +106,7 @@ impl SqliteStore {
         user_id: &str,
         from: &str,
         event: &NewAuditEvent<'_>,
+        lapsed: &LapsedInvitations<'_>,
     ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.write().await?;
         if let Some(refusal) = refuse_change(&mut tx, account_id, user_id, from, "").await? {
@@ -114,6 +118,7 @@ impl SqliteStore {
             .execute(&mut *tx)
             .await?;
         insert_event(&mut tx, event).await?;
+        revoke_lapsed(&mut tx, account_id, user_id, lapsed).await?;
         tx.commit().await?;
         Ok(MemberChange::Done)
     }
@@ -121,32 +126,48 @@ impl SqliteStore {
     pub async fn create_invitation(
         &self,
         invitation: &NewInvitation<'_>,
-        max_pending: i64,
+        limits: InvitationLimits,
         event: &NewAuditEvent<'_>,
     ) -> Result<InvitationCreated, sqlx::Error> {
         let mut tx = self.write().await?;
-        let (is_member, invited, pending): (bool, bool, i64) = sqlx::query_as(
+        let (inviter_holds, is_member, invited, pending, this_hour, oldest): (
+            bool,
+            bool,
+            bool,
+            i64,
+            i64,
+            Option<i64>,
+        ) = sqlx::query_as(
             "SELECT
+               EXISTS (SELECT 1 FROM memberships WHERE account_id = $1 AND user_id = $4
+                       AND role = $5),
                EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
                        WHERE m.account_id = $1 AND u.email = $2),
                EXISTS (SELECT 1 FROM invitations WHERE account_id = $1 AND email = $2
                        AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3),
                (SELECT COUNT(*) FROM invitations WHERE account_id = $1
-                       AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3)",
+                       AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3),
+               (SELECT COUNT(*) FROM invitations WHERE account_id = $1
+                       AND created_at > $3 - 3600000),
+               (SELECT MIN(created_at) FROM invitations WHERE account_id = $1
+                       AND created_at > $3 - 3600000)",
         )
         .bind(invitation.account_id)
         .bind(invitation.email)
         .bind(invitation.now_ms)
+        .bind(invitation.invited_by)
+        .bind(invitation.inviter_role)
         .fetch_one(&mut *tx)
         .await?;
-        if is_member {
-            return Ok(InvitationCreated::AlreadyMember);
-        }
-        if invited {
-            return Ok(InvitationCreated::AlreadyInvited);
-        }
-        if pending >= max_pending {
-            return Ok(InvitationCreated::TooManyPending);
+        if let Some(refusal) = limits.refusal(
+            inviter_holds,
+            is_member,
+            invited,
+            pending,
+            this_hour,
+            oldest,
+        ) {
+            return Ok(refusal);
         }
         sqlx::query(
             "INSERT INTO invitations
@@ -235,6 +256,19 @@ impl SqliteStore {
         Ok(revoked)
     }
 
+    /// Deletes invitations that ended (accepted, revoked or expired)
+    /// before `before` (unix ms); how many.
+    pub async fn sweep_ended_invitations(&self, before: i64) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(
+            "DELETE FROM invitations
+             WHERE accepted_at < $1 OR revoked_at < $1 OR expires_at < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
     pub async fn accept_invitation(
         &self,
         token_digest: &str,
@@ -280,6 +314,35 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(Acceptance::Joined)
     }
+}
+
+/// Revokes the pending invitations `lapsed` names that `inviter` made, with
+/// an event for each.
+async fn revoke_lapsed(
+    conn: &mut SqliteConnection,
+    account_id: &str,
+    inviter: &str,
+    lapsed: &LapsedInvitations<'_>,
+) -> Result<(), sqlx::Error> {
+    for role in &lapsed.roles {
+        let emails: Vec<String> = sqlx::query_scalar(
+            "UPDATE invitations SET revoked_at = $1, revoked_by = $2
+             WHERE account_id = $3 AND invited_by = $4 AND role = $5
+               AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1
+             RETURNING email",
+        )
+        .bind(lapsed.event.occurred_at)
+        .bind(lapsed.event.actor_id)
+        .bind(account_id)
+        .bind(inviter)
+        .bind(role)
+        .fetch_all(&mut *conn)
+        .await?;
+        for email in &emails {
+            insert_event(&mut *conn, &lapsed.event_for(email, role)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Why a member holding `from` may not be changed to `to` (removed, when

@@ -31,17 +31,20 @@ pub(super) async fn insert_membership(
     user_id: &str,
     role: &str,
     now_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
+    let generation = crate::storage::fresh_membership_generation();
     sqlx::query(
-        "INSERT INTO memberships (account_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO memberships (account_id, user_id, role, joined_at, generation)
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(account_id)
     .bind(user_id)
     .bind(role)
     .bind(now_ms)
+    .bind(generation)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(generation)
 }
 
 impl SqliteStore {
@@ -60,7 +63,7 @@ impl SqliteStore {
             .bind(owner.user.now_ms)
             .execute(&mut *tx)
             .await?;
-        insert_membership(
+        let membership_generation = insert_membership(
             &mut tx,
             owner.account_id,
             owner.user.id,
@@ -70,7 +73,9 @@ impl SqliteStore {
         .await?;
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
-        Ok(OwnerCreated::Created)
+        Ok(OwnerCreated::Created {
+            membership_generation,
+        })
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {

@@ -63,13 +63,23 @@ async fn an_expired_bearer_token_is_refused() {
     .await;
     let token = user_token(&app).await;
     let me = api(&app, Method::GET, "/me", Auth::Bearer(&token), None).await;
+    let user_id = me.body["data"]["user"]["id"].as_str().unwrap();
+    // A membership starts at a random generation, which the token names.
+    let membership = query_number(
+        &app.database_url(),
+        &format!("SELECT generation FROM memberships WHERE user_id = '{user_id}'"),
+    )
+    .await;
     let user = Membership {
         user: AuthenticatedUser {
-            user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
+            user_id: user_id.into(),
             account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
             role: Role::Owner,
         },
-        generations: Generations::default(),
+        generations: Generations {
+            user: 0,
+            membership,
+        },
     };
     // The same secret as the server derives, so only the expiry is wrong.
     let signer = TokenSigner::new(

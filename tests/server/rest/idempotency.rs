@@ -1,6 +1,9 @@
 //! `Idempotency-Key` on the POSTs that create, rotate and revoke.
 
-use crate::helpers::*;
+use crate::{
+    helpers::*,
+    teams::{join, roomy_app, token_for, Team},
+};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -245,4 +248,145 @@ async fn expired_idempotent_answers_are_swept() {
         query_number(&url, "SELECT COUNT(*) FROM idempotency_records").await == 0
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_replay_passes_the_role_check_and_belongs_to_the_member_who_made_it() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let second_developer = join(&app, &team.owner.token, "developer").await;
+    let body = json!({ "name": "deploy", "scopes": ["read"] });
+    let made = post_idempotently(&app, &team.developer.token, "/api-keys", "deploy-1", &body).await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: Value = made.json().await.unwrap();
+    let secret = made["data"]["key"].as_str().unwrap().to_owned();
+    let id = made["data"]["id"].as_str().unwrap().to_owned();
+
+    let viewer = post_idempotently(&app, &team.viewer.token, "/api-keys", "deploy-1", &body).await;
+    assert_eq!(viewer.status(), StatusCode::FORBIDDEN);
+    assert!(viewer.headers().get("idempotent-replayed").is_none());
+    let viewer: Value = viewer.json().await.unwrap();
+    assert_eq!(viewer["code"], "insufficient_role", "{viewer}");
+    assert!(!viewer.to_string().contains(&secret[14..]));
+
+    let other = post_idempotently(
+        &app,
+        &second_developer.token,
+        "/api-keys",
+        "deploy-1",
+        &body,
+    )
+    .await;
+    assert_eq!(
+        other.status(),
+        StatusCode::CREATED,
+        "an answer of their own"
+    );
+    assert!(other.headers().get("idempotent-replayed").is_none());
+    let other: Value = other.json().await.unwrap();
+    assert_ne!(other["data"]["key"], made["data"]["key"]);
+
+    let rotate_path = format!("/api-keys/{id}/rotate");
+    let rotate_body = json!({ "grace_period_minutes": 0 });
+    let rotated = post_idempotently(
+        &app,
+        &team.developer.token,
+        &rotate_path,
+        "rotate-1",
+        &rotate_body,
+    )
+    .await;
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let rotated: Value = rotated.json().await.unwrap();
+    let new_secret = rotated["data"]["key"].as_str().unwrap().to_owned();
+    let viewer = post_idempotently(
+        &app,
+        &team.viewer.token,
+        &rotate_path,
+        "rotate-1",
+        &rotate_body,
+    )
+    .await;
+    assert_eq!(viewer.status(), StatusCode::FORBIDDEN);
+    assert!(!viewer.text().await.unwrap().contains(&new_secret[14..]));
+    let other = post_idempotently(
+        &app,
+        &second_developer.token,
+        &rotate_path,
+        "rotate-1",
+        &rotate_body,
+    )
+    .await;
+    assert!(other.headers().get("idempotent-replayed").is_none());
+    assert!(!other.text().await.unwrap().contains(&new_secret[14..]));
+
+    // Demoted, the maker of a stored answer is refused its replay too.
+    let demoted = api(
+        &app,
+        Method::PATCH,
+        &format!("/members/{}", team.developer.user_id),
+        Auth::Bearer(&team.owner.token),
+        Some(json!({ "role": "viewer" })),
+    )
+    .await;
+    assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.body);
+    let viewer_token = token_for(&app, &team.developer.email, None).await;
+    let replay = post_idempotently(&app, &viewer_token, "/api-keys", "deploy-1", &body).await;
+    assert_eq!(replay.status(), StatusCode::FORBIDDEN);
+    assert!(!replay.text().await.unwrap().contains(&secret[14..]));
+}
+
+#[tokio::test]
+async fn refused_requests_use_up_no_idempotency_keys_and_the_cap_is_per_member() {
+    let app = TestApp::spawn_with(&[
+        ("KEYSMITH_IDEMPOTENCY_MAX_KEYS", "3"),
+        ("KEYSMITH_SIGNUP_MAX_PER_HOUR", "10000"),
+    ])
+    .await;
+    let team = Team::new(&app).await;
+    let body = json!({ "name": "capped", "scopes": ["read"] });
+    for i in 0..20 {
+        let refused = post_idempotently(
+            &app,
+            &team.viewer.token,
+            "/api-keys",
+            &format!("viewer-{i}"),
+            &body,
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+    let unauthenticated =
+        post_idempotently(&app, "not-a-token", "/api-keys", "stranger", &body).await;
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        query_number(
+            &app.database_url(),
+            "SELECT COUNT(*) FROM idempotency_records"
+        )
+        .await,
+        0,
+        "refusals are not stored"
+    );
+    for i in 0..3 {
+        let created = post_idempotently(
+            &app,
+            &team.developer.token,
+            "/api-keys",
+            &format!("dev-{i}"),
+            &body,
+        )
+        .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let over = post_idempotently(&app, &team.developer.token, "/api-keys", "dev-3", &body).await;
+    assert_eq!(over.status(), StatusCode::CONFLICT);
+    let problem: Value = over.json().await.unwrap();
+    assert_eq!(problem["code"], "too_many_idempotency_keys");
+    let admin = post_idempotently(&app, &team.admin.token, "/api-keys", "admin-0", &body).await;
+    assert_eq!(
+        admin.status(),
+        StatusCode::CREATED,
+        "another member's cap is their own"
+    );
 }

@@ -1,0 +1,36 @@
+//! How long Keysmith keeps what it no longer needs: once a day, audit
+//! events older than `KEYSMITH_AUDIT_RETENTION_DAYS` and invitations that
+//! ended (accepted, revoked or expired) more than 30 days ago are deleted.
+//! Every replica sweeps; a sweep another one already did deletes nothing.
+
+use crate::{shared::clock, storage::Db};
+use std::time::Duration;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Days an ended invitation stays visible (in the audit log's terms: who
+/// was invited, and what became of it) before it is deleted.
+pub const ENDED_INVITATION_DAYS: i64 = 30;
+const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Sweeps now, then once a day until the process stops.
+pub async fn sweep_daily(db: Db, audit_retention_days: u32) {
+    loop {
+        sweep(&db, audit_retention_days, clock::now_ms()).await;
+        tokio::time::sleep(EVERY).await;
+    }
+}
+
+async fn sweep(db: &Db, audit_retention_days: u32, now_ms: i64) {
+    let audit_before = now_ms - i64::from(audit_retention_days) * DAY_MS;
+    match db.sweep_audit_events(audit_before).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "audit events past their retention deleted"),
+        Err(error) => tracing::warn!(%error, "cannot sweep old audit events"),
+    }
+    let invitations_before = now_ms - ENDED_INVITATION_DAYS * DAY_MS;
+    match db.sweep_ended_invitations(invitations_before).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "invitations ended 30 days ago deleted"),
+        Err(error) => tracing::warn!(%error, "cannot sweep ended invitations"),
+    }
+}
