@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 pub enum AuditView {
     /// Every event, with client addresses and user agents.
     Everything,
-    /// Key events only, without client addresses and user agents: people's
-    /// emails, addresses and browsers are for owners and admins.
+    /// Key events only (with who made each change, as the key list shows
+    /// it), without client addresses and user agents: sign-ins, team
+    /// changes, addresses and browsers are for owners and admins.
     KeyEventsWithoutClients,
 }
 

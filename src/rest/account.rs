@@ -188,7 +188,7 @@ pub async fn me(
 #[utoipa::path(get, path = "/audit-events", tag = "Account", security(("bearer" = []), ("api_key" = [])),
     params(AuditQuery),
     responses(
-        (status = 200, description = "Audit events, newest first. Owners, admins and admin keys see every event with its client address and user agent; viewers and developers see key events only, without them", body = Page<AuditEventView>),
+        (status = 200, description = "Audit events, newest first. Owners and admins see every event with its client address and user agent; viewers, developers and API keys see key events only, without them", body = Page<AuditEventView>),
         problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden
@@ -201,8 +201,9 @@ pub async fn audit_events(
     caller.require(Scope::Admin)?;
     let view = match &caller {
         Caller::User(actor) => actor.user.role.audit_view(),
-        // An admin key speaks for the account, as its owners do.
-        Caller::Key(_) => AuditView::Everything,
+        // A developer may make an admin key: a key never sees more than
+        // the roles below admin do.
+        Caller::Key(_) => AuditView::KeyEventsWithoutClients,
     };
     let page = state.audit.list(caller.account_id(), view, &query).await?;
     Ok(axum::Json(Page::<AuditEventView> {

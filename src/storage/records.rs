@@ -191,8 +191,6 @@ pub struct IdempotencyRecord {
     pub sealed_body: Option<Vec<u8>>,
 }
 
-/// What claiming an Idempotency-Key found.
-#[derive(Debug, PartialEq, Eq)]
 /// Who claims an Idempotency-Key for which request, and the cap on the
 /// holder's live keys.
 pub struct IdempotencyClaim<'a> {
@@ -207,11 +205,13 @@ pub struct IdempotencyClaim<'a> {
     pub max_live: i64,
 }
 
+/// What claiming an Idempotency-Key found.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
     Claimed,
     /// Someone holds it already (running or answered).
     Taken,
-    /// The account holds `max_live` keys already.
+    /// The holder holds `max_live` keys already.
     Full,
 }
 

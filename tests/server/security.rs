@@ -386,7 +386,8 @@ async fn every_page_names_exactly_the_nonce_its_scripts_carry_under_concurrency(
     std::fs::create_dir_all(dir.path().join("site")).unwrap();
     std::fs::write(dir.path().join("site/favicon.svg"), "<svg/>").unwrap();
     let app = TestApp::spawn_in(dir, &[]).await;
-    let client = reqwest::Client::new();
+    // A browser's client: same-origin, so server functions are served.
+    let client = app.new_browser();
     let requests = (0..400).map(|i| {
         let client = client.clone();
         let (path, post) = match i % 4 {
@@ -415,6 +416,13 @@ async fn every_page_names_exactly_the_nonce_its_scripts_carry_under_concurrency(
                 .to_str()
                 .unwrap()
                 .starts_with("text/html");
+            if post {
+                assert_eq!(
+                    response.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "served, not refused"
+                );
+            }
             (path, is_page, csp, response.text().await.unwrap())
         }
     });

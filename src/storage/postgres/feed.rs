@@ -11,10 +11,15 @@
 //! the connection is presumed dead and dropped, and the cache is distrusted
 //! until listening again. NOTIFY is delivered in commit order, so hearing a
 //! heartbeat means every change committed before it was heard too.
+//!
+//! The listening connection and the heartbeat's each come from a pool of
+//! their own: a busy server pool cannot delay a heartbeat into a false
+//! alarm, and a dead listening connection (whose closing can hang until
+//! TCP gives up) never holds one of the server's connections.
 
 use crate::storage::KeyChange;
 use sqlx::{
-    postgres::{PgListener, PgPool},
+    postgres::{PgListener, PgPool, PgPoolOptions},
     PgConnection,
 };
 use std::time::Duration;
@@ -59,7 +64,7 @@ impl ChangeListener {
     /// Starts this process's heartbeat too; it stops with the pool.
     pub(super) fn new(pool: PgPool) -> Self {
         let heartbeat = format!("keysmith_heartbeat_{}", hex::encode(random_bytes()));
-        tokio::spawn(beat(pool.clone(), heartbeat.clone()));
+        tokio::spawn(beat(pool.clone(), one_connection(&pool), heartbeat.clone()));
         ChangeListener {
             pool,
             listener: None,
@@ -115,7 +120,7 @@ impl ChangeListener {
     /// Listens, then reads the number of the last change: everything after
     /// it will be heard.
     async fn subscribe(&self) -> Result<(PgListener, i64), sqlx::Error> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        let mut listener = PgListener::connect_with(&one_connection(&self.pool)).await?;
         // A lost connection must be noticed, not quietly replaced.
         listener.eager_reconnect(false);
         listener.listen_all([CHANNEL, &self.heartbeat]).await?;
@@ -131,18 +136,29 @@ impl ChangeListener {
     }
 }
 
-/// Notifies `channel` every [`HEARTBEAT`] until the pool closes. A failed
-/// beat is not reported here: the listener notices the silence.
-async fn beat(pool: PgPool, channel: String) {
+/// A pool of one connection to the server's database, opened when first
+/// used.
+fn one_connection(server: &PgPool) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(SILENCE_LIMIT)
+        .connect_lazy_with((*server.connect_options()).clone())
+}
+
+/// Notifies `channel` every [`HEARTBEAT`] from `own`, until the server's
+/// pool closes. A failed or slow beat is not reported here: the listener
+/// notices the silence.
+async fn beat(server: PgPool, own: PgPool, channel: String) {
     let mut every = tokio::time::interval(HEARTBEAT);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    while !pool.is_closed() {
+    while !server.is_closed() {
         every.tick().await;
-        let _ = sqlx::query("SELECT pg_notify($1, '')")
+        let notify = sqlx::query("SELECT pg_notify($1, '')")
             .bind(&channel)
-            .execute(&pool)
-            .await;
+            .execute(&own);
+        let _ = tokio::time::timeout(HEARTBEAT, notify).await;
     }
+    own.close().await;
 }
 
 fn random_bytes() -> [u8; 8] {

@@ -251,6 +251,10 @@ impl PostgresStore {
         event: &NewAuditEvent<'_>,
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.write().await?;
+        // The account's lock first, as every team change takes it: the
+        // event's foreign key shares the account's row, and a removal
+        // revoking invitations holds it while it updates them.
+        lock_account(&mut tx, account_id).await?;
         let revoked = sqlx::query(
             "UPDATE invitations SET revoked_at = to_timestamp($1::float8 / 1000), revoked_by = $2
              WHERE account_id = $3 AND id = $4 AND accepted_at IS NULL AND revoked_at IS NULL",
