@@ -11,6 +11,8 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// was invited, and what became of it) before it is deleted.
 pub const ENDED_INVITATION_DAYS: i64 = 30;
 const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+/// Audit events deleted in one statement.
+const AUDIT_BATCH: i64 = 10_000;
 
 /// Sweeps now, then once a day until the process stops.
 pub async fn sweep_daily(db: Db, audit_retention_days: u32) {
@@ -22,10 +24,25 @@ pub async fn sweep_daily(db: Db, audit_retention_days: u32) {
 
 async fn sweep(db: &Db, audit_retention_days: u32, now_ms: i64) {
     let audit_before = now_ms - i64::from(audit_retention_days) * DAY_MS;
-    match db.sweep_audit_events(audit_before).await {
-        Ok(0) => {}
-        Ok(swept) => tracing::info!(swept, "audit events past their retention deleted"),
-        Err(error) => tracing::warn!(%error, "cannot sweep old audit events"),
+    // In batches, so the first sweep after an upgrade (or a shorter
+    // retention) never holds the database in one long statement.
+    let mut swept = 0;
+    loop {
+        match db.sweep_audit_events(audit_before, AUDIT_BATCH).await {
+            Ok(deleted) => {
+                swept += deleted;
+                if deleted < AUDIT_BATCH as u64 {
+                    break;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot sweep old audit events");
+                break;
+            }
+        }
+    }
+    if swept > 0 {
+        tracing::info!(swept, "audit events past their retention deleted");
     }
     let invitations_before = now_ms - ENDED_INVITATION_DAYS * DAY_MS;
     match db.sweep_ended_invitations(invitations_before).await {

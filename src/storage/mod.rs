@@ -236,7 +236,7 @@ operations! {
     fn claim_idempotency_key(&self, claim: &IdempotencyClaim<'_>) -> Result<Claim, sqlx::Error>;
     fn reclaim_stale_idempotency_key(&self, account_id: &str, key_digest: &str, created_at: i64) -> Result<bool, sqlx::Error>;
     fn sweep_idempotency_records(&self, expired_before: i64) -> Result<u64, sqlx::Error>;
-    fn sweep_audit_events(&self, before: i64) -> Result<u64, sqlx::Error>;
+    fn sweep_audit_events(&self, before: i64, batch: i64) -> Result<u64, sqlx::Error>;
     fn sweep_ended_invitations(&self, before: i64) -> Result<u64, sqlx::Error>;
     fn idempotency_record(&self, account_id: &str, key_digest: &str) -> Result<Option<IdempotencyRecord>, sqlx::Error>;
     fn complete_idempotency_key(&self, account_id: &str, key_digest: &str, status: u16, sealed_body: &[u8]) -> Result<(), sqlx::Error>;

@@ -67,12 +67,16 @@ impl PostgresStore {
         query.build_query_as().fetch_all(&self.pool).await
     }
 
-    /// Deletes the events that occurred before `before` (unix ms); how many.
-    pub async fn sweep_audit_events(&self, before: i64) -> Result<u64, sqlx::Error> {
+    /// Deletes up to `batch` of the events that occurred before `before`
+    /// (unix ms); how many.
+    pub async fn sweep_audit_events(&self, before: i64, batch: i64) -> Result<u64, sqlx::Error> {
         Ok(sqlx::query(
-            "DELETE FROM audit_events WHERE occurred_at < to_timestamp($1::float8 / 1000)",
+            "DELETE FROM audit_events WHERE id IN
+               (SELECT id FROM audit_events
+                WHERE occurred_at < to_timestamp($1::float8 / 1000) LIMIT $2)",
         )
         .bind(before)
+        .bind(batch)
         .execute(&self.pool)
         .await?
         .rows_affected())

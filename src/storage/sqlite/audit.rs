@@ -64,14 +64,17 @@ impl SqliteStore {
         query.build_query_as().fetch_all(&self.pool).await
     }
 
-    /// Deletes the events that occurred before `before` (unix ms); how many.
-    pub async fn sweep_audit_events(&self, before: i64) -> Result<u64, sqlx::Error> {
-        Ok(
-            sqlx::query("DELETE FROM audit_events WHERE occurred_at < $1")
-                .bind(before)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
+    /// Deletes up to `batch` of the events that occurred before `before`
+    /// (unix ms); how many.
+    pub async fn sweep_audit_events(&self, before: i64, batch: i64) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(
+            "DELETE FROM audit_events WHERE id IN
+               (SELECT id FROM audit_events WHERE occurred_at < $1 LIMIT $2)",
         )
+        .bind(before)
+        .bind(batch)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 }
