@@ -30,6 +30,29 @@ async fn change_role(app: &TestApp, by: &str, user_id: &str, role: &str) {
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
 }
 
+/// Revokes the pending invitation of `email`.
+async fn revoke_invitation_of(app: &TestApp, token: &str, email: &str) {
+    let pending = read(app, "/invitations", token).await;
+    let id = pending.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|invitation| invitation["email"] == email)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = api(
+        app,
+        Method::DELETE,
+        &format!("/invitations/{id}"),
+        Auth::Bearer(token),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
+}
+
 /// The events of the account, newest first.
 async fn events(app: &TestApp, owner_token: &str) -> Vec<Value> {
     let answer = read(app, "/audit-events?limit=100", owner_token).await;
@@ -43,14 +66,7 @@ async fn credentials_from_before_a_removal_stay_refused_after_the_member_rejoins
     let team = Team::new(&app).await;
     let (email, link) = invite(&app, &team.owner.token, "developer").await;
     let person = signed_up_as(&app, &email).await;
-    let accepted = person
-        .browser
-        .post(app.url("/rpc/accept_invitation"))
-        .form(&[("token", link.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_success(&accepted);
+    accept_in_browser(&app, &person, &link).await;
     let old_token = token_for(&app, &email, Some(&team.account_id)).await;
     assert_eq!(
         read(&app, "/api-keys", &old_token).await.status,
@@ -147,18 +163,8 @@ async fn an_account_sends_a_bounded_number_of_invitations_an_hour_even_when_revo
     let app = TestApp::spawn_with(&[("KEYSMITH_INVITATIONS_PER_HOUR", "5")]).await;
     let boss = owner(&app).await;
     for _ in 0..5 {
-        invite(&app, &boss.token, "viewer").await;
-        let pending = read(&app, "/invitations", &boss.token).await;
-        let id = pending.body["data"][0]["id"].as_str().unwrap().to_owned();
-        let revoked = api(
-            &app,
-            Method::DELETE,
-            &format!("/invitations/{id}"),
-            Auth::Bearer(&boss.token),
-            None,
-        )
-        .await;
-        assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+        let (email, _) = invite(&app, &boss.token, "viewer").await;
+        revoke_invitation_of(&app, &boss.token, &email).await;
     }
     let over = api(
         &app,
@@ -210,24 +216,7 @@ async fn old_audit_events_and_long_ended_invitations_are_swept() {
     let (recent_email, _) = invite(&app, &boss.token, "viewer").await;
     let (pending_email, _) = invite(&app, &boss.token, "viewer").await;
     for email in [&old_email, &recent_email] {
-        let pending = read(&app, "/invitations", &boss.token).await;
-        let id = pending.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["email"] == email.as_str())
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        api(
-            &app,
-            Method::DELETE,
-            &format!("/invitations/{id}"),
-            Auth::Bearer(&boss.token),
-            None,
-        )
-        .await;
+        revoke_invitation_of(&app, &boss.token, email).await;
     }
     let dir = app.stop().await;
     let url = database_url(dir.path());

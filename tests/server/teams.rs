@@ -143,6 +143,19 @@ pub async fn join(app: &TestApp, owner_token: &str, role: &str) -> Person {
     person(app, email, browser).await
 }
 
+/// Accepts an invitation on its page, as the person signed in there: their
+/// session then acts in the account they joined.
+pub async fn accept_in_browser(app: &TestApp, person: &Person, link: &str) {
+    let response = person
+        .browser
+        .post(app.url("/rpc/accept_invitation"))
+        .form(&[("token", link)])
+        .send()
+        .await
+        .unwrap();
+    assert_success(&response);
+}
+
 /// A server that lets the tests sign up and invite as many people as they
 /// need from one address.
 pub async fn roomy_app() -> TestApp {
@@ -1106,14 +1119,7 @@ async fn a_member_of_several_accounts_switches_between_them() {
     let (email, link) = invite(&app, &team.owner.token, "viewer").await;
     let person = signed_up_as(&app, &email).await;
     let own_account = me(&app, &person.token).await["account_id"].clone();
-    let response = person
-        .browser
-        .post(app.url("/rpc/accept_invitation"))
-        .form(&[("token", link.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_success(&response);
+    accept_in_browser(&app, &person, &link).await;
 
     // Accepting entered the team's account.
     let summary = |browser: Client| {
