@@ -1,21 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
-import { hydrated, signIn, signUp, uniqueEmail } from "./helpers";
-
-/** Invites `email` as `role` from the Members page; the link shown once. */
-async function invite(page: Page, email: string, role: string): Promise<string> {
-  await page.getByRole("button", { name: "Invite member" }).click();
-  const dialog = page.getByRole("dialog", { name: "Invite member" });
-  await dialog.getByLabel("Email").fill(email);
-  await dialog.getByLabel("Role").selectOption(role);
-  await dialog.getByRole("button", { name: "Create invitation" }).click();
-  const created = page.getByRole("dialog", { name: "Invitation created" });
-  const link = await created.getByLabel("Invitation link").inputValue();
-  expect(link).toMatch(/\/invite\/[0-9a-f]{64}$/);
-  await created.getByRole("button", { name: "Done" }).click();
-  await created.getByRole("button", { name: "Yes, close" }).click();
-  await expect(created).toBeHidden();
-  return link;
-}
+import { hydrated, invite, signIn, signUp, uniqueEmail } from "./helpers";
 
 async function openMembers(page: Page): Promise<void> {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Members" }).click();

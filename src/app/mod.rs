@@ -19,6 +19,7 @@ use leptos_router::{
 use pages::NotFound;
 use routes::{
     Account, Api, ApiKeys, AuditLog, Invitation, KeyDetail, Login, Members, Overview, Signup,
+    Welcome,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view={Lazy::<Login>::new()} />
                 <Route path=path!("/signup") view={Lazy::<Signup>::new()} />
+                <Route path=path!("/welcome") view={Lazy::<Welcome>::new()} />
                 // Waits for the invitation before answering, so an unknown
                 // link is a real 404.
                 <Route path=path!("/invite/:token") view={Lazy::<Invitation>::new()} ssr=SsrMode::Async />

@@ -7,7 +7,7 @@
 
 use super::pages::{
     AccountPage, ApiKeysPage, ApiPage, AuditLogPage, InvitationPage, KeyDetailPage, LoginPage,
-    MembersPage, OverviewPage, SignupPage,
+    MembersPage, OverviewPage, SignupPage, WelcomePage,
 };
 use leptos::prelude::*;
 #[cfg(any(not(target_arch = "wasm32"), wasm_split))]
@@ -49,6 +49,7 @@ lazy_routes! {
     Login => LoginPage,
     Signup => SignupPage,
     Invitation => InvitationPage,
+    Welcome => WelcomePage,
     Overview => OverviewPage,
     ApiKeys => ApiKeysPage,
     KeyDetail => KeyDetailPage,

@@ -34,6 +34,8 @@ pub enum AuditAction {
     SignedOutEverywhere,
     #[serde(rename = "user.password_changed")]
     PasswordChanged,
+    #[serde(rename = "account.created")]
+    AccountCreated,
     #[serde(rename = "key.created")]
     KeyCreated,
     #[serde(rename = "key.updated")]
@@ -57,13 +59,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
         AuditAction::SignedOut,
         AuditAction::SignedOutEverywhere,
         AuditAction::PasswordChanged,
+        AuditAction::AccountCreated,
         AuditAction::KeyCreated,
         AuditAction::KeyUpdated,
         AuditAction::KeyRotated,
@@ -85,6 +88,7 @@ impl AuditAction {
             AuditAction::SignedOut => "user.signed_out",
             AuditAction::SignedOutEverywhere => "user.signed_out_everywhere",
             AuditAction::PasswordChanged => "user.password_changed",
+            AuditAction::AccountCreated => "account.created",
             AuditAction::KeyCreated => "key.created",
             AuditAction::KeyUpdated => "key.updated",
             AuditAction::KeyRotated => "key.rotated",
@@ -107,6 +111,7 @@ impl AuditAction {
             AuditAction::SignedOut => "Signed out",
             AuditAction::SignedOutEverywhere => "Signed out everywhere",
             AuditAction::PasswordChanged => "Password changed",
+            AuditAction::AccountCreated => "Account created",
             AuditAction::KeyCreated => "Key created",
             AuditAction::KeyUpdated => "Key updated",
             AuditAction::KeyRotated => "Key rotated",

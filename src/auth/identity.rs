@@ -50,6 +50,36 @@ impl Membership {
     }
 }
 
+/// A user signed in who belongs to no account (removed from, or having
+/// left, every one they were in): they may make an account of their own or
+/// accept an invitation, nothing more. The token generation they signed in
+/// with ends the session when it moves on, as for members.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccountlessUser {
+    pub user_id: String,
+    pub token_generation: i64,
+}
+
+/// What a correct email and password lead to.
+#[derive(Clone, Debug)]
+pub enum SignedIn {
+    Member(Membership),
+    WithoutAccount(AccountlessUser),
+}
+
+impl SignedIn {
+    /// The membership a bearer token speaks for: a token acts in an
+    /// account, so a user who belongs to none is sent to the dashboard.
+    pub fn into_member(self) -> Result<Membership, crate::error::AppError> {
+        match self {
+            SignedIn::Member(member) => Ok(member),
+            SignedIn::WithoutAccount(_) => Err(crate::error::AppError::Forbidden(
+                "You belong to no account. Sign in on the dashboard to make an account of your own or to accept an invitation.".into(),
+            )),
+        }
+    }
+}
+
 /// Who is calling: the address believed to be the client's, and its user
 /// agent. The server's security layer works it out once per request and
 /// leaves it in the request's extensions.

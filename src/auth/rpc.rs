@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use crate::{
     auth::{
-        identity::ClientInfo,
+        identity::{ClientInfo, SignedIn},
         service::Accounts,
-        session::{self, signed_in, signed_in_actor, this_session},
+        session::{
+            self, signed_in, signed_in_actor, signed_in_without_account, this_session,
+            WITHOUT_ACCOUNT_PATH,
+        },
     },
     shared::context::provided,
 };
@@ -56,9 +59,37 @@ pub async fn sign_in(email: String, password: String, next: String) -> Result<()
     let accounts = provided::<Accounts>()?;
     let session = this_session().await?;
     let client = ClientInfo::of_this_request().await;
-    let member = accounts.sign_in(&email, password, None, &client).await?;
-    session::sign_in(&session, &member).await?;
-    leptos_axum::redirect(safe_return_path(&next));
+    let next = safe_return_path(&next);
+    match accounts.sign_in(&email, password, None, &client).await? {
+        SignedIn::Member(member) => {
+            session::sign_in(&session, &member).await?;
+            leptos_axum::redirect(next);
+        }
+        SignedIn::WithoutAccount(user) => {
+            session::sign_in_without_account(&session, &user).await?;
+            // An invitation's page is open to them; the dashboard is not.
+            let to_dashboard = next.starts_with(DEFAULT_RETURN_PATH);
+            leptos_axum::redirect(if to_dashboard {
+                WITHOUT_ACCOUNT_PATH
+            } else {
+                next
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Makes an account for the signed-in user who belongs to none, and
+/// enters it.
+#[server(prefix = "/rpc", endpoint = "create_own_account")]
+pub async fn create_own_account() -> Result<(), AppError> {
+    let user = signed_in_without_account().await?;
+    let client = ClientInfo::of_this_request().await;
+    let member = provided::<Accounts>()?
+        .create_own_account(&user, &client)
+        .await?;
+    session::enter_account(&this_session().await?, &member).await?;
+    leptos_axum::redirect(DEFAULT_RETURN_PATH);
     Ok(())
 }
 

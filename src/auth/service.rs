@@ -4,7 +4,10 @@
 
 use super::{
     hashing::PasswordHasher,
-    identity::{Actor, AuthenticatedUser, ClientInfo, Generations, Membership, Principal},
+    identity::{
+        AccountlessUser, Actor, AuthenticatedUser, ClientInfo, Generations, Membership, Principal,
+        SignedIn,
+    },
     role::Role,
     strength,
     summary::{AccountChoice, UserSummary},
@@ -16,7 +19,7 @@ use crate::{
     audit::AuditAction,
     error::AppError,
     shared::clock,
-    storage::{Db, NewOwner, NewUser, OwnerCreated, UserRecord},
+    storage::{Db, NewAccount, NewOwner, NewUser, OwnerCreated, UserRecord},
 };
 use std::sync::Arc;
 
@@ -97,19 +100,25 @@ impl Accounts {
     }
 
     /// Checks an email and password, and enters the account asked for (by
-    /// default the first the user joined). Every way of getting the
-    /// password wrong (unknown email, wrong password) gives the same error
-    /// after the same work. The attempt is counted before the password is
-    /// checked.
+    /// default the first the user joined; a user who belongs to none is
+    /// signed in without one). Every way of getting the password wrong
+    /// (unknown email, wrong password) gives the same error after the same
+    /// work. The attempt is counted before the password is checked.
     pub async fn sign_in(
         &self,
         email: &str,
         password: String,
         account_id: Option<&str>,
         client: &ClientInfo,
-    ) -> Result<Membership, AppError> {
+    ) -> Result<SignedIn, AppError> {
         let user = self.check_password(email, password, client).await?;
-        let member = self.entry_membership(&user.id, account_id).await?;
+        let Some(member) = self.entry_membership(&user.id, account_id).await? else {
+            tracing::info!(user_id = %user.id, "signed in without an account");
+            return Ok(SignedIn::WithoutAccount(AccountlessUser {
+                user_id: user.id,
+                token_generation: user.token_generation,
+            }));
+        };
         let actor = Actor {
             user: member.user.clone(),
             client: client.clone(),
@@ -120,7 +129,7 @@ impl Accounts {
             .record_sign_in(&user.id, now, &actor.event(AuditAction::SignedIn, None))
             .await?;
         tracing::info!(user_id = %user.id, account_id = %member.user.account_id, "signed in");
-        Ok(member)
+        Ok(SignedIn::Member(member))
     }
 
     /// The user with this email and password.
@@ -173,31 +182,72 @@ impl Accounts {
     }
 
     /// The membership a sign-in enters: the account asked for, or the
-    /// first the user joined.
+    /// first the user joined (`None` when they belong to no account).
     async fn entry_membership(
         &self,
         user_id: &str,
         account_id: Option<&str>,
-    ) -> Result<Membership, AppError> {
+    ) -> Result<Option<Membership>, AppError> {
         let account_id = match account_id {
             Some(account_id) => account_id.to_owned(),
-            None => self
-                .0
-                .db
-                .accounts_of(user_id)
-                .await?
-                .into_iter()
-                .next()
-                .map(|first| first.account_id)
-                .ok_or_else(|| {
-                    AppError::Forbidden(
-                        "You are not a member of any account. Ask an account's owner for an invitation.".into(),
-                    )
-                })?,
+            None => match self.0.db.accounts_of(user_id).await?.into_iter().next() {
+                Some(first) => first.account_id,
+                None => return Ok(None),
+            },
         };
-        self.membership(user_id, &account_id)
-            .await?
+        let member = self.membership(user_id, &account_id).await?;
+        member
+            .map(Some)
             .ok_or_else(|| AppError::Forbidden("You are not a member of this account.".into()))
+    }
+
+    /// Whether a session signed in without an account is still current:
+    /// its user exists and has not signed out everywhere or changed the
+    /// password since.
+    pub async fn accountless_is_current(&self, user: &AccountlessUser) -> Result<bool, AppError> {
+        let record = self.0.db.user_by_id(&user.user_id).await?;
+        Ok(record.is_some_and(|r| r.token_generation == user.token_generation))
+    }
+
+    /// Makes an account for a user who belongs to none, with them as its
+    /// owner (named for their email, as at sign-up). Refused once they
+    /// belong to one, however many requests race.
+    pub async fn create_own_account(
+        &self,
+        user: &AccountlessUser,
+        client: &ClientInfo,
+    ) -> Result<Membership, AppError> {
+        let email = self.email_of(&user.user_id).await?;
+        let actor = Actor {
+            user: AuthenticatedUser {
+                user_id: user.user_id.clone(),
+                account_id: clock::new_id("acc"),
+                role: Role::Owner,
+            },
+            client: client.clone(),
+        };
+        let account = NewAccount {
+            id: &actor.user.account_id,
+            name: &email,
+            owner_id: &user.user_id,
+            now_ms: clock::now_ms(),
+        };
+        let event = actor.event(AuditAction::AccountCreated, None);
+        if self
+            .0
+            .db
+            .create_own_account(&account, &event)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::Conflict(
+                "You belong to an account already. Sign in again to enter it.".into(),
+            ));
+        }
+        tracing::info!(user_id = %user.user_id, account_id = %account.id, "account created");
+        self.membership(&user.user_id, account.id)
+            .await?
+            .ok_or(AppError::Internal)
     }
 
     /// The user's membership of the account as a credential issued now
@@ -260,7 +310,7 @@ impl Accounts {
 
     /// Who the user is, where they act and where else they may.
     pub async fn summary(&self, user: &AuthenticatedUser) -> Result<UserSummary, AppError> {
-        let email = self.email_of(user).await?;
+        let email = self.email_of(&user.user_id).await?;
         let accounts = self
             .0
             .db
@@ -284,9 +334,9 @@ impl Accounts {
         })
     }
 
-    /// The signed-in user's email, or `Unauthenticated` if the user is gone.
-    pub async fn email_of(&self, user: &AuthenticatedUser) -> Result<String, AppError> {
-        let record = self.0.db.user_by_id(&user.user_id).await?;
+    /// The user's email, or `Unauthenticated` if the user is gone.
+    pub async fn email_of(&self, user_id: &str) -> Result<String, AppError> {
+        let record = self.0.db.user_by_id(user_id).await?;
         record.map(|u| u.email).ok_or(AppError::Unauthenticated)
     }
 

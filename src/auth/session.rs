@@ -2,7 +2,9 @@
 //! for signed-in users, and what server functions read of the session.
 
 use super::{
-    identity::{Actor, AuthenticatedUser, ClientInfo, Generations, Membership, Principal},
+    identity::{
+        AccountlessUser, Actor, AuthenticatedUser, ClientInfo, Generations, Membership, Principal,
+    },
     service::Accounts,
 };
 use crate::{
@@ -19,6 +21,9 @@ use tower_sessions::Session;
 
 /// The user and the account they act in.
 const USER_KEY: &str = "user";
+/// A user signed in who belongs to no account, and their token generation.
+/// A session holds this or [`USER_KEY`], never both.
+const ACCOUNTLESS_KEY: &str = "user_without_account";
 /// The user's token generation at sign-in: when it moves on (sign out
 /// everywhere, a new password) this session ends.
 const GENERATION_KEY: &str = "token_generation";
@@ -46,9 +51,51 @@ async fn stored_user(session: &Session) -> Option<Principal> {
     session.get(USER_KEY).await.ok().flatten()
 }
 
+/// Who holds a current session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionUser {
+    Member(AuthenticatedUser),
+    WithoutAccount(AccountlessUser),
+}
+
+impl SessionUser {
+    pub fn user_id(&self) -> &str {
+        match self {
+            SessionUser::Member(user) => &user.user_id,
+            SessionUser::WithoutAccount(user) => &user.user_id,
+        }
+    }
+}
+
+/// Where a user who belongs to no account is sent: the page that offers an
+/// account of their own and the invitations waiting for them.
+pub const WITHOUT_ACCOUNT_PATH: &str = "/welcome";
+
 /// Signs a member in. The session id is replaced first, so an id planted in
 /// the browser before sign-in (session fixation) is worthless.
 pub async fn sign_in(session: &Session, member: &Membership) -> Result<(), AppError> {
+    start(session).await?;
+    enter_account(session, member).await
+}
+
+/// Signs in a user who belongs to no account, likewise on a new id.
+pub async fn sign_in_without_account(
+    session: &Session,
+    user: &AccountlessUser,
+) -> Result<(), AppError> {
+    start(session).await?;
+    session
+        .remove_value(USER_KEY)
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(ACCOUNTLESS_KEY, user)
+        .await
+        .map_err(session_error)
+}
+
+/// A new session id, and the lifetimes' clocks started.
+async fn start(session: &Session) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     let now = clock::now_ms();
     session
@@ -58,13 +105,16 @@ pub async fn sign_in(session: &Session, member: &Membership) -> Result<(), AppEr
     session
         .insert(LAST_SEEN_KEY, now)
         .await
-        .map_err(session_error)?;
-    enter_account(session, member).await
+        .map_err(session_error)
 }
 
-/// Makes `member`'s account the one this session acts in (signing in, or
-/// switching accounts).
+/// Makes `member`'s account the one this session acts in (signing in,
+/// switching accounts, or joining one from a session without any).
 pub async fn enter_account(session: &Session, member: &Membership) -> Result<(), AppError> {
+    session
+        .remove_value(ACCOUNTLESS_KEY)
+        .await
+        .map_err(session_error)?;
     session
         .insert(GENERATION_KEY, member.generations.user)
         .await
@@ -99,7 +149,12 @@ async fn check_lifetimes(
     lifetimes: Lifetimes,
     now: i64,
 ) -> Result<(), tower_sessions::session::Error> {
-    if session.get::<Principal>(USER_KEY).await?.is_none() {
+    let signed_in = session.get::<Principal>(USER_KEY).await?.is_some()
+        || session
+            .get::<AccountlessUser>(ACCOUNTLESS_KEY)
+            .await?
+            .is_some();
+    if !signed_in {
         return Ok(());
     }
     let Some(signed_in_at) = session.get::<i64>(SIGNED_IN_AT_KEY).await? else {
@@ -123,30 +178,37 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(session_error)
 }
 
-/// The signed-in user, if the session is still current: one from before
-/// the user signed out everywhere or changed the password, or from before
-/// they were removed from the account or given another role, is ended here.
+/// The signed-in member, if the session is still current and acts in an
+/// account (see [`require_session_user`]).
 pub async fn require_user(
     session: &Session,
     accounts: &Accounts,
 ) -> Result<AuthenticatedUser, AppError> {
-    let principal = stored_user(session)
-        .await
-        .ok_or(AppError::Unauthenticated)?;
-    let user: Option<i64> = session.get(GENERATION_KEY).await.ok().flatten();
-    // Sessions from before memberships had generations are of the first.
-    let membership: i64 = session
-        .get(MEMBERSHIP_GENERATION_KEY)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(0);
-    let checked = match user {
-        Some(user) => {
-            let generations = Generations { user, membership };
-            accounts.current_user(&principal, generations).await?
-        }
-        None => None,
+    match require_session_user(session, accounts).await? {
+        SessionUser::Member(user) => Ok(user),
+        SessionUser::WithoutAccount(_) => Err(AppError::Unauthenticated),
+    }
+}
+
+/// Who holds the session, if it is still current: one from before the user
+/// signed out everywhere or changed the password, or from before they were
+/// removed from the account or given another role, is ended here.
+pub async fn require_session_user(
+    session: &Session,
+    accounts: &Accounts,
+) -> Result<SessionUser, AppError> {
+    let checked = if let Some(principal) = stored_user(session).await {
+        current_member(session, accounts, &principal)
+            .await?
+            .map(SessionUser::Member)
+    } else if let Some(user) = stored_accountless(session).await {
+        accounts
+            .accountless_is_current(&user)
+            .await?
+            .then_some(SessionUser::WithoutAccount(user))
+    } else {
+        // Nobody signed in: nothing to end.
+        return Err(AppError::Unauthenticated);
     };
     match checked {
         Some(user) => Ok(user),
@@ -155,6 +217,29 @@ pub async fn require_user(
             Err(AppError::Unauthenticated)
         }
     }
+}
+
+async fn current_member(
+    session: &Session,
+    accounts: &Accounts,
+    principal: &Principal,
+) -> Result<Option<AuthenticatedUser>, AppError> {
+    let Some(user) = session.get::<i64>(GENERATION_KEY).await.ok().flatten() else {
+        return Ok(None);
+    };
+    // Sessions from before memberships had generations are of the first.
+    let membership: i64 = session
+        .get(MEMBERSHIP_GENERATION_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    let generations = Generations { user, membership };
+    accounts.current_user(principal, generations).await
+}
+
+async fn stored_accountless(session: &Session) -> Option<AccountlessUser> {
+    session.get(ACCOUNTLESS_KEY).await.ok().flatten()
 }
 
 /// The session of the server function being served.
@@ -172,6 +257,24 @@ pub async fn signed_in() -> Result<AuthenticatedUser, AppError> {
     require_user(&this_session().await?, &accounts).await
 }
 
+/// Whoever holds the session of the server function being served, with an
+/// account or without, or `Unauthenticated`.
+pub async fn signed_in_anyone() -> Result<SessionUser, AppError> {
+    let accounts = provided::<Accounts>()?;
+    require_session_user(&this_session().await?, &accounts).await
+}
+
+/// The signed-in user without an account of the server function being
+/// served: a member is told they have one.
+pub async fn signed_in_without_account() -> Result<AccountlessUser, AppError> {
+    match signed_in_anyone().await? {
+        SessionUser::WithoutAccount(user) => Ok(user),
+        SessionUser::Member(_) => Err(AppError::Conflict(
+            "You belong to an account already.".into(),
+        )),
+    }
+}
+
 /// The signed-in user of the server function being served, acting from
 /// this request's client.
 pub async fn signed_in_actor() -> Result<Actor, AppError> {
@@ -185,9 +288,10 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
     AppError::Internal
 }
 
-/// Sends visitors without a current session from dashboard pages to the
-/// sign-in page (remembering where they were going), and signed-in users
-/// away from the sign-in and sign-up pages.
+/// Sends each visitor to the pages that are theirs: those without a
+/// current session from dashboard pages to the sign-in page (remembering
+/// where they were going), members away from the sign-in and sign-up
+/// pages, and users who belong to no account to [`WITHOUT_ACCOUNT_PATH`].
 ///
 /// The session is checked in full here, before the page starts streaming:
 /// one that has ended (signed out everywhere, removed from the account, a
@@ -201,20 +305,28 @@ pub async fn guard_pages(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    let is_dashboard = path == "/dashboard" || path.starts_with("/dashboard/");
-    let is_entry = path == "/login" || path == "/signup";
-    if !is_dashboard && !is_entry {
+    let page = if path == "/dashboard" || path.starts_with("/dashboard/") {
+        Page::Dashboard
+    } else if path == "/login" || path == "/signup" {
+        Page::Entry
+    } else if path == WITHOUT_ACCOUNT_PATH {
+        Page::WithoutAccount
+    } else {
         return next.run(req).await;
-    }
-    let signed_in = match require_user(&session, &accounts).await {
-        Ok(_) => true,
-        Err(AppError::Unauthenticated) => false,
+    };
+    let visitor = match require_session_user(&session, &accounts).await {
+        Ok(SessionUser::Member(_)) => Page::Dashboard,
+        Ok(SessionUser::WithoutAccount(_)) => Page::WithoutAccount,
+        Err(AppError::Unauthenticated) => Page::Entry,
         // The page itself explains a failing database; the guard cannot say
         // who is signed in, so it lets the page answer.
         Err(_) => return next.run(req).await,
     };
-    match (signed_in, is_dashboard) {
-        (false, true) => {
+    if page == visitor {
+        return next.run(req).await;
+    }
+    match visitor {
+        Page::Entry => {
             let target = req
                 .uri()
                 .path_and_query()
@@ -222,9 +334,20 @@ pub async fn guard_pages(
                 .unwrap_or(path);
             Redirect::to(&format!("/login?next={}", encode_query_value(target))).into_response()
         }
-        (true, false) => Redirect::to("/dashboard").into_response(),
-        _ => next.run(req).await,
+        Page::Dashboard => Redirect::to("/dashboard").into_response(),
+        Page::WithoutAccount => Redirect::to(WITHOUT_ACCOUNT_PATH).into_response(),
     }
+}
+
+/// The guarded pages, each for one kind of visitor.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Page {
+    /// For members.
+    Dashboard,
+    /// Sign-in and sign-up, for visitors without a session.
+    Entry,
+    /// For users who belong to no account.
+    WithoutAccount,
 }
 
 fn encode_query_value(value: &str) -> String {

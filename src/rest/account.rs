@@ -62,7 +62,8 @@ pub async fn token(
     let member = state
         .accounts
         .sign_in(&request.email, request.password, account_id, &client)
-        .await?;
+        .await?
+        .into_member()?;
     let issued = state.accounts.issue_token(&member)?;
     Ok(axum::Json(TokenResponse {
         access_token: issued.token,
@@ -102,7 +103,7 @@ pub async fn signup(
         .sign_up(&credentials.email, credentials.password, &client)
         .await?
         .user;
-    let email = state.accounts.email_of(&user).await?;
+    let email = state.accounts.email_of(&user.user_id).await?;
     let created = NewUser {
         user_id: user.user_id,
         account_id: user.account_id,

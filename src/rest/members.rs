@@ -178,7 +178,7 @@ pub async fn accept(
 ) -> Result<impl IntoResponse, ApiError> {
     let (joined, _) = state
         .teams
-        .accept(&actor.user, &actor.client, &acceptance.token)
+        .accept(&actor.user.user_id, &actor.client, &acceptance.token)
         .await?;
     Ok(axum::Json(Data { data: joined }))
 }

@@ -29,6 +29,10 @@ fn fresh_membership_generation() -> i64 {
     i64::from_be_bytes(bytes) & (i64::MAX >> 1)
 }
 
+/// How many invitations waiting for one email are listed: an address may be
+/// invited to many accounts, a page shows the newest.
+pub const WAITING_INVITATIONS_SHOWN: i64 = 50;
+
 /// The database the server was configured with (`DATABASE_URL`).
 #[derive(Clone)]
 pub struct Db(Backend);
@@ -167,6 +171,10 @@ operations! {
     // Accounts and users
     /// Creates an account and its owner, unless the email is taken.
     fn create_account_with_owner(&self, owner: &NewOwner<'_>, event: &NewAuditEvent<'_>) -> Result<OwnerCreated, sqlx::Error>;
+    /// Creates an account owned by a user who belongs to no account (the
+    /// count taken in the write transaction): the owner's membership
+    /// generation, or `None` when they belong to one already.
+    fn create_own_account(&self, account: &NewAccount<'_>, event: &NewAuditEvent<'_>) -> Result<Option<i64>, sqlx::Error>;
     fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error>;
     fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error>;
     /// Notes the sign-in (the members page shows it) with its event.
@@ -190,13 +198,16 @@ operations! {
     /// The account's invitations not yet accepted, revoked or expired,
     /// newest first.
     fn pending_invitations(&self, account_id: &str, now_ms: i64) -> Result<Vec<InvitationRecord>, sqlx::Error>;
+    /// The invitations waiting for an email across accounts, newest first,
+    /// at most [`WAITING_INVITATIONS_SHOWN`].
+    fn pending_invitations_for_email(&self, email: &str, now_ms: i64) -> Result<Vec<InvitationRecord>, sqlx::Error>;
     fn invitation(&self, account_id: &str, id: &str) -> Result<Option<InvitationRecord>, sqlx::Error>;
     fn invitation_by_digest(&self, token_digest: &str) -> Result<Option<InvitationRecord>, sqlx::Error>;
     /// Revokes a pending invitation; false when there is none to revoke.
     fn revoke_invitation(&self, account_id: &str, id: &str, now_ms: i64, event: &NewAuditEvent<'_>) -> Result<bool, sqlx::Error>;
     /// Accepts a pending, unexpired invitation for the invitee (creating
     /// them first when they sign up), all in one transaction.
-    fn accept_invitation(&self, token_digest: &str, invitee: &Invitee<'_>, now_ms: i64, limits: MembershipLimits, event: &NewAuditEvent<'_>) -> Result<Acceptance, sqlx::Error>;
+    fn accept_invitation(&self, invitation_id: &str, invitee: &Invitee<'_>, now_ms: i64, limits: MembershipLimits, event: &NewAuditEvent<'_>) -> Result<Acceptance, sqlx::Error>;
     /// Ends every session and token of the user (a new token generation),
     /// with a new password hash when given; the new generation.
     fn renew_credentials(&self, user_id: &str, new_password_hash: Option<&str>, event: &NewAuditEvent<'_>) -> Result<i64, sqlx::Error>;

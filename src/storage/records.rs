@@ -254,6 +254,14 @@ pub struct NewOwner<'a> {
     pub user: NewUser<'a>,
 }
 
+/// An account a user who belongs to none makes for themselves, owning it.
+pub struct NewAccount<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub owner_id: &'a str,
+    pub now_ms: i64,
+}
+
 /// A user to create.
 pub struct NewUser<'a> {
     pub id: &'a str,

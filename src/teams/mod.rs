@@ -97,6 +97,25 @@ pub struct InvitationPreview {
     pub signed_in_as: Option<String>,
 }
 
+/// An invitation waiting for the signed-in user's email, in any account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingInvitation {
+    pub id: String,
+    pub account_name: String,
+    pub role: Role,
+    /// The email of the member who invited, while they are one.
+    pub invited_by: Option<String>,
+    pub expires_at: i64,
+}
+
+/// What the page of a user who belongs to no account shows: who they are
+/// and the invitations waiting for their email.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingFor {
+    pub email: String,
+    pub invitations: Vec<WaitingInvitation>,
+}
+
 /// The membership an accepted invitation made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -1,7 +1,7 @@
 //! The `/rpc` door for the members page and the invitation page: server
 //! functions, thin over the teams service.
 
-use super::{InvitationPreview, IssuedInvitation, MemberView, Team};
+use super::{InvitationPreview, IssuedInvitation, MemberView, Team, WaitingFor};
 use crate::error::AppError;
 use leptos::{prelude::*, server_fn::codec::Json};
 
@@ -9,7 +9,7 @@ use leptos::{prelude::*, server_fn::codec::Json};
 use crate::{
     auth::{
         identity::ClientInfo,
-        session::{self, signed_in, signed_in_actor, this_session},
+        session::{self, signed_in, signed_in_actor, signed_in_anyone, this_session},
     },
     shared::{context::provided, site::PublicUrl},
     teams::service::Teams,
@@ -62,16 +62,42 @@ pub async fn remove_member(user_id: String) -> Result<(), AppError> {
 /// What an invitation link leads to; for anyone holding the link.
 #[server(prefix = "/rpc", endpoint = "open_invitation", input = Json)]
 pub async fn open_invitation(token: String) -> Result<InvitationPreview, AppError> {
-    let viewer = signed_in().await.ok();
-    provided::<Teams>()?.preview(&token, viewer.as_ref()).await
+    let viewer = signed_in_anyone().await.ok();
+    provided::<Teams>()?
+        .preview(&token, viewer.as_ref().map(|v| v.user_id()))
+        .await
 }
 
-/// Accepts the invitation as the signed-in user and enters its account.
+/// Accepts the invitation as the signed-in user (a member of other
+/// accounts, or of none) and enters its account.
 #[server(prefix = "/rpc", endpoint = "accept_invitation")]
 pub async fn accept_invitation(token: String) -> Result<(), AppError> {
-    let user = signed_in().await?;
+    let user = signed_in_anyone().await?;
     let client = ClientInfo::of_this_request().await;
-    let (_, member) = provided::<Teams>()?.accept(&user, &client, &token).await?;
+    let (_, member) = provided::<Teams>()?
+        .accept(user.user_id(), &client, &token)
+        .await?;
+    session::enter_account(&this_session().await?, &member).await?;
+    leptos_axum::redirect(AFTER_JOINING);
+    Ok(())
+}
+
+/// The signed-in user's email and the invitations waiting for it.
+#[server(prefix = "/rpc", endpoint = "waiting_invitations")]
+pub async fn waiting_invitations() -> Result<WaitingFor, AppError> {
+    let user = signed_in_anyone().await?;
+    provided::<Teams>()?.waiting_for(user.user_id()).await
+}
+
+/// Accepts one of the invitations waiting for the signed-in user's email
+/// and enters its account.
+#[server(prefix = "/rpc", endpoint = "accept_waiting_invitation")]
+pub async fn accept_waiting_invitation(id: String) -> Result<(), AppError> {
+    let user = signed_in_anyone().await?;
+    let client = ClientInfo::of_this_request().await;
+    let (_, member) = provided::<Teams>()?
+        .accept_waiting(user.user_id(), &client, &id)
+        .await?;
     session::enter_account(&this_session().await?, &member).await?;
     leptos_axum::redirect(AFTER_JOINING);
     Ok(())

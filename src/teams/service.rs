@@ -5,7 +5,7 @@
 
 use super::{
     token::InvitationToken, InvitationPreview, InvitationState, InvitationView, IssuedInvitation,
-    Joined, MemberView, Team, INVITATION_DAYS,
+    Joined, MemberView, Team, WaitingFor, WaitingInvitation, INVITATION_DAYS,
 };
 use crate::{
     audit::AuditAction,
@@ -300,15 +300,16 @@ impl Teams {
         Ok(())
     }
 
-    /// What an invitation link leads to, for its page.
+    /// What an invitation link leads to, for its page, as the user signed
+    /// in on this browser (if any) sees it.
     pub async fn preview(
         &self,
         token: &str,
-        viewer: Option<&AuthenticatedUser>,
+        viewer_id: Option<&str>,
     ) -> Result<InvitationPreview, AppError> {
         let invitation = self.by_token(token).await?;
-        let signed_in_as = match viewer {
-            Some(user) => Some(self.accounts.email_of(user).await?),
+        let signed_in_as = match viewer_id {
+            Some(user_id) => Some(self.accounts.email_of(user_id).await?),
             None => None,
         };
         Ok(InvitationPreview {
@@ -322,32 +323,64 @@ impl Teams {
         })
     }
 
-    /// Accepts an invitation for a signed-in user, whose email must be the
-    /// invited one.
+    /// Accepts an invitation by its link for a signed-in user (a member of
+    /// other accounts or of none), whose email must be the invited one.
     pub async fn accept(
         &self,
-        user: &AuthenticatedUser,
+        user_id: &str,
         client: &ClientInfo,
         token: &str,
     ) -> Result<(Joined, Membership), AppError> {
         let invitation = self.pending(token).await?;
-        let email = self.accounts.email_of(user).await?;
+        let email = self.accounts.email_of(user_id).await?;
         if email != invitation.email {
             return Err(AppError::Forbidden(format!(
                 "This invitation is for {}, but you are signed in as {email}. Sign in with the invited email to accept it.",
                 invitation.email
             )));
         }
-        self.join(
-            &invitation,
-            token,
-            &Invitee::Existing {
-                user_id: &user.user_id,
-            },
-            &user.user_id,
-            client,
-        )
-        .await
+        self.join(&invitation, &Invitee::Existing { user_id }, user_id, client)
+            .await
+    }
+
+    /// The invitations waiting for the user's email, in every account,
+    /// newest first (at most [`crate::storage::WAITING_INVITATIONS_SHOWN`]).
+    pub async fn waiting_for(&self, user_id: &str) -> Result<WaitingFor, AppError> {
+        let email = self.accounts.email_of(user_id).await?;
+        let rows = self
+            .db
+            .pending_invitations_for_email(&email, clock::now_ms())
+            .await?;
+        Ok(WaitingFor {
+            email,
+            invitations: rows.into_iter().filter_map(waiting_view).collect(),
+        })
+    }
+
+    /// Accepts one of the invitations waiting for the user's email, by its
+    /// id: the invitation is addressed to the email they signed in with, as
+    /// accepting by its link requires.
+    pub async fn accept_waiting(
+        &self,
+        user_id: &str,
+        client: &ClientInfo,
+        invitation_id: &str,
+    ) -> Result<(Joined, Membership), AppError> {
+        let email = self.accounts.email_of(user_id).await?;
+        let waiting = self
+            .db
+            .pending_invitations_for_email(&email, clock::now_ms())
+            .await?;
+        let invitation = waiting
+            .into_iter()
+            .find(|i| i.id == invitation_id.trim())
+            .ok_or_else(|| {
+                AppError::Conflict(
+                    "This invitation is no longer waiting for you: it was used, revoked or has expired.".into(),
+                )
+            })?;
+        self.join(&invitation, &Invitee::Existing { user_id }, user_id, client)
+            .await
     }
 
     /// Signs up the invited email with `password` and accepts, in one
@@ -370,14 +403,12 @@ impl Teams {
             password_hash: &password_hash,
             now_ms: clock::now_ms(),
         });
-        self.join(&invitation, token, &invitee, &user_id, client)
-            .await
+        self.join(&invitation, &invitee, &user_id, client).await
     }
 
     async fn join(
         &self,
         invitation: &InvitationRecord,
-        token: &str,
         invitee: &Invitee<'_>,
         user_id: &str,
         client: &ClientInfo,
@@ -396,10 +427,15 @@ impl Teams {
             &invitation.email,
             role.to_string(),
         );
-        let digest = parse_token(token)?.digest();
         let outcome = self
             .db
-            .accept_invitation(&digest, invitee, event.occurred_at, self.limits, &event)
+            .accept_invitation(
+                &invitation.id,
+                invitee,
+                event.occurred_at,
+                self.limits,
+                &event,
+            )
             .await?;
         match outcome {
             Acceptance::Joined => {}
@@ -530,6 +566,16 @@ fn member_view(row: MemberRecord) -> Option<MemberView> {
         email: row.email,
         joined_at: row.joined_at,
         last_signed_in_at: row.last_signed_in_at,
+    })
+}
+
+fn waiting_view(row: InvitationRecord) -> Option<WaitingInvitation> {
+    Some(WaitingInvitation {
+        role: Role::parse(&row.role)?,
+        id: row.id,
+        account_name: row.account_name,
+        invited_by: row.invited_by,
+        expires_at: row.expires_at,
     })
 }
 

@@ -14,3 +14,4 @@ mod rest;
 mod security;
 mod team_changes;
 mod teams;
+mod without_account;

@@ -6,18 +6,6 @@ use crate::{helpers::*, teams::*};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-async fn remove(app: &TestApp, by: &str, user_id: &str) {
-    let removed = api(
-        app,
-        Method::DELETE,
-        &format!("/members/{user_id}"),
-        Auth::Bearer(by),
-        None,
-    )
-    .await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
-}
-
 async fn change_role(app: &TestApp, by: &str, user_id: &str, role: &str) {
     let changed = api(
         app,

@@ -81,16 +81,22 @@ async fn person(app: &TestApp, email: String, browser: Client) -> Person {
     }
 }
 
-/// A bearer token for `email`, in `account_id` or their first account.
-pub async fn token_for(app: &TestApp, email: &str, account_id: Option<&str>) -> String {
-    let answer = api(
+/// Asks for a bearer token for `email`, in `account_id` or their first
+/// account.
+pub async fn ask_token(app: &TestApp, email: &str, account_id: Option<&str>) -> Answer {
+    api(
         app,
         Method::POST,
         "/auth/token",
         Auth::None,
         Some(json!({ "email": email, "password": PASSWORD, "account_id": account_id })),
     )
-    .await;
+    .await
+}
+
+/// A bearer token for `email`, in `account_id` or their first account.
+pub async fn token_for(app: &TestApp, email: &str, account_id: Option<&str>) -> String {
+    let answer = ask_token(app, email, account_id).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.body["access_token"].as_str().unwrap().to_owned()
 }
@@ -154,6 +160,19 @@ pub async fn accept_in_browser(app: &TestApp, person: &Person, link: &str) {
         .await
         .unwrap();
     assert_success(&response);
+}
+
+/// Removes a member, as the holder of `by` (a member's token).
+pub async fn remove(app: &TestApp, by: &str, user_id: &str) {
+    let removed = api(
+        app,
+        Method::DELETE,
+        &format!("/members/{user_id}"),
+        Auth::Bearer(by),
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
 }
 
 /// A server that lets the tests sign up and invite as many people as they
@@ -973,15 +992,7 @@ async fn a_removed_or_demoted_member_is_signed_out_of_the_account_at_once() {
         .await;
     assert_eq!(status, StatusCode::OK);
 
-    let removed = api(
-        &app,
-        Method::DELETE,
-        &format!("/members/{}", developer.user_id),
-        Auth::Bearer(&team.admin.token),
-        None,
-    )
-    .await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    remove(&app, &team.admin.token, &developer.user_id).await;
     let by_token = read(&app, "/api-keys", &developer.token).await;
     assert_problem(&by_token, StatusCode::UNAUTHORIZED, "unauthenticated");
     let (status, _) = app
@@ -996,14 +1007,7 @@ async fn a_removed_or_demoted_member_is_signed_out_of_the_account_at_once() {
         .unwrap();
     assert!(page.status().is_redirection(), "back to the sign-in page");
     // Signing in again finds no account to enter.
-    let again = api(
-        &app,
-        Method::POST,
-        "/auth/token",
-        Auth::None,
-        Some(json!({ "email": developer.email, "password": PASSWORD })),
-    )
-    .await;
+    let again = ask_token(&app, &developer.email, None).await;
     assert_problem(&again, StatusCode::FORBIDDEN, "forbidden");
 
     // A new role ends the old credentials too; new ones carry the new role.
@@ -1084,14 +1088,7 @@ async fn keys_name_who_made_them_and_a_removed_member_as_removed() {
         team.developer.email.as_str()
     );
 
-    api(
-        &app,
-        Method::DELETE,
-        &format!("/members/{}", team.developer.user_id),
-        Auth::Bearer(&team.owner.token),
-        None,
-    )
-    .await;
+    remove(&app, &team.owner.token, &team.developer.user_id).await;
     let key = read(&app, &format!("/api-keys/{id}"), &team.owner.token).await;
     assert_eq!(
         key.body["data"]["created_by"],

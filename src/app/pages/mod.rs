@@ -8,6 +8,7 @@ mod key_detail;
 mod members;
 mod not_found;
 mod overview;
+mod welcome;
 
 pub use account::AccountPage;
 pub use api_docs::ApiPage;
@@ -19,3 +20,4 @@ pub use key_detail::KeyDetailPage;
 pub use members::MembersPage;
 pub use not_found::NotFound;
 pub use overview::OverviewPage;
+pub use welcome::WelcomePage;

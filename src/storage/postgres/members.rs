@@ -6,7 +6,7 @@ use super::{
 use crate::storage::{
     Acceptance, AccountMembershipRecord, InvitationCreated, InvitationLimits, InvitationRecord,
     Invitee, LapsedInvitations, MemberChange, MemberCheck, MemberRecord, MembershipLimits,
-    NewAuditEvent, NewInvitation,
+    NewAuditEvent, NewInvitation, WAITING_INVITATIONS_SHOWN,
 };
 use sqlx::PgConnection;
 
@@ -217,6 +217,23 @@ impl PostgresStore {
         .await
     }
 
+    pub async fn pending_invitations_for_email(
+        &self,
+        email: &str,
+        now_ms: i64,
+    ) -> Result<Vec<InvitationRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{INVITATION_COLUMNS} WHERE i.email = $1 AND i.accepted_at IS NULL
+               AND i.revoked_at IS NULL AND i.expires_at > to_timestamp($2::float8 / 1000)
+             ORDER BY i.id DESC LIMIT $3"
+        ))
+        .bind(email)
+        .bind(now_ms)
+        .bind(WAITING_INVITATIONS_SHOWN)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     pub async fn invitation(
         &self,
         account_id: &str,
@@ -289,7 +306,7 @@ impl PostgresStore {
 
     pub async fn accept_invitation(
         &self,
-        token_digest: &str,
+        invitation_id: &str,
         invitee: &Invitee<'_>,
         now_ms: i64,
         limits: MembershipLimits,
@@ -299,23 +316,22 @@ impl PostgresStore {
         // The account's lock first, as every team change takes it: a removal
         // that revokes this invitation then queues with this acceptance
         // instead of deadlocking on the invitation's row.
-        let account_id: Option<String> = sqlx::query_scalar(
-            "SELECT account_id FROM invitations WHERE token_digest = decode($1, 'hex')",
-        )
-        .bind(token_digest)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let account_id: Option<String> =
+            sqlx::query_scalar("SELECT account_id FROM invitations WHERE id = $1")
+                .bind(invitation_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(account_id) = account_id else {
             return Ok(Acceptance::NotPending);
         };
         lock_account(&mut tx, &account_id).await?;
         let role: Option<String> = sqlx::query_scalar(
-            "SELECT role FROM invitations WHERE token_digest = decode($1, 'hex')
+            "SELECT role FROM invitations WHERE id = $1
                AND accepted_at IS NULL AND revoked_at IS NULL
                AND expires_at > to_timestamp($2::float8 / 1000)
              FOR UPDATE",
         )
-        .bind(token_digest)
+        .bind(invitation_id)
         .bind(now_ms)
         .fetch_optional(&mut *tx)
         .await?;
@@ -338,11 +354,11 @@ impl PostgresStore {
         insert_membership(&mut tx, &account_id, user_id, &role, now_ms).await?;
         sqlx::query(
             "UPDATE invitations SET accepted_at = to_timestamp($1::float8 / 1000), accepted_by = $2
-             WHERE token_digest = decode($3, 'hex')",
+             WHERE id = $3",
         )
         .bind(now_ms)
         .bind(user_id)
-        .bind(token_digest)
+        .bind(invitation_id)
         .execute(&mut *tx)
         .await?;
         insert_event(&mut tx, event).await?;
@@ -432,7 +448,7 @@ async fn lock_account(conn: &mut PgConnection, account_id: &str) -> Result<(), s
 
 /// Likewise for the accounts one user joins (always taken after the
 /// account's lock, so two joins cannot deadlock).
-async fn lock_user(conn: &mut PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
+pub(super) async fn lock_user(conn: &mut PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
         .bind(user_id)
         .execute(conn)

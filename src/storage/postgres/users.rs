@@ -1,5 +1,5 @@
 use super::{audit::insert_event, PostgresStore};
-use crate::storage::{NewAuditEvent, NewOwner, NewUser, OwnerCreated, UserRecord};
+use crate::storage::{NewAccount, NewAuditEvent, NewOwner, NewUser, OwnerCreated, UserRecord};
 use sqlx::PgConnection;
 
 const USER_COLUMNS: &str = "id, email, password_hash,
@@ -46,6 +46,21 @@ pub(super) async fn insert_membership(
     Ok(generation)
 }
 
+async fn insert_account(
+    conn: &mut PgConnection,
+    id: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, to_timestamp($3::float8 / 1000))")
+        .bind(id)
+        .bind(name)
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl PostgresStore {
     pub async fn create_account_with_owner(
         &self,
@@ -56,14 +71,12 @@ impl PostgresStore {
         if !insert_user(&mut tx, &owner.user).await? {
             return Ok(OwnerCreated::EmailTaken);
         }
-        sqlx::query(
-            "INSERT INTO accounts (id, name, created_at)
-             VALUES ($1, $2, to_timestamp($3::float8 / 1000))",
+        insert_account(
+            &mut tx,
+            owner.account_id,
+            owner.account_name,
+            owner.user.now_ms,
         )
-        .bind(owner.account_id)
-        .bind(owner.account_name)
-        .bind(owner.user.now_ms)
-        .execute(&mut *tx)
         .await?;
         let membership_generation = insert_membership(
             &mut tx,
@@ -78,6 +91,37 @@ impl PostgresStore {
         Ok(OwnerCreated::Created {
             membership_generation,
         })
+    }
+
+    pub async fn create_own_account(
+        &self,
+        account: &NewAccount<'_>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let mut tx = self.write().await?;
+        // Two of the user's requests queue here, so only one finds no
+        // account and makes one.
+        super::members::lock_user(&mut tx, account.owner_id).await?;
+        let belongs: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)")
+                .bind(account.owner_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if belongs {
+            return Ok(None);
+        }
+        insert_account(&mut tx, account.id, account.name, account.now_ms).await?;
+        let generation = insert_membership(
+            &mut tx,
+            account.id,
+            account.owner_id,
+            "owner",
+            account.now_ms,
+        )
+        .await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(Some(generation))
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {

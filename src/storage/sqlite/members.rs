@@ -6,7 +6,7 @@ use super::{
 use crate::storage::{
     Acceptance, AccountMembershipRecord, InvitationCreated, InvitationLimits, InvitationRecord,
     Invitee, LapsedInvitations, MemberChange, MemberCheck, MemberRecord, MembershipLimits,
-    NewAuditEvent, NewInvitation,
+    NewAuditEvent, NewInvitation, WAITING_INVITATIONS_SHOWN,
 };
 use sqlx::SqliteConnection;
 
@@ -205,6 +205,23 @@ impl SqliteStore {
         .await
     }
 
+    pub async fn pending_invitations_for_email(
+        &self,
+        email: &str,
+        now_ms: i64,
+    ) -> Result<Vec<InvitationRecord>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "{INVITATION_COLUMNS} WHERE i.email = $1 AND i.accepted_at IS NULL
+               AND i.revoked_at IS NULL AND i.expires_at > $2
+             ORDER BY i.id DESC LIMIT $3"
+        ))
+        .bind(email)
+        .bind(now_ms)
+        .bind(WAITING_INVITATIONS_SHOWN)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     pub async fn invitation(
         &self,
         account_id: &str,
@@ -271,7 +288,7 @@ impl SqliteStore {
 
     pub async fn accept_invitation(
         &self,
-        token_digest: &str,
+        invitation_id: &str,
         invitee: &Invitee<'_>,
         now_ms: i64,
         limits: MembershipLimits,
@@ -279,10 +296,10 @@ impl SqliteStore {
     ) -> Result<Acceptance, sqlx::Error> {
         let mut tx = self.write().await?;
         let pending: Option<(String, String)> = sqlx::query_as(
-            "SELECT account_id, role FROM invitations WHERE token_digest = $1
+            "SELECT account_id, role FROM invitations WHERE id = $1
                AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
         )
-        .bind(token_digest)
+        .bind(invitation_id)
         .bind(now_ms)
         .fetch_optional(&mut *tx)
         .await?;
@@ -302,14 +319,12 @@ impl SqliteStore {
             return Ok(refusal);
         }
         insert_membership(&mut tx, &account_id, user_id, &role, now_ms).await?;
-        sqlx::query(
-            "UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE token_digest = $3",
-        )
-        .bind(now_ms)
-        .bind(user_id)
-        .bind(token_digest)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3")
+            .bind(now_ms)
+            .bind(user_id)
+            .bind(invitation_id)
+            .execute(&mut *tx)
+            .await?;
         insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(Acceptance::Joined)
