@@ -19,6 +19,22 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"
 
+# rust-toolchain.toml pins the Rust the project is tested with. rustup would
+# download a toolchain of that name; the machine's own stable one is used
+# instead when it is that version (before anything here runs cargo).
+PINNED_RUST=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+if ! rustup toolchain list | grep -q "^$PINNED_RUST-"; then
+  stable=$(rustc +stable --version | cut -d' ' -f2)
+  if [ "$stable" != "$PINNED_RUST" ]; then
+    echo "Keysmith is tested with Rust $PINNED_RUST (rust-toolchain.toml); this machine's stable Rust is $stable." >&2
+    echo "Install $PINNED_RUST with rustup, or change rust-toolchain.toml and test." >&2
+    exit 1
+  fi
+  say "Using the machine's stable Rust $stable as the pinned $PINNED_RUST"
+  host=$(rustc +stable -vV | sed -n 's/^host: //p')
+  ln -s "$(rustc +stable --print sysroot)" "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$PINNED_RUST-$host"
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "Adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown

@@ -70,6 +70,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ssr")]
     fn ids_carry_their_prefix_and_are_unique_and_ordered() {
         let a = new_id("usr");
         let b = new_id("usr");
