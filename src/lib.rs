@@ -6,12 +6,14 @@
 //! The modules stand on floors and import only downwards (`tests/floors.rs`
 //! checks it): `server` composes everything; `app` and `rest` are the doors;
 //! `teams`, `keys`, `auth` and `audit` are the services, each with its `/rpc` door in
-//! `rpc.rs`; `storage`, `shared` and `error` are the ground.
+//! `rpc.rs`, and `idempotency` keeps the REST API's idempotent answers; `storage`, `shared` and `error` are the ground.
 
 pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod idempotency;
 pub mod keys;
 #[cfg(feature = "ssr")]
 pub mod rest;

@@ -5,7 +5,8 @@
 //! ```text
 //! server/                      the composition root: builds everything
 //! app/   rest/                 the doors (pages, the REST API)
-//! teams/ keys/ auth/ audit/     the services, each with its `/rpc` door (rpc.rs)
+//! teams/ keys/ auth/ audit/     the services, each with its `/rpc` door (rpc.rs),
+//! idempotency/                 and the REST API's idempotent answers
 //! storage/  shared/  error.rs  the ground floor
 //! ```
 
@@ -25,10 +26,18 @@ const RULES: &[(&str, &[&str])] = &[
     ("auth", &["error", "shared", "storage", "audit"]),
     ("keys", &["error", "shared", "storage", "audit", "auth"]),
     ("teams", &["error", "shared", "storage", "audit", "auth"]),
+    ("idempotency", &["error", "shared", "storage"]),
     (
         "rest",
         &[
-            "error", "shared", "storage", "audit", "auth", "keys", "teams",
+            "error",
+            "shared",
+            "storage",
+            "audit",
+            "auth",
+            "keys",
+            "teams",
+            "idempotency",
         ],
     ),
     (
@@ -94,6 +103,79 @@ fn sql_and_sqlite_types_stay_in_storage() {
     assert!(found.is_empty(), "outside storage:\n{}", found.join("\n"));
 }
 
+/// The services are built once, by the composition root (`server/`), and
+/// handed to both doors: no door file declares a type that holds a service
+/// or the database.
+#[test]
+fn no_door_defines_services() {
+    const HELD: &[&str] = &[
+        "Db",
+        "Keys",
+        "Accounts",
+        "AuditLog",
+        "Teams",
+        "IdempotentAnswers",
+        "Services",
+    ];
+    let mut found = Vec::new();
+    for file in rust_files(Path::new("src"))
+        .into_iter()
+        .filter(|f| is_door(f))
+    {
+        let text = fs::read_to_string(&file).unwrap();
+        for body in struct_bodies(&text) {
+            for held in HELD.iter().filter(|held| names(body, held)) {
+                found.push(format!("{} declares a type holding {held}", file.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "services outside the root:\n{}",
+        found.join("\n")
+    );
+}
+
+/// A service is called with what the door parsed from the request: none
+/// reads a request, its headers or the server function's context itself.
+#[test]
+fn no_service_reads_the_request() {
+    const REQUEST: &[&str] = &[
+        "leptos_axum",
+        "axum::extract",
+        "FromRequestParts",
+        "HeaderMap",
+        "of_this_request",
+        "use_context",
+    ];
+    let mut found = Vec::new();
+    for file in rust_files(Path::new("src"))
+        .into_iter()
+        .filter(|f| is_service(f))
+    {
+        let text = fs::read_to_string(&file).unwrap();
+        for token in REQUEST.iter().filter(|token| text.contains(*token)) {
+            found.push(format!("{} reads the request: {token}", file.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "services reading requests:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_reader_sees_struct_bodies_and_whole_names() {
+    let text = "pub struct A(Arc<Services>);\nstruct B {\n    db: Db,\n}\nfn f(db: Db) {}";
+    assert_eq!(
+        struct_bodies(text),
+        ["(Arc<Services>)", " {\n    db: Db,\n}"]
+    );
+    assert!(names("db: Db,", "Db"));
+    assert!(!names("db: DbPool,", "Db"));
+}
+
 #[test]
 fn the_reader_sees_grouped_and_inline_imports() {
     let text =
@@ -103,6 +185,44 @@ fn the_reader_sees_grouped_and_inline_imports() {
         crate_modules(text),
         BTreeSet::from(["audit".into(), "error".into(), "server".into()])
     );
+}
+
+/// The doors: the pages, the REST API, and each service's `/rpc` door.
+fn is_door(file: &Path) -> bool {
+    file.starts_with("src/app") || file.starts_with("src/rest") || file.ends_with(DOOR_FILE)
+}
+
+/// The services' own files: each `service.rs`, and the idempotent answers.
+fn is_service(file: &Path) -> bool {
+    file.ends_with("service.rs") || file.starts_with("src/idempotency")
+}
+
+/// What follows each `struct Name`: its `{…}` or `(…);` body.
+fn struct_bodies(text: &str) -> Vec<&str> {
+    let mut bodies = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("struct ") {
+        rest = &rest[at + "struct ".len()..];
+        let after_name = rest.trim_start_matches(|c: char| c.is_alphanumeric() || c == '_');
+        let end = match after_name.find(['}', ';']) {
+            Some(end) => end + 1,
+            None => after_name.len(),
+        };
+        let body = &after_name[..end];
+        bodies.push(body.trim_end_matches(';'));
+        rest = &after_name[end..];
+    }
+    bodies
+}
+
+/// Whether `text` names `name` as a whole word.
+fn names(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !word(before) && !word(after)
+    })
 }
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {

@@ -15,7 +15,7 @@ use crate::{
     keys::{service::Keys, KeyId},
     shared::{
         context::provided,
-        site::{PublicUrl, API_BASE_PATH},
+        site::{origin_of_this_request, API_BASE_PATH},
     },
 };
 
@@ -95,13 +95,7 @@ pub async fn delete_api_key(id: String) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "api_overview")]
 pub async fn api_overview() -> Result<ApiAccess, AppError> {
     signed_in().await?;
-    let headers: axum::http::HeaderMap = leptos_axum::extract()
-        .await
-        .map_err(AppError::from_server_fn_error)?;
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok());
-    let origin = provided::<PublicUrl>()?.origin(host);
+    let origin = origin_of_this_request().await?;
     Ok(ApiAccess {
         base_url: format!("{origin}{API_BASE_PATH}"),
         key_prefix: provided::<Keys>()?.prefix().to_owned(),

@@ -4,11 +4,10 @@ use super::{
     auth::Caller,
     json::{Body, Data, Page, Params},
     problem::{self, ApiError},
-    ApiState,
 };
 use crate::{
-    audit::{AuditEventView, AuditQuery, AuditView},
-    auth::{identity::ClientInfo, role::Role, summary::AccountChoice},
+    audit::{service::AuditLog, AuditEventView, AuditQuery, AuditView},
+    auth::{identity::ClientInfo, role::Role, service::Accounts, summary::AccountChoice},
     keys::Scope,
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
@@ -54,17 +53,16 @@ pub struct TokenResponse {
         problem::TooManyAttempts
     ))]
 pub async fn token(
-    State(state): State<ApiState>,
+    State(accounts): State<Accounts>,
     Extension(client): Extension<ClientInfo>,
     Body(request): Body<TokenRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account_id = request.account_id.as_deref().map(str::trim);
-    let member = state
-        .accounts
+    let member = accounts
         .sign_in(&request.email, request.password, account_id, &client)
         .await?
         .into_member()?;
-    let issued = state.accounts.issue_token(&member)?;
+    let issued = accounts.issue_token(&member)?;
     Ok(axum::Json(TokenResponse {
         access_token: issued.token,
         token_type: "Bearer",
@@ -94,16 +92,15 @@ pub struct NewUser {
         problem::Busy
     ))]
 pub async fn signup(
-    State(state): State<ApiState>,
+    State(accounts): State<Accounts>,
     Extension(client): Extension<ClientInfo>,
     Body(credentials): Body<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = state
-        .accounts
+    let user = accounts
         .sign_up(&credentials.email, credentials.password, &client)
         .await?
         .user;
-    let email = state.accounts.email_of(&user.user_id).await?;
+    let email = accounts.email_of(&user.user_id).await?;
     let created = NewUser {
         user_id: user.user_id,
         account_id: user.account_id,
@@ -149,12 +146,12 @@ pub struct MeKey {
         problem::Forbidden
     ))]
 pub async fn me(
-    State(state): State<ApiState>,
+    State(accounts): State<Accounts>,
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     let me = match caller {
         Caller::User(actor) => {
-            let summary = state.accounts.summary(&actor.user).await?;
+            let summary = accounts.summary(&actor.user).await?;
             Me {
                 account_id: summary.account_id,
                 credential: "bearer_token",
@@ -195,7 +192,7 @@ pub async fn me(
         problem::Forbidden
     ))]
 pub async fn audit_events(
-    State(state): State<ApiState>,
+    State(audit): State<AuditLog>,
     caller: Caller,
     Params(query): Params<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -206,7 +203,7 @@ pub async fn audit_events(
         // the roles below admin do.
         Caller::Key(_) => AuditView::KeyEventsWithoutClients,
     };
-    let page = state.audit.list(caller.account_id(), view, &query).await?;
+    let page = audit.list(caller.account_id(), view, &query).await?;
     Ok(axum::Json(Page::<AuditEventView> {
         data: page.events,
         next_cursor: page.next_cursor,

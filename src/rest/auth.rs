@@ -2,16 +2,22 @@
 //! key (`X-API-Key`, or `Authorization: Bearer ks_live_…`: the prefix tells
 //! a key from a token).
 
-use super::{problem::ApiError, ApiState};
+use super::problem::ApiError;
 use crate::{
-    auth::identity::{Actor, ClientInfo},
+    auth::{
+        identity::{Actor, ClientInfo},
+        service::Accounts,
+    },
     error::AppError,
     keys::{
         credential::{Verification, VerifiedKey},
-        Scope,
+        Keys, Scope,
     },
 };
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::request::Parts,
+};
 use std::sync::Arc;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -45,18 +51,24 @@ impl Caller {
 /// require.
 pub struct UserCaller(pub Actor);
 
-impl FromRequestParts<ApiState> for Caller {
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Keys: FromRef<S>,
+    Accounts: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let keys = Keys::from_ref(state);
         let client = parts
             .extensions
             .get::<ClientInfo>()
             .cloned()
             .unwrap_or_default();
-        match presented(parts, state)? {
+        match presented(parts, &keys)? {
             Presented::Key(key) => {
-                let verdict = state.keys.verify(key, None, client.ip).await?;
+                let verdict = keys.verify(key, None, client.ip).await?;
                 match verdict {
                     Verification::Valid(key) => Ok(Caller::Key(key)),
                     Verification::IpNotAllowed => Err(AppError::IpNotAllowed.into()),
@@ -64,17 +76,22 @@ impl FromRequestParts<ApiState> for Caller {
                 }
             }
             Presented::Token(token) => {
-                let user = state.accounts.token_user(token).await?;
+                let user = Accounts::from_ref(state).token_user(token).await?;
                 Ok(Caller::User(Actor { user, client }))
             }
         }
     }
 }
 
-impl FromRequestParts<ApiState> for UserCaller {
+impl<S> FromRequestParts<S> for UserCaller
+where
+    S: Send + Sync,
+    Keys: FromRef<S>,
+    Accounts: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await? {
             Caller::User(actor) => Ok(UserCaller(actor)),
             Caller::Key(_) => Err(AppError::Forbidden(
@@ -92,7 +109,7 @@ enum Presented<'a> {
     Token(&'a str),
 }
 
-fn presented<'a>(parts: &'a Parts, state: &ApiState) -> Result<Presented<'a>, AppError> {
+fn presented<'a>(parts: &'a Parts, keys: &Keys) -> Result<Presented<'a>, AppError> {
     let header = |name: &str| {
         parts
             .headers
@@ -115,7 +132,7 @@ fn presented<'a>(parts: &'a Parts, state: &ApiState) -> Result<Presented<'a>, Ap
         return Err(AppError::Unauthenticated);
     }
     let value = value.trim();
-    Ok(if state.keys.is_key_shaped(value) {
+    Ok(if keys.is_key_shaped(value) {
         Presented::Key(value)
     } else {
         Presented::Token(value)

@@ -1,118 +1,43 @@
 //! `Idempotency-Key` for the POSTs that create, rotate and revoke (the IETF
-//! httpapi draft): the same key and body within 24 hours get the stored
-//! answer without doing the work again; the same key with another body is a
-//! 422; while the first request runs, a second is a 409.
+//! httpapi draft), over HTTP: the answers themselves are the
+//! [`IdempotentAnswers`] service's.
 //!
-//! An answer belongs to the credential that asked for it: the member (user
-//! and account) of the bearer token. Another member's identical request is a
-//! request of its own, and a replay passes the same authentication and the
-//! same role check as a fresh request before anything is replayed, so a
-//! stored secret never reaches anyone who could not have made it.
-//! Refusals of who is asking (401, 403, 429) are not stored and hold no key.
-//!
-//! A stored answer may hold a new secret, so it is sealed with AES-256-GCM
-//! under a key derived (HKDF) from the Idempotency-Key value, which only the
-//! client holds; of the key itself only an HMAC under a server-held key is
-//! kept, so a guessable Idempotency-Key read from the database does not open
-//! its answer. Each holder keeps at most `KEYSMITH_IDEMPOTENCY_MAX_KEYS`
-//! unexpired keys; expired answers are swept every few minutes.
+//! A replay passes the same authentication and the same role check as a
+//! fresh request before anything is replayed, so a stored secret never
+//! reaches anyone who could not have made it. Refusals of who is asking
+//! (401, 403, 429) are not stored and hold no key.
 
-use super::{auth::UserCaller, problem, ApiState};
+use super::{auth::UserCaller, problem};
 use crate::{
-    auth::role::Role,
+    auth::{role::Role, service::Accounts},
     error::AppError,
-    shared::clock,
-    storage::{Claim, Db, IdempotencyClaim},
-};
-use aes_gcm::{
-    aead::{Aead, KeyInit, Payload},
-    Aes256Gcm, Nonce,
+    idempotency::{Begun, IdempotentAnswers, Scope},
+    keys::Keys,
 };
 use axum::{
     body::{to_bytes, Body, Bytes},
-    extract::{FromRequestParts, Request, State},
+    extract::{FromRef, FromRequestParts, Request},
     http::{header, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
-use rand::{rngs::OsRng, TryRngCore};
 use sha2::{Digest, Sha256};
-use std::time::Duration;
 
 pub const HEADER: &str = "idempotency-key";
 const REPLAYED: &str = "idempotent-replayed";
 const MAX_KEY_LEN: usize = 255;
-const LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
-/// A claim this old without an answer was left by a process that died.
-const ABANDONED_AFTER_MS: i64 = 60 * 1000;
 const MAX_BODY: usize = 1024 * 1024;
-
-/// Where idempotent answers are kept, and how.
-#[derive(Clone)]
-pub struct Idempotency {
-    db: Db,
-    /// The server-held key of the HMAC that Idempotency-Keys are stored as.
-    digest_key: [u8; 32],
-    /// Unexpired keys an account may hold (`KEYSMITH_IDEMPOTENCY_MAX_KEYS`).
-    max_keys: u32,
-}
-
-impl Idempotency {
-    pub fn new(db: Db, digest_key: [u8; 32], max_keys: u32) -> Self {
-        Idempotency {
-            db,
-            digest_key,
-            max_keys,
-        }
-    }
-
-    fn digest(&self, account_id: &str, holder: &str, idempotency_key: &str) -> String {
-        stored_digest(&self.digest_key, account_id, holder, idempotency_key)
-    }
-}
-
-/// HMAC-SHA-256 of an Idempotency-Key under the server-held key, bound to
-/// the account and the holder: what is stored instead of the key.
-fn stored_digest(
-    server_key: &[u8; 32],
-    account_id: &str,
-    holder: &str,
-    idempotency_key: &str,
-) -> String {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(server_key).expect("HMAC takes a key of any length");
-    for part in [account_id, holder, idempotency_key] {
-        mac.update(&(part.len() as u64).to_be_bytes());
-        mac.update(part.as_bytes());
-    }
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// Forgets expired answers now, then every `period` until the process stops.
-pub async fn sweep_every(db: Db, period: Duration) {
-    loop {
-        match db
-            .sweep_idempotency_records(clock::now_ms() - LIFETIME_MS)
-            .await
-        {
-            Ok(0) => {}
-            Ok(swept) => tracing::info!(swept, "expired idempotent answers forgotten"),
-            Err(error) => tracing::warn!(%error, "cannot sweep expired idempotent answers"),
-        }
-        tokio::time::sleep(period).await;
-    }
-}
 
 /// The middleware of a route whose operation needs `needed` (the role the
 /// service checks too): a replay is refused whatever would refuse the
 /// operation itself, before any stored answer is looked at.
-pub async fn idempotent(
-    State((state, needed)): State<(ApiState, Role)>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn idempotent<S>(state: S, needed: Role, req: Request, next: Next) -> Response
+where
+    S: Send + Sync,
+    Keys: FromRef<S>,
+    Accounts: FromRef<S>,
+    IdempotentAnswers: FromRef<S>,
+{
     let Some(raw) = req.headers().get(HEADER).cloned() else {
         return next.run(req).await;
     };
@@ -122,13 +47,19 @@ pub async fn idempotent(
     }
 }
 
-async fn handle(
-    state: &ApiState,
+async fn handle<S>(
+    state: &S,
     needed: Role,
     raw: &HeaderValue,
     req: Request,
     next: Next,
-) -> Result<Response, AppError> {
+) -> Result<Response, AppError>
+where
+    S: Send + Sync,
+    Keys: FromRef<S>,
+    Accounts: FromRef<S>,
+    IdempotentAnswers: FromRef<S>,
+{
     let (mut parts, body) = req.into_parts();
     // Who is asking, and whether they may, come first: a stranger or a
     // member without the role learns nothing from our records, and uses
@@ -141,74 +72,16 @@ async fn handle(
     let body = to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| AppError::PayloadTooLarge)?;
-    let (account_id, holder) = (&actor.user.account_id, &actor.user.user_id);
-    let scope = Scope {
-        key_digest: state.idempotency.digest(account_id, holder, key),
-        account_id: account_id.clone(),
-        holder: holder.clone(),
-        request_hash: request_hash(parts.method.as_str(), parts.uri.path(), &body),
-    };
-    for _ in 0..2 {
-        let now = clock::now_ms();
-        let max_keys = state.idempotency.max_keys;
-        let claim = state
-            .idempotency
-            .db
-            .claim_idempotency_key(&IdempotencyClaim {
-                account_id: &scope.account_id,
-                holder: &scope.holder,
-                key_digest: &scope.key_digest,
-                request_hash: &scope.request_hash,
-                now_ms: now,
-                expired_before: now - LIFETIME_MS,
-                max_live: i64::from(max_keys),
-            })
-            .await?;
-        match claim {
-            Claim::Claimed => {
-                let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-                return store(state, &scope, key, response).await;
-            }
-            Claim::Full => return Err(AppError::TooManyIdempotencyKeys(max_keys)),
-            Claim::Taken => {}
+    let answers = IdempotentAnswers::from_ref(state);
+    let request = request_hash(parts.method.as_str(), parts.uri.path(), &body);
+    let scope = answers.scope(&actor.user.account_id, &actor.user.user_id, key, request);
+    match answers.begin(&scope, key).await? {
+        Begun::Fresh => {
+            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            store(&answers, &scope, key, response).await
         }
-        let Some(record) = state
-            .idempotency
-            .db
-            .idempotency_record(&scope.account_id, &scope.key_digest)
-            .await?
-        else {
-            continue;
-        };
-        if record.request_hash != scope.request_hash {
-            return Err(AppError::IdempotencyKeyReused);
-        }
-        match (record.status, record.sealed_body) {
-            (Some(status), Some(sealed)) => return replay(&scope, key, status, &sealed),
-            _ if record.created_at < now - ABANDONED_AFTER_MS => {
-                state
-                    .idempotency
-                    .db
-                    .reclaim_stale_idempotency_key(
-                        &scope.account_id,
-                        &scope.key_digest,
-                        record.created_at,
-                    )
-                    .await?;
-            }
-            _ => return Err(AppError::IdempotencyKeyInUse),
-        }
+        Begun::Replay { status, answer } => replay(status, &answer),
     }
-    Err(AppError::IdempotencyKeyInUse)
-}
-
-/// Where a record lives, whose it is and what request it answers.
-struct Scope {
-    account_id: String,
-    /// The member (user id) whose credential made the request.
-    holder: String,
-    key_digest: String,
-    request_hash: String,
 }
 
 fn parse_key(raw: &HeaderValue) -> Result<&str, AppError> {
@@ -234,43 +107,28 @@ fn request_hash(method: &str, path: &str, body: &[u8]) -> String {
 }
 
 async fn store(
-    state: &ApiState,
+    answers: &IdempotentAnswers,
     scope: &Scope,
     key: &str,
     response: Response,
 ) -> Result<Response, AppError> {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, usize::MAX).await else {
-        state
-            .idempotency
-            .db
-            .release_idempotency_key(&scope.account_id, &scope.key_digest)
-            .await?;
+        answers.release(scope).await?;
         return Err(AppError::Internal);
     };
-    if !worth_keeping(parts.status) {
-        state
-            .idempotency
-            .db
-            .release_idempotency_key(&scope.account_id, &scope.key_digest)
-            .await?;
-    } else {
+    if worth_keeping(parts.status) {
         let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/json");
-        let sealed = seal(key, scope, &plaintext(content_type, &bytes))?;
-        state
-            .idempotency
-            .db
-            .complete_idempotency_key(
-                &scope.account_id,
-                &scope.key_digest,
-                parts.status.as_u16(),
-                &sealed,
-            )
+        let answer = plaintext(content_type, &bytes);
+        answers
+            .complete(scope, key, parts.status.as_u16(), &answer)
             .await?;
+    } else {
+        answers.release(scope).await?;
     }
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }
@@ -286,8 +144,7 @@ fn worth_keeping(status: StatusCode) -> bool {
         ))
 }
 
-fn replay(scope: &Scope, key: &str, status: i64, sealed: &[u8]) -> Result<Response, AppError> {
-    let plain = open(key, scope, sealed)?;
+fn replay(status: i64, plain: &[u8]) -> Result<Response, AppError> {
     let split = plain
         .iter()
         .position(|&b| b == b'\n')
@@ -316,92 +173,9 @@ fn plaintext(content_type: &str, body: &[u8]) -> Vec<u8> {
     plain
 }
 
-fn cipher(key: &str, scope: &Scope) -> Aes256Gcm {
-    let salt = format!("{}/{}", scope.account_id, scope.holder);
-    let hkdf = Hkdf::<Sha256>::new(Some(salt.as_bytes()), key.as_bytes());
-    let mut okm = [0u8; 32];
-    hkdf.expand(b"keysmith-idempotent-response-v1", &mut okm)
-        .expect("32 bytes is a valid HKDF-SHA256 output length");
-    Aes256Gcm::new(&okm.into())
-}
-
-/// `nonce (12 bytes) ‖ ciphertext`, bound to the record it belongs to.
-fn seal(key: &str, scope: &Scope, plain: &[u8]) -> Result<Vec<u8>, AppError> {
-    let mut nonce = [0u8; 12];
-    OsRng
-        .try_fill_bytes(&mut nonce)
-        .expect("the operating system's random number generator failed");
-    let aad = format!("{}/{}:{}", scope.account_id, scope.holder, scope.key_digest);
-    let sealed = cipher(key, scope)
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: plain,
-                aad: aad.as_bytes(),
-            },
-        )
-        .map_err(|_| AppError::Internal)?;
-    Ok([nonce.as_slice(), &sealed].concat())
-}
-
-fn open(key: &str, scope: &Scope, sealed: &[u8]) -> Result<Vec<u8>, AppError> {
-    if sealed.len() < 12 {
-        return Err(AppError::Internal);
-    }
-    let (nonce, ciphertext) = sealed.split_at(12);
-    let aad = format!("{}/{}:{}", scope.account_id, scope.holder, scope.key_digest);
-    cipher(key, scope)
-        .decrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: aad.as_bytes(),
-            },
-        )
-        .map_err(|_| {
-            tracing::error!("a stored idempotent response does not decrypt");
-            AppError::Internal
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scope() -> Scope {
-        Scope {
-            account_id: "acc_1".into(),
-            holder: "usr_1".into(),
-            key_digest: "d".into(),
-            request_hash: "h".into(),
-        }
-    }
-
-    #[test]
-    fn a_sealed_answer_opens_only_with_its_idempotency_key() {
-        let sealed = seal(
-            "retry-1",
-            &scope(),
-            b"application/json\n{\"key\":\"ks_live_x\"}",
-        )
-        .unwrap();
-        assert!(!sealed.windows(9).any(|w| w == b"ks_live_x"));
-        assert_eq!(
-            open("retry-1", &scope(), &sealed).unwrap(),
-            b"application/json\n{\"key\":\"ks_live_x\"}"
-        );
-        assert!(open("retry-2", &scope(), &sealed).is_err());
-        let other = Scope {
-            account_id: "acc_2".into(),
-            ..scope()
-        };
-        assert!(open("retry-1", &other, &sealed).is_err());
-        let other_member = Scope {
-            holder: "usr_2".into(),
-            ..scope()
-        };
-        assert!(open("retry-1", &other_member, &sealed).is_err());
-    }
 
     #[test]
     fn refusals_of_the_caller_and_server_errors_are_not_kept() {
@@ -417,16 +191,6 @@ mod tests {
                 "{status}"
             );
         }
-    }
-
-    #[test]
-    fn stored_digests_need_the_server_key_and_differ_per_account_and_member() {
-        let digest = stored_digest(&[7; 32], "acc_1", "usr_1", "retry-1");
-        assert_ne!(digest, hex::encode(Sha256::digest(b"retry-1")));
-        assert_ne!(digest, stored_digest(&[8; 32], "acc_1", "usr_1", "retry-1"));
-        assert_ne!(digest, stored_digest(&[7; 32], "acc_2", "usr_1", "retry-1"));
-        assert_ne!(digest, stored_digest(&[7; 32], "acc_1", "usr_2", "retry-1"));
-        assert_eq!(digest, stored_digest(&[7; 32], "acc_1", "usr_1", "retry-1"));
     }
 
     #[test]

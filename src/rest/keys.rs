@@ -4,14 +4,13 @@ use super::{
     auth::UserCaller,
     json::{Body, Data, Page, Params},
     problem::{self, ApiError},
-    ApiState,
 };
 use crate::{
     error::AppError,
     keys::{
         model::{ApiKeyView, DailyUsage, IssuedKey, KeyChanges, KeyDraft, KeyQuery, KeyStatus},
         usage::UsageDays,
-        KeyId,
+        KeyId, Keys,
     },
 };
 use axum::{
@@ -67,11 +66,11 @@ pub struct RotateBody {
         problem::IdempotencyKeyReused
     ))]
 pub async fn create(
-    State(state): State<ApiState>,
+    State(keys): State<Keys>,
     UserCaller(actor): UserCaller,
     Body(draft): Body<KeyDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let issued = state.keys.create(&actor, &draft).await?;
+    let issued = keys.create(&actor, &draft).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(Data {
@@ -89,7 +88,7 @@ pub async fn create(
         problem::Forbidden
     ))]
 pub async fn list(
-    State(state): State<ApiState>,
+    State(keys): State<Keys>,
     UserCaller(actor): UserCaller,
     Params(params): Params<ListParams>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -99,7 +98,7 @@ pub async fn list(
         cursor: params.cursor,
         limit: params.limit,
     };
-    let page = state.keys.list(&actor.user, &query).await?;
+    let page = keys.list(&actor.user, &query).await?;
     Ok(axum::Json(Page {
         data: page.keys,
         next_cursor: page.next_cursor,
@@ -115,11 +114,11 @@ pub async fn list(
         problem::NotFound
     ))]
 pub async fn get(
-    State(state): State<ApiState>,
+    State(keys): State<Keys>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = state.keys.get(&actor.user, &KeyId::parse(&id)?).await?;
+    let key = keys.get(&actor.user, &KeyId::parse(&id)?).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
@@ -140,14 +139,14 @@ pub struct UsageParams {
         problem::NotFound
     ))]
 pub async fn usage(
-    State(state): State<ApiState>,
+    State(keys): State<Keys>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
     Params(params): Params<UsageParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = KeyId::parse(&id)?;
     let days = UsageDays::parse(params.days)?;
-    let data = state.keys.usage(&actor.user, &id, days).await?;
+    let data = keys.usage(&actor.user, &id, days).await?;
     Ok(axum::Json(Data { data }))
 }
 
@@ -165,15 +164,12 @@ pub async fn usage(
         problem::NotJson
     ))]
 pub async fn update(
-    State(state): State<ApiState>,
+    State(keys): State<Keys>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
     Body(changes): Body<KeyChanges>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = state
-        .keys
-        .update(&actor, &KeyId::parse(&id)?, &changes)
-        .await?;
+    let key = keys.update(&actor, &KeyId::parse(&id)?, &changes).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
@@ -191,7 +187,7 @@ pub async fn update(
         problem::IdempotencyKeyReused
     ))]
 pub async fn rotate(
-    State(state): State<ApiState>,
+    State(keys): State<Keys>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
@@ -204,10 +200,7 @@ pub async fn rotate(
             .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))?
             .grace_period_minutes
     };
-    let issued = state
-        .keys
-        .rotate(&actor, &KeyId::parse(&id)?, grace)
-        .await?;
+    let issued = keys.rotate(&actor, &KeyId::parse(&id)?, grace).await?;
     Ok(axum::Json(Data {
         data: WithSecret::from(issued),
     }))
@@ -225,11 +218,11 @@ pub async fn rotate(
         problem::IdempotencyKeyReused
     ))]
 pub async fn revoke(
-    State(state): State<ApiState>,
+    State(keys): State<Keys>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = state.keys.revoke(&actor, &KeyId::parse(&id)?).await?;
+    let key = keys.revoke(&actor, &KeyId::parse(&id)?).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
@@ -242,10 +235,10 @@ pub async fn revoke(
         problem::NotFound
     ))]
 pub async fn delete(
-    State(state): State<ApiState>,
+    State(keys): State<Keys>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.keys.delete(&actor, &KeyId::parse(&id)?).await?;
+    keys.delete(&actor, &KeyId::parse(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,15 +6,15 @@ use super::{
     auth::UserCaller,
     json::{Body, Data},
     problem::{self, ApiError},
-    ApiState,
 };
 use crate::{
     auth::role::Role,
-    teams::{InvitationView, IssuedInvitation, Joined, MemberView},
+    shared::site::PublicUrl,
+    teams::{service::Teams, InvitationView, IssuedInvitation, Joined, MemberView},
 };
 use axum::{
     extract::{Path, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::IntoResponse,
 };
 use serde::Deserialize;
@@ -45,10 +45,10 @@ pub struct Acceptance {
         problem::Forbidden
     ))]
 pub async fn list(
-    State(state): State<ApiState>,
+    State(teams): State<Teams>,
     UserCaller(actor): UserCaller,
 ) -> Result<impl IntoResponse, ApiError> {
-    let data = state.teams.members(&actor.user).await?;
+    let data = teams.members(&actor.user).await?;
     Ok(axum::Json(Data { data }))
 }
 
@@ -66,15 +66,12 @@ pub async fn list(
         problem::NotJson
     ))]
 pub async fn change_role(
-    State(state): State<ApiState>,
+    State(teams): State<Teams>,
     UserCaller(actor): UserCaller,
     Path(user_id): Path<String>,
     Body(change): Body<RoleChange>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let member = state
-        .teams
-        .change_role(&actor, &user_id, &change.role)
-        .await?;
+    let member = teams.change_role(&actor, &user_id, &change.role).await?;
     Ok(axum::Json(Data { data: member }))
 }
 
@@ -88,11 +85,11 @@ pub async fn change_role(
         problem::Conflict
     ))]
 pub async fn remove(
-    State(state): State<ApiState>,
+    State(teams): State<Teams>,
     UserCaller(actor): UserCaller,
     Path(user_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.teams.remove(&actor, &user_id).await?;
+    teams.remove(&actor, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -103,10 +100,10 @@ pub async fn remove(
         problem::Forbidden
     ))]
 pub async fn invitations(
-    State(state): State<ApiState>,
+    State(teams): State<Teams>,
     UserCaller(actor): UserCaller,
 ) -> Result<impl IntoResponse, ApiError> {
-    let data = state.teams.invitations(&actor.user).await?;
+    let data = teams.invitations(&actor.user).await?;
     Ok(axum::Json(Data { data }))
 }
 
@@ -123,19 +120,18 @@ pub async fn invitations(
         problem::TooManyAttempts
     ))]
 pub async fn invite(
-    State(state): State<ApiState>,
+    State(teams): State<Teams>,
+    State(public_url): State<PublicUrl>,
     UserCaller(actor): UserCaller,
     headers: HeaderMap,
     Body(invitation): Body<NewInvitation>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let issued = state
-        .teams
+    let issued = teams
         .invite(
             &actor,
             &invitation.email,
             &invitation.role,
-            &state.public_url.origin(host),
+            &public_url.origin_for(&headers),
         )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(Data { data: issued })))
@@ -151,11 +147,11 @@ pub async fn invite(
         problem::Conflict
     ))]
 pub async fn revoke_invitation(
-    State(state): State<ApiState>,
+    State(teams): State<Teams>,
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.teams.revoke_invitation(&actor, &id).await?;
+    teams.revoke_invitation(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -172,12 +168,11 @@ pub async fn revoke_invitation(
         problem::NotJson
     ))]
 pub async fn accept(
-    State(state): State<ApiState>,
+    State(teams): State<Teams>,
     UserCaller(actor): UserCaller,
     Body(acceptance): Body<Acceptance>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (joined, _) = state
-        .teams
+    let (joined, _) = teams
         .accept(&actor.user.user_id, &actor.client, &acceptance.token)
         .await?;
     Ok(axum::Json(Data { data: joined }))

@@ -14,13 +14,17 @@ mod verify;
 use crate::{
     audit::service::AuditLog,
     auth::{role::Role, service::Accounts},
+    idempotency::IdempotentAnswers,
     keys::Keys,
     shared::site::{PublicUrl, API_BASE_PATH},
     teams::service::Teams,
 };
-use axum::{middleware::from_fn_with_state, Extension, Router};
-use idempotency::Idempotency;
-use std::{ops::Deref, sync::Arc};
+use axum::{
+    extract::{FromRef, State},
+    middleware::from_fn_with_state,
+    Extension, Router,
+};
+use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_axum::{
     router::{OpenApiRouter, UtoipaMethodRouter},
@@ -30,35 +34,6 @@ use utoipa_axum::{
 pub const BASE_PATH: &str = API_BASE_PATH;
 /// Where keys are verified: [`BASE_PATH`] and `/keys/verify`.
 pub const VERIFY_PATH: &str = "/api/v2/keys/verify";
-
-/// What the API's handlers reach: the services, and where idempotent
-/// answers are kept. One reference count to clone.
-#[derive(Clone)]
-pub struct ApiState(Arc<Services>);
-
-pub struct Services {
-    pub keys: Keys,
-    pub accounts: Accounts,
-    pub audit: AuditLog,
-    pub teams: Teams,
-    pub idempotency: Idempotency,
-    /// Where links this server hands out (invitations) start.
-    pub public_url: PublicUrl,
-}
-
-impl ApiState {
-    pub fn new(services: Services) -> Self {
-        ApiState(Arc::new(services))
-    }
-}
-
-impl Deref for ApiState {
-    type Target = Services;
-
-    fn deref(&self) -> &Services {
-        &self.0
-    }
-}
 
 /// The API's routes, both to be nested under [`BASE_PATH`]: `api`, and
 /// `verify` apart, for the server to give the leanest layers (it is the hot
@@ -70,12 +45,25 @@ pub struct Routes<S> {
     pub document: utoipa::openapi::OpenApi,
 }
 
-pub fn routes<S: Clone + Send + Sync + 'static>(state: ApiState) -> Routes<S> {
+///
+/// The handlers take the services they need from the server's state `S`
+/// (`State<Keys>`, `State<Teams>`, …), which the composition root builds.
+pub fn routes<S>(state: S) -> Routes<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Keys: FromRef<S>,
+    Accounts: FromRef<S>,
+    AuditLog: FromRef<S>,
+    Teams: FromRef<S>,
+    IdempotentAnswers: FromRef<S>,
+    PublicUrl: FromRef<S>,
+{
     // Create, rotate and revoke all need the role that changes keys; a
     // replay is refused without it, as the operation would be.
-    let idempotent =
-        from_fn_with_state((state.clone(), Role::CHANGE_KEYS), idempotency::idempotent);
-    let with_idempotency = |(schemas, paths, method_router): UtoipaMethodRouter<ApiState>| {
+    let idempotent = from_fn_with_state(state, |State(state): State<S>, req, next| {
+        idempotency::idempotent(state, Role::CHANGE_KEYS, req, next)
+    });
+    let with_idempotency = |(schemas, paths, method_router): UtoipaMethodRouter<S>| {
         (schemas, paths, method_router.layer(idempotent.clone()))
     };
     let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -105,11 +93,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(state: ApiState) -> Routes<S> {
     ));
     let api = api
         .layer(Extension(json))
-        .fallback(|| async { problem::ApiError(crate::error::AppError::NotFound) })
-        .with_state(state.clone());
-    let verify = verify
-        .method_not_allowed_fallback(verify::method_not_allowed)
-        .with_state(state);
+        .fallback(|| async { problem::ApiError(crate::error::AppError::NotFound) });
+    let verify = verify.method_not_allowed_fallback(verify::method_not_allowed);
     Routes {
         api,
         verify,

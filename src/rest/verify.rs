@@ -3,11 +3,10 @@
 use super::{
     json::{Body, Data},
     problem::{self, ApiError},
-    ApiState,
 };
 use crate::{
     error::AppError,
-    keys::{credential::Verification, Scope},
+    keys::{credential::Verification, Keys, Scope},
 };
 use axum::{
     extract::State,
@@ -45,7 +44,7 @@ pub struct VerifyResult<'a> {
         problem::NotJson
     ))]
 pub async fn verify(
-    State(state): State<ApiState>,
+    State(keys): State<Keys>,
     Body(request): Body<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let required = request
@@ -69,7 +68,7 @@ pub async fn verify(
                 .map_err(|_| AppError::field("client_ip", "Give an IPv4 or IPv6 address."))
         })
         .transpose()?;
-    let verdict = state.keys.verify(&request.key, required, client_ip).await?;
+    let verdict = keys.verify(&request.key, required, client_ip).await?;
     let result = match &verdict {
         Verification::Valid(key) => VerifyResult {
             valid: true,

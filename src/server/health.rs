@@ -39,7 +39,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
 /// changes, and how many changes made in the database it has not heard
 /// yet (`None` when the database cannot be read).
 pub(super) async fn key_changes(state: &AppState) -> Option<(FanOutStatus, Option<i64>)> {
-    let fanout = state.api.keys.fanout_status()?;
+    let fanout = state.services.keys.fanout_status()?;
     let behind = match state.db.last_key_change().await {
         Ok(Some(last)) => Some(last - fanout.last_sequence),
         _ => None,

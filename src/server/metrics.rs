@@ -235,7 +235,7 @@ pub async fn scrape(
         .into());
     }
     let body = state.metrics.render(
-        state.api.keys.cache_counts(),
+        state.services.keys.cache_counts(),
         super::health::key_changes(&state).await,
     );
     Ok((

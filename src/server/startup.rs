@@ -8,7 +8,7 @@ use super::{
         check_host, identify_client, page_nonce, reject_cross_site, security_headers,
         server_fn_error_status, PageNonce,
     },
-    state::Shared,
+    state::{Services, Shared},
     AppState, BoxError, Config,
 };
 use crate::{
@@ -20,8 +20,9 @@ use crate::{
         session::{enforce_lifetimes, guard_pages, Lifetimes},
         token::TokenSigner,
     },
+    idempotency::{self, IdempotentAnswers},
     keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, Keys},
-    rest::{self, idempotency::Idempotency, ApiState, Services},
+    rest,
     shared::site::PublicUrl,
     storage::Db,
     teams::service::Teams,
@@ -66,24 +67,21 @@ impl Application {
         let secrets = ServerKeys::load(&config)?;
         let usage = UsageTracker::default();
         usage.flush_every(db.clone(), config.usage_flush);
-        tokio::spawn(rest::idempotency::sweep_every(
-            db.clone(),
-            IDEMPOTENCY_SWEEP,
-        ));
+        tokio::spawn(idempotency::sweep_every(db.clone(), IDEMPOTENCY_SWEEP));
         tokio::spawn(super::retention::sweep_daily(
             db.clone(),
             config.audit_retention_days,
         ));
         let metrics = Metrics::install();
         metrics.keep_up_every(Duration::from_secs(5));
-        let api = ApiState::new(services(&config, &db, &secrets, usage.clone()));
-        api.keys.follow_other_processes();
+        let services = services(&config, &db, &secrets, usage.clone());
+        services.keys.follow_other_processes();
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config)?,
             config: Arc::new(config),
             db: db.clone(),
-            api,
             metrics,
+            services,
         });
         let sessions = sessions(&state, &secrets).await?;
         let router = router(state.clone(), sessions);
@@ -153,7 +151,11 @@ fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker)
         ),
         accounts,
         audit: AuditLog::new(db.clone()),
-        idempotency: Idempotency::new(db.clone(), secrets.idempotency, config.idempotency_max_keys),
+        idempotency: IdempotentAnswers::new(
+            db.clone(),
+            secrets.idempotency,
+            config.idempotency_max_keys,
+        ),
         public_url: PublicUrl(config.public_url.clone()),
     }
 }
@@ -199,7 +201,7 @@ fn router<Store: SessionStore + Clone>(
         move || provide_request_context(&state)
     };
     let options = state.leptos_options.clone();
-    let rest = rest::routes(state.api.clone());
+    let rest = rest::routes(state.clone());
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/healthz", get(super::health::live))
@@ -213,7 +215,10 @@ fn router<Store: SessionStore + Clone>(
         })
         .fallback(not_found(context, options))
         .layer(from_fn(page_nonce))
-        .layer(from_fn_with_state(state.api.accounts.clone(), guard_pages))
+        .layer(from_fn_with_state(
+            state.services.accounts.clone(),
+            guard_pages,
+        ))
         .layer(from_fn_with_state(
             Lifetimes {
                 idle: state.config.session_idle,
@@ -262,11 +267,12 @@ fn edge(router: Router<AppState>, state: &AppState) -> Router<AppState> {
 /// [`page_nonce`] minted for this very request (read from the request, never
 /// from a context another request could share).
 fn provide_request_context(state: &AppState) {
-    provide_context(state.api.keys.clone());
-    provide_context(state.api.accounts.clone());
-    provide_context(state.api.audit.clone());
-    provide_context(state.api.teams.clone());
-    provide_context(state.api.public_url.clone());
+    let services = &state.services;
+    provide_context(services.keys.clone());
+    provide_context(services.accounts.clone());
+    provide_context(services.audit.clone());
+    provide_context(services.teams.clone());
+    provide_context(services.public_url.clone());
     let nonce =
         use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
     if let Some(PageNonce(nonce)) = nonce {

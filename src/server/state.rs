@@ -1,12 +1,17 @@
 use super::{metrics::Metrics, Config};
-use crate::{rest::ApiState, storage::Db};
+use crate::{
+    audit::service::AuditLog, auth::service::Accounts, idempotency::IdempotentAnswers, keys::Keys,
+    shared::site::PublicUrl, storage::Db, teams::service::Teams,
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::{ops::Deref, sync::Arc};
 
-/// What the server's own layers and handlers reach (the services are in
-/// `api`, shared with the REST router). Cloned for each middleware and
-/// handler of every request, so a clone is one reference count.
+/// The composition root's registry: the services, built once, and what the
+/// server's own layers need. REST handlers take the service they need
+/// through `FromRef` (`State<Keys>`); server functions get the same values
+/// in their context. Cloned for each middleware and handler of every
+/// request, so a clone is one reference count.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
@@ -15,8 +20,39 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// For the readiness probe.
     pub db: Db,
-    pub api: ApiState,
     pub metrics: Metrics,
+    pub services: Services,
+}
+
+/// Every service, each handed what it depends on at start-up.
+pub struct Services {
+    pub keys: Keys,
+    pub accounts: Accounts,
+    pub audit: AuditLog,
+    pub teams: Teams,
+    pub idempotency: IdempotentAnswers,
+    /// Where links this server hands out (invitations) start.
+    pub public_url: PublicUrl,
+}
+
+/// `State<T>` for each service, in REST handlers and middleware.
+macro_rules! services_by_type {
+    ($($field:ident: $service:ty),* $(,)?) => {$(
+        impl FromRef<AppState> for $service {
+            fn from_ref(state: &AppState) -> Self {
+                state.services.$field.clone()
+            }
+        }
+    )*};
+}
+
+services_by_type! {
+    keys: Keys,
+    accounts: Accounts,
+    audit: AuditLog,
+    teams: Teams,
+    idempotency: IdempotentAnswers,
+    public_url: PublicUrl,
 }
 
 impl Deref for AppState {

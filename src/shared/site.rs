@@ -25,6 +25,25 @@ impl PublicUrl {
             .unwrap_or("localhost");
         format!("http://{host}")
     }
+
+    /// [`origin`](Self::origin) for a request with these headers.
+    #[cfg(feature = "ssr")]
+    pub fn origin_for(&self, headers: &axum::http::HeaderMap) -> String {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        self.origin(host)
+    }
+}
+
+/// Where links handed out by the server function being served start.
+#[cfg(feature = "ssr")]
+pub async fn origin_of_this_request() -> Result<String, crate::error::AppError> {
+    use leptos::server_fn::error::FromServerFnError;
+    let headers: axum::http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(crate::error::AppError::from_server_fn_error)?;
+    Ok(super::context::provided::<PublicUrl>()?.origin_for(&headers))
 }
 
 #[cfg(test)]

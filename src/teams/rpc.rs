@@ -11,7 +11,7 @@ use crate::{
         identity::ClientInfo,
         session::{self, signed_in, signed_in_actor, signed_in_anyone, this_session},
     },
-    shared::{context::provided, site::PublicUrl},
+    shared::{context::provided, site::origin_of_this_request},
     teams::service::Teams,
 };
 
@@ -27,13 +27,7 @@ pub async fn load_team() -> Result<Team, AppError> {
 #[server(prefix = "/rpc", endpoint = "invite_member", input = Json)]
 pub async fn invite_member(email: String, role: String) -> Result<IssuedInvitation, AppError> {
     let actor = signed_in_actor().await?;
-    let headers: axum::http::HeaderMap = leptos_axum::extract()
-        .await
-        .map_err(AppError::from_server_fn_error)?;
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok());
-    let origin = provided::<PublicUrl>()?.origin(host);
+    let origin = origin_of_this_request().await?;
     provided::<Teams>()?
         .invite(&actor, &email, &role, &origin)
         .await
