@@ -1,12 +1,19 @@
 //! Storage: the one seam between the services and a database. Every SQL
-//! statement Keysmith runs lives below this module, in one folder per
-//! backend (today `sqlite/`); the services call [`Db`], whose operations
-//! are listed once below, and never learn which backend answers them.
+//! statement Keysmith runs lives below this module; the services call
+//! [`Db`] and never learn which backend answers. Operations are written
+//! once for both databases (`users.rs`, `members.rs`, `audit.rs`, over
+//! `either.rs`, which also holds what truly differs: row locks); those not
+//! yet (API keys, usage, idempotent answers, throttling) are still written
+//! once per backend in `sqlite/` and `postgres/`, listed in `operations!`.
 
+mod audit;
+mod either;
+mod members;
 mod postgres;
 mod records;
 mod sessions;
 mod sqlite;
+mod users;
 
 pub use records::*;
 pub use sessions::SessionStore;
@@ -129,6 +136,24 @@ impl KeyChanges {
     }
 }
 
+impl Db {
+    /// The pool, for reads and single statements written once.
+    fn pool(&self) -> either::Pool<'_> {
+        match &self.0 {
+            Backend::Sqlite(store) => either::Either::Sqlite(&store.pool),
+            Backend::Postgres(store) => either::Either::Postgres(&store.pool),
+        }
+    }
+
+    /// A write transaction, for changes written once.
+    async fn write(&self) -> Result<either::WriteTx, sqlx::Error> {
+        Ok(match &self.0 {
+            Backend::Sqlite(store) => either::Either::Sqlite(store.write().await?),
+            Backend::Postgres(store) => either::Either::Postgres(store.write().await?),
+        })
+    }
+}
+
 /// Whether `url` names a PostgreSQL database.
 pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -167,51 +192,10 @@ macro_rules! operations {
     };
 }
 
+// Accounts, users, members, invitations and the audit log are written once
+// for both databases: users.rs, members.rs, audit.rs. The rest, until they
+// are too, once per backend:
 operations! {
-    // Accounts and users
-    /// Creates an account and its owner, unless the email is taken.
-    fn create_account_with_owner(&self, owner: &NewOwner<'_>, event: &NewAuditEvent<'_>) -> Result<OwnerCreated, sqlx::Error>;
-    /// Creates an account owned by a user who belongs to no account (the
-    /// count taken in the write transaction): the owner's membership
-    /// generation, or `None` when they belong to one already.
-    fn create_own_account(&self, account: &NewAccount<'_>, event: &NewAuditEvent<'_>) -> Result<Option<i64>, sqlx::Error>;
-    fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error>;
-    fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error>;
-    /// Notes the sign-in (the members page shows it) with its event.
-    fn record_sign_in(&self, user_id: &str, now_ms: i64, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>;
-
-    // Members and invitations
-    /// The user's role in the account and their credentials' generations,
-    /// if they are a member.
-    fn member_check(&self, user_id: &str, account_id: &str) -> Result<Option<MemberCheck>, sqlx::Error>;
-    fn member(&self, account_id: &str, user_id: &str) -> Result<Option<MemberRecord>, sqlx::Error>;
-    /// The account's members, in the order they joined.
-    fn members(&self, account_id: &str) -> Result<Vec<MemberRecord>, sqlx::Error>;
-    /// The user's accounts, in the order they joined them.
-    fn accounts_of(&self, user_id: &str) -> Result<Vec<AccountMembershipRecord>, sqlx::Error>;
-    /// Gives a member holding `from` the role `to`, ending their sessions
-    /// and tokens for the account; never demotes the last owner.
-    fn change_member_role(&self, account_id: &str, user_id: &str, from: &str, to: &str, event: &NewAuditEvent<'_>, lapsed: &LapsedInvitations<'_>) -> Result<MemberChange, sqlx::Error>;
-    /// Removes a member holding `from`; never the last owner.
-    fn remove_member(&self, account_id: &str, user_id: &str, from: &str, event: &NewAuditEvent<'_>, lapsed: &LapsedInvitations<'_>) -> Result<MemberChange, sqlx::Error>;
-    fn create_invitation(&self, invitation: &NewInvitation<'_>, limits: InvitationLimits, event: &NewAuditEvent<'_>) -> Result<InvitationCreated, sqlx::Error>;
-    /// The account's invitations not yet accepted, revoked or expired,
-    /// newest first.
-    fn pending_invitations(&self, account_id: &str, now_ms: i64) -> Result<Vec<InvitationRecord>, sqlx::Error>;
-    /// The invitations waiting for an email across accounts, newest first,
-    /// at most [`WAITING_INVITATIONS_SHOWN`].
-    fn pending_invitations_for_email(&self, email: &str, now_ms: i64) -> Result<Vec<InvitationRecord>, sqlx::Error>;
-    fn invitation(&self, account_id: &str, id: &str) -> Result<Option<InvitationRecord>, sqlx::Error>;
-    fn invitation_by_digest(&self, token_digest: &str) -> Result<Option<InvitationRecord>, sqlx::Error>;
-    /// Revokes a pending invitation; false when there is none to revoke.
-    fn revoke_invitation(&self, account_id: &str, id: &str, now_ms: i64, event: &NewAuditEvent<'_>) -> Result<bool, sqlx::Error>;
-    /// Accepts a pending, unexpired invitation for the invitee (creating
-    /// them first when they sign up), all in one transaction.
-    fn accept_invitation(&self, invitation_id: &str, invitee: &Invitee<'_>, now_ms: i64, limits: MembershipLimits, event: &NewAuditEvent<'_>) -> Result<Acceptance, sqlx::Error>;
-    /// Ends every session and token of the user (a new token generation),
-    /// with a new password hash when given; the new generation.
-    fn renew_credentials(&self, user_id: &str, new_password_hash: Option<&str>, event: &NewAuditEvent<'_>) -> Result<i64, sqlx::Error>;
-
     // API keys
     fn insert_key(&self, key: &NewKey<'_>, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>;
     /// The account's key with this id.
@@ -240,15 +224,11 @@ operations! {
     fn key_counts(&self, account_id: &str, now_ms: i64, soon_ms: i64, day_ago_ms: i64, today: i64) -> Result<KeyCounts, sqlx::Error>;
 
     // Audit events
-    fn record_audit_event(&self, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>;
-    fn audit_events(&self, account_id: &str, key_id: Option<&str>, key_events_only: bool, before_id: Option<&str>, limit: i64) -> Result<Vec<AuditEventRecord>, sqlx::Error>;
 
     // Idempotent answers
     fn claim_idempotency_key(&self, claim: &IdempotencyClaim<'_>) -> Result<Claim, sqlx::Error>;
     fn reclaim_stale_idempotency_key(&self, account_id: &str, key_digest: &str, created_at: i64) -> Result<bool, sqlx::Error>;
     fn sweep_idempotency_records(&self, expired_before: i64) -> Result<u64, sqlx::Error>;
-    fn sweep_audit_events(&self, before: i64, batch: i64) -> Result<u64, sqlx::Error>;
-    fn sweep_ended_invitations(&self, before: i64) -> Result<u64, sqlx::Error>;
     fn idempotency_record(&self, account_id: &str, key_digest: &str) -> Result<Option<IdempotencyRecord>, sqlx::Error>;
     fn complete_idempotency_key(&self, account_id: &str, key_digest: &str, status: u16, sealed_body: &[u8]) -> Result<(), sqlx::Error>;
     fn release_idempotency_key(&self, account_id: &str, key_digest: &str) -> Result<(), sqlx::Error>;

@@ -14,4 +14,5 @@ mod rest;
 mod security;
 mod team_changes;
 mod teams;
+mod upgrade;
 mod without_account;

@@ -19,7 +19,7 @@ async fn change_role(app: &TestApp, by: &str, user_id: &str, role: &str) {
 }
 
 /// Revokes the pending invitation of `email`.
-async fn revoke_invitation_of(app: &TestApp, token: &str, email: &str) {
+pub async fn revoke_invitation_of(app: &TestApp, token: &str, email: &str) {
     let pending = read(app, "/invitations", token).await;
     let id = pending.body["data"]
         .as_array()
@@ -213,19 +213,16 @@ async fn old_audit_events_and_long_ended_invitations_are_swept() {
     run_sql(
         &url,
         &format!("UPDATE invitations SET revoked_at = {forty} WHERE email = '{old_email}'"),
-        &format!("UPDATE invitations SET revoked_at = to_timestamp({forty}::float8 / 1000) WHERE email = '{old_email}'"),
     )
     .await;
     run_sql(
         &url,
         &format!("UPDATE audit_events SET occurred_at = {forty} WHERE action = 'user.signed_up'"),
-        &format!("UPDATE audit_events SET occurred_at = to_timestamp({forty}::float8 / 1000) WHERE action = 'user.signed_up'"),
     )
     .await;
     run_sql(
         &url,
         &format!("UPDATE audit_events SET occurred_at = {ten} WHERE action = 'member.invited'"),
-        &format!("UPDATE audit_events SET occurred_at = to_timestamp({ten}::float8 / 1000) WHERE action = 'member.invited'"),
     )
     .await;
     let swept = TestApp::spawn_in(dir, &[("KEYSMITH_AUDIT_RETENTION_DAYS", "30")]).await;

@@ -1,7 +1,7 @@
-use super::{audit::insert_event, feed::announce_key_change, PostgresStore};
+use super::{feed::announce_key_change, PostgresStore};
 use crate::storage::{
-    DayUsage, KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse,
-    KeyUseTotal, NewAuditEvent, NewKey, NewSecret, StatusFilter,
+    audit::insert_event, either::Either, DayUsage, KeyCounts, KeyCredential, KeyDigests, KeyEdit,
+    KeyListing, KeyRecord, KeyUse, KeyUseTotal, NewAuditEvent, NewKey, NewSecret, StatusFilter,
 };
 use sqlx::{postgres::PgArguments, query::Query, Postgres, QueryBuilder};
 
@@ -65,7 +65,7 @@ impl PostgresStore {
         .bind(key.expires_at)
         .execute(&mut *tx)
         .await?;
-        insert_event(&mut tx, event).await?;
+        insert_event(Either::Postgres(&mut tx), event).await?;
         tx.commit().await
     }
 
@@ -208,7 +208,7 @@ impl PostgresStore {
         if change.execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(None);
         }
-        insert_event(&mut tx, event).await?;
+        insert_event(Either::Postgres(&mut tx), event).await?;
         let forget: Vec<&str> = digests.iter().chain(new_digest).collect();
         announce_key_change(&mut tx, &forget).await?;
         tx.commit().await?;

@@ -1,16 +1,15 @@
-//! The PostgreSQL backend, for several replicas on one database. Times
-//! cross the seam as unix milliseconds and are stored as `timestamptz`
-//! (written with `to_timestamp($n::float8 / 1000)`, read back with
-//! `(EXTRACT(EPOCH FROM column) * 1000)::int8`); digests cross as hex and
-//! are stored as `bytea`; addresses as `inet`.
+//! The PostgreSQL backend, for several replicas on one database: its pool,
+//! the key-change feed, and the operations not yet written once for both
+//! databases. Accounts, users, teams and the audit log have SQLite's
+//! portable columns (migration 20261202000008); in the tables still here
+//! times are `timestamptz` (written with `to_timestamp($n::float8 / 1000)`,
+//! read back with `(EXTRACT(EPOCH FROM column) * 1000)::int8`), digests
+//! `bytea` and addresses `inet`.
 
 mod api_keys;
-mod audit;
 mod feed;
 mod idempotency;
-mod members;
 mod throttle;
-mod users;
 
 pub use feed::ChangeListener;
 
@@ -21,7 +20,7 @@ use tower_sessions_sqlx_store::PostgresStore as PostgresSessions;
 
 #[derive(Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
 }
 
 impl PostgresStore {
@@ -60,7 +59,9 @@ impl PostgresStore {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
-    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    pub(super) async fn write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
 

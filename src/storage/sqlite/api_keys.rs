@@ -1,7 +1,7 @@
-use super::{audit::insert_event, SqliteStore};
+use super::SqliteStore;
 use crate::storage::{
-    DayUsage, KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse,
-    KeyUseTotal, NewAuditEvent, NewKey, NewSecret, StatusFilter,
+    audit::insert_event, either::Either, DayUsage, KeyCounts, KeyCredential, KeyDigests, KeyEdit,
+    KeyListing, KeyRecord, KeyUse, KeyUseTotal, NewAuditEvent, NewKey, NewSecret, StatusFilter,
 };
 use sqlx::{query::Query, sqlite::SqliteArguments, QueryBuilder, Sqlite};
 
@@ -51,7 +51,7 @@ impl SqliteStore {
         .bind(key.expires_at)
         .execute(&mut *tx)
         .await?;
-        insert_event(&mut tx, event).await?;
+        insert_event(Either::Sqlite(&mut tx), event).await?;
         tx.commit().await
     }
 
@@ -181,7 +181,7 @@ impl SqliteStore {
         if digests.is_none() || change.execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(None);
         }
-        insert_event(&mut tx, event).await?;
+        insert_event(Either::Sqlite(&mut tx), event).await?;
         tx.commit().await?;
         Ok(digests)
     }

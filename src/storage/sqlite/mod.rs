@@ -2,11 +2,8 @@
 //! pool whose connections never carry a transaction back into it.
 
 mod api_keys;
-mod audit;
 mod idempotency;
-mod members;
 mod throttle;
-mod users;
 
 use super::ConnectError;
 use sqlx::{
@@ -21,7 +18,7 @@ use tower_sessions_sqlx_store::SqliteStore as SqliteSessions;
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -75,7 +72,9 @@ impl SqliteStore {
     /// statement (`BEGIN IMMEDIATE`). A deferred transaction that reads and
     /// then writes fails with SQLITE_BUSY at once when another connection
     /// wrote in between; this one waits its turn (up to the busy timeout).
-    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pub(super) async fn write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 

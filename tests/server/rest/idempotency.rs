@@ -147,7 +147,7 @@ async fn an_abandoned_claim_is_taken_over_by_one_retry_only() {
     // As a process that died mid-request leaves it: claimed, unanswered, old.
     let stale_ms = (now_s() - 120) * 1000;
     let stale = "UPDATE idempotency_records SET status = NULL, sealed_body = NULL, created_at =";
-    run_sql(
+    run_native_sql(
         &app.database_url(),
         &format!("{stale} {stale_ms}"),
         &format!("{stale} to_timestamp({stale_ms}::float8 / 1000)"),
@@ -236,7 +236,7 @@ async fn expired_idempotent_answers_are_swept() {
     assert_eq!(first.status(), StatusCode::CREATED);
     let dir = app.stop().await;
     let yesterday_ms = (now_s() - 25 * 3600) * 1000;
-    run_sql(
+    run_native_sql(
         &database_url(dir.path()),
         &format!("UPDATE idempotency_records SET created_at = {yesterday_ms}"),
         &format!("UPDATE idempotency_records SET created_at = to_timestamp({yesterday_ms}::float8 / 1000)"),

@@ -1,42 +1,48 @@
+//! Members and invitations, one body for both databases. Every team change
+//! takes the account's lock first ([`lock_account_row`]), so on PostgreSQL
+//! replicas queue as SQLite's one writer does.
+
 use super::{
     audit::insert_event,
+    either::{lock_account_row, lock_user_row, on_either, Conn},
     users::{insert_membership, insert_user},
-    PostgresStore,
-};
-use crate::storage::{
-    Acceptance, AccountMembershipRecord, InvitationCreated, InvitationLimits, InvitationRecord,
+    Acceptance, AccountMembershipRecord, Db, InvitationCreated, InvitationLimits, InvitationRecord,
     Invitee, LapsedInvitations, MemberChange, MemberCheck, MemberRecord, MembershipLimits,
     NewAuditEvent, NewInvitation, WAITING_INVITATIONS_SHOWN,
 };
-use sqlx::PgConnection;
 
-const MEMBER_COLUMNS: &str = "SELECT m.user_id, u.email, m.role,
-        (EXTRACT(EPOCH FROM m.joined_at) * 1000)::int8 AS joined_at,
-        (EXTRACT(EPOCH FROM u.last_signed_in_at) * 1000)::int8 AS last_signed_in_at
+const MEMBER_COLUMNS: &str = "SELECT m.user_id, u.email, m.role, m.joined_at, u.last_signed_in_at
     FROM memberships m JOIN users u ON u.id = m.user_id";
 
 const INVITATION_COLUMNS: &str = "SELECT i.id, i.account_id, a.name AS account_name, i.email,
-        i.role, u.email AS invited_by, (EXTRACT(EPOCH FROM i.created_at) * 1000)::int8 AS created_at,
-        (EXTRACT(EPOCH FROM i.expires_at) * 1000)::int8 AS expires_at, (EXTRACT(EPOCH FROM i.accepted_at) * 1000)::int8 AS accepted_at,
-        (EXTRACT(EPOCH FROM i.revoked_at) * 1000)::int8 AS revoked_at
+        i.role, u.email AS invited_by, i.created_at, i.expires_at, i.accepted_at, i.revoked_at
     FROM invitations i JOIN accounts a ON a.id = i.account_id
     LEFT JOIN users u ON u.id = i.invited_by";
 
-impl PostgresStore {
+/// A pending invitation: not accepted, not revoked, not expired at `$n`.
+fn pending(alias: &str, now: &str) -> String {
+    format!(
+        "{alias}accepted_at IS NULL AND {alias}revoked_at IS NULL AND {alias}expires_at > {now}"
+    )
+}
+
+impl Db {
+    /// The user's role in the account and their credentials' generations,
+    /// if they are a member.
     pub async fn member_check(
         &self,
         user_id: &str,
         account_id: &str,
     ) -> Result<Option<MemberCheck>, sqlx::Error> {
-        sqlx::query_as(
+        on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT m.role, u.token_generation, m.generation
              FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE m.user_id = $1 AND m.account_id = $2",
         )
         .bind(user_id)
         .bind(account_id)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
     }
 
     pub async fn member(
@@ -44,39 +50,42 @@ impl PostgresStore {
         account_id: &str,
         user_id: &str,
     ) -> Result<Option<MemberRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
+        on_either!(self.pool(), pool => sqlx::query_as(&format!(
             "{MEMBER_COLUMNS} WHERE m.account_id = $1 AND m.user_id = $2"
         ))
         .bind(account_id)
         .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
     }
 
+    /// The account's members, in the order they joined.
     pub async fn members(&self, account_id: &str) -> Result<Vec<MemberRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
+        on_either!(self.pool(), pool => sqlx::query_as(&format!(
             "{MEMBER_COLUMNS} WHERE m.account_id = $1 ORDER BY m.joined_at, m.user_id"
         ))
         .bind(account_id)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(pool)
+        .await)
     }
 
+    /// The user's accounts, in the order they joined them.
     pub async fn accounts_of(
         &self,
         user_id: &str,
     ) -> Result<Vec<AccountMembershipRecord>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT m.account_id, a.name AS account_name, m.role,
-                    (EXTRACT(EPOCH FROM m.joined_at) * 1000)::int8 AS joined_at
+        on_either!(self.pool(), pool => sqlx::query_as(
+            "SELECT m.account_id, a.name AS account_name, m.role, m.joined_at
              FROM memberships m JOIN accounts a ON a.id = m.account_id
              WHERE m.user_id = $1 ORDER BY m.joined_at, m.account_id",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(pool)
+        .await)
     }
 
+    /// Gives a member holding `from` the role `to`, ending their sessions
+    /// and tokens for the account; never demotes the last owner.
     pub async fn change_member_role(
         &self,
         account_id: &str,
@@ -87,25 +96,27 @@ impl PostgresStore {
         lapsed: &LapsedInvitations<'_>,
     ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.write().await?;
-        lock_account(&mut tx, account_id).await?;
-        if let Some(refusal) = refuse_change(&mut tx, account_id, user_id, from, to).await? {
+        lock_account_row(tx.conn(), account_id).await?;
+        if let Some(refusal) = refuse_change(tx.conn(), account_id, user_id, from, to).await? {
             return Ok(refusal);
         }
-        sqlx::query(
+        on_either!(tx.conn(), c => sqlx::query(
             "UPDATE memberships SET role = $1, generation = generation + 1
              WHERE account_id = $2 AND user_id = $3",
         )
         .bind(to)
         .bind(account_id)
         .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-        insert_event(&mut tx, event).await?;
-        revoke_lapsed(&mut tx, account_id, user_id, lapsed).await?;
+        .execute(c)
+        .await
+        .map(drop))?;
+        insert_event(tx.conn(), event).await?;
+        revoke_lapsed(tx.conn(), account_id, user_id, lapsed).await?;
         tx.commit().await?;
         Ok(MemberChange::Done)
     }
 
+    /// Removes a member holding `from`; never the last owner.
     pub async fn remove_member(
         &self,
         account_id: &str,
@@ -115,17 +126,20 @@ impl PostgresStore {
         lapsed: &LapsedInvitations<'_>,
     ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.write().await?;
-        lock_account(&mut tx, account_id).await?;
-        if let Some(refusal) = refuse_change(&mut tx, account_id, user_id, from, "").await? {
+        lock_account_row(tx.conn(), account_id).await?;
+        if let Some(refusal) = refuse_change(tx.conn(), account_id, user_id, from, "").await? {
             return Ok(refusal);
         }
-        sqlx::query("DELETE FROM memberships WHERE account_id = $1 AND user_id = $2")
-            .bind(account_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        insert_event(&mut tx, event).await?;
-        revoke_lapsed(&mut tx, account_id, user_id, lapsed).await?;
+        on_either!(tx.conn(), c => sqlx::query(
+            "DELETE FROM memberships WHERE account_id = $1 AND user_id = $2",
+        )
+        .bind(account_id)
+        .bind(user_id)
+        .execute(c)
+        .await
+        .map(drop))?;
+        insert_event(tx.conn(), event).await?;
+        revoke_lapsed(tx.conn(), account_id, user_id, lapsed).await?;
         tx.commit().await?;
         Ok(MemberChange::Done)
     }
@@ -137,54 +151,51 @@ impl PostgresStore {
         event: &NewAuditEvent<'_>,
     ) -> Result<InvitationCreated, sqlx::Error> {
         let mut tx = self.write().await?;
-        lock_account(&mut tx, invitation.account_id).await?;
-        let (inviter_holds, is_member, invited, pending, this_hour, oldest): (
-            bool,
-            bool,
-            bool,
-            i64,
-            i64,
-            Option<i64>,
-        ) = sqlx::query_as(
+        lock_account_row(tx.conn(), invitation.account_id).await?;
+        let counts = format!(
             "SELECT
                EXISTS (SELECT 1 FROM memberships WHERE account_id = $1 AND user_id = $4
                        AND role = $5),
                EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
                        WHERE m.account_id = $1 AND u.email = $2),
                EXISTS (SELECT 1 FROM invitations WHERE account_id = $1 AND email = $2
-                       AND accepted_at IS NULL AND revoked_at IS NULL
-                       AND expires_at > to_timestamp($3::float8 / 1000)),
+                       AND {pending}),
+               (SELECT COUNT(*) FROM invitations WHERE account_id = $1 AND {pending}),
                (SELECT COUNT(*) FROM invitations WHERE account_id = $1
-                       AND accepted_at IS NULL AND revoked_at IS NULL
-                       AND expires_at > to_timestamp($3::float8 / 1000)),
-               (SELECT COUNT(*) FROM invitations WHERE account_id = $1
-                       AND created_at > to_timestamp(($3 - 3600000)::float8 / 1000)),
-               (SELECT (EXTRACT(EPOCH FROM MIN(created_at)) * 1000)::int8 FROM invitations
-                       WHERE account_id = $1
-                       AND created_at > to_timestamp(($3 - 3600000)::float8 / 1000))",
-        )
-        .bind(invitation.account_id)
-        .bind(invitation.email)
-        .bind(invitation.now_ms)
-        .bind(invitation.invited_by)
-        .bind(invitation.inviter_role)
-        .fetch_one(&mut *tx)
-        .await?;
+                       AND created_at > $3 - 3600000),
+               (SELECT MIN(created_at) FROM invitations WHERE account_id = $1
+                       AND created_at > $3 - 3600000)",
+            pending = pending("", "$3"),
+        );
+        let (inviter_holds, is_member, invited, pending_count, this_hour, oldest): (
+            bool,
+            bool,
+            bool,
+            i64,
+            i64,
+            Option<i64>,
+        ) = on_either!(tx.conn(), c => sqlx::query_as(&counts)
+            .bind(invitation.account_id)
+            .bind(invitation.email)
+            .bind(invitation.now_ms)
+            .bind(invitation.invited_by)
+            .bind(invitation.inviter_role)
+            .fetch_one(c)
+            .await?);
         if let Some(refusal) = limits.refusal(
             inviter_holds,
             is_member,
             invited,
-            pending,
+            pending_count,
             this_hour,
             oldest,
         ) {
             return Ok(refusal);
         }
-        sqlx::query(
+        on_either!(tx.conn(), c => sqlx::query(
             "INSERT INTO invitations
                (id, account_id, email, role, token_digest, invited_by, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6,
-                     to_timestamp($7::float8 / 1000), to_timestamp($8::float8 / 1000))",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(invitation.id)
         .bind(invitation.account_id)
@@ -194,44 +205,49 @@ impl PostgresStore {
         .bind(invitation.invited_by)
         .bind(invitation.now_ms)
         .bind(invitation.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        insert_event(&mut tx, event).await?;
+        .execute(c)
+        .await
+        .map(drop))?;
+        insert_event(tx.conn(), event).await?;
         tx.commit().await?;
         Ok(InvitationCreated::Created)
     }
 
+    /// The account's invitations not yet accepted, revoked or expired,
+    /// newest first.
     pub async fn pending_invitations(
         &self,
         account_id: &str,
         now_ms: i64,
     ) -> Result<Vec<InvitationRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
-            "{INVITATION_COLUMNS} WHERE i.account_id = $1 AND i.accepted_at IS NULL
-               AND i.revoked_at IS NULL AND i.expires_at > to_timestamp($2::float8 / 1000)
-             ORDER BY i.id DESC"
-        ))
-        .bind(account_id)
-        .bind(now_ms)
-        .fetch_all(&self.pool)
-        .await
+        let sql = format!(
+            "{INVITATION_COLUMNS} WHERE i.account_id = $1 AND {} ORDER BY i.id DESC",
+            pending("i.", "$2")
+        );
+        on_either!(self.pool(), pool => sqlx::query_as(&sql)
+            .bind(account_id)
+            .bind(now_ms)
+            .fetch_all(pool)
+            .await)
     }
 
+    /// The invitations waiting for an email across accounts, newest first,
+    /// at most [`WAITING_INVITATIONS_SHOWN`].
     pub async fn pending_invitations_for_email(
         &self,
         email: &str,
         now_ms: i64,
     ) -> Result<Vec<InvitationRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
-            "{INVITATION_COLUMNS} WHERE i.email = $1 AND i.accepted_at IS NULL
-               AND i.revoked_at IS NULL AND i.expires_at > to_timestamp($2::float8 / 1000)
-             ORDER BY i.id DESC LIMIT $3"
-        ))
-        .bind(email)
-        .bind(now_ms)
-        .bind(WAITING_INVITATIONS_SHOWN)
-        .fetch_all(&self.pool)
-        .await
+        let sql = format!(
+            "{INVITATION_COLUMNS} WHERE i.email = $1 AND {} ORDER BY i.id DESC LIMIT $3",
+            pending("i.", "$2")
+        );
+        on_either!(self.pool(), pool => sqlx::query_as(&sql)
+            .bind(email)
+            .bind(now_ms)
+            .bind(WAITING_INVITATIONS_SHOWN)
+            .fetch_all(pool)
+            .await)
     }
 
     pub async fn invitation(
@@ -239,27 +255,28 @@ impl PostgresStore {
         account_id: &str,
         id: &str,
     ) -> Result<Option<InvitationRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
+        on_either!(self.pool(), pool => sqlx::query_as(&format!(
             "{INVITATION_COLUMNS} WHERE i.account_id = $1 AND i.id = $2"
         ))
         .bind(account_id)
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
     }
 
     pub async fn invitation_by_digest(
         &self,
         token_digest: &str,
     ) -> Result<Option<InvitationRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
-            "{INVITATION_COLUMNS} WHERE i.token_digest = decode($1, 'hex')"
+        on_either!(self.pool(), pool => sqlx::query_as(&format!(
+            "{INVITATION_COLUMNS} WHERE i.token_digest = $1"
         ))
         .bind(token_digest)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
     }
 
+    /// Revokes a pending invitation; false when there is none to revoke.
     pub async fn revoke_invitation(
         &self,
         account_id: &str,
@@ -271,21 +288,21 @@ impl PostgresStore {
         // The account's lock first, as every team change takes it: the
         // event's foreign key shares the account's row, and a removal
         // revoking invitations holds it while it updates them.
-        lock_account(&mut tx, account_id).await?;
-        let revoked = sqlx::query(
-            "UPDATE invitations SET revoked_at = to_timestamp($1::float8 / 1000), revoked_by = $2
+        lock_account_row(tx.conn(), account_id).await?;
+        let revoked = on_either!(tx.conn(), c => sqlx::query(
+            "UPDATE invitations SET revoked_at = $1, revoked_by = $2
              WHERE account_id = $3 AND id = $4 AND accepted_at IS NULL AND revoked_at IS NULL",
         )
         .bind(now_ms)
         .bind(event.actor_id)
         .bind(account_id)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(c)
         .await?
-        .rows_affected()
+        .rows_affected())
             == 1;
         if revoked {
-            insert_event(&mut tx, event).await?;
+            insert_event(tx.conn(), event).await?;
             tx.commit().await?;
         }
         Ok(revoked)
@@ -294,16 +311,18 @@ impl PostgresStore {
     /// Deletes invitations that ended (accepted, revoked or expired)
     /// before `before` (unix ms); how many.
     pub async fn sweep_ended_invitations(&self, before: i64) -> Result<u64, sqlx::Error> {
-        Ok(sqlx::query(
+        on_either!(self.pool(), pool => sqlx::query(
             "DELETE FROM invitations
-             WHERE accepted_at < to_timestamp($1::float8 / 1000) OR revoked_at < to_timestamp($1::float8 / 1000) OR expires_at < to_timestamp($1::float8 / 1000)",
+             WHERE accepted_at < $1 OR revoked_at < $1 OR expires_at < $1",
         )
         .bind(before)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
     }
 
+    /// Accepts a pending, unexpired invitation for the invitee (creating
+    /// them first when they sign up), all in one transaction.
     pub async fn accept_invitation(
         &self,
         invitation_id: &str,
@@ -314,54 +333,53 @@ impl PostgresStore {
     ) -> Result<Acceptance, sqlx::Error> {
         let mut tx = self.write().await?;
         // The account's lock first, as every team change takes it: a removal
-        // that revokes this invitation then queues with this acceptance
-        // instead of deadlocking on the invitation's row.
-        let account_id: Option<String> =
-            sqlx::query_scalar("SELECT account_id FROM invitations WHERE id = $1")
-                .bind(invitation_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        // that revokes this invitation then queues with this acceptance.
+        let account_id: Option<String> = on_either!(tx.conn(), c => sqlx::query_scalar(
+            "SELECT account_id FROM invitations WHERE id = $1",
+        )
+        .bind(invitation_id)
+        .fetch_optional(c)
+        .await?);
         let Some(account_id) = account_id else {
             return Ok(Acceptance::NotPending);
         };
-        lock_account(&mut tx, &account_id).await?;
-        let role: Option<String> = sqlx::query_scalar(
-            "SELECT role FROM invitations WHERE id = $1
-               AND accepted_at IS NULL AND revoked_at IS NULL
-               AND expires_at > to_timestamp($2::float8 / 1000)
-             FOR UPDATE",
-        )
-        .bind(invitation_id)
-        .bind(now_ms)
-        .fetch_optional(&mut *tx)
-        .await?;
+        lock_account_row(tx.conn(), &account_id).await?;
+        let role_of_pending = format!(
+            "SELECT role FROM invitations WHERE id = $1 AND {}",
+            pending("", "$2")
+        );
+        let role: Option<String> = on_either!(tx.conn(), c => sqlx::query_scalar(&role_of_pending)
+            .bind(invitation_id)
+            .bind(now_ms)
+            .fetch_optional(c)
+            .await?);
         let Some(role) = role else {
             return Ok(Acceptance::NotPending);
         };
         let user_id = match invitee {
             Invitee::Existing { user_id } => *user_id,
             Invitee::New(user) => {
-                if !insert_user(&mut tx, user).await? {
+                if !insert_user(tx.conn(), user).await? {
                     return Ok(Acceptance::EmailTaken);
                 }
                 user.id
             }
         };
-        lock_user(&mut tx, user_id).await?;
-        if let Some(refusal) = refuse_joining(&mut tx, &account_id, user_id, limits).await? {
+        lock_user_row(tx.conn(), user_id).await?;
+        if let Some(refusal) = refuse_joining(tx.conn(), &account_id, user_id, limits).await? {
             return Ok(refusal);
         }
-        insert_membership(&mut tx, &account_id, user_id, &role, now_ms).await?;
-        sqlx::query(
-            "UPDATE invitations SET accepted_at = to_timestamp($1::float8 / 1000), accepted_by = $2
-             WHERE id = $3",
+        insert_membership(tx.conn(), &account_id, user_id, &role, now_ms).await?;
+        on_either!(tx.conn(), c => sqlx::query(
+            "UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3",
         )
         .bind(now_ms)
         .bind(user_id)
         .bind(invitation_id)
-        .execute(&mut *tx)
-        .await?;
-        insert_event(&mut tx, event).await?;
+        .execute(c)
+        .await
+        .map(drop))?;
+        insert_event(tx.conn(), event).await?;
         tx.commit().await?;
         Ok(Acceptance::Joined)
     }
@@ -370,28 +388,28 @@ impl PostgresStore {
 /// Revokes the pending invitations `lapsed` names that `inviter` made, with
 /// an event for each.
 async fn revoke_lapsed(
-    conn: &mut PgConnection,
+    mut conn: Conn<'_>,
     account_id: &str,
     inviter: &str,
     lapsed: &LapsedInvitations<'_>,
 ) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "UPDATE invitations SET revoked_at = $1, revoked_by = $2
+         WHERE account_id = $3 AND invited_by = $4 AND role = $5 AND {}
+         RETURNING email",
+        pending("", "$1")
+    );
     for role in &lapsed.roles {
-        let emails: Vec<String> = sqlx::query_scalar(
-            "UPDATE invitations SET revoked_at = to_timestamp($1::float8 / 1000), revoked_by = $2
-             WHERE account_id = $3 AND invited_by = $4 AND role = $5
-               AND accepted_at IS NULL AND revoked_at IS NULL
-               AND expires_at > to_timestamp($1::float8 / 1000)
-             RETURNING email",
-        )
-        .bind(lapsed.event.occurred_at)
-        .bind(lapsed.event.actor_id)
-        .bind(account_id)
-        .bind(inviter)
-        .bind(role)
-        .fetch_all(&mut *conn)
-        .await?;
+        let emails: Vec<String> = on_either!(conn.again(), c => sqlx::query_scalar(&sql)
+            .bind(lapsed.event.occurred_at)
+            .bind(lapsed.event.actor_id)
+            .bind(account_id)
+            .bind(inviter)
+            .bind(role)
+            .fetch_all(c)
+            .await?);
         for email in &emails {
-            insert_event(&mut *conn, &lapsed.event_for(email, role)).await?;
+            insert_event(conn.again(), &lapsed.event_for(email, role)).await?;
         }
     }
     Ok(())
@@ -400,58 +418,37 @@ async fn revoke_lapsed(
 /// Why a member holding `from` may not be changed to `to` (removed, when
 /// `to` is empty), if they may not.
 async fn refuse_change(
-    conn: &mut PgConnection,
+    conn: Conn<'_>,
     account_id: &str,
     user_id: &str,
     from: &str,
     to: &str,
 ) -> Result<Option<MemberChange>, sqlx::Error> {
-    let (current, owners): (Option<String>, i64) = sqlx::query_as(
+    let (current, owners): (Option<String>, i64) = on_either!(conn, c => sqlx::query_as(
         "SELECT (SELECT role FROM memberships WHERE account_id = $1 AND user_id = $2),
                 (SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND role = 'owner')",
     )
     .bind(account_id)
     .bind(user_id)
-    .fetch_one(conn)
-    .await?;
+    .fetch_one(c)
+    .await?);
     Ok(MemberChange::refusal(current.as_deref(), owners, from, to))
 }
 
 async fn refuse_joining(
-    conn: &mut PgConnection,
+    conn: Conn<'_>,
     account_id: &str,
     user_id: &str,
     limits: MembershipLimits,
 ) -> Result<Option<Acceptance>, sqlx::Error> {
-    let (is_member, members, accounts): (bool, i64, i64) = sqlx::query_as(
+    let (is_member, members, accounts): (bool, i64, i64) = on_either!(conn, c => sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM memberships WHERE account_id = $1 AND user_id = $2),
                 (SELECT COUNT(*) FROM memberships WHERE account_id = $1),
                 (SELECT COUNT(*) FROM memberships WHERE user_id = $2)",
     )
     .bind(account_id)
     .bind(user_id)
-    .fetch_one(conn)
-    .await?;
+    .fetch_one(c)
+    .await?);
     Ok(limits.refusal(is_member, members, accounts))
-}
-
-/// Queues the account's team changes one behind another on every replica:
-/// each then counts owners, members and invitations as the one before left
-/// them.
-async fn lock_account(conn: &mut PgConnection, account_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
-        .bind(account_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Likewise for the accounts one user joins (always taken after the
-/// account's lock, so two joins cannot deadlock).
-pub(super) async fn lock_user(conn: &mut PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user_id)
-        .execute(conn)
-        .await?;
-    Ok(())
 }

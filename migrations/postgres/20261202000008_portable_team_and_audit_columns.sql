@@ -1,0 +1,28 @@
+-- One body of SQL for both databases (issue 22): the tables of accounts,
+-- users, teams and the audit log take SQLite's portable types. Times become
+-- unix milliseconds (BIGINT), the invitation token's digest hex text, and
+-- client addresses text as host() wrote them. Each column is converted in
+-- place, every row kept and reading as it did: the values are the ones the
+-- API returned before, `(EXTRACT(EPOCH FROM t) * 1000)::int8`.
+
+ALTER TABLE accounts
+    ALTER COLUMN created_at TYPE BIGINT USING (EXTRACT(EPOCH FROM created_at) * 1000)::BIGINT;
+
+ALTER TABLE users
+    ALTER COLUMN created_at TYPE BIGINT USING (EXTRACT(EPOCH FROM created_at) * 1000)::BIGINT,
+    ALTER COLUMN last_signed_in_at TYPE BIGINT
+        USING (EXTRACT(EPOCH FROM last_signed_in_at) * 1000)::BIGINT;
+
+ALTER TABLE memberships
+    ALTER COLUMN joined_at TYPE BIGINT USING (EXTRACT(EPOCH FROM joined_at) * 1000)::BIGINT;
+
+ALTER TABLE invitations
+    ALTER COLUMN token_digest TYPE TEXT USING encode(token_digest, 'hex'),
+    ALTER COLUMN created_at TYPE BIGINT USING (EXTRACT(EPOCH FROM created_at) * 1000)::BIGINT,
+    ALTER COLUMN expires_at TYPE BIGINT USING (EXTRACT(EPOCH FROM expires_at) * 1000)::BIGINT,
+    ALTER COLUMN accepted_at TYPE BIGINT USING (EXTRACT(EPOCH FROM accepted_at) * 1000)::BIGINT,
+    ALTER COLUMN revoked_at TYPE BIGINT USING (EXTRACT(EPOCH FROM revoked_at) * 1000)::BIGINT;
+
+ALTER TABLE audit_events
+    ALTER COLUMN occurred_at TYPE BIGINT USING (EXTRACT(EPOCH FROM occurred_at) * 1000)::BIGINT,
+    ALTER COLUMN client_ip TYPE TEXT USING host(client_ip);

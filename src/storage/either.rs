@@ -1,0 +1,92 @@
+//! Operations written once for both databases. A body is written once and
+//! compiled for each backend by [`on_either!`], which hands it that
+//! backend's own pool or connection; the SQL is the same text on both, over
+//! portable column types (times as unix milliseconds, digests and addresses
+//! as text). What truly differs between the two lives here, one named
+//! function per concept, a no-op where a backend does not need it.
+
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+/// One value of either backend.
+pub(super) enum Either<S, P> {
+    Sqlite(S),
+    Postgres(P),
+}
+
+/// A connection of either backend (inside a transaction, usually).
+pub(super) type Conn<'c> = Either<&'c mut SqliteConnection, &'c mut PgConnection>;
+
+/// The pool of either backend, for reads and single statements.
+pub(super) type Pool<'p> = Either<&'p SqlitePool, &'p PgPool>;
+
+/// A write transaction of either backend: on SQLite it holds the write lock
+/// from its first statement (`BEGIN IMMEDIATE`), so writers queue.
+pub(super) type WriteTx = Either<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>;
+
+/// Runs `$body` on the backend `$either` is of, with `$c` bound to that
+/// backend's own value: the body is written once and compiled for each.
+macro_rules! on_either {
+    ($either:expr, $c:ident => $body:expr) => {
+        match $either {
+            $crate::storage::either::Either::Sqlite($c) => $body,
+            $crate::storage::either::Either::Postgres($c) => $body,
+        }
+    };
+}
+pub(super) use on_either;
+
+impl WriteTx {
+    /// The transaction's connection, for the statements of a change.
+    pub(super) fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Either::Sqlite(tx) => Either::Sqlite(&mut **tx),
+            Either::Postgres(tx) => Either::Postgres(&mut **tx),
+        }
+    }
+
+    pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
+        on_either!(self, tx => tx.commit().await)
+    }
+}
+
+impl Conn<'_> {
+    /// The same connection, borrowed again for one more statement.
+    pub(super) fn again(&mut self) -> Conn<'_> {
+        match self {
+            Either::Sqlite(c) => Either::Sqlite(&mut **c),
+            Either::Postgres(c) => Either::Postgres(&mut **c),
+        }
+    }
+}
+
+/// Queues the account's team changes one behind another on every replica
+/// (PostgreSQL: the account's row, `FOR UPDATE`), so each counts owners,
+/// members and invitations as the one before left them. SQLite's write
+/// transaction already holds the one write lock there is.
+pub(super) async fn lock_account_row(conn: Conn<'_>, account_id: &str) -> Result<(), sqlx::Error> {
+    match conn {
+        Either::Sqlite(_) => Ok(()),
+        Either::Postgres(c) => {
+            sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+                .bind(account_id)
+                .execute(c)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Likewise for the accounts one user joins or makes (always taken after
+/// the account's lock, so two joins cannot deadlock).
+pub(super) async fn lock_user_row(conn: Conn<'_>, user_id: &str) -> Result<(), sqlx::Error> {
+    match conn {
+        Either::Sqlite(_) => Ok(()),
+        Either::Postgres(c) => {
+            sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user_id)
+                .execute(c)
+                .await?;
+            Ok(())
+        }
+    }
+}

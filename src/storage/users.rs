@@ -1,0 +1,186 @@
+//! Accounts and users, one body for both databases.
+
+use super::{
+    audit::insert_event,
+    either::{lock_user_row, on_either, Conn},
+    fresh_membership_generation, Db, NewAccount, NewAuditEvent, NewOwner, NewUser, OwnerCreated,
+    UserRecord,
+};
+
+const USER_COLUMNS: &str = "id, email, password_hash, created_at, token_generation";
+
+/// Inserts a user; false when the email is taken.
+pub(super) async fn insert_user(conn: Conn<'_>, user: &NewUser<'_>) -> Result<bool, sqlx::Error> {
+    let inserted = on_either!(conn, c => sqlx::query(
+        "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(user.id)
+    .bind(user.email)
+    .bind(user.password_hash)
+    .bind(user.now_ms)
+    .execute(c)
+    .await?
+    .rows_affected());
+    Ok(inserted == 1)
+}
+
+/// A membership of `role`, starting at a fresh generation (returned).
+pub(super) async fn insert_membership(
+    conn: Conn<'_>,
+    account_id: &str,
+    user_id: &str,
+    role: &str,
+    now_ms: i64,
+) -> Result<i64, sqlx::Error> {
+    let generation = fresh_membership_generation();
+    on_either!(conn, c => sqlx::query(
+        "INSERT INTO memberships (account_id, user_id, role, joined_at, generation)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(account_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(now_ms)
+    .bind(generation)
+    .execute(c)
+    .await
+    .map(drop))?;
+    Ok(generation)
+}
+
+async fn insert_account(
+    conn: Conn<'_>,
+    id: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<(), sqlx::Error> {
+    on_either!(conn, c => sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(name)
+        .bind(now_ms)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
+impl Db {
+    /// Creates an account and its owner, unless the email is taken.
+    pub async fn create_account_with_owner(
+        &self,
+        owner: &NewOwner<'_>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<OwnerCreated, sqlx::Error> {
+        let mut tx = self.write().await?;
+        if !insert_user(tx.conn(), &owner.user).await? {
+            return Ok(OwnerCreated::EmailTaken);
+        }
+        let now = owner.user.now_ms;
+        insert_account(tx.conn(), owner.account_id, owner.account_name, now).await?;
+        let membership_generation =
+            insert_membership(tx.conn(), owner.account_id, owner.user.id, "owner", now).await?;
+        insert_event(tx.conn(), event).await?;
+        tx.commit().await?;
+        Ok(OwnerCreated::Created {
+            membership_generation,
+        })
+    }
+
+    /// Creates an account owned by a user who belongs to no account (the
+    /// count taken in the write transaction): the owner's membership
+    /// generation, or `None` when they belong to one already.
+    pub async fn create_own_account(
+        &self,
+        account: &NewAccount<'_>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let mut tx = self.write().await?;
+        // Two of the user's requests queue here, so only one finds no
+        // account and makes one.
+        lock_user_row(tx.conn(), account.owner_id).await?;
+        let belongs: bool = on_either!(tx.conn(), c => sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)",
+        )
+        .bind(account.owner_id)
+        .fetch_one(c)
+        .await?);
+        if belongs {
+            return Ok(None);
+        }
+        insert_account(tx.conn(), account.id, account.name, account.now_ms).await?;
+        let generation = insert_membership(
+            tx.conn(),
+            account.id,
+            account.owner_id,
+            "owner",
+            account.now_ms,
+        )
+        .await?;
+        insert_event(tx.conn(), event).await?;
+        tx.commit().await?;
+        Ok(Some(generation))
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {
+        on_either!(self.pool(), pool => sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(pool)
+        .await)
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error> {
+        on_either!(self.pool(), pool => sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+    }
+
+    /// Notes the sign-in (the members page shows it) with its event.
+    pub async fn record_sign_in(
+        &self,
+        user_id: &str,
+        now_ms: i64,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        on_either!(tx.conn(), c => sqlx::query(
+            "UPDATE users SET last_signed_in_at = $1 WHERE id = $2",
+        )
+        .bind(now_ms)
+        .bind(user_id)
+        .execute(c)
+        .await
+        .map(drop))?;
+        insert_event(tx.conn(), event).await?;
+        tx.commit().await
+    }
+
+    /// Ends every session and bearer token of a user by moving their token
+    /// generation on, optionally with a new password hash; the audit event
+    /// is written in the same transaction. The new generation.
+    pub async fn renew_credentials(
+        &self,
+        user_id: &str,
+        new_password_hash: Option<&str>,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<i64, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let generation: i64 = on_either!(tx.conn(), c => sqlx::query_scalar(
+            "UPDATE users SET token_generation = token_generation + 1,
+                password_hash = COALESCE($1, password_hash)
+             WHERE id = $2
+             RETURNING token_generation",
+        )
+        .bind(new_password_hash)
+        .bind(user_id)
+        .fetch_one(c)
+        .await?);
+        insert_event(tx.conn(), event).await?;
+        tx.commit().await?;
+        Ok(generation)
+    }
+}
