@@ -90,3 +90,24 @@ pub(super) async fn lock_user_row(conn: Conn<'_>, user_id: &str) -> Result<(), s
         }
     }
 }
+
+/// Makes one holder's count of live Idempotency-Keys and their claim one
+/// step on every replica (PostgreSQL: a transaction-scoped advisory lock on
+/// the account and holder). SQLite's write transaction already is one.
+pub(super) async fn lock_idempotency_holder(
+    conn: Conn<'_>,
+    account_id: &str,
+    holder: &str,
+) -> Result<(), sqlx::Error> {
+    match conn {
+        Either::Sqlite(_) => Ok(()),
+        Either::Postgres(c) => {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 11))")
+                .bind(account_id)
+                .bind(holder)
+                .execute(c)
+                .await?;
+            Ok(())
+        }
+    }
+}

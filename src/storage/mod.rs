@@ -1,13 +1,14 @@
 //! Storage: the one seam between the services and a database. Every SQL
 //! statement Keysmith runs lives below this module; the services call
 //! [`Db`] and never learn which backend answers. Operations are written
-//! once for both databases (`users.rs`, `members.rs`, `audit.rs`, over
-//! `either.rs`, which also holds what truly differs: row locks); those not
-//! yet (API keys, usage, idempotent answers, throttling) are still written
+//! once for both databases (`users.rs`, `members.rs`, `audit.rs`,
+//! `idempotency.rs`) over `either.rs`, which also holds what truly differs
+//! (locks); those not yet (API keys, usage, throttling) are still written
 //! once per backend in `sqlite/` and `postgres/`, listed in `operations!`.
 
 mod audit;
 mod either;
+mod idempotency;
 mod members;
 mod postgres;
 mod records;
@@ -192,8 +193,9 @@ macro_rules! operations {
     };
 }
 
-// Accounts, users, members, invitations and the audit log are written once
-// for both databases: users.rs, members.rs, audit.rs. The rest, until they
+// Accounts, users, members, invitations, the audit log and idempotent
+// answers are written once for both databases: users.rs, members.rs,
+// audit.rs, idempotency.rs. The rest, until they
 // are too, once per backend:
 operations! {
     // API keys
@@ -224,14 +226,6 @@ operations! {
     fn key_counts(&self, account_id: &str, now_ms: i64, soon_ms: i64, day_ago_ms: i64, today: i64) -> Result<KeyCounts, sqlx::Error>;
 
     // Audit events
-
-    // Idempotent answers
-    fn claim_idempotency_key(&self, claim: &IdempotencyClaim<'_>) -> Result<Claim, sqlx::Error>;
-    fn reclaim_stale_idempotency_key(&self, account_id: &str, key_digest: &str, created_at: i64) -> Result<bool, sqlx::Error>;
-    fn sweep_idempotency_records(&self, expired_before: i64) -> Result<u64, sqlx::Error>;
-    fn idempotency_record(&self, account_id: &str, key_digest: &str) -> Result<Option<IdempotencyRecord>, sqlx::Error>;
-    fn complete_idempotency_key(&self, account_id: &str, key_digest: &str, status: u16, sealed_body: &[u8]) -> Result<(), sqlx::Error>;
-    fn release_idempotency_key(&self, account_id: &str, key_digest: &str) -> Result<(), sqlx::Error>;
 
     // Throttling
     fn admit_attempt(&self, limits: &[Limit<'_>], attempt_id: &str, now_ms: i64, forget_before_ms: i64) -> Result<Admission, sqlx::Error>;

@@ -545,7 +545,7 @@ pub async fn run_sql(url: &str, sql: &str) {
 }
 
 /// A statement spelled for each backend, for the tables that still keep
-/// PostgreSQL's own types (API keys, usage, idempotent answers).
+/// PostgreSQL's own types (API keys, usage, throttling).
 pub async fn run_native_sql(url: &str, sqlite: &str, postgres: &str) {
     if url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(url).await.unwrap();

@@ -228,7 +228,11 @@ INSERT INTO before.audit_events (id, account_id, actor_id, action, key_id, key_n
     SELECT id, account_id, actor_id, action, key_id, key_name, to_timestamp(occurred_at / 1000.0),
            client_ip::inet, user_agent, member_email, detail
     FROM public.audit_events;
-INSERT INTO before.idempotency_records SELECT * FROM public.idempotency_records;
+INSERT INTO before.idempotency_records (account_id, key_digest, request_hash, created_at, status,
+        sealed_body, holder)
+    SELECT account_id, key_digest, request_hash, to_timestamp(created_at / 1000.0), status,
+           sealed_body, holder
+    FROM public.idempotency_records;
 INSERT INTO before.key_usage_daily SELECT * FROM public.key_usage_daily;
 INSERT INTO before.throttle_hits SELECT * FROM public.throttle_hits;
 UPDATE before.key_change_feed SET sequence = (SELECT sequence FROM public.key_change_feed);

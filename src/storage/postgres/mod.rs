@@ -8,7 +8,6 @@
 
 mod api_keys;
 mod feed;
-mod idempotency;
 mod throttle;
 
 pub use feed::ChangeListener;

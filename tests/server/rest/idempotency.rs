@@ -147,12 +147,7 @@ async fn an_abandoned_claim_is_taken_over_by_one_retry_only() {
     // As a process that died mid-request leaves it: claimed, unanswered, old.
     let stale_ms = (now_s() - 120) * 1000;
     let stale = "UPDATE idempotency_records SET status = NULL, sealed_body = NULL, created_at =";
-    run_native_sql(
-        &app.database_url(),
-        &format!("{stale} {stale_ms}"),
-        &format!("{stale} to_timestamp({stale_ms}::float8 / 1000)"),
-    )
-    .await;
+    run_sql(&app.database_url(), &format!("{stale} {stale_ms}")).await;
     for _ in 0..3 {
         let retries = (0..2).map(|_| create_idempotently(&app, &token, "crashed-once", &body));
         let answers = futures::future::join_all(retries).await;
@@ -236,10 +231,9 @@ async fn expired_idempotent_answers_are_swept() {
     assert_eq!(first.status(), StatusCode::CREATED);
     let dir = app.stop().await;
     let yesterday_ms = (now_s() - 25 * 3600) * 1000;
-    run_native_sql(
+    run_sql(
         &database_url(dir.path()),
         &format!("UPDATE idempotency_records SET created_at = {yesterday_ms}"),
-        &format!("UPDATE idempotency_records SET created_at = to_timestamp({yesterday_ms}::float8 / 1000)"),
     )
     .await;
     let swept = TestApp::spawn_in(dir, &[]).await;

@@ -1,26 +1,33 @@
-use super::SqliteStore;
-use crate::storage::{Claim, IdempotencyClaim, IdempotencyRecord};
+//! Idempotent answers, one body for both databases.
 
-impl SqliteStore {
+use super::{
+    either::{lock_idempotency_holder, on_either},
+    Claim, Db, IdempotencyClaim, IdempotencyRecord,
+};
+
+impl Db {
     /// Claims an Idempotency-Key for a request, after forgetting records
     /// older than `expired_before`; refused when the holder already holds
-    /// `max_live` unexpired keys (counted in the same transaction, so
-    /// concurrent claims cannot pass the cap).
+    /// `max_live` unexpired keys (counted in the same transaction, behind
+    /// the holder's lock on every replica, so concurrent claims cannot pass
+    /// the cap).
     pub async fn claim_idempotency_key(
         &self,
         claim: &IdempotencyClaim<'_>,
     ) -> Result<Claim, sqlx::Error> {
         let mut tx = self.write().await?;
-        sqlx::query(
+        lock_idempotency_holder(tx.conn(), claim.account_id, claim.holder).await?;
+        on_either!(tx.conn(), c => sqlx::query(
             "DELETE FROM idempotency_records
              WHERE account_id = $1 AND key_digest = $2 AND created_at < $3",
         )
         .bind(claim.account_id)
         .bind(claim.key_digest)
         .bind(claim.expired_before)
-        .execute(&mut *tx)
-        .await?;
-        let (live, taken): (i64, i64) = sqlx::query_as(
+        .execute(c)
+        .await
+        .map(drop))?;
+        let (live, taken): (i64, i64) = on_either!(tx.conn(), c => sqlx::query_as(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN key_digest = $2 THEN 1 ELSE 0 END), 0) FROM idempotency_records
              WHERE account_id = $1 AND holder = $4 AND created_at >= $3",
         )
@@ -28,15 +35,15 @@ impl SqliteStore {
         .bind(claim.key_digest)
         .bind(claim.expired_before)
         .bind(claim.holder)
-        .fetch_one(&mut *tx)
-        .await?;
+        .fetch_one(c)
+        .await?);
         if taken > 0 {
             return Ok(Claim::Taken);
         }
         if live >= claim.max_live {
             return Ok(Claim::Full);
         }
-        let claimed = sqlx::query(
+        let claimed = on_either!(tx.conn(), c => sqlx::query(
             "INSERT INTO idempotency_records (account_id, key_digest, request_hash, created_at, holder)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (account_id, key_digest) DO NOTHING",
@@ -46,9 +53,9 @@ impl SqliteStore {
         .bind(claim.request_hash)
         .bind(claim.now_ms)
         .bind(claim.holder)
-        .execute(&mut *tx)
+        .execute(c)
         .await?
-        .rows_affected()
+        .rows_affected())
             == 1;
         tx.commit().await?;
         Ok(if claimed {
@@ -68,28 +75,28 @@ impl SqliteStore {
         key_digest: &str,
         created_at: i64,
     ) -> Result<bool, sqlx::Error> {
-        let deleted = sqlx::query(
+        let deleted = on_either!(self.pool(), pool => sqlx::query(
             "DELETE FROM idempotency_records
              WHERE account_id = $1 AND key_digest = $2 AND created_at = $3 AND status IS NULL",
         )
         .bind(account_id)
         .bind(key_digest)
         .bind(created_at)
-        .execute(&self.pool)
+        .execute(pool)
         .await?
-        .rows_affected();
+        .rows_affected());
         Ok(deleted == 1)
     }
 
     /// Forgets every answer older than `expired_before`; how many.
     pub async fn sweep_idempotency_records(&self, expired_before: i64) -> Result<u64, sqlx::Error> {
-        Ok(
-            sqlx::query("DELETE FROM idempotency_records WHERE created_at < $1")
-                .bind(expired_before)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
+        on_either!(self.pool(), pool => sqlx::query(
+            "DELETE FROM idempotency_records WHERE created_at < $1",
         )
+        .bind(expired_before)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
     }
 
     pub async fn idempotency_record(
@@ -97,14 +104,14 @@ impl SqliteStore {
         account_id: &str,
         key_digest: &str,
     ) -> Result<Option<IdempotencyRecord>, sqlx::Error> {
-        sqlx::query_as(
+        on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT request_hash, created_at, status, sealed_body FROM idempotency_records
              WHERE account_id = $1 AND key_digest = $2",
         )
         .bind(account_id)
         .bind(key_digest)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
     }
 
     pub async fn complete_idempotency_key(
@@ -114,7 +121,7 @@ impl SqliteStore {
         status: u16,
         sealed_body: &[u8],
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        on_either!(self.pool(), pool => sqlx::query(
             "UPDATE idempotency_records SET status = $1, sealed_body = $2
              WHERE account_id = $3 AND key_digest = $4",
         )
@@ -122,9 +129,9 @@ impl SqliteStore {
         .bind(sealed_body)
         .bind(account_id)
         .bind(key_digest)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .execute(pool)
+        .await
+        .map(drop))
     }
 
     /// Lets a key be used again (after a failure that was not the client's).
@@ -133,11 +140,13 @@ impl SqliteStore {
         account_id: &str,
         key_digest: &str,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM idempotency_records WHERE account_id = $1 AND key_digest = $2")
-            .bind(account_id)
-            .bind(key_digest)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_either!(self.pool(), pool => sqlx::query(
+            "DELETE FROM idempotency_records WHERE account_id = $1 AND key_digest = $2",
+        )
+        .bind(account_id)
+        .bind(key_digest)
+        .execute(pool)
+        .await
+        .map(drop))
     }
 }

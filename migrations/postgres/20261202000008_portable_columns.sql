@@ -1,5 +1,6 @@
 -- One body of SQL for both databases (issue 22): the tables of accounts,
--- users, teams and the audit log take SQLite's portable types. Times become
+-- users, teams, the audit log and idempotent answers take SQLite's
+-- portable types. Times become
 -- unix milliseconds (BIGINT), the invitation token's digest hex text, and
 -- client addresses text as host() wrote them. Each column is converted in
 -- place, every row kept and reading as it did: the values are the ones the
@@ -26,3 +27,6 @@ ALTER TABLE invitations
 ALTER TABLE audit_events
     ALTER COLUMN occurred_at TYPE BIGINT USING (EXTRACT(EPOCH FROM occurred_at) * 1000)::BIGINT,
     ALTER COLUMN client_ip TYPE TEXT USING host(client_ip);
+
+ALTER TABLE idempotency_records
+    ALTER COLUMN created_at TYPE BIGINT USING (EXTRACT(EPOCH FROM created_at) * 1000)::BIGINT;
