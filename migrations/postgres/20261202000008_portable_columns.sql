@@ -1,5 +1,5 @@
 -- One body of SQL for both databases (issue 22): the tables of accounts,
--- users, teams, the audit log and idempotent answers take SQLite's
+-- users, teams, the audit log, idempotent answers and throttling take SQLite's
 -- portable types. Times become
 -- unix milliseconds (BIGINT), the invitation token's digest hex text, and
 -- client addresses text as host() wrote them. Each column is converted in
@@ -30,3 +30,6 @@ ALTER TABLE audit_events
 
 ALTER TABLE idempotency_records
     ALTER COLUMN created_at TYPE BIGINT USING (EXTRACT(EPOCH FROM created_at) * 1000)::BIGINT;
+
+ALTER TABLE throttle_hits
+    ALTER COLUMN hit_at TYPE BIGINT USING (EXTRACT(EPOCH FROM hit_at) * 1000)::BIGINT;

@@ -111,3 +111,41 @@ pub(super) async fn lock_idempotency_holder(
         }
     }
 }
+
+/// Queues attempts on the same subjects one behind another on every replica
+/// (PostgreSQL: each subject's advisory lock, taken in one order so two
+/// attempts cannot deadlock). SQLite's write transaction already queues.
+pub(super) async fn lock_throttle_subjects(
+    conn: Conn<'_>,
+    subjects: &[&str],
+) -> Result<(), sqlx::Error> {
+    let Either::Postgres(c) = conn else {
+        return Ok(());
+    };
+    let mut sorted = subjects.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for subject in sorted {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+            .bind(subject)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Forgets throttle hits at or before `before` (unix ms). On PostgreSQL,
+/// rows another attempt holds are left for a later sweep (waiting for them
+/// could deadlock two attempts), a thousand at a time; SQLite's one writer
+/// holds none.
+pub(super) async fn sweep_throttle_hits(conn: Conn<'_>, before: i64) -> Result<(), sqlx::Error> {
+    let sql = match conn {
+        Either::Sqlite(_) => "DELETE FROM throttle_hits WHERE hit_at <= $1",
+        Either::Postgres(_) => {
+            "DELETE FROM throttle_hits WHERE ctid IN (
+                SELECT ctid FROM throttle_hits WHERE hit_at <= $1
+                LIMIT 1000 FOR UPDATE SKIP LOCKED)"
+        }
+    };
+    on_either!(conn, c => sqlx::query(sql).bind(before).execute(c).await.map(drop))
+}

@@ -2,8 +2,8 @@
 //! statement Keysmith runs lives below this module; the services call
 //! [`Db`] and never learn which backend answers. Operations are written
 //! once for both databases (`users.rs`, `members.rs`, `audit.rs`,
-//! `idempotency.rs`) over `either.rs`, which also holds what truly differs
-//! (locks); those not yet (API keys, usage, throttling) are still written
+//! `idempotency.rs`, `throttle.rs`) over `either.rs`, which also holds what truly differs
+//! (locks and the throttle sweep); those not yet (API keys and usage) are still written
 //! once per backend in `sqlite/` and `postgres/`, listed in `operations!`.
 
 mod audit;
@@ -14,6 +14,7 @@ mod postgres;
 mod records;
 mod sessions;
 mod sqlite;
+mod throttle;
 mod users;
 
 pub use records::*;
@@ -193,9 +194,9 @@ macro_rules! operations {
     };
 }
 
-// Accounts, users, members, invitations, the audit log and idempotent
-// answers are written once for both databases: users.rs, members.rs,
-// audit.rs, idempotency.rs. The rest, until they
+// Accounts, users, members, invitations, the audit log, idempotent answers
+// and throttling are written once for both databases: users.rs, members.rs,
+// audit.rs, idempotency.rs, throttle.rs. The rest, until they
 // are too, once per backend:
 operations! {
     // API keys
@@ -227,9 +228,6 @@ operations! {
 
     // Audit events
 
-    // Throttling
-    fn admit_attempt(&self, limits: &[Limit<'_>], attempt_id: &str, now_ms: i64, forget_before_ms: i64) -> Result<Admission, sqlx::Error>;
-    fn forgive_attempt(&self, attempt_id: &str, subjects: &[&str]) -> Result<(), sqlx::Error>;
 }
 
 #[cfg(test)]

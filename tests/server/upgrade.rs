@@ -234,7 +234,8 @@ INSERT INTO before.idempotency_records (account_id, key_digest, request_hash, cr
            sealed_body, holder
     FROM public.idempotency_records;
 INSERT INTO before.key_usage_daily SELECT * FROM public.key_usage_daily;
-INSERT INTO before.throttle_hits SELECT * FROM public.throttle_hits;
+INSERT INTO before.throttle_hits (subject, hit_at, attempt_id)
+    SELECT subject, to_timestamp(hit_at / 1000.0), attempt_id FROM public.throttle_hits;
 UPDATE before.key_change_feed SET sequence = (SELECT sequence FROM public.key_change_feed);
 DROP SCHEMA public CASCADE;
 ALTER SCHEMA before RENAME TO public;

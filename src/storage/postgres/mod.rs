@@ -8,7 +8,6 @@
 
 mod api_keys;
 mod feed;
-mod throttle;
 
 pub use feed::ChangeListener;
 

@@ -2,7 +2,6 @@
 //! pool whose connections never carry a transaction back into it.
 
 mod api_keys;
-mod throttle;
 
 use super::ConnectError;
 use sqlx::{

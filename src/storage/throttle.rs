@@ -1,11 +1,16 @@
-use super::SqliteStore;
-use crate::storage::{Admission, Limit};
+//! Throttling's hits, one body for both databases.
 
-impl SqliteStore {
+use super::{
+    either::{lock_throttle_subjects, on_either, sweep_throttle_hits},
+    Admission, Db, Limit,
+};
+
+impl Db {
     /// Counts an attempt against every limit, or refuses it, in one write
-    /// transaction: concurrent attempts queue on SQLite's write lock, so
-    /// each sees every attempt admitted before it, even those whose password
-    /// is still being checked. Hits older than `forget_before_ms` go.
+    /// transaction behind each subject's lock: concurrent attempts queue
+    /// (on any replica), so each sees every attempt admitted before it, even
+    /// those whose password is still being checked. Hits older than
+    /// `forget_before_ms` go.
     pub async fn admit_attempt(
         &self,
         limits: &[Limit<'_>],
@@ -14,16 +19,18 @@ impl SqliteStore {
         forget_before_ms: i64,
     ) -> Result<Admission, sqlx::Error> {
         let mut tx = self.write().await?;
+        let subjects: Vec<&str> = limits.iter().map(|limit| limit.subject).collect();
+        lock_throttle_subjects(tx.conn(), &subjects).await?;
         let mut counts = Vec::with_capacity(limits.len());
         for limit in limits {
-            let (count, oldest_ms): (i64, Option<i64>) = sqlx::query_as(
+            let (count, oldest_ms): (i64, Option<i64>) = on_either!(tx.conn(), c => sqlx::query_as(
                 "SELECT COUNT(*), MIN(hit_at) FROM throttle_hits
                  WHERE subject = $1 AND hit_at > $2",
             )
             .bind(limit.subject)
             .bind(limit.since_ms)
-            .fetch_one(&mut *tx)
-            .await?;
+            .fetch_one(c)
+            .await?);
             if limit.max.is_some_and(|max| count >= max) {
                 return Ok(Admission::Refused {
                     oldest_ms: oldest_ms.unwrap_or(now_ms),
@@ -32,19 +39,17 @@ impl SqliteStore {
             counts.push(count + 1);
         }
         for limit in limits {
-            sqlx::query(
+            on_either!(tx.conn(), c => sqlx::query(
                 "INSERT INTO throttle_hits (subject, hit_at, attempt_id) VALUES ($1, $2, $3)",
             )
             .bind(limit.subject)
             .bind(now_ms)
             .bind(attempt_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(c)
+            .await
+            .map(drop))?;
         }
-        sqlx::query("DELETE FROM throttle_hits WHERE hit_at <= $1")
-            .bind(forget_before_ms)
-            .execute(&mut *tx)
-            .await?;
+        sweep_throttle_hits(tx.conn(), forget_before_ms).await?;
         tx.commit().await?;
         Ok(Admission::Admitted { counts })
     }
@@ -56,15 +61,18 @@ impl SqliteStore {
         subjects: &[&str],
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM throttle_hits WHERE attempt_id = $1")
+        lock_throttle_subjects(tx.conn(), subjects).await?;
+        on_either!(tx.conn(), c => sqlx::query("DELETE FROM throttle_hits WHERE attempt_id = $1")
             .bind(attempt_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(c)
+            .await
+            .map(drop))?;
         for subject in subjects {
-            sqlx::query("DELETE FROM throttle_hits WHERE subject = $1")
-                .bind(subject)
-                .execute(&mut *tx)
-                .await?;
+            on_either!(tx.conn(), c => sqlx::query("DELETE FROM throttle_hits WHERE subject = $1")
+                .bind(*subject)
+                .execute(c)
+                .await
+                .map(drop))?;
         }
         tx.commit().await
     }
