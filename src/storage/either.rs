@@ -149,3 +149,35 @@ pub(super) async fn sweep_throttle_hits(conn: Conn<'_>, before: i64) -> Result<(
     };
     on_either!(conn, c => sqlx::query(sql).bind(before).execute(c).await.map(drop))
 }
+
+/// Holds the key's row for a change (PostgreSQL: `FOR UPDATE`), so the
+/// digests read before it are the ones the change replaces. SQLite's write
+/// transaction already holds the one write lock there is.
+pub(super) async fn lock_key_row(
+    conn: Conn<'_>,
+    account_id: &str,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    let Either::Postgres(c) = conn else {
+        return Ok(());
+    };
+    sqlx::query("SELECT 1 FROM api_keys WHERE account_id = $1 AND id = $2 FOR UPDATE")
+        .bind(account_id)
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Tells every other process sharing the database which digests to forget
+/// (PostgreSQL: numbered and NOTIFY'd when the transaction commits). A
+/// SQLite file has one process: its own cache is told by the service.
+pub(super) async fn announce_key_change(
+    conn: Conn<'_>,
+    digests: &[&str],
+) -> Result<(), sqlx::Error> {
+    match conn {
+        Either::Sqlite(_) => Ok(()),
+        Either::Postgres(c) => super::postgres::announce_key_change(c, digests).await,
+    }
+}

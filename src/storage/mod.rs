@@ -1,11 +1,16 @@
 //! Storage: the one seam between the services and a database. Every SQL
 //! statement Keysmith runs lives below this module; the services call
-//! [`Db`] and never learn which backend answers. Operations are written
-//! once for both databases (`users.rs`, `members.rs`, `audit.rs`,
-//! `idempotency.rs`, `throttle.rs`) over `either.rs`, which also holds what truly differs
-//! (locks and the throttle sweep); those not yet (API keys and usage) are still written
-//! once per backend in `sqlite/` and `postgres/`, listed in `operations!`.
+//! [`Db`] and never learn which backend answers. Each operation is written
+//! once for both databases, as a plain method of [`Db`] in the file of its
+//! area (`users.rs`, `members.rs`, `api_keys.rs`, `audit.rs`,
+//! `idempotency.rs`, `throttle.rs`), over portable column types (times in
+//! unix milliseconds, digests and addresses as text). `either.rs` compiles
+//! each body for both backends and holds what truly differs, one named
+//! function per concept (row and advisory locks, the throttle sweep, the
+//! key-change announcement). `sqlite/` and `postgres/` keep each backend's
+//! pool and PostgreSQL's key-change listener.
 
+mod api_keys;
 mod audit;
 mod either;
 mod idempotency;
@@ -174,60 +179,6 @@ fn contains_pattern(text: &str) -> String {
     }
     pattern.push('%');
     pattern
-}
-
-/// Declares each operation once: the method the services call, answered by
-/// the backend's method of the same name and signature.
-macro_rules! operations {
-    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $answer:ty;)*) => {
-        impl Db {
-            $(
-                $(#[$doc])*
-                pub async fn $name(&self $(, $arg: $ty)*) -> $answer {
-                    match &self.0 {
-                        Backend::Sqlite(store) => store.$name($($arg),*).await,
-                        Backend::Postgres(store) => store.$name($($arg),*).await,
-                    }
-                }
-            )*
-        }
-    };
-}
-
-// Accounts, users, members, invitations, the audit log, idempotent answers
-// and throttling are written once for both databases: users.rs, members.rs,
-// audit.rs, idempotency.rs, throttle.rs. The rest, until they
-// are too, once per backend:
-operations! {
-    // API keys
-    fn insert_key(&self, key: &NewKey<'_>, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>;
-    /// The account's key with this id.
-    fn key(&self, account_id: &str, id: &str) -> Result<Option<KeyRecord>, sqlx::Error>;
-    fn keys(&self, listing: &KeyListing<'_>) -> Result<Vec<KeyRecord>, sqlx::Error>;
-    /// Each change answers the digests the key had, for the cache to
-    /// forget, or `None` when the account has no such key (in a state that
-    /// allows the change).
-    fn update_key(&self, account_id: &str, id: &str, edit: &KeyEdit<'_>, event: &NewAuditEvent<'_>) -> Result<Option<KeyDigests>, sqlx::Error>;
-    fn rotate_key(&self, account_id: &str, id: &str, secret: &NewSecret<'_>, event: &NewAuditEvent<'_>) -> Result<Option<KeyDigests>, sqlx::Error>;
-    fn revoke_key(&self, account_id: &str, id: &str, event: &NewAuditEvent<'_>) -> Result<Option<KeyDigests>, sqlx::Error>;
-    fn delete_key(&self, account_id: &str, id: &str, event: &NewAuditEvent<'_>) -> Result<Option<KeyDigests>, sqlx::Error>;
-    /// The key whose current or replaced secret has this digest.
-    fn key_by_digest(&self, digest: &str) -> Result<Option<KeyCredential>, sqlx::Error>;
-    fn record_key_uses(&self, uses: &[KeyUse<'_>]) -> Result<(), sqlx::Error>;
-    /// The days from `first_day` to `last_day` on which the key was
-    /// verified, oldest first.
-    fn key_usage(&self, account_id: &str, key_id: &str, first_day: i64, last_day: i64) -> Result<Vec<DayUsage>, sqlx::Error>;
-    /// The account's verifications per day (keys since deleted aside),
-    /// days without any left out, oldest first.
-    fn account_usage(&self, account_id: &str, first_day: i64, last_day: i64) -> Result<Vec<DayUsage>, sqlx::Error>;
-    /// The keys with the most valid verifications over the span.
-    fn most_used_keys(&self, account_id: &str, first_day: i64, last_day: i64, limit: i64) -> Result<Vec<KeyUseTotal>, sqlx::Error>;
-    /// Unrevoked keys not yet expired that have an expiry, soonest first.
-    fn keys_expiring_first(&self, account_id: &str, now_ms: i64, limit: i64) -> Result<Vec<KeyRecord>, sqlx::Error>;
-    fn key_counts(&self, account_id: &str, now_ms: i64, soon_ms: i64, day_ago_ms: i64, today: i64) -> Result<KeyCounts, sqlx::Error>;
-
-    // Audit events
-
 }
 
 #[cfg(test)]

@@ -531,29 +531,22 @@ pub fn now_s() -> u64 {
 
 /// Moves a key's expiry into the past, in the real database.
 pub async fn expire(app: &TestApp, id: &str) {
-    run_native_sql(
+    run_sql(
         &app.database_url(),
         &format!("UPDATE api_keys SET expires_at = 1 WHERE id = '{id}'"),
-        &format!("UPDATE api_keys SET expires_at = to_timestamp(0) WHERE id = '{id}'"),
     )
     .await;
 }
 
 /// Runs one statement, the same on both databases (portable columns).
 pub async fn run_sql(url: &str, sql: &str) {
-    run_native_sql(url, sql, sql).await;
-}
-
-/// A statement spelled for each backend, for the tables that still keep
-/// PostgreSQL's own types (API keys, usage, throttling).
-pub async fn run_native_sql(url: &str, sqlite: &str, postgres: &str) {
     if url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
-        sqlx::query(postgres).execute(&pool).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
         pool.close().await;
     } else {
         let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        sqlx::query(sqlite).execute(&pool).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
         pool.close().await;
     }
 }

@@ -111,9 +111,8 @@ async fn on_postgres_a_replica_that_stops_hearing_changes_verifies_from_the_data
     let (id, key) = key_with(&a, &token, &["read"]).await;
     assert_eq!(b.verdict(&key, None).await, "VALID", "cached on b");
     // Every listener of this database is cut off, as a network blip would.
-    run_native_sql(
+    run_sql(
         &a.database_url(),
-        "",
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE datname = current_database() AND query LIKE 'LISTEN%'",
     )

@@ -222,7 +222,16 @@ INSERT INTO before.invitations (id, account_id, email, role, token_digest, invit
            to_timestamp(accepted_at / 1000.0), accepted_by, to_timestamp(revoked_at / 1000.0),
            revoked_by
     FROM public.invitations;
-INSERT INTO before.api_keys SELECT * FROM public.api_keys;
+INSERT INTO before.api_keys (id, account_id, name, secret_digest, key_prefix, last_four,
+        previous_digest, previous_expires_at, scopes, ip_allowlist, created_at, created_by,
+        updated_at, updated_by, expires_at, revoked_at, revoked_by, last_used_at, last_used_ip)
+    SELECT id, account_id, name, decode(secret_digest, 'hex'), key_prefix, last_four,
+           decode(previous_digest, 'hex'), to_timestamp(previous_expires_at / 1000.0), scopes,
+           ip_allowlist, to_timestamp(created_at / 1000.0), created_by,
+           to_timestamp(updated_at / 1000.0), updated_by, to_timestamp(expires_at / 1000.0),
+           to_timestamp(revoked_at / 1000.0), revoked_by, to_timestamp(last_used_at / 1000.0),
+           last_used_ip::inet
+    FROM public.api_keys;
 INSERT INTO before.audit_events (id, account_id, actor_id, action, key_id, key_name, occurred_at,
         client_ip, user_agent, member_email, detail)
     SELECT id, account_id, actor_id, action, key_id, key_name, to_timestamp(occurred_at / 1000.0),
@@ -233,7 +242,11 @@ INSERT INTO before.idempotency_records (account_id, key_digest, request_hash, cr
     SELECT account_id, key_digest, request_hash, to_timestamp(created_at / 1000.0), status,
            sealed_body, holder
     FROM public.idempotency_records;
-INSERT INTO before.key_usage_daily SELECT * FROM public.key_usage_daily;
+INSERT INTO before.key_usage_daily (key_id, account_id, day, requests, revoked, expired,
+        insufficient_scope, ip_not_allowed)
+    SELECT key_id, account_id, DATE '1970-01-01' + day::int4, requests, revoked, expired,
+           insufficient_scope, ip_not_allowed
+    FROM public.key_usage_daily;
 INSERT INTO before.throttle_hits (subject, hit_at, attempt_id)
     SELECT subject, to_timestamp(hit_at / 1000.0), attempt_id FROM public.throttle_hits;
 UPDATE before.key_change_feed SET sequence = (SELECT sequence FROM public.key_change_feed);

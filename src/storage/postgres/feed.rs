@@ -36,7 +36,7 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(3);
 /// Numbers the change and announces the digests a cache must forget; the
 /// announcement is delivered when (and if) the transaction commits. The
 /// number's row stays locked until then, so numbers follow commits.
-pub(super) async fn announce_key_change(
+pub(in crate::storage) async fn announce_key_change(
     tx: &mut PgConnection,
     digests: &[&str],
 ) -> Result<(), sqlx::Error> {

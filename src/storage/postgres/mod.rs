@@ -6,9 +6,9 @@
 //! read back with `(EXTRACT(EPOCH FROM column) * 1000)::int8`), digests
 //! `bytea` and addresses `inet`.
 
-mod api_keys;
 mod feed;
 
+pub(super) use feed::announce_key_change;
 pub use feed::ChangeListener;
 
 use super::ConnectError;

@@ -1,8 +1,6 @@
 //! The SQLite backend: one file in WAL mode, FULL synchronous writes, and a
 //! pool whose connections never carry a transaction back into it.
 
-mod api_keys;
-
 use super::ConnectError;
 use sqlx::{
     sqlite::{

@@ -250,12 +250,9 @@ async fn expiry_is_judged_against_the_clock_even_for_a_cached_key() {
     let token = user_token(&app).await;
     let (id, key) = key_with(&app, &token, &["read"]).await;
     let soon_ms = (now_s() as i64 + 2) * 1000;
-    run_native_sql(
+    run_sql(
         &app.database_url(),
         &format!("UPDATE api_keys SET expires_at = {soon_ms} WHERE id = '{id}'"),
-        &format!(
-            "UPDATE api_keys SET expires_at = to_timestamp({soon_ms}::float8 / 1000) WHERE id = '{id}'"
-        ),
     )
     .await;
     assert_eq!(verify_code(&app, &key, None).await, "VALID");
