@@ -3,36 +3,10 @@
 //! everything the roles below it may.
 
 use crate::{audit::AuditView, error::AppError};
-use serde::{Deserialize, Serialize};
-use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub enum Role {
-    Viewer,
-    Developer,
-    Admin,
-    Owner,
-}
+pub use crate::shared::role::Role;
 
 impl Role {
-    /// Most powerful first, as the dashboard offers them.
-    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Developer, Role::Viewer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Developer => "developer",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == raw.trim())
-    }
-
     /// Parses a role sent as input; the error names the field.
     pub fn parse_field(raw: &str, field: &str) -> Result<Role, AppError> {
         Role::parse(raw).ok_or_else(|| {
@@ -122,12 +96,6 @@ impl Role {
             .into_iter()
             .filter(|role| self >= Role::to_manage(*role))
             .collect()
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

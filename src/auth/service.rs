@@ -260,15 +260,11 @@ impl Accounts {
         let Some(check) = self.0.db.member_check(user_id, account_id).await? else {
             return Ok(None);
         };
-        let role = Role::parse(&check.role).ok_or_else(|| {
-            tracing::error!(role = %check.role, "unknown role in the database");
-            AppError::Internal
-        })?;
         Ok(Some(Membership {
             user: AuthenticatedUser {
                 user_id: user_id.to_owned(),
                 account_id: account_id.to_owned(),
-                role,
+                role: check.role,
             },
             generations: Generations {
                 user: check.token_generation,
@@ -317,12 +313,10 @@ impl Accounts {
             .accounts_of(&user.user_id)
             .await?
             .into_iter()
-            .filter_map(|a| {
-                Some(AccountChoice {
-                    role: Role::parse(&a.role)?,
-                    id: a.account_id,
-                    name: a.account_name,
-                })
+            .map(|a| AccountChoice {
+                role: a.role,
+                id: a.account_id,
+                name: a.account_name,
             })
             .collect();
         Ok(UserSummary {

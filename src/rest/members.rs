@@ -10,7 +10,10 @@ use super::{
 use crate::{
     auth::role::Role,
     shared::site::PublicUrl,
-    teams::{service::Teams, InvitationView, IssuedInvitation, Joined, MemberView},
+    teams::{
+        service::Teams, InvitationInput, InvitationView, IssuedInvitation, Joined, MemberView,
+        NewInvitation,
+    },
 };
 use axum::{
     extract::{Path, State},
@@ -21,13 +24,6 @@ use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleChange {
-    #[schema(value_type = Role)]
-    role: String,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct NewInvitation {
-    email: String,
     #[schema(value_type = Role)]
     role: String,
 }
@@ -108,7 +104,7 @@ pub async fn invitations(
 }
 
 #[utoipa::path(post, path = "/invitations", tag = "Members", security(("bearer" = [])),
-    request_body = NewInvitation,
+    request_body = InvitationInput,
     responses(
         (status = 201, description = "The invitation, with its one-time link in `data.invite_url`: shown this once, valid 7 days", body = Data<IssuedInvitation>),
         problem::BadInput,
@@ -124,15 +120,11 @@ pub async fn invite(
     State(public_url): State<PublicUrl>,
     UserCaller(actor): UserCaller,
     headers: HeaderMap,
-    Body(invitation): Body<NewInvitation>,
+    Body(input): Body<InvitationInput>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let invitation = NewInvitation::try_from(input)?;
     let issued = teams
-        .invite(
-            &actor,
-            &invitation.email,
-            &invitation.role,
-            &public_url.origin_for(&headers),
-        )
+        .invite(&actor, &invitation, &public_url.origin_for(&headers))
         .await?;
     Ok((StatusCode::CREATED, axum::Json(Data { data: issued })))
 }

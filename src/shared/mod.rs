@@ -1,5 +1,5 @@
 //! The ground floor, under every service and door: time and ids, cursor
-//! pagination, where the API lives, and what the server hands to server
+//! pagination, the roles' names, where the API lives, and what the server hands to server
 //! functions. Imports nothing of Keysmith but the error type. Only the
 //! calendar arithmetic of `clock` is in the browser's build too.
 
@@ -8,5 +8,6 @@ pub mod clock;
 pub mod context;
 #[cfg(feature = "ssr")]
 pub mod pagination;
+pub mod role;
 #[cfg(feature = "ssr")]
 pub mod site;

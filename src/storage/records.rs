@@ -1,6 +1,8 @@
 //! What the services and the storage backends exchange: plain rows and
 //! inputs, the same whichever backend holds the data.
 
+use crate::shared::role::Role;
+
 // API keys
 
 /// A key as stored, minus its digests, with the users who created, last
@@ -283,7 +285,7 @@ pub enum OwnerCreated {
 /// generations their credentials must carry.
 #[derive(sqlx::FromRow)]
 pub struct MemberCheck {
-    pub role: String,
+    pub role: Role,
     pub token_generation: i64,
     pub generation: i64,
 }
@@ -293,7 +295,7 @@ pub struct MemberCheck {
 pub struct MemberRecord {
     pub user_id: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub joined_at: i64,
     pub last_signed_in_at: Option<i64>,
 }
@@ -303,7 +305,7 @@ pub struct MemberRecord {
 pub struct AccountMembershipRecord {
     pub account_id: String,
     pub account_name: String,
-    pub role: String,
+    pub role: Role,
     pub joined_at: i64,
 }
 
@@ -415,7 +417,7 @@ pub struct InvitationRecord {
     pub account_id: String,
     pub account_name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub invited_by: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,

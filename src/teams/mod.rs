@@ -14,6 +14,42 @@ use serde::{Deserialize, Serialize};
 /// How long an invitation link works.
 pub const INVITATION_DAYS: i64 = 7;
 
+/// An invitation as a door receives it (the REST body, a server function's
+/// arguments), before anything is checked.
+#[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct InvitationInput {
+    pub email: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Role))]
+    pub role: String,
+}
+
+/// An invitation to make, parsed once at the door from an
+/// [`InvitationInput`]: both fields are checked before either error is
+/// reported, so a form can show every problem at once.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct NewInvitation {
+    pub email: crate::auth::Email,
+    pub role: Role,
+}
+
+#[cfg(feature = "ssr")]
+impl TryFrom<InvitationInput> for NewInvitation {
+    type Error = crate::error::AppError;
+
+    fn try_from(input: InvitationInput) -> Result<Self, Self::Error> {
+        use crate::{auth::Email, error::AppError};
+        match (
+            Email::parse(&input.email),
+            Role::parse_field(&input.role, "role"),
+        ) {
+            (Ok(email), Ok(role)) => Ok(NewInvitation { email, role }),
+            (email, role) => Err(AppError::collect([email.err(), role.err()])),
+        }
+    }
+}
+
 /// A member of the account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

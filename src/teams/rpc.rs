@@ -12,7 +12,7 @@ use crate::{
         session::{self, signed_in, signed_in_actor, signed_in_anyone, this_session},
     },
     shared::{context::provided, site::origin_of_this_request},
-    teams::service::Teams,
+    teams::{service::Teams, InvitationInput, NewInvitation},
 };
 
 /// Where the dashboard goes after joining an account.
@@ -26,10 +26,11 @@ pub async fn load_team() -> Result<Team, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "invite_member", input = Json)]
 pub async fn invite_member(email: String, role: String) -> Result<IssuedInvitation, AppError> {
+    let invitation = NewInvitation::try_from(InvitationInput { email, role })?;
     let actor = signed_in_actor().await?;
     let origin = origin_of_this_request().await?;
     provided::<Teams>()?
-        .invite(&actor, &email, &role, &origin)
+        .invite(&actor, &invitation, &origin)
         .await
 }
 

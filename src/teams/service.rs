@@ -5,7 +5,7 @@
 
 use super::{
     token::InvitationToken, InvitationPreview, InvitationState, InvitationView, IssuedInvitation,
-    Joined, MemberView, Team, WaitingFor, WaitingInvitation, INVITATION_DAYS,
+    Joined, MemberView, NewInvitation, Team, WaitingFor, WaitingInvitation, INVITATION_DAYS,
 };
 use crate::{
     audit::AuditAction,
@@ -13,13 +13,13 @@ use crate::{
         identity::{Actor, AuthenticatedUser, ClientInfo, Membership},
         role::Role,
         service::Accounts,
-        Email,
     },
     error::AppError,
     shared::clock,
     storage::{
         Acceptance, Db, InvitationCreated, InvitationLimits, InvitationRecord, Invitee,
-        LapsedInvitations, MemberChange, MemberRecord, MembershipLimits, NewInvitation, NewUser,
+        LapsedInvitations, MemberChange, MemberRecord, MembershipLimits,
+        NewInvitation as InvitationRow, NewUser,
     },
 };
 
@@ -81,7 +81,7 @@ impl Teams {
     pub async fn members(&self, user: &AuthenticatedUser) -> Result<Vec<MemberView>, AppError> {
         user.role.require(Role::SEE_MEMBERS)?;
         let rows = self.db.members(&user.account_id).await?;
-        Ok(rows.into_iter().filter_map(member_view).collect())
+        Ok(rows.into_iter().map(member_view).collect())
     }
 
     pub async fn invitations(
@@ -93,7 +93,7 @@ impl Teams {
             .db
             .pending_invitations(&user.account_id, clock::now_ms())
             .await?;
-        Ok(rows.into_iter().filter_map(invitation_view).collect())
+        Ok(rows.into_iter().map(invitation_view).collect())
     }
 
     /// Invites `email` to join as `role`; the link (under `origin`) is in
@@ -101,15 +101,12 @@ impl Teams {
     pub async fn invite(
         &self,
         actor: &Actor,
-        email: &str,
-        role: &str,
+        invitation: &NewInvitation,
         origin: &str,
     ) -> Result<IssuedInvitation, AppError> {
+        let NewInvitation { email, role } = invitation;
+        let role = *role;
         actor.user.role.require(Role::SEE_MEMBERS)?;
-        let (email, role) = match (Email::parse(email), Role::parse_field(role, "role")) {
-            (Ok(email), Ok(role)) => (email, role),
-            (email, role) => return Err(AppError::collect([email.err(), role.err()])),
-        };
         actor.user.role.require(Role::to_manage(role))?;
         let token = InvitationToken::generate();
         let id = clock::new_id("inv");
@@ -123,7 +120,7 @@ impl Teams {
         let created = self
             .db
             .create_invitation(
-                &NewInvitation {
+                &InvitationRow {
                     id: &id,
                     account_id: &actor.user.account_id,
                     email: email.as_str(),
@@ -172,7 +169,7 @@ impl Teams {
             .db
             .invitation(&actor.user.account_id, &id)
             .await?
-            .and_then(invitation_view)
+            .map(invitation_view)
             .ok_or(AppError::Internal)?;
         Ok(IssuedInvitation {
             invitation,
@@ -188,7 +185,7 @@ impl Teams {
             .invitation(&actor.user.account_id, id.trim())
             .await?
             .ok_or(AppError::NotFound)?;
-        let role = parse_role(&invitation.role)?;
+        let role = invitation.role;
         actor.user.role.require(Role::to_manage(role))?;
         if invitation.revoked_at.is_some() {
             return Ok(());
@@ -226,11 +223,12 @@ impl Teams {
     ) -> Result<MemberView, AppError> {
         actor.user.role.require(Role::SEE_MEMBERS)?;
         let new_role = Role::parse_field(role, "role")?;
-        let (member, current) = self.target(actor, user_id).await?;
+        let member = self.target(actor, user_id).await?;
+        let current = member.role;
         actor.user.role.require(Role::to_manage(current))?;
         actor.user.role.require(Role::to_manage(new_role))?;
         if new_role == current {
-            return member_view(member).ok_or(AppError::Internal);
+            return Ok(member_view(member));
         }
         let event = actor.member_event(
             AuditAction::MemberRoleChanged,
@@ -259,9 +257,8 @@ impl Teams {
             .await?;
         refused(change)?;
         tracing::info!(user_id = %member.user_id, role = %new_role, "member role changed");
-        self.target(actor, &member.user_id)
-            .await
-            .and_then(|(member, _)| member_view(member).ok_or(AppError::Internal))
+        let member = self.target(actor, &member.user_id).await?;
+        Ok(member_view(member))
     }
 
     /// Removes a member (or lets a member leave): their sessions and tokens
@@ -271,7 +268,8 @@ impl Teams {
         if !leaving {
             actor.user.role.require(Role::SEE_MEMBERS)?;
         }
-        let (member, current) = self.target(actor, user_id).await?;
+        let member = self.target(actor, user_id).await?;
+        let current = member.role;
         if !leaving {
             actor.user.role.require(Role::to_manage(current))?;
         }
@@ -314,7 +312,7 @@ impl Teams {
         };
         Ok(InvitationPreview {
             state: state_of(&invitation, clock::now_ms()),
-            role: parse_role(&invitation.role)?,
+            role: invitation.role,
             account_name: invitation.account_name,
             email: invitation.email,
             invited_by: invitation.invited_by,
@@ -353,7 +351,7 @@ impl Teams {
             .await?;
         Ok(WaitingFor {
             email,
-            invitations: rows.into_iter().filter_map(waiting_view).collect(),
+            invitations: rows.into_iter().map(waiting_view).collect(),
         })
     }
 
@@ -413,7 +411,7 @@ impl Teams {
         user_id: &str,
         client: &ClientInfo,
     ) -> Result<(Joined, Membership), AppError> {
-        let role = parse_role(&invitation.role)?;
+        let role = invitation.role;
         let actor = Actor {
             user: AuthenticatedUser {
                 user_id: user_id.to_owned(),
@@ -495,15 +493,12 @@ impl Teams {
         }
     }
 
-    /// A member of the actor's account, and their role.
-    async fn target(&self, actor: &Actor, user_id: &str) -> Result<(MemberRecord, Role), AppError> {
-        let member = self
-            .db
+    /// A member of the actor's account.
+    async fn target(&self, actor: &Actor, user_id: &str) -> Result<MemberRecord, AppError> {
+        self.db
             .member(&actor.user.account_id, user_id.trim())
             .await?
-            .ok_or(AppError::NotFound)?;
-        let role = parse_role(&member.role)?;
-        Ok((member, role))
+            .ok_or(AppError::NotFound)
     }
 }
 
@@ -552,40 +547,33 @@ fn state_of(invitation: &InvitationRecord, now_ms: i64) -> InvitationState {
     }
 }
 
-fn parse_role(raw: &str) -> Result<Role, AppError> {
-    Role::parse(raw).ok_or_else(|| {
-        tracing::error!(role = raw, "unknown role in the database");
-        AppError::Internal
-    })
-}
-
-fn member_view(row: MemberRecord) -> Option<MemberView> {
-    Some(MemberView {
-        role: Role::parse(&row.role)?,
+fn member_view(row: MemberRecord) -> MemberView {
+    MemberView {
+        role: row.role,
         user_id: row.user_id,
         email: row.email,
         joined_at: row.joined_at,
         last_signed_in_at: row.last_signed_in_at,
-    })
+    }
 }
 
-fn waiting_view(row: InvitationRecord) -> Option<WaitingInvitation> {
-    Some(WaitingInvitation {
-        role: Role::parse(&row.role)?,
+fn waiting_view(row: InvitationRecord) -> WaitingInvitation {
+    WaitingInvitation {
+        role: row.role,
         id: row.id,
         account_name: row.account_name,
         invited_by: row.invited_by,
         expires_at: row.expires_at,
-    })
+    }
 }
 
-fn invitation_view(row: InvitationRecord) -> Option<InvitationView> {
-    Some(InvitationView {
-        role: Role::parse(&row.role)?,
+fn invitation_view(row: InvitationRecord) -> InvitationView {
+    InvitationView {
+        role: row.role,
         id: row.id,
         email: row.email,
         invited_by: row.invited_by,
         created_at: row.created_at,
         expires_at: row.expires_at,
-    })
+    }
 }
