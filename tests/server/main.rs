@@ -11,6 +11,7 @@ mod keys;
 mod operations;
 mod replicas;
 mod rest;
+mod role_matrix;
 mod security;
 mod team_changes;
 mod teams;
