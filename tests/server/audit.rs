@@ -123,14 +123,14 @@ async fn only_owners_and_admins_see_team_events_and_client_details() {
         ("developer", &team.developer),
         ("viewer", &team.viewer),
     ] {
-        let rest = api(
-            &app,
-            reqwest::Method::GET,
-            "/audit-events?limit=100",
-            Auth::Bearer(&person.token),
-            None,
-        )
-        .await;
+        let rest = app
+            .api(
+                reqwest::Method::GET,
+                "/audit-events?limit=100",
+                Auth::Bearer(&person.token),
+                None,
+            )
+            .await;
         assert_eq!(rest.status, StatusCode::OK, "{role}: {}", rest.body);
         let (status, rpc) = app
             .call_as(&person.browser, "list_audit_events", json!({ "query": {} }))

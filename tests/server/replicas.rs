@@ -56,7 +56,7 @@ async fn reaches_all(replicas: &[&TestApp], key: &str, code: &str) -> Duration {
 }
 
 async fn change(app: &TestApp, token: &str, method: Method, path: &str, body: Option<Value>) {
-    let answer = api(app, method, path, Auth::Bearer(token), body).await;
+    let answer = app.api(method, path, Auth::Bearer(token), body).await;
     assert!(answer.status.is_success(), "{path}: {}", answer.body);
 }
 
@@ -261,7 +261,9 @@ async fn on_postgres_a_replica_that_loses_its_database_answers_503_and_recovers(
     assert_eq!(body["database"], "unreachable", "{body}");
     // ...and a request that reaches it anyway is told to retry, not that
     // something broke: 503 is also what nginx counts against a replica.
-    let answer = api(&b, Method::GET, "/api-keys", Auth::Bearer(&token), None).await;
+    let answer = b
+        .api(Method::GET, "/api-keys", Auth::Bearer(&token), None)
+        .await;
     assert_eq!(
         answer.status,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -285,7 +287,9 @@ async fn on_postgres_a_replica_that_loses_its_database_answers_503_and_recovers(
 
     relay.set_cut(false);
     wait_until_listening(&b).await;
-    let answer = api(&b, Method::GET, "/api-keys", Auth::Bearer(&token), None).await;
+    let answer = b
+        .api(Method::GET, "/api-keys", Auth::Bearer(&token), None)
+        .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }
 

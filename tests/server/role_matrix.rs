@@ -189,7 +189,7 @@ async fn rest_operation(app: &TestApp, operation: &str, token: &str, team: &Team
     let owner = team.owner.token.as_str();
     let key = || key_with(app, owner, &["read"]);
     let call = |method: Method, path: String, body: Option<Value>| async move {
-        api(app, method, &path, Auth::Bearer(token), body).await
+        app.api(method, &path, Auth::Bearer(token), body).await
     };
     match operation {
         "list keys" => call(Method::GET, "/api-keys".into(), None).await,
@@ -240,14 +240,14 @@ async fn rest_operation(app: &TestApp, operation: &str, token: &str, team: &Team
         }
         "delete own key" => {
             // Made by the caller when they may make keys, else by the owner.
-            let made = api(
-                app,
-                Method::POST,
-                "/api-keys",
-                Auth::Bearer(token),
-                Some(json!({ "name": "mine", "scopes": ["read"] })),
-            )
-            .await;
+            let made = app
+                .api(
+                    Method::POST,
+                    "/api-keys",
+                    Auth::Bearer(token),
+                    Some(json!({ "name": "mine", "scopes": ["read"] })),
+                )
+                .await;
             let id = match made.body["data"]["id"].as_str() {
                 Some(id) => id.to_owned(),
                 None => key().await.0,

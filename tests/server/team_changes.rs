@@ -7,14 +7,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 async fn change_role(app: &TestApp, by: &str, user_id: &str, role: &str) {
-    let changed = api(
-        app,
-        Method::PATCH,
-        &format!("/members/{user_id}"),
-        Auth::Bearer(by),
-        Some(json!({ "role": role })),
-    )
-    .await;
+    let changed = app
+        .api(
+            Method::PATCH,
+            &format!("/members/{user_id}"),
+            Auth::Bearer(by),
+            Some(json!({ "role": role })),
+        )
+        .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
 }
 
@@ -30,14 +30,14 @@ pub async fn revoke_invitation_of(app: &TestApp, token: &str, email: &str) {
         .as_str()
         .unwrap()
         .to_owned();
-    let revoked = api(
-        app,
-        Method::DELETE,
-        &format!("/invitations/{id}"),
-        Auth::Bearer(token),
-        None,
-    )
-    .await;
+    let revoked = app
+        .api(
+            Method::DELETE,
+            &format!("/invitations/{id}"),
+            Auth::Bearer(token),
+            None,
+        )
+        .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
 }
 
@@ -154,14 +154,14 @@ async fn an_account_sends_a_bounded_number_of_invitations_an_hour_even_when_revo
         let (email, _) = invite(&app, &boss.token, "viewer").await;
         revoke_invitation_of(&app, &boss.token, &email).await;
     }
-    let over = api(
-        &app,
-        Method::POST,
-        "/invitations",
-        Auth::Bearer(&boss.token),
-        Some(json!({ "email": unique_email(), "role": "viewer" })),
-    )
-    .await;
+    let over = app
+        .api(
+            Method::POST,
+            "/invitations",
+            Auth::Bearer(&boss.token),
+            Some(json!({ "email": unique_email(), "role": "viewer" })),
+        )
+        .await;
     assert_problem(&over, StatusCode::TOO_MANY_REQUESTS, "too_many_invitations");
     let retry: u64 = over.headers["retry-after"]
         .to_str()
@@ -176,8 +176,7 @@ async fn the_invitation_limit_holds_under_concurrency() {
     let app = TestApp::spawn_with(&[("KEYSMITH_INVITATIONS_PER_HOUR", "10")]).await;
     let boss = owner(&app).await;
     let answers = futures::future::join_all((0..40).map(|_| {
-        api(
-            &app,
+        app.api(
             Method::POST,
             "/invitations",
             Auth::Bearer(&boss.token),

@@ -84,8 +84,7 @@ async fn person(app: &TestApp, email: String, browser: Client) -> Person {
 /// Asks for a bearer token for `email`, in `account_id` or their first
 /// account.
 pub async fn ask_token(app: &TestApp, email: &str, account_id: Option<&str>) -> Answer {
-    api(
-        app,
+    app.api(
         Method::POST,
         "/auth/token",
         Auth::None,
@@ -109,7 +108,7 @@ pub async fn me(app: &TestApp, token: &str) -> Value {
 
 /// A GET with a member's bearer token.
 pub async fn read(app: &TestApp, path: &str, token: &str) -> Answer {
-    api(app, Method::GET, path, Auth::Bearer(token), None).await
+    app.api(Method::GET, path, Auth::Bearer(token), None).await
 }
 
 /// Invites a new email as `role`; the email and the link's token.
@@ -121,14 +120,14 @@ pub async fn invite(app: &TestApp, token: &str, role: &str) -> (String, String) 
 
 /// Invites `email`: the link's token.
 pub async fn invite_email(app: &TestApp, token: &str, email: &str, role: &str) -> String {
-    let answer = api(
-        app,
-        Method::POST,
-        "/invitations",
-        Auth::Bearer(token),
-        Some(json!({ "email": email, "role": role })),
-    )
-    .await;
+    let answer = app
+        .api(
+            Method::POST,
+            "/invitations",
+            Auth::Bearer(token),
+            Some(json!({ "email": email, "role": role })),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     let url = answer.body["data"]["invite_url"].as_str().unwrap();
     url.rsplit("/invite/").next().unwrap().to_owned()
@@ -164,14 +163,14 @@ pub async fn accept_in_browser(app: &TestApp, person: &Person, link: &str) {
 
 /// Removes a member, as the holder of `by` (a member's token).
 pub async fn remove(app: &TestApp, by: &str, user_id: &str) {
-    let removed = api(
-        app,
-        Method::DELETE,
-        &format!("/members/{user_id}"),
-        Auth::Bearer(by),
-        None,
-    )
-    .await;
+    let removed = app
+        .api(
+            Method::DELETE,
+            &format!("/members/{user_id}"),
+            Auth::Bearer(by),
+            None,
+        )
+        .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
 }
 
@@ -225,8 +224,7 @@ async fn an_invitation_is_accepted_once_by_the_invited_email() {
         let app = &app;
         let link = link.clone();
         async move {
-            api(
-                app,
+            app.api(
                 Method::POST,
                 "/invitations/accept",
                 Auth::Bearer(&token),
@@ -312,14 +310,14 @@ async fn revoked_expired_and_unknown_links_answer_clearly() {
     let listed = read(&app, "/invitations", &owner.token).await;
     let id = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
     for _ in 0..2 {
-        let revoked = api(
-            &app,
-            Method::DELETE,
-            &format!("/invitations/{id}"),
-            Auth::Bearer(&owner.token),
-            None,
-        )
-        .await;
+        let revoked = app
+            .api(
+                Method::DELETE,
+                &format!("/invitations/{id}"),
+                Auth::Bearer(&owner.token),
+                None,
+            )
+            .await;
         assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
     }
     let (expired_email, expired_link) = invite(&app, &owner.token, "developer").await;
@@ -356,14 +354,14 @@ async fn revoked_expired_and_unknown_links_answer_clearly() {
         assert_eq!(page.status(), StatusCode::NOT_FOUND, "{link}");
         let html = page.text().await.unwrap();
         assert!(html.contains("not valid"), "{html}");
-        let accepted = api(
-            &app,
-            Method::POST,
-            "/invitations/accept",
-            Auth::Bearer(&owner.token),
-            Some(json!({ "token": link })),
-        )
-        .await;
+        let accepted = app
+            .api(
+                Method::POST,
+                "/invitations/accept",
+                Auth::Bearer(&owner.token),
+                Some(json!({ "token": link })),
+            )
+            .await;
         assert_problem(&accepted, StatusCode::NOT_FOUND, "not_found");
     }
     assert!(!app.logs().contains("panicked"));
@@ -387,7 +385,9 @@ async fn another_accounts_invitations_and_members_are_out_of_reach() {
         ),
         (Method::DELETE, format!("/members/{target}"), None),
     ] {
-        let answer = api(&app, method, &path, Auth::Bearer(&stranger.token), body).await;
+        let answer = app
+            .api(method, &path, Auth::Bearer(&stranger.token), body)
+            .await;
         assert_problem(&answer, StatusCode::NOT_FOUND, "not_found");
     }
     let theirs = read(&app, "/members", &stranger.token).await;
@@ -402,8 +402,7 @@ async fn bad_invitations_get_clear_errors() {
     let app = roomy_app().await;
     let team = Team::new(&app).await;
     let post = |body: Value| {
-        api(
-            &app,
+        app.api(
             Method::POST,
             "/invitations",
             Auth::Bearer(&team.owner.token),
@@ -429,7 +428,9 @@ async fn bad_invitations_get_clear_errors() {
     let missing = post(json!({ "email": unique_email() })).await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     let key = key_with(&app, &team.owner.token, &["admin"]).await.1;
-    let by_key = api(&app, Method::GET, "/members", Auth::Key(&key), None).await;
+    let by_key = app
+        .api(Method::GET, "/members", Auth::Key(&key), None)
+        .await;
     assert_problem(&by_key, StatusCode::FORBIDDEN, "forbidden");
 }
 
@@ -456,8 +457,7 @@ async fn an_account_holds_at_most_100_pending_invitations_under_concurrency() {
     let invite = |email: String| {
         let (app, token) = (&app, owner.token.clone());
         async move {
-            api(
-                app,
+            app.api(
                 Method::POST,
                 "/invitations",
                 Auth::Bearer(&token),
@@ -485,8 +485,7 @@ async fn an_account_holds_at_most_100_pending_invitations_under_concurrency() {
 }
 
 pub async fn accept(app: &TestApp, bearer: &str, link: &str) -> Answer {
-    api(
-        app,
+    app.api(
         Method::POST,
         "/invitations/accept",
         Auth::Bearer(bearer),
@@ -553,27 +552,27 @@ async fn an_account_always_keeps_an_owner() {
     let app = roomy_app().await;
     let team = Team::new(&app).await;
     let owner = &team.owner;
-    let demote_self = api(
-        &app,
-        Method::PATCH,
-        &format!("/members/{}", owner.user_id),
-        Auth::Bearer(&owner.token),
-        Some(json!({ "role": "admin" })),
-    )
-    .await;
+    let demote_self = app
+        .api(
+            Method::PATCH,
+            &format!("/members/{}", owner.user_id),
+            Auth::Bearer(&owner.token),
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
     assert_problem(&demote_self, StatusCode::CONFLICT, "conflict");
     assert!(demote_self.body["detail"]
         .as_str()
         .unwrap()
         .contains("at least one owner"));
-    let leave = api(
-        &app,
-        Method::DELETE,
-        &format!("/members/{}", owner.user_id),
-        Auth::Bearer(&owner.token),
-        None,
-    )
-    .await;
+    let leave = app
+        .api(
+            Method::DELETE,
+            &format!("/members/{}", owner.user_id),
+            Auth::Bearer(&owner.token),
+            None,
+        )
+        .await;
     assert_problem(&leave, StatusCode::CONFLICT, "conflict");
 
     // Two owners demoting each other at the same moment: one wins, and an
@@ -582,8 +581,7 @@ async fn an_account_always_keeps_an_owner() {
     let demote = |token: String, target: String| {
         let app = &app;
         async move {
-            api(
-                app,
+            app.api(
                 Method::PATCH,
                 &format!("/members/{target}"),
                 Auth::Bearer(&token),
@@ -649,14 +647,14 @@ async fn a_removed_or_demoted_member_is_signed_out_of_the_account_at_once() {
     assert_problem(&again, StatusCode::FORBIDDEN, "forbidden");
 
     // A new role ends the old credentials too; new ones carry the new role.
-    let changed = api(
-        &app,
-        Method::PATCH,
-        &format!("/members/{}", viewer.user_id),
-        Auth::Bearer(&team.owner.token),
-        Some(json!({ "role": "developer" })),
-    )
-    .await;
+    let changed = app
+        .api(
+            Method::PATCH,
+            &format!("/members/{}", viewer.user_id),
+            Auth::Bearer(&team.owner.token),
+            Some(json!({ "role": "developer" })),
+        )
+        .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     assert_eq!(changed.body["data"]["role"], "developer");
     let old = read(&app, "/api-keys", &viewer.token).await;
@@ -801,13 +799,13 @@ async fn a_member_of_several_accounts_switches_between_them() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let token = api(
-        &app,
-        Method::POST,
-        "/auth/token",
-        Auth::None,
-        Some(json!({ "email": email, "password": PASSWORD, "account_id": stranger_account })),
-    )
-    .await;
+    let token = app
+        .api(
+            Method::POST,
+            "/auth/token",
+            Auth::None,
+            Some(json!({ "email": email, "password": PASSWORD, "account_id": stranger_account })),
+        )
+        .await;
     assert_problem(&token, StatusCode::FORBIDDEN, "forbidden");
 }

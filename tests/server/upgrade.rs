@@ -107,7 +107,7 @@ async fn snapshot(app: &TestApp, team: &Team, pending_link: &str) -> Value {
         "the session still signed in"
     );
     views["session"] = session.json().await.unwrap();
-    let answer = api(app, Method::GET, "/me", Auth::Bearer(owner), None).await;
+    let answer = app.api(Method::GET, "/me", Auth::Bearer(owner), None).await;
     assert_eq!(answer.status, StatusCode::OK);
     views
 }

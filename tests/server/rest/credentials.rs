@@ -39,18 +39,18 @@ async fn bad_credentials_get_401_with_www_authenticate() {
         Auth::Key(&typo),
         Auth::Key("ks_live_short"),
     ] {
-        let answer = api(&app, Method::GET, "/me", auth, None).await;
+        let answer = app.api(Method::GET, "/me", auth, None).await;
         assert_problem(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
         assert!(answer.headers.contains_key(header::WWW_AUTHENTICATE));
     }
-    let wrong = api(
-        &app,
-        Method::POST,
-        "/auth/token",
-        Auth::None,
-        Some(json!({ "email": "nobody@example.com", "password": "whatever it is" })),
-    )
-    .await;
+    let wrong = app
+        .api(
+            Method::POST,
+            "/auth/token",
+            Auth::None,
+            Some(json!({ "email": "nobody@example.com", "password": "whatever it is" })),
+        )
+        .await;
     assert_problem(&wrong, StatusCode::UNAUTHORIZED, "invalid_credentials");
 }
 
@@ -62,7 +62,9 @@ async fn an_expired_bearer_token_is_refused() {
     )])
     .await;
     let token = user_token(&app).await;
-    let me = api(&app, Method::GET, "/me", Auth::Bearer(&token), None).await;
+    let me = app
+        .api(Method::GET, "/me", Auth::Bearer(&token), None)
+        .await;
     let user_id = me.body["data"]["user"]["id"].as_str().unwrap();
     // A membership starts at a random generation, which the token names.
     let membership = query_number(
@@ -91,27 +93,29 @@ async fn an_expired_bearer_token_is_refused() {
     );
     let fresh = signer.issue(&user, now_s()).unwrap().token;
     assert_eq!(
-        api(&app, Method::GET, "/me", Auth::Bearer(&fresh), None)
+        app.api(Method::GET, "/me", Auth::Bearer(&fresh), None)
             .await
             .status,
         StatusCode::OK
     );
     let stale = signer.issue(&user, now_s() - 120).unwrap().token;
-    let answer = api(&app, Method::GET, "/me", Auth::Bearer(&stale), None).await;
+    let answer = app
+        .api(Method::GET, "/me", Auth::Bearer(&stale), None)
+        .await;
     assert_problem(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
 #[tokio::test]
 async fn api_signup_is_refused_when_public_signup_is_off() {
     let app = TestApp::spawn_with(&[("KEYSMITH_ALLOW_SIGNUP", "false")]).await;
-    let answer = api(
-        &app,
-        Method::POST,
-        "/auth/signup",
-        Auth::None,
-        Some(json!({ "email": "a@example.com", "password": PASSWORD })),
-    )
-    .await;
+    let answer = app
+        .api(
+            Method::POST,
+            "/auth/signup",
+            Auth::None,
+            Some(json!({ "email": "a@example.com", "password": PASSWORD })),
+        )
+        .await;
     assert_problem(&answer, StatusCode::FORBIDDEN, "forbidden");
 }
 
@@ -122,7 +126,9 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
     let app = TestApp::spawn_with(&[("KEYSMITH_SECRET", SECRET)]).await;
     let owner = user_token(&app).await;
     let stranger = user_token(&app).await;
-    let me = api(&app, Method::GET, "/me", Auth::Bearer(&owner), None).await;
+    let me = app
+        .api(Method::GET, "/me", Auth::Bearer(&owner), None)
+        .await;
     let user = Membership {
         user: AuthenticatedUser {
             user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
@@ -149,8 +155,7 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
         scoped.push((scope, key_with(&app, &owner, &[scope]).await.1));
     }
     let (revoked_id, revoked) = key_with(&app, &owner, &["admin"]).await;
-    api(
-        &app,
+    app.api(
         Method::POST,
         &format!("/api-keys/{revoked_id}/revoke"),
         Auth::Bearer(&owner),
@@ -160,8 +165,7 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
     let (expired_id, expired) = key_with(&app, &owner, &["admin"]).await;
     expire(&app, &expired_id).await;
     let (graced_id, graced) = key_with(&app, &owner, &["admin"]).await;
-    api(
-        &app,
+    app.api(
         Method::POST,
         &format!("/api-keys/{graced_id}/rotate"),
         Auth::Bearer(&owner),
@@ -205,7 +209,9 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
     ];
     for (method, path) in &endpoints {
         for (label, auth) in refused {
-            let answer = api(&app, method.clone(), path, auth, Some(body.clone())).await;
+            let answer = app
+                .api(method.clone(), path, auth, Some(body.clone()))
+                .await;
             assert_eq!(
                 answer.status,
                 StatusCode::UNAUTHORIZED,
@@ -213,14 +219,9 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
             );
             assert!(answer.headers.contains_key(header::WWW_AUTHENTICATE));
         }
-        let fenced_answer = api(
-            &app,
-            method.clone(),
-            path,
-            Auth::Key(&fenced),
-            Some(body.clone()),
-        )
-        .await;
+        let fenced_answer = app
+            .api(method.clone(), path, Auth::Key(&fenced), Some(body.clone()))
+            .await;
         assert_eq!(
             fenced_answer.status,
             StatusCode::FORBIDDEN,
@@ -232,14 +233,9 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
             // The key in its grace period holds `admin`.
             .chain([("admin", graced.as_str())])
         {
-            let answer = api(
-                &app,
-                method.clone(),
-                path,
-                Auth::Key(key),
-                Some(body.clone()),
-            )
-            .await;
+            let answer = app
+                .api(method.clone(), path, Auth::Key(key), Some(body.clone()))
+                .await;
             let expected = if is_management(path) || (path == "/audit-events" && scope != "admin") {
                 StatusCode::FORBIDDEN
             } else {
@@ -247,14 +243,14 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
             };
             assert_eq!(answer.status, expected, "{scope} key: {method} {path}");
         }
-        let foreign = api(
-            &app,
-            method.clone(),
-            path,
-            Auth::Bearer(&stranger),
-            Some(body.clone()),
-        )
-        .await;
+        let foreign = app
+            .api(
+                method.clone(),
+                path,
+                Auth::Bearer(&stranger),
+                Some(body.clone()),
+            )
+            .await;
         let expected = match (method.as_str(), path.as_str()) {
             ("POST", "/api-keys") => StatusCode::CREATED,
             (_, p) if p.starts_with(&by_id) => StatusCode::NOT_FOUND,
@@ -265,7 +261,9 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
             "another account's token: {method} {path}"
         );
     }
-    let still_there = api(&app, Method::GET, &by_id, Auth::Bearer(&owner), None).await;
+    let still_there = app
+        .api(Method::GET, &by_id, Auth::Bearer(&owner), None)
+        .await;
     assert_eq!(still_there.body["data"]["status"], "active");
     assert_eq!(still_there.body["data"]["name"], "[\"read\"]");
 }

@@ -9,14 +9,14 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 async fn key_count(app: &TestApp, token: &str) -> usize {
-    let list = api(
-        app,
-        Method::GET,
-        "/api-keys?limit=100",
-        Auth::Bearer(token),
-        None,
-    )
-    .await;
+    let list = app
+        .api(
+            Method::GET,
+            "/api-keys?limit=100",
+            Auth::Bearer(token),
+            None,
+        )
+        .await;
     list.body["data"].as_array().unwrap().len()
 }
 
@@ -207,14 +207,9 @@ async fn an_account_keeps_a_bounded_number_of_idempotency_keys() {
         "true",
         "retries still replay"
     );
-    let plain = api(
-        &app,
-        Method::POST,
-        "/api-keys",
-        Auth::Bearer(&token),
-        Some(body),
-    )
-    .await;
+    let plain = app
+        .api(Method::POST, "/api-keys", Auth::Bearer(&token), Some(body))
+        .await;
     assert_eq!(
         plain.status,
         StatusCode::CREATED,
@@ -315,14 +310,14 @@ async fn a_replay_passes_the_role_check_and_belongs_to_the_member_who_made_it() 
     assert!(!other.text().await.unwrap().contains(&new_secret[14..]));
 
     // Demoted, the maker of a stored answer is refused its replay too.
-    let demoted = api(
-        &app,
-        Method::PATCH,
-        &format!("/members/{}", team.developer.user_id),
-        Auth::Bearer(&team.owner.token),
-        Some(json!({ "role": "viewer" })),
-    )
-    .await;
+    let demoted = app
+        .api(
+            Method::PATCH,
+            &format!("/members/{}", team.developer.user_id),
+            Auth::Bearer(&team.owner.token),
+            Some(json!({ "role": "viewer" })),
+        )
+        .await;
     assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.body);
     let viewer_token = token_for(&app, &team.developer.email, None).await;
     let replay = post_idempotently(&app, &viewer_token, "/api-keys", "deploy-1", &body).await;

@@ -8,9 +8,9 @@ use serde_json::json;
 async fn every_error_is_a_problem_document() {
     let app = TestApp::spawn().await;
     let token = user_token(&app).await;
-    let missing = api(&app, Method::GET, "/nowhere", Auth::None, None).await;
+    let missing = app.api(Method::GET, "/nowhere", Auth::None, None).await;
     assert_problem(&missing, StatusCode::NOT_FOUND, "not_found");
-    let method = api(&app, Method::PUT, "/me", Auth::None, None).await;
+    let method = app.api(Method::PUT, "/me", Auth::None, None).await;
     assert_problem(
         &method,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -54,14 +54,14 @@ async fn every_error_is_a_problem_document() {
         "application/problem+json"
     );
 
-    let invalid = api(
-        &app,
-        Method::POST,
-        "/api-keys",
-        Auth::Bearer(&token),
-        Some(json!({ "name": "", "scopes": ["root"] })),
-    )
-    .await;
+    let invalid = app
+        .api(
+            Method::POST,
+            "/api-keys",
+            Auth::Bearer(&token),
+            Some(json!({ "name": "", "scopes": ["root"] })),
+        )
+        .await;
     assert_problem(&invalid, StatusCode::BAD_REQUEST, "validation_failed");
     let fields: Vec<&str> = invalid.body["errors"]
         .as_array()
@@ -70,21 +70,23 @@ async fn every_error_is_a_problem_document() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["name", "scopes"]);
-    let limit = api(
-        &app,
-        Method::GET,
-        "/api-keys?limit=abc",
-        Auth::Bearer(&token),
-        None,
-    )
-    .await;
+    let limit = app
+        .api(
+            Method::GET,
+            "/api-keys?limit=abc",
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
     assert_problem(&limit, StatusCode::BAD_REQUEST, "bad_request");
 }
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_route_and_both_credentials() {
     let app = TestApp::spawn().await;
-    let doc = api(&app, Method::GET, "/openapi.json", Auth::None, None).await;
+    let doc = app
+        .api(Method::GET, "/openapi.json", Auth::None, None)
+        .await;
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
     let schemes = &doc.body["components"]["securitySchemes"];
@@ -97,7 +99,7 @@ async fn the_openapi_document_describes_every_route_and_both_credentials() {
         for method in item.as_object().unwrap().keys() {
             operations += 1;
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let answer = api(&app, method.clone(), &concrete, Auth::None, None).await;
+            let answer = app.api(method.clone(), &concrete, Auth::None, None).await;
             assert_ne!(
                 answer.status,
                 StatusCode::METHOD_NOT_ALLOWED,

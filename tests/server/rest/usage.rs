@@ -6,13 +6,15 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 async fn usage(app: &TestApp, token: &str, path: &str) -> Answer {
-    api(app, Method::GET, path, Auth::Bearer(token), None).await
+    app.api(Method::GET, path, Auth::Bearer(token), None).await
 }
 
 async fn verify(app: &TestApp, key: &str, request: Value) -> String {
     let mut request = request;
     request["key"] = key.into();
-    let answer = api(app, Method::POST, "/keys/verify", Auth::None, Some(request)).await;
+    let answer = app
+        .api(Method::POST, "/keys/verify", Auth::None, Some(request))
+        .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.body["data"]["code"].as_str().unwrap().to_owned()
 }
@@ -40,14 +42,14 @@ async fn usage_counts_every_verification_of_the_key_by_outcome_and_day() {
     // Another key's use and a made-up key count for nobody here.
     assert_eq!(verify(&app, &other_key, json!({})).await, "VALID");
     assert_eq!(verify(&app, "ks_live_madeup", json!({})).await, "MALFORMED");
-    let revoked = api(
-        &app,
-        Method::POST,
-        &format!("/api-keys/{id}/revoke"),
-        Auth::Bearer(&token),
-        None,
-    )
-    .await;
+    let revoked = app
+        .api(
+            Method::POST,
+            &format!("/api-keys/{id}/revoke"),
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.body);
     assert_eq!(verify(&app, &key, json!({})).await, "REVOKED");
 
@@ -125,6 +127,6 @@ async fn usage_refuses_bad_spans_and_other_accounts_keys() {
     assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
     let answer = usage(&app, &token, "/api-keys/key_nonexistent/usage").await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
-    let answer = api(&app, Method::GET, &path, Auth::None, None).await;
+    let answer = app.api(Method::GET, &path, Auth::None, None).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
 }

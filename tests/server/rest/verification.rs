@@ -18,8 +18,7 @@ async fn verification_answers_every_code_and_nothing_more() {
     )
     .await;
     let (revoked_id, revoked) = key_with(&app, &token, &["read"]).await;
-    api(
-        &app,
+    app.api(
         Method::POST,
         &format!("/api-keys/{revoked_id}/revoke"),
         Auth::Bearer(&token),
@@ -52,14 +51,9 @@ async fn verification_answers_every_code_and_nothing_more() {
         ),
     ];
     for (body, code) in cases {
-        let answer = api(
-            &app,
-            Method::POST,
-            "/keys/verify",
-            Auth::None,
-            Some(body.clone()),
-        )
-        .await;
+        let answer = app
+            .api(Method::POST, "/keys/verify", Auth::None, Some(body.clone()))
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "{body}");
         let data = &answer.body["data"];
         assert_eq!(data["code"], code, "{body}");
@@ -72,14 +66,14 @@ async fn verification_answers_every_code_and_nothing_more() {
             assert_eq!(data["account_id"], Value::Null);
         }
     }
-    let bad = api(
-        &app,
-        Method::POST,
-        "/keys/verify",
-        Auth::None,
-        Some(json!({ "key": read, "required_scope": "root" })),
-    )
-    .await;
+    let bad = app
+        .api(
+            Method::POST,
+            "/keys/verify",
+            Auth::None,
+            Some(json!({ "key": read, "required_scope": "root" })),
+        )
+        .await;
     assert_problem(&bad, StatusCode::BAD_REQUEST, "validation_failed");
 }
 
@@ -89,17 +83,17 @@ async fn key_use_is_recorded_in_batches_and_flushed_at_shutdown() {
     let token = user_token(&app).await;
     let (id, key) = key_with(&app, &token, &["read"]).await;
     for _ in 0..3 {
-        let answer = api(&app, Method::GET, "/me", Auth::Key(&key), None).await;
+        let answer = app.api(Method::GET, "/me", Auth::Key(&key), None).await;
         assert_eq!(answer.status, StatusCode::OK);
     }
-    let before = api(
-        &app,
-        Method::GET,
-        &format!("/api-keys/{id}"),
-        Auth::Bearer(&token),
-        None,
-    )
-    .await;
+    let before = app
+        .api(
+            Method::GET,
+            &format!("/api-keys/{id}"),
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
     assert_eq!(
         before.body["data"]["last_used_at"],
         Value::Null,
@@ -109,14 +103,14 @@ async fn key_use_is_recorded_in_batches_and_flushed_at_shutdown() {
     let dir = app.stop().await;
     let app = TestApp::spawn_in(dir, &[]).await;
     // The bearer token outlives the restart: the server's secret is kept.
-    let after = api(
-        &app,
-        Method::GET,
-        &format!("/api-keys/{id}"),
-        Auth::Bearer(&token),
-        None,
-    )
-    .await;
+    let after = app
+        .api(
+            Method::GET,
+            &format!("/api-keys/{id}"),
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
     assert!(
         after.body["data"]["last_used_at"].is_i64(),
         "{}",
@@ -136,8 +130,7 @@ async fn key_use_is_written_within_the_flush_interval() {
     let app = TestApp::spawn().await;
     let token = user_token(&app).await;
     let (id, key) = key_with(&app, &token, &["read"]).await;
-    api(
-        &app,
+    app.api(
         Method::POST,
         "/keys/verify",
         Auth::None,
@@ -146,28 +139,28 @@ async fn key_use_is_written_within_the_flush_interval() {
     .await;
     // Uses are written once a second (KEYSMITH_USAGE_FLUSH_SECONDS).
     eventually(Duration::from_secs(5), "the use is written", || async {
-        let after = api(
-            &app,
-            Method::GET,
-            &format!("/api-keys/{id}"),
-            Auth::Bearer(&token),
-            None,
-        )
-        .await;
+        let after = app
+            .api(
+                Method::GET,
+                &format!("/api-keys/{id}"),
+                Auth::Bearer(&token),
+                None,
+            )
+            .await;
         after.body["data"]["last_used_ip"] == "198.51.100.4"
     })
     .await;
 }
 
 async fn verify_code(app: &TestApp, key: &str, required_scope: Option<&str>) -> String {
-    let answer = api(
-        app,
-        Method::POST,
-        "/keys/verify",
-        Auth::None,
-        Some(json!({ "key": key, "required_scope": required_scope })),
-    )
-    .await;
+    let answer = app
+        .api(
+            Method::POST,
+            "/keys/verify",
+            Auth::None,
+            Some(json!({ "key": key, "required_scope": required_scope })),
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.body["data"]["code"].as_str().unwrap().to_owned()
 }
@@ -179,7 +172,7 @@ async fn change(
     path: &str,
     body: Option<Value>,
 ) -> Value {
-    let answer = api(app, method, path, Auth::Bearer(token), body).await;
+    let answer = app.api(method, path, Auth::Bearer(token), body).await;
     assert!(answer.status.is_success(), "{path}: {}", answer.body);
     answer.body
 }
@@ -239,7 +232,9 @@ async fn every_change_to_a_key_applies_to_the_very_next_verification() {
 
     change(&app, &token, Method::POST, &format!("{path}/revoke"), None).await;
     assert_eq!(verify_code(&app, &third, None).await, "REVOKED");
-    let answer = api(&app, Method::DELETE, &path, Auth::Bearer(&token), None).await;
+    let answer = app
+        .api(Method::DELETE, &path, Auth::Bearer(&token), None)
+        .await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT);
     assert_eq!(verify_code(&app, &third, None).await, "NOT_FOUND");
 }

@@ -1,5 +1,9 @@
-use reqwest::{header, redirect::Policy, Client, Method, Response, StatusCode};
-use serde_json::{json, Value};
+//! The real server as a test runs it: a process on a free port with its
+//! own database, a browser-like client, and waiting for things to happen.
+
+use super::database::{database_url, postgres_server};
+use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
+use serde_json::Value;
 use std::{
     path::Path,
     process::Stdio,
@@ -32,46 +36,6 @@ pub fn binary() -> &'static str {
 /// The master secret test servers on PostgreSQL share (and tests that
 /// forge tokens derive keys from).
 pub const TEST_SECRET: &str = "a-master-secret-of-at-least-32-characters";
-
-/// The PostgreSQL server the suite runs on, when `KEYSMITH_TEST_POSTGRES`
-/// names one (a superuser URL without a database); else SQLite files.
-pub fn postgres_server() -> Option<String> {
-    std::env::var("KEYSMITH_TEST_POSTGRES")
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-}
-
-/// The database of the test server that keeps its files in `dir`: a file
-/// there, or on PostgreSQL a database named after the folder (created on
-/// first use, so a restart in the same folder finds its data again).
-pub fn database_url(dir: &Path) -> String {
-    let Some(server) = postgres_server() else {
-        return format!("sqlite://{}/keysmith.db", dir.display());
-    };
-    let name: String = dir
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_lowercase();
-    let name = format!("ks_{name}");
-    let created = std::process::Command::new("psql")
-        .args([
-            &format!("{server}/postgres"),
-            "-qc",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output()
-        .expect("psql runs");
-    let stderr = String::from_utf8_lossy(&created.stderr);
-    assert!(
-        created.status.success() || stderr.contains("already exists"),
-        "{stderr}"
-    );
-    format!("{server}/{name}")
-}
 
 /// The environment every test server gets: its own database, any free port.
 pub fn base_env(dir: &Path) -> Vec<(String, String)> {
@@ -411,185 +375,9 @@ where
     }
 }
 
-// The REST API
-
-/// How a request authenticates.
-#[derive(Clone, Copy)]
-pub enum Auth<'a> {
-    None,
-    Bearer(&'a str),
-    Key(&'a str),
-}
-
-/// A REST answer: its status, headers and JSON body (or the text, as a
-/// JSON string, when it is not JSON).
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: header::HeaderMap,
-    pub body: Value,
-}
-
-pub async fn api(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    auth: Auth<'_>,
-    body: Option<Value>,
-) -> Answer {
-    let mut request = reqwest::Client::new().request(method, app.url(&format!("/api/v2{path}")));
-    request = match auth {
-        Auth::None => request,
-        Auth::Bearer(token) => request.bearer_auth(token),
-        Auth::Key(key) => request.header("X-API-Key", key),
-    };
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-pub fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    assert_eq!(
-        answer.headers[header::CONTENT_TYPE].to_str().unwrap(),
-        "application/problem+json"
-    );
-    assert_eq!(answer.body["code"], code, "{}", answer.body);
-    assert_eq!(answer.body["status"], status.as_u16());
-    for field in ["type", "title", "detail"] {
-        assert!(answer.body[field].is_string(), "{field} in {}", answer.body);
-    }
-}
-
-/// Signs up over the API and returns a bearer token.
-pub async fn user_token(app: &TestApp) -> String {
-    let email = unique_email();
-    let created = api(
-        app,
-        Method::POST,
-        "/auth/signup",
-        Auth::None,
-        Some(json!({ "email": email, "password": PASSWORD })),
-    )
-    .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let token = api(
-        app,
-        Method::POST,
-        "/auth/token",
-        Auth::None,
-        Some(json!({ "email": email, "password": PASSWORD })),
-    )
-    .await;
-    assert_eq!(token.status, StatusCode::OK, "{}", token.body);
-    assert_eq!(token.body["token_type"], "Bearer");
-    assert_eq!(token.body["expires_in"], 900);
-    token.body["access_token"].as_str().unwrap().to_owned()
-}
-
-pub async fn create_key(app: &TestApp, token: &str, body: Value) -> (String, String) {
-    let created = api(
-        app,
-        Method::POST,
-        "/api-keys",
-        Auth::Bearer(token),
-        Some(body),
-    )
-    .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let data = &created.body["data"];
-    (
-        data["id"].as_str().unwrap().to_owned(),
-        data["key"].as_str().unwrap().to_owned(),
-    )
-}
-
-pub async fn key_with(app: &TestApp, token: &str, scopes: &[&str]) -> (String, String) {
-    create_key(
-        app,
-        token,
-        json!({ "name": format!("{scopes:?}"), "scopes": scopes }),
-    )
-    .await
-}
-
 pub fn now_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// Moves a key's expiry into the past, in the real database.
-pub async fn expire(app: &TestApp, id: &str) {
-    run_sql(
-        &app.database_url(),
-        &format!("UPDATE api_keys SET expires_at = 1 WHERE id = '{id}'"),
-    )
-    .await;
-}
-
-/// Runs one statement, the same on both databases (portable columns).
-pub async fn run_sql(url: &str, sql: &str) {
-    if url.starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        sqlx::query(sql).execute(&pool).await.unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        sqlx::query(sql).execute(&pool).await.unwrap();
-        pool.close().await;
-    }
-}
-
-/// One whole number a query (the same on both backends) answers.
-pub async fn query_number(url: &str, query: &str) -> i64 {
-    if url.starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        let n = sqlx::query_scalar(query).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
-    } else {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        let n = sqlx::query_scalar(query).fetch_one(&pool).await.unwrap();
-        pool.close().await;
-        n
-    }
-}
-
-/// Creates a key with an `Idempotency-Key`.
-pub async fn create_idempotently(
-    app: &TestApp,
-    token: &str,
-    idempotency_key: &str,
-    body: &Value,
-) -> reqwest::Response {
-    post_idempotently(app, token, "/api-keys", idempotency_key, body).await
-}
-
-/// A POST with an `Idempotency-Key` as `token`'s holder.
-pub async fn post_idempotently(
-    app: &TestApp,
-    token: &str,
-    path: &str,
-    idempotency_key: &str,
-    body: &Value,
-) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(app.url(&format!("/api/v2{path}")))
-        .bearer_auth(token)
-        .header("Idempotency-Key", idempotency_key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
 }
