@@ -103,6 +103,13 @@ pub fn SubmitButton(
     }
 }
 
+/// Why a page's data could not be loaded, announced: the one way every page
+/// shows it.
+#[component]
+pub fn LoadError(error: crate::error::AppError) -> impl IntoView {
+    view! { <p class="form-alert" role="alert">{error.to_string()}</p> }
+}
+
 /// A message about the whole form (not one field), announced when it appears.
 #[component]
 pub fn FormAlert(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {

@@ -2,7 +2,7 @@
 //! to its OpenAPI document, with examples built from this server's address.
 
 use crate::{
-    app::layout::UserResource,
+    app::{components::LoadError, layout::UserResource},
     keys::{model::ApiAccess, rpc::api_overview, Scope},
 };
 use leptos::prelude::*;
@@ -23,7 +23,7 @@ pub fn ApiPage() -> impl IntoView {
                 let email = user.await.map(|u| u.email).unwrap_or_else(|_| "you@example.com".into());
                 match overview.await {
                     Ok(overview) => view! { <ApiGuide overview email /> }.into_any(),
-                    Err(error) => view! { <p class="form-alert" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <LoadError error /> }.into_any(),
                 }
             })}
         </Suspense>

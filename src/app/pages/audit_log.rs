@@ -3,7 +3,11 @@
 //! bookmarked).
 
 use crate::{
-    app::{components::Pager, format, layout::UserResource},
+    app::{
+        components::{LoadError, Pager},
+        format,
+        layout::UserResource,
+    },
     audit::{rpc::list_audit_events, AuditEventView, AuditQuery, AuditView},
     keys::{model::KeyQuery, rpc::list_api_keys},
 };
@@ -110,7 +114,7 @@ pub fn AuditLogPage() -> impl IntoView {
                             <Pager label="Pages of events" cursors next />
                         }.into_any()
                     }
-                    Err(error) => view! { <p class="form-alert" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <LoadError error /> }.into_any(),
                 }
             })}
         </Transition>

@@ -1,7 +1,7 @@
 //! The pages a visitor sees before signing in.
 
 use crate::{
-    app::components::{BrandMark, FormAlert, FormErrors, SubmitButton, TextField},
+    app::components::{BrandMark, FormAlert, FormErrors, LoadError, SubmitButton, TextField},
     auth::rpc::{auth_options, SignIn, SignUp},
 };
 use leptos::prelude::*;
@@ -76,7 +76,7 @@ pub fn SignupPage() -> impl IntoView {
                                     "Sign-up is disabled on this server. Ask its administrator for an account."
                                 </p>
                             }.into_any(),
-                            Err(error) => view! { <FormAlert message=Some(error.to_string()) /> }.into_any(),
+                            Err(error) => view! { <LoadError error /> }.into_any(),
                         }
                     })}
                 </Suspense>

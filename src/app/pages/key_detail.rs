@@ -2,7 +2,7 @@
 //! status, 30 days of verifications as a chart, and its audit events.
 
 use crate::{
-    app::{chart::UsageChart, format},
+    app::{chart::UsageChart, components::LoadError, format},
     audit::{rpc::list_audit_events, AuditQuery},
     keys::{
         model::{ApiKeyView, KeyStatus},
@@ -46,7 +46,7 @@ pub fn KeyDetailPage() -> impl IntoView {
                     Err(error) => view! {
                         <Title text="Key not found" />
                         <header class="page-header"><h1>"Key not found"</h1></header>
-                        <p class="form-alert" role="alert">{error.to_string()}</p>
+                        <LoadError error />
                     }.into_any(),
                 }
             })}

@@ -4,7 +4,7 @@
 
 use crate::{
     app::{
-        components::{FormAlert, FormErrors, SubmitButton},
+        components::{FormAlert, FormErrors, LoadError, SubmitButton},
         dialog::{close_on_success, ConfirmDialog, DialogHooks, Modal},
         format,
         layout::UserResource,
@@ -66,7 +66,7 @@ pub fn MembersPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match team.await {
                         Ok(team) => view! { <TeamView team open /> }.into_any(),
-                        Err(error) => view! { <p class="form-alert" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <LoadError error /> }.into_any(),
                     }
                 })}
             </Transition>

@@ -1,5 +1,5 @@
 use crate::{
-    app::{chart::UsageChart, format, layout::UserResource},
+    app::{chart::UsageChart, components::LoadError, format, layout::UserResource},
     keys::{
         model::{AccountActivity, ApiKeyView, KeyTotal},
         rpc::{key_counts, overview_activity},
@@ -36,7 +36,7 @@ pub fn OverviewPage() -> impl IntoView {
                                 <Stat label="Requests today (UTC)" value=counts.requests_today />
                             </dl>
                         }.into_any(),
-                        Err(error) => view! { <p class="form-alert" role="alert">{error.to_string()}</p> }.into_any(),
+                        Err(error) => view! { <LoadError error /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -45,7 +45,7 @@ pub fn OverviewPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match activity.await {
                     Ok(activity) => view! { <Activity activity /> }.into_any(),
-                    Err(error) => view! { <p class="form-alert" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <LoadError error /> }.into_any(),
                 }
             })}
         </Suspense>

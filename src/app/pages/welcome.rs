@@ -4,7 +4,7 @@
 
 use crate::{
     app::{
-        components::{BrandMark, FormAlert, FormErrors, SubmitButton},
+        components::{BrandMark, FormAlert, FormErrors, LoadError, SubmitButton},
         format,
     },
     auth::rpc::{CreateOwnAccount, SignOut},
@@ -29,7 +29,7 @@ pub fn WelcomePage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match waiting.await {
                             Ok(waiting) => view! { <Waiting waiting /> }.into_any(),
-                            Err(error) => view! { <FormAlert message=Some(error.to_string()) /> }.into_any(),
+                            Err(error) => view! { <LoadError error /> }.into_any(),
                         }
                     })}
                 </Suspense>

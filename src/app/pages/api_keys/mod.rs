@@ -5,7 +5,12 @@ mod dialogs;
 mod form;
 
 use crate::{
-    app::{components::Pager, dialog::DialogHooks, format, layout::UserResource},
+    app::{
+        components::{LoadError, Pager},
+        dialog::DialogHooks,
+        format,
+        layout::UserResource,
+    },
     auth::{role::Role, summary::UserSummary},
     keys::{
         model::{ApiKeyView, KeyPage, KeyQuery, KeyStatus},
@@ -106,7 +111,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                         view! { <EmptyState open allowed /> }.into_any()
                     }
                     Ok(page) => view! { <KeyTable page open cursors allowed /> }.into_any(),
-                    Err(error) => view! { <p class="form-alert" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <LoadError error /> }.into_any(),
                 }
             })}
         </Transition>
