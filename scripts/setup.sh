@@ -76,8 +76,10 @@ if [ "${1:-}" = "test" ]; then
     python3 -m venv tools/venv
     tools/venv/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-test.txt
   fi
-  if [ ! -d end2end/node_modules/@playwright/test ]; then
-    say "Installing Playwright (the library only: it uses the Chromium above)"
+  # Again whenever the lock file changed since (a new test library).
+  if [ ! -f end2end/node_modules/.package-lock.json ] ||
+    [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+    say "Installing Playwright (the library only: it uses the Chromium above) and axe-core"
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix end2end --no-audit --no-fund
   fi
 fi

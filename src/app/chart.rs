@@ -3,7 +3,7 @@
 //! sentence that says what it shows, and the numbers as a table; hovering
 //! a day's bar shows that day's numbers (the bar's own `<title>`).
 
-use crate::keys::model::DailyUsage;
+use crate::{app::components::TableFrame, keys::model::DailyUsage};
 use leptos::prelude::*;
 
 const WIDTH: f64 = 600.0;
@@ -77,7 +77,7 @@ pub fn UsageChart(
 #[component]
 fn UsageTable(days: Vec<DailyUsage>, title: String) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <TableFrame label=title.clone()>
             <table class="usage">
                 <caption class="visually-hidden">{title}</caption>
                 <thead>
@@ -107,7 +107,7 @@ fn UsageTable(days: Vec<DailyUsage>, title: String) -> impl IntoView {
                         .collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableFrame>
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::{
     app::{
-        components::{LoadError, Pager},
+        components::{LoadError, Pager, TableFrame},
         format,
         layout::UserResource,
     },
@@ -95,7 +95,7 @@ pub fn AuditLogPage() -> impl IntoView {
                     Ok(page) => {
                         let next = page.next_cursor.clone();
                         view! {
-                            <div class="table-wrap">
+                            <TableFrame label="Audit events, newest first".to_owned()>
                                 <table class="audit">
                                     <caption class="visually-hidden">"Audit events, newest first"</caption>
                                     <thead>
@@ -110,7 +110,7 @@ pub fn AuditLogPage() -> impl IntoView {
                                     </thead>
                                     <tbody>{page.events.into_iter().map(event_row).collect_view()}</tbody>
                                 </table>
-                            </div>
+                            </TableFrame>
                             <Pager label="Pages of events" cursors next />
                         }.into_any()
                     }

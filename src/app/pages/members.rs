@@ -4,7 +4,7 @@
 
 use crate::{
     app::{
-        components::{FormAlert, FormErrors, LoadError, SubmitButton},
+        components::{FormAlert, FormErrors, LoadError, SubmitButton, TableFrame},
         dialog::{close_on_success, ConfirmDialog, DialogHooks, Modal},
         format,
         layout::UserResource,
@@ -128,7 +128,7 @@ fn TeamView(team: Team, open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
     view! {
         <section class="page-section" aria-labelledby="members-title">
             <h2 id="members-title">"Members"</h2>
-            <div class="table-wrap">
+            <TableFrame label="Members, in the order they joined".to_owned()>
                 <table class="members">
                     <caption class="visually-hidden">"Members, in the order they joined"</caption>
                     <thead>
@@ -142,7 +142,7 @@ fn TeamView(team: Team, open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
                     </thead>
                     <tbody>{rows}</tbody>
                 </table>
-            </div>
+            </TableFrame>
         </section>
         <section class="page-section" aria-labelledby="invitations-title">
             <h2 id="invitations-title">"Pending invitations"</h2>
@@ -150,7 +150,7 @@ fn TeamView(team: Team, open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
                 view! { <p class="muted">"No pending invitations."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap">
+                    <TableFrame label="Pending invitations, newest first".to_owned()>
                         <table class="invitations">
                             <caption class="visually-hidden">"Pending invitations, newest first"</caption>
                             <thead>
@@ -184,7 +184,7 @@ fn TeamView(team: Team, open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    </div>
+                    </TableFrame>
                 }.into_any()
             }}
         </section>

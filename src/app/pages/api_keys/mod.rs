@@ -6,7 +6,7 @@ mod form;
 
 use crate::{
     app::{
-        components::{LoadError, Pager},
+        components::{LoadError, Pager, TableFrame},
         dialog::DialogHooks,
         format,
         layout::UserResource,
@@ -179,7 +179,7 @@ fn KeyTable(
     let next = page.next_cursor.clone();
     let empty = page.keys.is_empty();
     view! {
-        <div class="table-wrap">
+        <TableFrame label="API keys, newest first".to_owned()>
             <table class="keys">
                 <caption class="visually-hidden">"API keys, newest first"</caption>
                 <thead>
@@ -198,7 +198,7 @@ fn KeyTable(
                     {page.keys.into_iter().map(|key| view! { <KeyRow key open allowed=allowed.clone() /> }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </TableFrame>
         {empty.then(|| view! { <p class="muted">"No keys match."</p> })}
         <Pager label="Pages of keys" cursors next />
     }

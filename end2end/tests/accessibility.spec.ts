@@ -1,0 +1,81 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, test, type Page } from "@playwright/test";
+import { hydrated, invite, signUp, uniqueEmail } from "./helpers";
+
+/** Fails naming every serious or critical WCAG 2.1 A/AA violation on the page. */
+async function noSeriousViolations(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page })
+    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"])
+    .analyze();
+  const serious = results.violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+  expect(serious, what).toEqual([]);
+}
+
+async function open(page: Page, link: string): Promise<void> {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link, exact: true }).click();
+  await hydrated(page);
+}
+
+test("no page or dialog has a serious or critical accessibility violation", async ({ page, browser }) => {
+  const visitor = await (await browser.newContext()).newPage();
+  for (const path of ["/login", "/signup"]) {
+    await visitor.goto(path);
+    await hydrated(visitor);
+    await noSeriousViolations(visitor, path);
+  }
+
+  await signUp(page, uniqueEmail());
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await hydrated(page);
+  await noSeriousViolations(page, "overview");
+
+  await open(page, "API Keys");
+  await noSeriousViolations(page, "API keys, empty");
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const create = page.getByRole("dialog", { name: "Create API key" });
+  await expect(create).toBeVisible();
+  await noSeriousViolations(page, "create dialog");
+  await create.getByLabel("Name").fill("Audited");
+  await create.getByRole("button", { name: "Create" }).click();
+  const created = page.getByRole("dialog", { name: "API key created" });
+  await expect(created).toBeVisible();
+  await noSeriousViolations(page, "the new key's dialog");
+  await created.getByRole("button", { name: "Done" }).click();
+  await created.getByRole("button", { name: "Yes, close" }).click();
+  await expect(created).toBeHidden();
+  await noSeriousViolations(page, "API keys");
+  await page.getByRole("row", { name: /Audited/ }).getByRole("link", { name: "Audited" }).click();
+  await expect(page.getByRole("heading", { name: "Audited", level: 1 })).toBeVisible();
+  await hydrated(page);
+  await noSeriousViolations(page, "the key's page");
+
+  await open(page, "Members");
+  await noSeriousViolations(page, "members");
+  const link = await invite(page, uniqueEmail(), "developer");
+  await noSeriousViolations(page, "members with an invitation");
+  await page.getByRole("button", { name: "Invite member" }).click();
+  await expect(page.getByRole("dialog", { name: "Invite member" })).toBeVisible();
+  await noSeriousViolations(page, "invite dialog");
+  await page.keyboard.press("Escape");
+
+  await open(page, "Audit log");
+  await noSeriousViolations(page, "audit log");
+  await open(page, "API");
+  await noSeriousViolations(page, "API");
+  await open(page, "Account");
+  await noSeriousViolations(page, "account");
+
+  // On a phone the tables scroll sideways: each scrolling region must be
+  // reachable by keyboard.
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const name of ["API Keys", "Members", "Audit log"]) {
+    await open(page, name);
+    await noSeriousViolations(page, `${name} on a phone`);
+  }
+
+  await visitor.goto(link);
+  await hydrated(visitor);
+  await noSeriousViolations(visitor, "invitation page");
+});
