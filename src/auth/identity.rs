@@ -3,7 +3,14 @@
 //! together as the actor every audit event records.
 
 use super::role::Role;
-use crate::{audit::AuditAction, shared::clock, storage::NewAuditEvent};
+use crate::{
+    audit::AuditAction,
+    shared::{
+        clock,
+        ids::{AccountId, KeyId, UserId},
+    },
+    storage::NewAuditEvent,
+};
 use axum::{extract::FromRequestParts, http::request::Parts};
 use serde::{Deserialize, Serialize};
 use std::{convert::Infallible, net::IpAddr};
@@ -12,8 +19,8 @@ use std::{convert::Infallible, net::IpAddr};
 /// request, the account they act in and their role there, as it is now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthenticatedUser {
-    pub user_id: String,
-    pub account_id: String,
+    pub user_id: UserId,
+    pub account_id: AccountId,
     pub role: Role,
 }
 
@@ -21,8 +28,8 @@ pub struct AuthenticatedUser {
 /// user and the account they act in.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: String,
-    pub account_id: String,
+    pub user_id: UserId,
+    pub account_id: AccountId,
 }
 
 /// What a credential records when issued, so that it ends when either moves
@@ -56,7 +63,7 @@ impl Membership {
 /// with ends the session when it moves on, as for members.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccountlessUser {
-    pub user_id: String,
+    pub user_id: UserId,
     pub token_generation: i64,
 }
 
@@ -120,7 +127,7 @@ impl Actor {
     pub fn event<'a>(
         &'a self,
         action: AuditAction,
-        key: Option<(&'a str, &'a str)>,
+        key: Option<(&'a KeyId, &'a str)>,
     ) -> NewAuditEvent<'a> {
         self.event_in(&self.user.account_id, action, key)
     }
@@ -144,9 +151,9 @@ impl Actor {
     /// acts in (joining another account).
     pub fn event_in<'a>(
         &'a self,
-        account_id: &'a str,
+        account_id: &'a AccountId,
         action: AuditAction,
-        key: Option<(&'a str, &'a str)>,
+        key: Option<(&'a KeyId, &'a str)>,
     ) -> NewAuditEvent<'a> {
         NewAuditEvent {
             id: clock::new_id("evt"),

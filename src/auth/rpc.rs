@@ -17,7 +17,7 @@ use crate::{
             WITHOUT_ACCOUNT_PATH,
         },
     },
-    shared::context::provided,
+    shared::{context::provided, ids::AccountId},
 };
 
 /// What the sign-in and sign-up pages need to know about the server.
@@ -125,7 +125,7 @@ pub async fn change_password(
         .await?;
     // Every session ended with the old password; this one carries on.
     let member = accounts
-        .membership(&actor.user.user_id, &actor.user.account_id)
+        .membership(&actor.user.account_id, &actor.user.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
     session::sign_in(&this_session().await?, &member).await
@@ -141,12 +141,14 @@ pub async fn current_user() -> Result<UserSummary, AppError> {
 /// dashboard.
 #[server(prefix = "/rpc", endpoint = "switch_account")]
 pub async fn switch_account(account_id: String) -> Result<(), AppError> {
+    let not_a_member = || AppError::Forbidden("You are not a member of this account.".into());
+    let account_id = AccountId::parse(&account_id).map_err(|_| not_a_member())?;
     let accounts = provided::<Accounts>()?;
     let user = signed_in().await?;
     let member = accounts
-        .membership(&user.user_id, account_id.trim())
+        .membership(&account_id, &user.user_id)
         .await?
-        .ok_or_else(|| AppError::Forbidden("You are not a member of this account.".into()))?;
+        .ok_or_else(not_a_member)?;
     session::enter_account(&this_session().await?, &member).await?;
     leptos_axum::redirect(DEFAULT_RETURN_PATH);
     Ok(())

@@ -18,7 +18,10 @@ use super::{
 use crate::{
     audit::AuditAction,
     error::AppError,
-    shared::clock,
+    shared::{
+        clock,
+        ids::{AccountId, UserId},
+    },
     storage::{Db, NewAccount, NewOwner, NewUser, OwnerCreated, UserRecord},
 };
 use std::sync::Arc;
@@ -108,7 +111,7 @@ impl Accounts {
         &self,
         email: &str,
         password: String,
-        account_id: Option<&str>,
+        account_id: Option<&AccountId>,
         client: &ClientInfo,
     ) -> Result<SignedIn, AppError> {
         let user = self.check_password(email, password, client).await?;
@@ -164,7 +167,7 @@ impl Accounts {
     /// they belong to (against an unknown email, in none).
     async fn record_failed_sign_in(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         let Some(first) = self.0.db.accounts_of(user_id).await?.into_iter().next() else {
@@ -172,7 +175,7 @@ impl Accounts {
         };
         let actor = Actor {
             user: AuthenticatedUser {
-                user_id: user_id.to_owned(),
+                user_id: user_id.clone(),
                 account_id: first.account_id,
                 role: Role::Viewer,
             },
@@ -185,17 +188,17 @@ impl Accounts {
     /// first the user joined (`None` when they belong to no account).
     async fn entry_membership(
         &self,
-        user_id: &str,
-        account_id: Option<&str>,
+        user_id: &UserId,
+        account_id: Option<&AccountId>,
     ) -> Result<Option<Membership>, AppError> {
         let account_id = match account_id {
-            Some(account_id) => account_id.to_owned(),
+            Some(account_id) => account_id.clone(),
             None => match self.0.db.accounts_of(user_id).await?.into_iter().next() {
                 Some(first) => first.account_id,
                 None => return Ok(None),
             },
         };
-        let member = self.membership(user_id, &account_id).await?;
+        let member = self.membership(&account_id, user_id).await?;
         member
             .map(Some)
             .ok_or_else(|| AppError::Forbidden("You are not a member of this account.".into()))
@@ -221,7 +224,7 @@ impl Accounts {
         let actor = Actor {
             user: AuthenticatedUser {
                 user_id: user.user_id.clone(),
-                account_id: clock::new_id("acc"),
+                account_id: AccountId::new(),
                 role: Role::Owner,
             },
             client: client.clone(),
@@ -245,7 +248,7 @@ impl Accounts {
             ));
         }
         tracing::info!(user_id = %user.user_id, account_id = %account.id, "account created");
-        self.membership(&user.user_id, account.id)
+        self.membership(account.id, &user.user_id)
             .await?
             .ok_or(AppError::Internal)
     }
@@ -254,16 +257,16 @@ impl Accounts {
     /// would record it, if they are a member.
     pub async fn membership(
         &self,
-        user_id: &str,
-        account_id: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
     ) -> Result<Option<Membership>, AppError> {
-        let Some(check) = self.0.db.member_check(user_id, account_id).await? else {
+        let Some(check) = self.0.db.member_check(account_id, user_id).await? else {
             return Ok(None);
         };
         Ok(Some(Membership {
             user: AuthenticatedUser {
-                user_id: user_id.to_owned(),
-                account_id: account_id.to_owned(),
+                user_id: user_id.clone(),
+                account_id: account_id.clone(),
                 role: check.role,
             },
             generations: Generations {
@@ -284,7 +287,7 @@ impl Accounts {
         generations: Generations,
     ) -> Result<Option<AuthenticatedUser>, AppError> {
         let member = self
-            .membership(&principal.user_id, &principal.account_id)
+            .membership(&principal.account_id, &principal.user_id)
             .await?;
         Ok(member
             .filter(|member| member.generations == generations)
@@ -315,21 +318,21 @@ impl Accounts {
             .into_iter()
             .map(|a| AccountChoice {
                 role: a.role,
-                id: a.account_id,
+                id: a.account_id.into(),
                 name: a.account_name,
             })
             .collect();
         Ok(UserSummary {
-            user_id: user.user_id.clone(),
+            user_id: user.user_id.to_string(),
             email,
-            account_id: user.account_id.clone(),
+            account_id: user.account_id.to_string(),
             role: user.role,
             accounts,
         })
     }
 
     /// The user's email, or `Unauthenticated` if the user is gone.
-    pub async fn email_of(&self, user_id: &str) -> Result<String, AppError> {
+    pub async fn email_of(&self, user_id: &UserId) -> Result<String, AppError> {
         let record = self.0.db.user_by_id(user_id).await?;
         record.map(|u| u.email).ok_or(AppError::Unauthenticated)
     }
@@ -447,8 +450,8 @@ async fn insert_owner(
 ) -> Result<Membership, AppError> {
     let actor = Actor {
         user: AuthenticatedUser {
-            user_id: clock::new_id("usr"),
-            account_id: clock::new_id("acc"),
+            user_id: UserId::new(),
+            account_id: AccountId::new(),
             role: Role::Owner,
         },
         client: client.clone(),

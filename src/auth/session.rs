@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    shared::{clock, context::provided},
+    shared::{clock, context::provided, ids::UserId},
 };
 use axum::{
     extract::{Request, State},
@@ -59,7 +59,7 @@ pub enum SessionUser {
 }
 
 impl SessionUser {
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         match self {
             SessionUser::Member(user) => &user.user_id,
             SessionUser::WithoutAccount(user) => &user.user_id,

@@ -2,7 +2,10 @@
 //! the account and the user's token generation when issued.
 
 use super::identity::{Generations, Membership, Principal};
-use crate::error::AppError;
+use crate::{
+    error::AppError,
+    shared::ids::{AccountId, UserId},
+};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::{sync::Arc, time::Duration};
@@ -24,8 +27,8 @@ struct SigningKeys {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    sub: String,
-    acc: String,
+    sub: UserId,
+    acc: AccountId,
     /// The user's token generation when issued: a token of an older one
     /// is no longer current.
     gen: i64,
@@ -107,7 +110,10 @@ impl TokenSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::{identity::AuthenticatedUser, role::Role};
+    use crate::{
+        auth::{identity::AuthenticatedUser, role::Role},
+        shared::ids::{AccountId, UserId},
+    };
 
     fn signer() -> TokenSigner {
         TokenSigner::new(&[7u8; 32], Duration::from_secs(900))
@@ -116,8 +122,8 @@ mod tests {
     fn member(user: i64, membership: i64) -> Membership {
         Membership {
             user: AuthenticatedUser {
-                user_id: "usr_1".into(),
-                account_id: "acc_1".into(),
+                user_id: UserId::parse("usr_1").unwrap(),
+                account_id: AccountId::parse("acc_1").unwrap(),
                 role: Role::Developer,
             },
             generations: Generations { user, membership },

@@ -15,7 +15,10 @@
 
 use crate::{
     error::AppError,
-    shared::clock,
+    shared::{
+        clock,
+        ids::{AccountId, UserId},
+    },
     storage::{Claim, Db, IdempotencyClaim},
 };
 use aes_gcm::{
@@ -44,9 +47,9 @@ pub struct IdempotentAnswers {
 
 /// Where a record lives, whose it is and what request it answers.
 pub struct Scope {
-    account_id: String,
-    /// The member (user id) whose credential made the request.
-    holder: String,
+    account_id: AccountId,
+    /// The member whose credential made the request.
+    holder: UserId,
     key_digest: String,
     request_hash: String,
 }
@@ -75,15 +78,15 @@ impl IdempotentAnswers {
     /// this member.
     pub fn scope(
         &self,
-        account_id: &str,
-        holder: &str,
+        account_id: &AccountId,
+        holder: &UserId,
         idempotency_key: &str,
         request_hash: String,
     ) -> Scope {
         Scope {
             key_digest: stored_digest(&self.digest_key, account_id, holder, idempotency_key),
-            account_id: account_id.to_owned(),
-            holder: holder.to_owned(),
+            account_id: account_id.clone(),
+            holder: holder.clone(),
             request_hash,
         }
     }
@@ -183,13 +186,13 @@ pub async fn sweep_every(db: Db, period: Duration) {
 /// the account and the holder: what is stored instead of the key.
 fn stored_digest(
     server_key: &[u8; 32],
-    account_id: &str,
-    holder: &str,
+    account_id: &AccountId,
+    holder: &UserId,
     idempotency_key: &str,
 ) -> String {
     let mut mac =
         <Hmac<Sha256> as Mac>::new_from_slice(server_key).expect("HMAC takes a key of any length");
-    for part in [account_id, holder, idempotency_key] {
+    for part in [account_id.as_str(), holder.as_str(), idempotency_key] {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part.as_bytes());
     }
@@ -249,10 +252,18 @@ mod tests {
     use super::*;
     use sha2::Digest;
 
+    fn account(n: u8) -> AccountId {
+        AccountId::parse(&format!("acc_{n}")).unwrap()
+    }
+
+    fn user(n: u8) -> UserId {
+        UserId::parse(&format!("usr_{n}")).unwrap()
+    }
+
     fn scope() -> Scope {
         Scope {
-            account_id: "acc_1".into(),
-            holder: "usr_1".into(),
+            account_id: account(1),
+            holder: user(1),
             key_digest: "d".into(),
             request_hash: "h".into(),
         }
@@ -273,12 +284,12 @@ mod tests {
         );
         assert!(open("retry-2", &scope(), &sealed).is_err());
         let other = Scope {
-            account_id: "acc_2".into(),
+            account_id: account(2),
             ..scope()
         };
         assert!(open("retry-1", &other, &sealed).is_err());
         let other_member = Scope {
-            holder: "usr_2".into(),
+            holder: user(2),
             ..scope()
         };
         assert!(open("retry-1", &other_member, &sealed).is_err());
@@ -286,11 +297,23 @@ mod tests {
 
     #[test]
     fn stored_digests_need_the_server_key_and_differ_per_account_and_member() {
-        let digest = stored_digest(&[7; 32], "acc_1", "usr_1", "retry-1");
+        let digest = stored_digest(&[7; 32], &account(1), &user(1), "retry-1");
         assert_ne!(digest, hex::encode(Sha256::digest(b"retry-1")));
-        assert_ne!(digest, stored_digest(&[8; 32], "acc_1", "usr_1", "retry-1"));
-        assert_ne!(digest, stored_digest(&[7; 32], "acc_2", "usr_1", "retry-1"));
-        assert_ne!(digest, stored_digest(&[7; 32], "acc_1", "usr_2", "retry-1"));
-        assert_eq!(digest, stored_digest(&[7; 32], "acc_1", "usr_1", "retry-1"));
+        assert_ne!(
+            digest,
+            stored_digest(&[8; 32], &account(1), &user(1), "retry-1")
+        );
+        assert_ne!(
+            digest,
+            stored_digest(&[7; 32], &account(2), &user(1), "retry-1")
+        );
+        assert_ne!(
+            digest,
+            stored_digest(&[7; 32], &account(1), &user(2), "retry-1")
+        );
+        assert_eq!(
+            digest,
+            stored_digest(&[7; 32], &account(1), &user(1), "retry-1")
+        );
     }
 }

@@ -1,7 +1,10 @@
 //! A key as verification sees it, and the verdict on one presented use.
 
 use super::{model::KeyStatus, IpAllowlist, Scope, Scopes};
-use crate::storage::KeyCredential;
+use crate::{
+    shared::ids::{AccountId, KeyId},
+    storage::KeyCredential,
+};
 use std::{net::IpAddr, sync::Arc};
 
 /// The outcome of checking a presented key.
@@ -51,8 +54,8 @@ impl Verification {
 /// What a valid key may do, for the service that accepted it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedKey {
-    pub key_id: String,
-    pub account_id: String,
+    pub key_id: KeyId,
+    pub account_id: AccountId,
     pub name: String,
     pub scopes: Scopes,
     pub expires_at: Option<i64>,
@@ -73,7 +76,7 @@ pub struct Credential {
 
 impl Credential {
     /// The key's id, for counting its use.
-    pub fn key_id(&self) -> &str {
+    pub fn key_id(&self) -> &KeyId {
         &self.key.key_id
     }
 
@@ -134,8 +137,8 @@ pub(super) mod tests {
 
     pub(in crate::keys) fn credential() -> Credential {
         stored(KeyCredential {
-            id: "key_1".into(),
-            account_id: "acc_1".into(),
+            id: "key_1".parse().unwrap(),
+            account_id: "acc_1".parse().unwrap(),
             name: "CI".into(),
             scopes: "read".into(),
             ip_allowlist: "10.0.0.0/8".into(),
@@ -207,7 +210,7 @@ pub(super) mod tests {
             panic!("both uses are valid");
         };
         assert!(Arc::ptr_eq(&first, &second));
-        assert_eq!(first.key_id, "key_1");
+        assert_eq!(first.key_id.as_str(), "key_1");
         assert_eq!(first.scopes.iter().collect::<Vec<_>>(), [Scope::Read]);
     }
 }

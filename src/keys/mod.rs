@@ -14,8 +14,6 @@ pub mod credential;
 #[cfg(feature = "ssr")]
 pub mod fanout;
 #[cfg(feature = "ssr")]
-pub mod id;
-#[cfg(feature = "ssr")]
 pub mod ip_allowlist;
 #[cfg(feature = "ssr")]
 pub mod secret;
@@ -26,8 +24,6 @@ pub mod usage;
 #[cfg(feature = "ssr")]
 pub mod verifier;
 
-#[cfg(feature = "ssr")]
-pub use id::KeyId;
 #[cfg(feature = "ssr")]
 pub use ip_allowlist::IpAllowlist;
 pub use name::KeyName;

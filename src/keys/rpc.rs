@@ -12,11 +12,11 @@ use leptos::{prelude::*, server_fn::codec::Json};
 #[cfg(feature = "ssr")]
 use crate::{
     auth::session::{signed_in, signed_in_actor},
-    keys::{service::Keys, KeyId},
     shared::{
         context::provided,
         site::{origin_of_this_request, API_BASE_PATH},
     },
+    {keys::service::Keys, shared::ids::KeyId},
 };
 
 #[server(prefix = "/rpc", endpoint = "key_counts")]

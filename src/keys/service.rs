@@ -11,7 +11,7 @@ use super::{
     secret::{self, KeyFormat, StoredSecret},
     usage::{self, UsageDays, UsageTracker},
     verifier::KeyVerifier,
-    IpAllowlist, KeyId, KeyName, Scope, Scopes,
+    IpAllowlist, KeyName, Scope, Scopes,
 };
 use crate::{
     audit::AuditAction,
@@ -22,6 +22,7 @@ use crate::{
     error::AppError,
     shared::{
         clock::{self, DAY_MS},
+        ids::KeyId,
         pagination,
     },
     storage::{Db, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
@@ -143,7 +144,7 @@ impl Keys {
         actor.user.role.require(Role::CHANGE_KEYS)?;
         let draft = validate_draft(draft)?;
         let (secret, stored) = self.0.format.generate();
-        let id = clock::new_id("key");
+        let id = KeyId::new();
         let event = actor.event(AuditAction::KeyCreated, Some((&id, draft.name.as_str())));
         let now_ms = event.occurred_at;
         self.0
@@ -207,7 +208,7 @@ impl Keys {
                 now_ms,
             })
             .await?;
-        let (rows, next_cursor) = pagination::into_page(rows, limit, |r| &r.id);
+        let (rows, next_cursor) = pagination::into_page(rows, limit, |r| r.id.as_str());
         Ok(KeyPage {
             keys: rows.into_iter().map(|r| view(r, now_ms)).collect(),
             next_cursor,
@@ -215,7 +216,7 @@ impl Keys {
     }
 
     pub async fn get(&self, user: &AuthenticatedUser, id: &KeyId) -> Result<ApiKeyView, AppError> {
-        self.view_of(user, id.as_str()).await
+        self.view_of(user, id).await
     }
 
     /// The key's verifications per day, oldest first, every day of the
@@ -226,7 +227,7 @@ impl Keys {
         id: &KeyId,
         days: UsageDays,
     ) -> Result<Vec<DailyUsage>, AppError> {
-        self.find(user, id.as_str()).await?;
+        self.find(user, id).await?;
         self.days_of_use(user, id, days).await
     }
 
@@ -237,7 +238,7 @@ impl Keys {
         user: &AuthenticatedUser,
         id: &KeyId,
     ) -> Result<KeyDetail, AppError> {
-        let key = self.view_of(user, id.as_str()).await?;
+        let key = self.view_of(user, id).await?;
         let usage = self.days_of_use(user, id, UsageDays::parse(None)?).await?;
         Ok(KeyDetail { key, usage })
     }
@@ -253,12 +254,12 @@ impl Keys {
         let stored = self
             .0
             .db
-            .key_usage(&user.account_id, id.as_str(), first, last)
+            .key_usage(&user.account_id, id, first, last)
             .await?;
         Ok(usage::every_day(first, last, &stored))
     }
 
-    async fn view_of(&self, user: &AuthenticatedUser, id: &str) -> Result<ApiKeyView, AppError> {
+    async fn view_of(&self, user: &AuthenticatedUser, id: &KeyId) -> Result<ApiKeyView, AppError> {
         let record = self.find(user, id).await?;
         Ok(view(record, clock::now_ms()))
     }
@@ -270,7 +271,7 @@ impl Keys {
         changes: &KeyChanges,
     ) -> Result<ApiKeyView, AppError> {
         actor.user.role.require(Role::CHANGE_KEYS)?;
-        let current = self.find(&actor.user, id.as_str()).await?;
+        let current = self.find(&actor.user, id).await?;
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
         if current.revoked_at.is_some() {
             return Err(AppError::Conflict(
@@ -325,7 +326,7 @@ impl Keys {
                 "The grace period must be between 0 minutes and 7 days.",
             ));
         }
-        let current = self.find(&actor.user, id.as_str()).await?;
+        let current = self.find(&actor.user, id).await?;
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
         let (secret, stored): (_, StoredSecret) = self.0.format.generate();
         let event = actor.event(AuditAction::KeyRotated, Some((&current.id, &current.name)));
@@ -360,7 +361,7 @@ impl Keys {
     /// key is not an error and changes nothing.
     pub async fn revoke(&self, actor: &Actor, id: &KeyId) -> Result<ApiKeyView, AppError> {
         actor.user.role.require(Role::CHANGE_KEYS)?;
-        let current = self.find(&actor.user, id.as_str()).await?;
+        let current = self.find(&actor.user, id).await?;
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
         let event = actor.event(AuditAction::KeyRevoked, Some((&current.id, &current.name)));
         if let Some(revoked) = self
@@ -380,8 +381,8 @@ impl Keys {
     pub async fn delete(&self, actor: &Actor, id: &KeyId) -> Result<(), AppError> {
         let role = actor.user.role;
         role.require(Role::CHANGE_KEYS)?;
-        let current = self.find(&actor.user, id.as_str()).await?;
-        let created_by_self = current.created_by.as_deref() == Some(&actor.user.user_id);
+        let current = self.find(&actor.user, id).await?;
+        let created_by_self = current.created_by.as_ref() == Some(&actor.user.user_id);
         if !role.may_delete_key(created_by_self) {
             return Err(AppError::InsufficientRole {
                 needed: Role::DELETE_ANY_KEY.as_str().into(),
@@ -428,14 +429,14 @@ impl Keys {
         let now = clock::now_ms();
         let (first, last) = UsageDays::parse(None)?.ending(clock::day_of(now));
         let db = &self.0.db;
-        let account = user.account_id.as_str();
+        let account = &user.account_id;
         let usage = db.account_usage(account, first, last).await?;
         let most_used = db
             .most_used_keys(account, first, last, OVERVIEW_LIST_LEN)
             .await?
             .into_iter()
             .map(|total| KeyTotal {
-                id: total.key_id,
+                id: total.key_id.into(),
                 name: total.name,
                 valid: total.valid,
                 refused: total.refused,
@@ -456,7 +457,7 @@ impl Keys {
 
     /// The user's key with this id: another account's key is `NotFound`,
     /// exactly like a key that does not exist.
-    async fn find(&self, user: &AuthenticatedUser, id: &str) -> Result<KeyRecord, AppError> {
+    async fn find(&self, user: &AuthenticatedUser, id: &KeyId) -> Result<KeyRecord, AppError> {
         self.0
             .db
             .key(&user.account_id, id)
@@ -491,17 +492,17 @@ fn view(record: KeyRecord, now_ms: i64) -> ApiKeyView {
         scopes: words(&record.scopes),
         ips: words(&record.ip_allowlist),
         status,
-        id: record.id,
+        id: record.id.into(),
         name: record.name,
         created_at: record.created_at,
-        created_by: record.created_by,
+        created_by: record.created_by.map(String::from),
         created_by_email: record.created_by_email,
         updated_at: record.updated_at,
-        updated_by: record.updated_by,
+        updated_by: record.updated_by.map(String::from),
         updated_by_email: record.updated_by_email,
         expires_at: record.expires_at,
         revoked_at: record.revoked_at,
-        revoked_by: record.revoked_by,
+        revoked_by: record.revoked_by.map(String::from),
         revoked_by_email: record.revoked_by_email,
         last_used_at: record.last_used_at,
         last_used_ip: record.last_used_ip,

@@ -5,7 +5,7 @@
 use super::model::{DailyUsage, Refusals};
 use crate::{
     error::AppError,
-    shared::clock,
+    shared::{clock, ids::KeyId},
     storage::{DayUsage, Db, KeyUse},
 };
 use std::{
@@ -74,7 +74,7 @@ pub enum Outcome {
 
 #[derive(Clone, Default)]
 pub struct UsageTracker {
-    pending: Arc<Mutex<HashMap<String, Pending>>>,
+    pending: Arc<Mutex<HashMap<KeyId, Pending>>>,
 }
 
 /// One key's use since the last flush.
@@ -156,13 +156,13 @@ pub struct Flushed {
 impl UsageTracker {
     /// Notes one verification of a known key; a successful one is also
     /// the key's latest use.
-    pub fn record(&self, key_id: &str, outcome: Outcome, at_ms: i64, ip: Option<IpAddr>) {
+    pub fn record(&self, key_id: &KeyId, outcome: Outcome, at_ms: i64, ip: Option<IpAddr>) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         // get_mut first: no allocation for a key already pending.
         match pending.get_mut(key_id) {
             Some(key) => key.add(outcome, at_ms, ip),
             None => pending
-                .entry(key_id.to_owned())
+                .entry(key_id.clone())
                 .or_default()
                 .add(outcome, at_ms, ip),
         }
@@ -200,7 +200,7 @@ impl UsageTracker {
         })
     }
 
-    fn put_back(&self, batch: HashMap<String, Pending>) {
+    fn put_back(&self, batch: HashMap<KeyId, Pending>) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         for (key_id, old) in batch {
             let key = pending.entry(key_id).or_default();
@@ -228,6 +228,10 @@ impl UsageTracker {
 mod tests {
     use super::*;
 
+    fn key(n: u8) -> KeyId {
+        format!("key_{n}").parse().unwrap()
+    }
+
     const DAY: i64 = clock::DAY_MS;
 
     fn day(day: i64, valid: i64, revoked: i64, ip_not_allowed: i64) -> DayUsage {
@@ -243,28 +247,28 @@ mod tests {
     #[test]
     fn the_latest_use_and_the_outcomes_per_day_are_kept() {
         let tracker = UsageTracker::default();
-        tracker.record("key_1", Outcome::Valid, DAY + 20, None);
-        tracker.record("key_1", Outcome::Valid, DAY + 10, "10.0.0.1".parse().ok());
+        tracker.record(&key(1), Outcome::Valid, DAY + 20, None);
+        tracker.record(&key(1), Outcome::Valid, DAY + 10, "10.0.0.1".parse().ok());
         tracker.record(
-            "key_1",
+            &key(1),
             Outcome::Valid,
             2 * DAY + 1,
             "10.0.0.2".parse().ok(),
         );
         tracker.record(
-            "key_1",
+            &key(1),
             Outcome::IpNotAllowed,
             2 * DAY + 2,
             "10.9.9.9".parse().ok(),
         );
-        tracker.record("key_2", Outcome::Valid, 5, None);
+        tracker.record(&key(2), Outcome::Valid, 5, None);
         let pending = tracker.pending.lock().unwrap();
         assert_eq!(pending.len(), 2);
-        let key = &pending["key_1"];
-        assert_eq!(key.latest_ms, 2 * DAY + 1, "a refusal is no use");
-        assert_eq!(key.latest_ip, "10.0.0.2".parse().ok());
-        assert_eq!(key.per_day, vec![day(1, 2, 0, 0), day(2, 1, 0, 1)]);
-        assert_eq!(pending["key_2"].per_day, vec![day(0, 1, 0, 0)]);
+        let first = &pending[&key(1)];
+        assert_eq!(first.latest_ms, 2 * DAY + 1, "a refusal is no use");
+        assert_eq!(first.latest_ip, "10.0.0.2".parse().ok());
+        assert_eq!(first.per_day, vec![day(1, 2, 0, 0), day(2, 1, 0, 1)]);
+        assert_eq!(pending[&key(2)].per_day, vec![day(0, 1, 0, 0)]);
     }
 
     #[test]
@@ -286,21 +290,21 @@ mod tests {
     #[test]
     fn a_key_only_refused_has_no_latest_use() {
         let tracker = UsageTracker::default();
-        tracker.record("key_1", Outcome::Revoked, 7, "10.0.0.1".parse().ok());
+        tracker.record(&key(1), Outcome::Revoked, 7, "10.0.0.1".parse().ok());
         let pending = tracker.pending.lock().unwrap();
-        assert_eq!(pending["key_1"].last_used(), None);
-        assert_eq!(pending["key_1"].per_day, vec![day(0, 0, 1, 0)]);
+        assert_eq!(pending[&key(1)].last_used(), None);
+        assert_eq!(pending[&key(1)].per_day, vec![day(0, 0, 1, 0)]);
     }
 
     #[test]
     fn a_batch_that_could_not_be_written_is_merged_back() {
         let tracker = UsageTracker::default();
-        tracker.record("key_1", Outcome::Valid, 50, None);
+        tracker.record(&key(1), Outcome::Valid, 50, None);
         let batch = std::mem::take(&mut *tracker.pending.lock().unwrap());
-        tracker.record("key_1", Outcome::Revoked, 40, None);
+        tracker.record(&key(1), Outcome::Revoked, 40, None);
         tracker.put_back(batch);
         let pending = tracker.pending.lock().unwrap();
-        assert_eq!(pending["key_1"].latest_ms, 50);
-        assert_eq!(pending["key_1"].per_day, vec![day(0, 1, 1, 0)]);
+        assert_eq!(pending[&key(1)].latest_ms, 50);
+        assert_eq!(pending[&key(1)].per_day, vec![day(0, 1, 1, 0)]);
     }
 }

@@ -8,7 +8,9 @@ use super::{
 use crate::{
     audit::{service::AuditLog, AuditEventView, AuditQuery, AuditView},
     auth::{identity::ClientInfo, role::Role, service::Accounts, summary::AccountChoice},
+    error::AppError,
     keys::Scope,
+    shared::ids::AccountId,
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
 use serde::{Deserialize, Serialize};
@@ -57,9 +59,22 @@ pub async fn token(
     Extension(client): Extension<ClientInfo>,
     Body(request): Body<TokenRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let account_id = request.account_id.as_deref().map(str::trim);
+    // Checked before the password, as the email's shape is.
+    let account_id = request
+        .account_id
+        .as_deref()
+        .map(|raw| {
+            AccountId::parse(raw)
+                .map_err(|_| AppError::field("account_id", "This is not an account id (acc_…)."))
+        })
+        .transpose()?;
     let member = accounts
-        .sign_in(&request.email, request.password, account_id, &client)
+        .sign_in(
+            &request.email,
+            request.password,
+            account_id.as_ref(),
+            &client,
+        )
         .await?
         .into_member()?;
     let issued = accounts.issue_token(&member)?;
@@ -67,7 +82,7 @@ pub async fn token(
         access_token: issued.token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
-        account_id: member.user.account_id,
+        account_id: member.user.account_id.into(),
         role: member.user.role,
     }))
 }
@@ -102,8 +117,8 @@ pub async fn signup(
         .user;
     let email = accounts.email_of(&user.user_id).await?;
     let created = NewUser {
-        user_id: user.user_id,
-        account_id: user.account_id,
+        user_id: user.user_id.into(),
+        account_id: user.account_id.into(),
         email,
     };
     Ok((StatusCode::CREATED, axum::Json(Data { data: created })))
@@ -165,11 +180,11 @@ pub async fn me(
             }
         }
         Caller::Key(key) => Me {
-            account_id: key.account_id.clone(),
+            account_id: key.account_id.to_string(),
             credential: "api_key",
             user: None,
             key: Some(MeKey {
-                id: key.key_id.clone(),
+                id: key.key_id.to_string(),
                 name: key.name.clone(),
                 scopes: key.scopes.iter().collect(),
                 expires_at: key.expires_at,

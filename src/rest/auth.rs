@@ -13,6 +13,7 @@ use crate::{
         credential::{Verification, VerifiedKey},
         Keys, Scope,
     },
+    shared::ids::AccountId,
 };
 use axum::{
     extract::{FromRef, FromRequestParts},
@@ -29,7 +30,7 @@ pub enum Caller {
 }
 
 impl Caller {
-    pub fn account_id(&self) -> &str {
+    pub fn account_id(&self) -> &AccountId {
         match self {
             Caller::User(actor) => &actor.user.account_id,
             Caller::Key(key) => &key.account_id,

@@ -10,8 +10,9 @@ use crate::{
     keys::{
         model::{ApiKeyView, DailyUsage, IssuedKey, KeyChanges, KeyDraft, KeyQuery, KeyStatus},
         usage::UsageDays,
-        KeyId, Keys,
+        Keys,
     },
+    shared::ids::KeyId,
 };
 use axum::{
     extract::{Path, State},

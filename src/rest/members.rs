@@ -9,7 +9,10 @@ use super::{
 };
 use crate::{
     auth::role::Role,
-    shared::site::PublicUrl,
+    shared::{
+        ids::{InvitationId, UserId},
+        site::PublicUrl,
+    },
     teams::{
         service::Teams, InvitationInput, InvitationView, IssuedInvitation, Joined, MemberView,
         NewInvitation,
@@ -67,7 +70,11 @@ pub async fn change_role(
     Path(user_id): Path<String>,
     Body(change): Body<RoleChange>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let member = teams.change_role(&actor, &user_id, &change.role).await?;
+    let (user_id, role) = (
+        UserId::parse(&user_id)?,
+        Role::parse_field(&change.role, "role")?,
+    );
+    let member = teams.change_role(&actor, &user_id, role).await?;
     Ok(axum::Json(Data { data: member }))
 }
 
@@ -85,7 +92,7 @@ pub async fn remove(
     UserCaller(actor): UserCaller,
     Path(user_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    teams.remove(&actor, &user_id).await?;
+    teams.remove(&actor, &UserId::parse(&user_id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,7 +150,9 @@ pub async fn revoke_invitation(
     UserCaller(actor): UserCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    teams.revoke_invitation(&actor, &id).await?;
+    teams
+        .revoke_invitation(&actor, &InvitationId::parse(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -73,8 +73,8 @@ pub async fn verify(
         Verification::Valid(key) => VerifyResult {
             valid: true,
             code: "VALID",
-            key_id: Some(&key.key_id),
-            account_id: Some(&key.account_id),
+            key_id: Some(key.key_id.as_str()),
+            account_id: Some(key.account_id.as_str()),
             scopes: Some(key.scopes.iter().collect()),
             expires_at: key.expires_at,
         },

@@ -41,29 +41,8 @@ impl fmt::Display for Role {
     }
 }
 
-/// Read straight from a row's text, so no service parses a stored role; a
-/// stored name that is none of these is a decoding error.
+// Written and read as a row's text, so no service parses a stored role; a
+// stored name that is none of these is a decoding error.
 #[cfg(feature = "ssr")]
-impl<DB: sqlx::Database> sqlx::Type<DB> for Role
-where
-    str: sqlx::Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <str as sqlx::Type<DB>>::type_info()
-    }
-
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <str as sqlx::Type<DB>>::compatible(ty)
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for Role
-where
-    &'r str: sqlx::Decode<'r, DB>,
-{
-    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        let name = <&str as sqlx::Decode<DB>>::decode(value)?;
-        Role::parse(name).ok_or_else(|| format!("no such role: {name:?}").into())
-    }
-}
+super::stored_as_text!(Role, |name| Role::parse(name)
+    .ok_or_else(|| format!("no such role: {name:?}")));

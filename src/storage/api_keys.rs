@@ -7,6 +7,7 @@ use super::{
     DayUsage, Db, KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse,
     KeyUseTotal, NewAuditEvent, NewKey, NewSecret, StatusFilter,
 };
+use crate::shared::ids::{AccountId, KeyId};
 use sqlx::{Database, QueryBuilder};
 
 const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
@@ -62,7 +63,11 @@ impl Db {
     }
 
     /// The account's key with this id.
-    pub async fn key(&self, account_id: &str, id: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
+    pub async fn key(
+        &self,
+        account_id: &AccountId,
+        id: &KeyId,
+    ) -> Result<Option<KeyRecord>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(&format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k {KEY_PEOPLE}
              WHERE k.account_id = $1 AND k.id = $2"
@@ -85,8 +90,8 @@ impl Db {
     /// Each change answers the digests the key had, for the cache to forget.
     pub async fn update_key(
         &self,
-        account_id: &str,
-        id: &str,
+        account_id: &AccountId,
+        id: &KeyId,
         edit: &KeyEdit<'_>,
         event: &NewAuditEvent<'_>,
     ) -> Result<Option<KeyDigests>, sqlx::Error> {
@@ -117,8 +122,8 @@ impl Db {
     /// `None` when there is no such key that is neither revoked nor expired.
     pub async fn rotate_key(
         &self,
-        account_id: &str,
-        id: &str,
+        account_id: &AccountId,
+        id: &KeyId,
         secret: &NewSecret<'_>,
         event: &NewAuditEvent<'_>,
     ) -> Result<Option<KeyDigests>, sqlx::Error> {
@@ -154,8 +159,8 @@ impl Db {
     /// nothing changes and no event is written).
     pub async fn revoke_key(
         &self,
-        account_id: &str,
-        id: &str,
+        account_id: &AccountId,
+        id: &KeyId,
         event: &NewAuditEvent<'_>,
     ) -> Result<Option<KeyDigests>, sqlx::Error> {
         let mut tx = self.write().await?;
@@ -180,8 +185,8 @@ impl Db {
     /// is no such key.
     pub async fn delete_key(
         &self,
-        account_id: &str,
-        id: &str,
+        account_id: &AccountId,
+        id: &KeyId,
         event: &NewAuditEvent<'_>,
     ) -> Result<Option<KeyDigests>, sqlx::Error> {
         let mut tx = self.write().await?;
@@ -261,8 +266,8 @@ impl Db {
     /// verified, oldest first.
     pub async fn key_usage(
         &self,
-        account_id: &str,
-        key_id: &str,
+        account_id: &AccountId,
+        key_id: &KeyId,
         first_day: i64,
         last_day: i64,
     ) -> Result<Vec<DayUsage>, sqlx::Error> {
@@ -284,7 +289,7 @@ impl Db {
     /// days without any left out, oldest first.
     pub async fn account_usage(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         first_day: i64,
         last_day: i64,
     ) -> Result<Vec<DayUsage>, sqlx::Error> {
@@ -307,7 +312,7 @@ impl Db {
     /// The keys with the most valid verifications over the span.
     pub async fn most_used_keys(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         first_day: i64,
         last_day: i64,
         limit: i64,
@@ -332,7 +337,7 @@ impl Db {
     /// Unrevoked keys not yet expired that have an expiry, soonest first.
     pub async fn keys_expiring_first(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         now_ms: i64,
         limit: i64,
     ) -> Result<Vec<KeyRecord>, sqlx::Error> {
@@ -350,7 +355,7 @@ impl Db {
 
     pub async fn key_counts(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         now_ms: i64,
         soon_ms: i64,
         day_ago_ms: i64,
@@ -389,8 +394,8 @@ impl Db {
 /// ([`lock_key_row`]); `None` when the account has no such key.
 async fn digests_of_locked(
     mut conn: Conn<'_>,
-    account_id: &str,
-    id: &str,
+    account_id: &AccountId,
+    id: &KeyId,
 ) -> Result<Option<KeyDigests>, sqlx::Error> {
     lock_key_row(conn.again(), account_id, id).await?;
     on_either!(conn, c => sqlx::query_as(
@@ -499,8 +504,9 @@ mod tests {
         let Either::Sqlite(pool) = db.pool() else {
             unreachable!("a SQLite URL opens SQLite")
         };
+        let account: AccountId = "acc_1".parse().unwrap();
         let first_page = KeyListing {
-            account_id: "acc_1",
+            account_id: &account,
             status: None,
             name_contains: None,
             before_id: None,

@@ -4,6 +4,7 @@ use super::{
     either::{on_either, Conn},
     AuditEventRecord, Db, NewAuditEvent,
 };
+use crate::shared::ids::{AccountId, KeyId};
 use sqlx::QueryBuilder;
 
 /// Writes an event on `conn`, inside the caller's transaction when there is
@@ -46,8 +47,8 @@ impl Db {
     /// given, optionally only those about one key. Fetches `limit` rows.
     pub async fn audit_events(
         &self,
-        account_id: &str,
-        key_id: Option<&str>,
+        account_id: &AccountId,
+        key_id: Option<&KeyId>,
         key_events_only: bool,
         before_id: Option<&str>,
         limit: i64,

@@ -5,6 +5,7 @@
 //! as text). What truly differs between the two lives here, one named
 //! function per concept, a no-op where a backend does not need it.
 
+use crate::shared::ids::{AccountId, KeyId, UserId};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 /// One value of either backend.
@@ -63,7 +64,10 @@ impl Conn<'_> {
 /// (PostgreSQL: the account's row, `FOR UPDATE`), so each counts owners,
 /// members and invitations as the one before left them. SQLite's write
 /// transaction already holds the one write lock there is.
-pub(super) async fn lock_account_row(conn: Conn<'_>, account_id: &str) -> Result<(), sqlx::Error> {
+pub(super) async fn lock_account_row(
+    conn: Conn<'_>,
+    account_id: &AccountId,
+) -> Result<(), sqlx::Error> {
     match conn {
         Either::Sqlite(_) => Ok(()),
         Either::Postgres(c) => {
@@ -78,7 +82,7 @@ pub(super) async fn lock_account_row(conn: Conn<'_>, account_id: &str) -> Result
 
 /// Likewise for the accounts one user joins or makes (always taken after
 /// the account's lock, so two joins cannot deadlock).
-pub(super) async fn lock_user_row(conn: Conn<'_>, user_id: &str) -> Result<(), sqlx::Error> {
+pub(super) async fn lock_user_row(conn: Conn<'_>, user_id: &UserId) -> Result<(), sqlx::Error> {
     match conn {
         Either::Sqlite(_) => Ok(()),
         Either::Postgres(c) => {
@@ -96,8 +100,8 @@ pub(super) async fn lock_user_row(conn: Conn<'_>, user_id: &str) -> Result<(), s
 /// the account and holder). SQLite's write transaction already is one.
 pub(super) async fn lock_idempotency_holder(
     conn: Conn<'_>,
-    account_id: &str,
-    holder: &str,
+    account_id: &AccountId,
+    holder: &UserId,
 ) -> Result<(), sqlx::Error> {
     match conn {
         Either::Sqlite(_) => Ok(()),
@@ -155,8 +159,8 @@ pub(super) async fn sweep_throttle_hits(conn: Conn<'_>, before: i64) -> Result<(
 /// transaction already holds the one write lock there is.
 pub(super) async fn lock_key_row(
     conn: Conn<'_>,
-    account_id: &str,
-    id: &str,
+    account_id: &AccountId,
+    id: &KeyId,
 ) -> Result<(), sqlx::Error> {
     let Either::Postgres(c) = conn else {
         return Ok(());

@@ -4,6 +4,7 @@ use super::{
     either::{lock_idempotency_holder, on_either},
     Claim, Db, IdempotencyClaim, IdempotencyRecord,
 };
+use crate::shared::ids::AccountId;
 
 impl Db {
     /// Claims an Idempotency-Key for a request, after forgetting records
@@ -71,7 +72,7 @@ impl Db {
     /// Whether this call deleted it.
     pub async fn reclaim_stale_idempotency_key(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key_digest: &str,
         created_at: i64,
     ) -> Result<bool, sqlx::Error> {
@@ -101,7 +102,7 @@ impl Db {
 
     pub async fn idempotency_record(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key_digest: &str,
     ) -> Result<Option<IdempotencyRecord>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
@@ -116,7 +117,7 @@ impl Db {
 
     pub async fn complete_idempotency_key(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key_digest: &str,
         status: u16,
         sealed_body: &[u8],
@@ -137,7 +138,7 @@ impl Db {
     /// Lets a key be used again (after a failure that was not the client's).
     pub async fn release_idempotency_key(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         key_digest: &str,
     ) -> Result<(), sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query(

@@ -10,6 +10,10 @@ use super::{
     Invitee, LapsedInvitations, MemberChange, MemberCheck, MemberRecord, MembershipLimits,
     NewAuditEvent, NewInvitation, WAITING_INVITATIONS_SHOWN,
 };
+use crate::shared::{
+    ids::{AccountId, InvitationId, UserId},
+    role::Role,
+};
 
 const MEMBER_COLUMNS: &str = "SELECT m.user_id, u.email, m.role, m.joined_at, u.last_signed_in_at
     FROM memberships m JOIN users u ON u.id = m.user_id";
@@ -31,24 +35,24 @@ impl Db {
     /// if they are a member.
     pub async fn member_check(
         &self,
-        user_id: &str,
-        account_id: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
     ) -> Result<Option<MemberCheck>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT m.role, u.token_generation, m.generation
              FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.user_id = $1 AND m.account_id = $2",
+             WHERE m.account_id = $1 AND m.user_id = $2",
         )
-        .bind(user_id)
         .bind(account_id)
+        .bind(user_id)
         .fetch_optional(pool)
         .await)
     }
 
     pub async fn member(
         &self,
-        account_id: &str,
-        user_id: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
     ) -> Result<Option<MemberRecord>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(&format!(
             "{MEMBER_COLUMNS} WHERE m.account_id = $1 AND m.user_id = $2"
@@ -60,7 +64,7 @@ impl Db {
     }
 
     /// The account's members, in the order they joined.
-    pub async fn members(&self, account_id: &str) -> Result<Vec<MemberRecord>, sqlx::Error> {
+    pub async fn members(&self, account_id: &AccountId) -> Result<Vec<MemberRecord>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(&format!(
             "{MEMBER_COLUMNS} WHERE m.account_id = $1 ORDER BY m.joined_at, m.user_id"
         ))
@@ -72,7 +76,7 @@ impl Db {
     /// The user's accounts, in the order they joined them.
     pub async fn accounts_of(
         &self,
-        user_id: &str,
+        user_id: &UserId,
     ) -> Result<Vec<AccountMembershipRecord>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT m.account_id, a.name AS account_name, m.role, m.joined_at
@@ -88,16 +92,17 @@ impl Db {
     /// and tokens for the account; never demotes the last owner.
     pub async fn change_member_role(
         &self,
-        account_id: &str,
-        user_id: &str,
-        from: &str,
-        to: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
+        from: Role,
+        to: Role,
         event: &NewAuditEvent<'_>,
         lapsed: &LapsedInvitations<'_>,
     ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.write().await?;
         lock_account_row(tx.conn(), account_id).await?;
-        if let Some(refusal) = refuse_change(tx.conn(), account_id, user_id, from, to).await? {
+        if let Some(refusal) = refuse_change(tx.conn(), account_id, user_id, from, Some(to)).await?
+        {
             return Ok(refusal);
         }
         on_either!(tx.conn(), c => sqlx::query(
@@ -119,15 +124,15 @@ impl Db {
     /// Removes a member holding `from`; never the last owner.
     pub async fn remove_member(
         &self,
-        account_id: &str,
-        user_id: &str,
-        from: &str,
+        account_id: &AccountId,
+        user_id: &UserId,
+        from: Role,
         event: &NewAuditEvent<'_>,
         lapsed: &LapsedInvitations<'_>,
     ) -> Result<MemberChange, sqlx::Error> {
         let mut tx = self.write().await?;
         lock_account_row(tx.conn(), account_id).await?;
-        if let Some(refusal) = refuse_change(tx.conn(), account_id, user_id, from, "").await? {
+        if let Some(refusal) = refuse_change(tx.conn(), account_id, user_id, from, None).await? {
             return Ok(refusal);
         }
         on_either!(tx.conn(), c => sqlx::query(
@@ -217,7 +222,7 @@ impl Db {
     /// newest first.
     pub async fn pending_invitations(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         now_ms: i64,
     ) -> Result<Vec<InvitationRecord>, sqlx::Error> {
         let sql = format!(
@@ -252,8 +257,8 @@ impl Db {
 
     pub async fn invitation(
         &self,
-        account_id: &str,
-        id: &str,
+        account_id: &AccountId,
+        id: &InvitationId,
     ) -> Result<Option<InvitationRecord>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(&format!(
             "{INVITATION_COLUMNS} WHERE i.account_id = $1 AND i.id = $2"
@@ -279,8 +284,8 @@ impl Db {
     /// Revokes a pending invitation; false when there is none to revoke.
     pub async fn revoke_invitation(
         &self,
-        account_id: &str,
-        id: &str,
+        account_id: &AccountId,
+        id: &InvitationId,
         now_ms: i64,
         event: &NewAuditEvent<'_>,
     ) -> Result<bool, sqlx::Error> {
@@ -325,7 +330,7 @@ impl Db {
     /// them first when they sign up), all in one transaction.
     pub async fn accept_invitation(
         &self,
-        invitation_id: &str,
+        invitation_id: &InvitationId,
         invitee: &Invitee<'_>,
         now_ms: i64,
         limits: MembershipLimits,
@@ -334,7 +339,7 @@ impl Db {
         let mut tx = self.write().await?;
         // The account's lock first, as every team change takes it: a removal
         // that revokes this invitation then queues with this acceptance.
-        let account_id: Option<String> = on_either!(tx.conn(), c => sqlx::query_scalar(
+        let account_id: Option<AccountId> = on_either!(tx.conn(), c => sqlx::query_scalar(
             "SELECT account_id FROM invitations WHERE id = $1",
         )
         .bind(invitation_id)
@@ -348,7 +353,7 @@ impl Db {
             "SELECT role FROM invitations WHERE id = $1 AND {}",
             pending("", "$2")
         );
-        let role: Option<String> = on_either!(tx.conn(), c => sqlx::query_scalar(&role_of_pending)
+        let role: Option<Role> = on_either!(tx.conn(), c => sqlx::query_scalar(&role_of_pending)
             .bind(invitation_id)
             .bind(now_ms)
             .fetch_optional(c)
@@ -369,7 +374,7 @@ impl Db {
         if let Some(refusal) = refuse_joining(tx.conn(), &account_id, user_id, limits).await? {
             return Ok(refusal);
         }
-        insert_membership(tx.conn(), &account_id, user_id, &role, now_ms).await?;
+        insert_membership(tx.conn(), &account_id, user_id, role, now_ms).await?;
         on_either!(tx.conn(), c => sqlx::query(
             "UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3",
         )
@@ -389,8 +394,8 @@ impl Db {
 /// an event for each.
 async fn revoke_lapsed(
     mut conn: Conn<'_>,
-    account_id: &str,
-    inviter: &str,
+    account_id: &AccountId,
+    inviter: &UserId,
     lapsed: &LapsedInvitations<'_>,
 ) -> Result<(), sqlx::Error> {
     let sql = format!(
@@ -409,22 +414,22 @@ async fn revoke_lapsed(
             .fetch_all(c)
             .await?);
         for email in &emails {
-            insert_event(conn.again(), &lapsed.event_for(email, role)).await?;
+            insert_event(conn.again(), &lapsed.event_for(email, *role)).await?;
         }
     }
     Ok(())
 }
 
 /// Why a member holding `from` may not be changed to `to` (removed, when
-/// `to` is empty), if they may not.
+/// `None`), if they may not.
 async fn refuse_change(
     conn: Conn<'_>,
-    account_id: &str,
-    user_id: &str,
-    from: &str,
-    to: &str,
+    account_id: &AccountId,
+    user_id: &UserId,
+    from: Role,
+    to: Option<Role>,
 ) -> Result<Option<MemberChange>, sqlx::Error> {
-    let (current, owners): (Option<String>, i64) = on_either!(conn, c => sqlx::query_as(
+    let (current, owners): (Option<Role>, i64) = on_either!(conn, c => sqlx::query_as(
         "SELECT (SELECT role FROM memberships WHERE account_id = $1 AND user_id = $2),
                 (SELECT COUNT(*) FROM memberships WHERE account_id = $1 AND role = 'owner')",
     )
@@ -432,13 +437,13 @@ async fn refuse_change(
     .bind(user_id)
     .fetch_one(c)
     .await?);
-    Ok(MemberChange::refusal(current.as_deref(), owners, from, to))
+    Ok(MemberChange::refusal(current, owners, from, to))
 }
 
 async fn refuse_joining(
     conn: Conn<'_>,
-    account_id: &str,
-    user_id: &str,
+    account_id: &AccountId,
+    user_id: &UserId,
     limits: MembershipLimits,
 ) -> Result<Option<Acceptance>, sqlx::Error> {
     let (is_member, members, accounts): (bool, i64, i64) = on_either!(conn, c => sqlx::query_as(

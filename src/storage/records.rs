@@ -1,7 +1,10 @@
 //! What the services and the storage backends exchange: plain rows and
 //! inputs, the same whichever backend holds the data.
 
-use crate::shared::role::Role;
+use crate::shared::{
+    ids::{AccountId, InvitationId, KeyId, UserId},
+    role::Role,
+};
 
 // API keys
 
@@ -9,7 +12,7 @@ use crate::shared::role::Role;
 /// changed and revoked it, and their emails while they are members.
 #[derive(sqlx::FromRow)]
 pub struct KeyRecord {
-    pub id: String,
+    pub id: KeyId,
     pub name: String,
     pub key_prefix: String,
     pub last_four: String,
@@ -17,14 +20,14 @@ pub struct KeyRecord {
     pub scopes: String,
     pub ip_allowlist: String,
     pub created_at: i64,
-    pub created_by: Option<String>,
+    pub created_by: Option<UserId>,
     pub created_by_email: Option<String>,
     pub updated_at: i64,
-    pub updated_by: Option<String>,
+    pub updated_by: Option<UserId>,
     pub updated_by_email: Option<String>,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
-    pub revoked_by: Option<String>,
+    pub revoked_by: Option<UserId>,
     pub revoked_by_email: Option<String>,
     pub last_used_at: Option<i64>,
     pub last_used_ip: Option<String>,
@@ -36,8 +39,8 @@ pub struct KeyRecord {
 /// What verifying a secret needs to know about the key it belongs to.
 #[derive(sqlx::FromRow)]
 pub struct KeyCredential {
-    pub id: String,
-    pub account_id: String,
+    pub id: KeyId,
+    pub account_id: AccountId,
     pub name: String,
     pub scopes: String,
     pub ip_allowlist: String,
@@ -50,15 +53,15 @@ pub struct KeyCredential {
 }
 
 pub struct NewKey<'a> {
-    pub id: &'a str,
-    pub account_id: &'a str,
+    pub id: &'a KeyId,
+    pub account_id: &'a AccountId,
     pub name: &'a str,
     pub digest: &'a str,
     pub key_prefix: &'a str,
     pub last_four: &'a str,
     pub scopes: &'a str,
     pub ip_allowlist: &'a str,
-    pub created_by: &'a str,
+    pub created_by: &'a UserId,
     pub now_ms: i64,
     pub expires_at: Option<i64>,
 }
@@ -87,7 +90,7 @@ pub enum StatusFilter {
 
 #[derive(Clone, Copy)]
 pub struct KeyListing<'a> {
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     pub status: Option<StatusFilter>,
     /// Lower-case text the name must contain.
     pub name_contains: Option<&'a str>,
@@ -98,7 +101,7 @@ pub struct KeyListing<'a> {
 
 /// A key's latest use and its requests per UTC day since the last write.
 pub struct KeyUse<'a> {
-    pub key_id: &'a str,
+    pub key_id: &'a KeyId,
     /// The latest successful use, when there was one: its time and address.
     pub last_used: Option<(i64, Option<String>)>,
     pub days: &'a [DayUsage],
@@ -107,7 +110,7 @@ pub struct KeyUse<'a> {
 /// A key's verifications over a span: for the most used keys.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeyUseTotal {
-    pub key_id: String,
+    pub key_id: KeyId,
     pub name: String,
     pub valid: i64,
     pub refused: i64,
@@ -154,10 +157,10 @@ pub struct KeyCounts {
 /// describes, so neither exists without the other.
 pub struct NewAuditEvent<'a> {
     pub id: String,
-    pub account_id: &'a str,
-    pub actor_id: Option<&'a str>,
+    pub account_id: &'a AccountId,
+    pub actor_id: Option<&'a UserId>,
     pub action: &'static str,
-    pub key_id: Option<&'a str>,
+    pub key_id: Option<&'a KeyId>,
     pub key_name: Option<&'a str>,
     pub occurred_at: i64,
     pub client_ip: Option<String>,
@@ -172,7 +175,7 @@ pub struct AuditEventRecord {
     pub id: String,
     pub action: String,
     pub actor_email: Option<String>,
-    pub key_id: Option<String>,
+    pub key_id: Option<KeyId>,
     pub key_name: Option<String>,
     pub occurred_at: i64,
     pub client_ip: Option<String>,
@@ -196,9 +199,9 @@ pub struct IdempotencyRecord {
 /// Who claims an Idempotency-Key for which request, and the cap on the
 /// holder's live keys.
 pub struct IdempotencyClaim<'a> {
-    pub account_id: &'a str,
-    /// The member (user id) whose credential made the request.
-    pub holder: &'a str,
+    pub account_id: &'a AccountId,
+    /// The member whose credential made the request.
+    pub holder: &'a UserId,
     pub key_digest: &'a str,
     pub request_hash: &'a str,
     pub now_ms: i64,
@@ -242,7 +245,7 @@ pub enum Admission {
 /// A user as stored. Not `Debug`: it carries the password hash.
 #[derive(sqlx::FromRow)]
 pub struct UserRecord {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
     pub created_at: i64,
@@ -251,22 +254,22 @@ pub struct UserRecord {
 
 /// A sign-up: a new account and its owner, written together.
 pub struct NewOwner<'a> {
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     pub account_name: &'a str,
     pub user: NewUser<'a>,
 }
 
 /// An account a user who belongs to none makes for themselves, owning it.
 pub struct NewAccount<'a> {
-    pub id: &'a str,
+    pub id: &'a AccountId,
     pub name: &'a str,
-    pub owner_id: &'a str,
+    pub owner_id: &'a UserId,
     pub now_ms: i64,
 }
 
 /// A user to create.
 pub struct NewUser<'a> {
-    pub id: &'a str,
+    pub id: &'a UserId,
     pub email: &'a str,
     pub password_hash: &'a str,
     pub now_ms: i64,
@@ -293,7 +296,7 @@ pub struct MemberCheck {
 /// A member of an account, as the members page lists them.
 #[derive(sqlx::FromRow)]
 pub struct MemberRecord {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub role: Role,
     pub joined_at: i64,
@@ -303,7 +306,7 @@ pub struct MemberRecord {
 /// One of a user's accounts.
 #[derive(sqlx::FromRow)]
 pub struct AccountMembershipRecord {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub account_name: String,
     pub role: Role,
     pub joined_at: i64,
@@ -322,11 +325,16 @@ pub enum MemberChange {
 
 impl MemberChange {
     /// Why a member now holding `current`, in an account with `owners`
-    /// owners, may not go from `from` to `to` (removal: `to` empty).
-    pub fn refusal(current: Option<&str>, owners: i64, from: &str, to: &str) -> Option<Self> {
+    /// owners, may not go from `from` to `to` (removal: `None`).
+    pub fn refusal(
+        current: Option<Role>,
+        owners: i64,
+        from: Role,
+        to: Option<Role>,
+    ) -> Option<Self> {
         if current != Some(from) {
             Some(MemberChange::Stale)
-        } else if from == "owner" && to != "owner" && owners <= 1 {
+        } else if from == Role::Owner && to != Some(Role::Owner) && owners <= 1 {
             Some(MemberChange::LastOwner)
         } else {
             None
@@ -335,15 +343,15 @@ impl MemberChange {
 }
 
 pub struct NewInvitation<'a> {
-    pub id: &'a str,
-    pub account_id: &'a str,
+    pub id: &'a InvitationId,
+    pub account_id: &'a AccountId,
     pub email: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub token_digest: &'a str,
-    pub invited_by: &'a str,
+    pub invited_by: &'a UserId,
     /// The inviter's role the service checked: the invitation is made only
     /// if they still hold it when it is written.
-    pub inviter_role: &'a str,
+    pub inviter_role: Role,
     pub now_ms: i64,
     pub expires_at: i64,
 }
@@ -392,14 +400,14 @@ impl InvitationLimits {
 /// of `roles`, revoked in the same transaction as the change, each with an
 /// `invitation.revoked` event like `event` naming the invitee and `reason`.
 pub struct LapsedInvitations<'a> {
-    pub roles: Vec<&'static str>,
+    pub roles: Vec<Role>,
     pub event: NewAuditEvent<'a>,
     pub reason: &'static str,
 }
 
 impl LapsedInvitations<'_> {
     /// The event of one revoked invitation.
-    pub fn event_for<'b>(&'b self, email: &'b str, role: &str) -> NewAuditEvent<'b> {
+    pub fn event_for<'b>(&'b self, email: &'b str, role: Role) -> NewAuditEvent<'b> {
         NewAuditEvent {
             id: crate::shared::clock::new_id("evt"),
             client_ip: self.event.client_ip.clone(),
@@ -413,8 +421,8 @@ impl LapsedInvitations<'_> {
 /// An invitation, with its account's name and the inviter's email.
 #[derive(sqlx::FromRow)]
 pub struct InvitationRecord {
-    pub id: String,
-    pub account_id: String,
+    pub id: InvitationId,
+    pub account_id: AccountId,
     pub account_name: String,
     pub email: String,
     pub role: Role,
@@ -446,7 +454,7 @@ pub enum InvitationCreated {
 /// Who accepts an invitation: a signed-in user, or one signing up on the
 /// invitation's page.
 pub enum Invitee<'a> {
-    Existing { user_id: &'a str },
+    Existing { user_id: &'a UserId },
     New(NewUser<'a>),
 }
 
@@ -492,21 +500,22 @@ mod tests {
 
     #[test]
     fn the_last_owner_stays_and_stale_changes_are_refused() {
+        use Role::{Admin, Developer, Owner, Viewer};
         let refusal = MemberChange::refusal;
         assert_eq!(
-            refusal(Some("owner"), 1, "owner", "admin"),
+            refusal(Some(Owner), 1, Owner, Some(Admin)),
             Some(MemberChange::LastOwner)
         );
         assert_eq!(
-            refusal(Some("owner"), 1, "owner", ""),
+            refusal(Some(Owner), 1, Owner, None),
             Some(MemberChange::LastOwner)
         );
-        assert_eq!(refusal(Some("owner"), 2, "owner", ""), None);
+        assert_eq!(refusal(Some(Owner), 2, Owner, None), None);
         assert_eq!(
-            refusal(Some("viewer"), 1, "developer", "admin"),
+            refusal(Some(Viewer), 1, Developer, Some(Admin)),
             Some(MemberChange::Stale)
         );
-        assert_eq!(refusal(None, 1, "developer", ""), Some(MemberChange::Stale));
+        assert_eq!(refusal(None, 1, Developer, None), Some(MemberChange::Stale));
     }
 
     #[test]

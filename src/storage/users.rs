@@ -6,6 +6,10 @@ use super::{
     fresh_membership_generation, Db, NewAccount, NewAuditEvent, NewOwner, NewUser, OwnerCreated,
     UserRecord,
 };
+use crate::shared::{
+    ids::{AccountId, UserId},
+    role::Role,
+};
 
 const USER_COLUMNS: &str = "id, email, password_hash, created_at, token_generation";
 
@@ -28,9 +32,9 @@ pub(super) async fn insert_user(conn: Conn<'_>, user: &NewUser<'_>) -> Result<bo
 /// A membership of `role`, starting at a fresh generation (returned).
 pub(super) async fn insert_membership(
     conn: Conn<'_>,
-    account_id: &str,
-    user_id: &str,
-    role: &str,
+    account_id: &AccountId,
+    user_id: &UserId,
+    role: Role,
     now_ms: i64,
 ) -> Result<i64, sqlx::Error> {
     let generation = fresh_membership_generation();
@@ -51,7 +55,7 @@ pub(super) async fn insert_membership(
 
 async fn insert_account(
     conn: Conn<'_>,
-    id: &str,
+    id: &AccountId,
     name: &str,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
@@ -78,7 +82,7 @@ impl Db {
         let now = owner.user.now_ms;
         insert_account(tx.conn(), owner.account_id, owner.account_name, now).await?;
         let membership_generation =
-            insert_membership(tx.conn(), owner.account_id, owner.user.id, "owner", now).await?;
+            insert_membership(tx.conn(), owner.account_id, owner.user.id, Role::Owner, now).await?;
         insert_event(tx.conn(), event).await?;
         tx.commit().await?;
         Ok(OwnerCreated::Created {
@@ -112,7 +116,7 @@ impl Db {
             tx.conn(),
             account.id,
             account.owner_id,
-            "owner",
+            Role::Owner,
             account.now_ms,
         )
         .await?;
@@ -130,7 +134,7 @@ impl Db {
         .await)
     }
 
-    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error> {
+    pub async fn user_by_id(&self, id: &UserId) -> Result<Option<UserRecord>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
         ))
@@ -142,7 +146,7 @@ impl Db {
     /// Notes the sign-in (the members page shows it) with its event.
     pub async fn record_sign_in(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         now_ms: i64,
         event: &NewAuditEvent<'_>,
     ) -> Result<(), sqlx::Error> {
@@ -164,7 +168,7 @@ impl Db {
     /// is written in the same transaction. The new generation.
     pub async fn renew_credentials(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         new_password_hash: Option<&str>,
         event: &NewAuditEvent<'_>,
     ) -> Result<i64, sqlx::Error> {

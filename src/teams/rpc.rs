@@ -9,10 +9,18 @@ use leptos::{prelude::*, server_fn::codec::Json};
 use crate::{
     auth::{
         identity::ClientInfo,
+        role::Role,
         session::{self, signed_in, signed_in_actor, signed_in_anyone, this_session},
     },
-    shared::{context::provided, site::origin_of_this_request},
-    teams::{service::Teams, InvitationInput, NewInvitation},
+    shared::{
+        context::provided,
+        ids::{InvitationId, UserId},
+        site::origin_of_this_request,
+    },
+    teams::{
+        service::{no_longer_waiting, Teams},
+        InvitationInput, NewInvitation,
+    },
 };
 
 /// Where the dashboard goes after joining an account.
@@ -37,21 +45,25 @@ pub async fn invite_member(email: String, role: String) -> Result<IssuedInvitati
 #[server(prefix = "/rpc", endpoint = "revoke_invitation", input = Json)]
 pub async fn revoke_invitation(id: String) -> Result<(), AppError> {
     let actor = signed_in_actor().await?;
+    let id = InvitationId::parse(&id)?;
     provided::<Teams>()?.revoke_invitation(&actor, &id).await
 }
 
 #[server(prefix = "/rpc", endpoint = "change_member_role", input = Json)]
 pub async fn change_member_role(user_id: String, role: String) -> Result<MemberView, AppError> {
     let actor = signed_in_actor().await?;
+    let (user_id, role) = (UserId::parse(&user_id)?, Role::parse_field(&role, "role")?);
     provided::<Teams>()?
-        .change_role(&actor, &user_id, &role)
+        .change_role(&actor, &user_id, role)
         .await
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_member", input = Json)]
 pub async fn remove_member(user_id: String) -> Result<(), AppError> {
     let actor = signed_in_actor().await?;
-    provided::<Teams>()?.remove(&actor, &user_id).await
+    provided::<Teams>()?
+        .remove(&actor, &UserId::parse(&user_id)?)
+        .await
 }
 
 /// What an invitation link leads to; for anyone holding the link.
@@ -90,6 +102,7 @@ pub async fn waiting_invitations() -> Result<WaitingFor, AppError> {
 pub async fn accept_waiting_invitation(id: String) -> Result<(), AppError> {
     let user = signed_in_anyone().await?;
     let client = ClientInfo::of_this_request().await;
+    let id = InvitationId::parse(&id).map_err(|_| no_longer_waiting())?;
     let (_, member) = provided::<Teams>()?
         .accept_waiting(user.user_id(), &client, &id)
         .await?;

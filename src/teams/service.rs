@@ -15,7 +15,10 @@ use crate::{
         service::Accounts,
     },
     error::AppError,
-    shared::clock,
+    shared::{
+        clock,
+        ids::{InvitationId, UserId},
+    },
     storage::{
         Acceptance, Db, InvitationCreated, InvitationLimits, InvitationRecord, Invitee,
         LapsedInvitations, MemberChange, MemberRecord, MembershipLimits,
@@ -73,7 +76,7 @@ impl Teams {
         Ok(Team {
             members: self.members(user).await?,
             invitations: self.invitations(user).await?,
-            you: user.user_id.clone(),
+            you: user.user_id.to_string(),
             your_role: user.role,
         })
     }
@@ -109,7 +112,7 @@ impl Teams {
         actor.user.role.require(Role::SEE_MEMBERS)?;
         actor.user.role.require(Role::to_manage(role))?;
         let token = InvitationToken::generate();
-        let id = clock::new_id("inv");
+        let id = InvitationId::new();
         let event = actor.member_event(
             AuditAction::MemberInvited,
             email.as_str(),
@@ -124,10 +127,10 @@ impl Teams {
                     id: &id,
                     account_id: &actor.user.account_id,
                     email: email.as_str(),
-                    role: role.as_str(),
+                    role,
                     token_digest: &token.digest(),
                     invited_by: &actor.user.user_id,
-                    inviter_role: actor.user.role.as_str(),
+                    inviter_role: actor.user.role,
                     now_ms,
                     expires_at,
                 },
@@ -178,11 +181,15 @@ impl Teams {
     }
 
     /// Revokes a pending invitation; revoking a revoked one changes nothing.
-    pub async fn revoke_invitation(&self, actor: &Actor, id: &str) -> Result<(), AppError> {
+    pub async fn revoke_invitation(
+        &self,
+        actor: &Actor,
+        id: &InvitationId,
+    ) -> Result<(), AppError> {
         actor.user.role.require(Role::SEE_MEMBERS)?;
         let invitation = self
             .db
-            .invitation(&actor.user.account_id, id.trim())
+            .invitation(&actor.user.account_id, id)
             .await?
             .ok_or(AppError::NotFound)?;
         let role = invitation.role;
@@ -218,11 +225,10 @@ impl Teams {
     pub async fn change_role(
         &self,
         actor: &Actor,
-        user_id: &str,
-        role: &str,
+        user_id: &UserId,
+        new_role: Role,
     ) -> Result<MemberView, AppError> {
         actor.user.role.require(Role::SEE_MEMBERS)?;
-        let new_role = Role::parse_field(role, "role")?;
         let member = self.target(actor, user_id).await?;
         let current = member.role;
         actor.user.role.require(Role::to_manage(current))?;
@@ -239,7 +245,6 @@ impl Teams {
             roles: Role::ALL
                 .into_iter()
                 .filter(|role| !new_role.grantable().contains(role))
-                .map(Role::as_str)
                 .collect(),
             event: actor.member_event(AuditAction::InvitationRevoked, "", String::new()),
             reason: lowered_reason(new_role),
@@ -249,8 +254,8 @@ impl Teams {
             .change_member_role(
                 &actor.user.account_id,
                 &member.user_id,
-                current.as_str(),
-                new_role.as_str(),
+                current,
+                new_role,
                 &event,
                 &lapsed,
             )
@@ -263,8 +268,8 @@ impl Teams {
 
     /// Removes a member (or lets a member leave): their sessions and tokens
     /// for this account end at once; the keys they made stay.
-    pub async fn remove(&self, actor: &Actor, user_id: &str) -> Result<(), AppError> {
-        let leaving = user_id.trim() == actor.user.user_id;
+    pub async fn remove(&self, actor: &Actor, user_id: &UserId) -> Result<(), AppError> {
+        let leaving = *user_id == actor.user.user_id;
         if !leaving {
             actor.user.role.require(Role::SEE_MEMBERS)?;
         }
@@ -279,7 +284,7 @@ impl Teams {
             current.as_str().to_owned(),
         );
         let lapsed = LapsedInvitations {
-            roles: Role::ALL.into_iter().map(Role::as_str).collect(),
+            roles: Role::ALL.to_vec(),
             event: actor.member_event(AuditAction::InvitationRevoked, "", String::new()),
             reason: "revoked because the inviter was removed",
         };
@@ -288,7 +293,7 @@ impl Teams {
             .remove_member(
                 &actor.user.account_id,
                 &member.user_id,
-                current.as_str(),
+                current,
                 &event,
                 &lapsed,
             )
@@ -303,7 +308,7 @@ impl Teams {
     pub async fn preview(
         &self,
         token: &str,
-        viewer_id: Option<&str>,
+        viewer_id: Option<&UserId>,
     ) -> Result<InvitationPreview, AppError> {
         let invitation = self.by_token(token).await?;
         let signed_in_as = match viewer_id {
@@ -325,7 +330,7 @@ impl Teams {
     /// other accounts or of none), whose email must be the invited one.
     pub async fn accept(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         client: &ClientInfo,
         token: &str,
     ) -> Result<(Joined, Membership), AppError> {
@@ -343,7 +348,7 @@ impl Teams {
 
     /// The invitations waiting for the user's email, in every account,
     /// newest first (at most [`crate::storage::WAITING_INVITATIONS_SHOWN`]).
-    pub async fn waiting_for(&self, user_id: &str) -> Result<WaitingFor, AppError> {
+    pub async fn waiting_for(&self, user_id: &UserId) -> Result<WaitingFor, AppError> {
         let email = self.accounts.email_of(user_id).await?;
         let rows = self
             .db
@@ -360,9 +365,9 @@ impl Teams {
     /// accepting by its link requires.
     pub async fn accept_waiting(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         client: &ClientInfo,
-        invitation_id: &str,
+        invitation_id: &InvitationId,
     ) -> Result<(Joined, Membership), AppError> {
         let email = self.accounts.email_of(user_id).await?;
         let waiting = self
@@ -371,12 +376,8 @@ impl Teams {
             .await?;
         let invitation = waiting
             .into_iter()
-            .find(|i| i.id == invitation_id.trim())
-            .ok_or_else(|| {
-                AppError::Conflict(
-                    "This invitation is no longer waiting for you: it was used, revoked or has expired.".into(),
-                )
-            })?;
+            .find(|i| i.id == *invitation_id)
+            .ok_or_else(no_longer_waiting)?;
         self.join(&invitation, &Invitee::Existing { user_id }, user_id, client)
             .await
     }
@@ -394,7 +395,7 @@ impl Teams {
             .accounts
             .new_invitee(&invitation.email, password, client)
             .await?;
-        let user_id = clock::new_id("usr");
+        let user_id = UserId::new();
         let invitee = Invitee::New(NewUser {
             id: &user_id,
             email: email.as_str(),
@@ -408,13 +409,13 @@ impl Teams {
         &self,
         invitation: &InvitationRecord,
         invitee: &Invitee<'_>,
-        user_id: &str,
+        user_id: &UserId,
         client: &ClientInfo,
     ) -> Result<(Joined, Membership), AppError> {
         let role = invitation.role;
         let actor = Actor {
             user: AuthenticatedUser {
-                user_id: user_id.to_owned(),
+                user_id: user_id.clone(),
                 account_id: invitation.account_id.clone(),
                 role,
             },
@@ -461,14 +462,14 @@ impl Teams {
                 )))
             }
         }
-        tracing::info!(user_id, account_id = %invitation.account_id, "invitation accepted");
+        tracing::info!(%user_id, account_id = %invitation.account_id, "invitation accepted");
         let member = self
             .accounts
-            .membership(user_id, &invitation.account_id)
+            .membership(&invitation.account_id, user_id)
             .await?
             .ok_or(AppError::Internal)?;
         let joined = Joined {
-            account_id: invitation.account_id.clone(),
+            account_id: invitation.account_id.to_string(),
             account_name: invitation.account_name.clone(),
             role,
         };
@@ -494,9 +495,9 @@ impl Teams {
     }
 
     /// A member of the actor's account.
-    async fn target(&self, actor: &Actor, user_id: &str) -> Result<MemberRecord, AppError> {
+    async fn target(&self, actor: &Actor, user_id: &UserId) -> Result<MemberRecord, AppError> {
         self.db
-            .member(&actor.user.account_id, user_id.trim())
+            .member(&actor.user.account_id, user_id)
             .await?
             .ok_or(AppError::NotFound)
     }
@@ -512,6 +513,14 @@ fn refused(change: MemberChange) -> Result<(), AppError> {
             "An account must keep at least one owner. Make another member an owner first.".into(),
         )),
     }
+}
+
+/// The answer to accepting an invitation that is not (or no longer, or
+/// never was) waiting for the user: one answer for every such id.
+pub fn no_longer_waiting() -> AppError {
+    AppError::Conflict(
+        "This invitation is no longer waiting for you: it was used, revoked or has expired.".into(),
+    )
 }
 
 fn parse_token(token: &str) -> Result<InvitationToken, AppError> {
@@ -550,7 +559,7 @@ fn state_of(invitation: &InvitationRecord, now_ms: i64) -> InvitationState {
 fn member_view(row: MemberRecord) -> MemberView {
     MemberView {
         role: row.role,
-        user_id: row.user_id,
+        user_id: row.user_id.into(),
         email: row.email,
         joined_at: row.joined_at,
         last_signed_in_at: row.last_signed_in_at,
@@ -560,7 +569,7 @@ fn member_view(row: MemberRecord) -> MemberView {
 fn waiting_view(row: InvitationRecord) -> WaitingInvitation {
     WaitingInvitation {
         role: row.role,
-        id: row.id,
+        id: row.id.into(),
         account_name: row.account_name,
         invited_by: row.invited_by,
         expires_at: row.expires_at,
@@ -570,7 +579,7 @@ fn waiting_view(row: InvitationRecord) -> WaitingInvitation {
 fn invitation_view(row: InvitationRecord) -> InvitationView {
     InvitationView {
         role: row.role,
-        id: row.id,
+        id: row.id.into(),
         email: row.email,
         invited_by: row.invited_by,
         created_at: row.created_at,

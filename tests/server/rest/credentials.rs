@@ -19,8 +19,8 @@ async fn bad_credentials_get_401_with_www_authenticate() {
     let expired = TokenSigner::new(&[1u8; 32], Duration::from_secs(60));
     let user = Membership {
         user: AuthenticatedUser {
-            user_id: "usr_x".into(),
-            account_id: "acc_x".into(),
+            user_id: "usr_x".parse().unwrap(),
+            account_id: "acc_x".parse().unwrap(),
             role: Role::Owner,
         },
         generations: Generations::default(),
@@ -74,8 +74,12 @@ async fn an_expired_bearer_token_is_refused() {
     .await;
     let user = Membership {
         user: AuthenticatedUser {
-            user_id: user_id.into(),
-            account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
+            user_id: user_id.parse().unwrap(),
+            account_id: me.body["data"]["account_id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap(),
             role: Role::Owner,
         },
         generations: Generations {
@@ -131,8 +135,16 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
         .await;
     let user = Membership {
         user: AuthenticatedUser {
-            user_id: me.body["data"]["user"]["id"].as_str().unwrap().into(),
-            account_id: me.body["data"]["account_id"].as_str().unwrap().into(),
+            user_id: me.body["data"]["user"]["id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap(),
+            account_id: me.body["data"]["account_id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap(),
             role: Role::Owner,
         },
         generations: Generations::default(),
