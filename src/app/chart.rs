@@ -3,7 +3,10 @@
 //! sentence that says what it shows, and the numbers as a table; hovering
 //! a day's bar shows that day's numbers (the bar's own `<title>`).
 
-use crate::{app::components::TableFrame, keys::model::DailyUsage};
+use crate::{
+    app::table::{Column, DataRow, DataTable},
+    keys::model::DailyUsage,
+};
 use leptos::prelude::*;
 
 const WIDTH: f64 = 600.0;
@@ -74,40 +77,37 @@ pub fn UsageChart(
     }
 }
 
+const USAGE_COLUMNS: [Column; 6] = [
+    Column::row_header("Date (UTC)"),
+    Column::number("Valid"),
+    Column::number("Revoked"),
+    Column::number("Expired"),
+    Column::number("Insufficient scope"),
+    Column::number("IP not allowed"),
+];
+
+/// The chart's numbers, newest day first.
 #[component]
 fn UsageTable(days: Vec<DailyUsage>, title: String) -> impl IntoView {
+    let day_row = |day: DailyUsage| {
+        DataRow::new(vec![
+            day.date.into_any(),
+            day.valid.into_any(),
+            day.refused.revoked.into_any(),
+            day.refused.expired.into_any(),
+            day.refused.insufficient_scope.into_any(),
+            day.refused.ip_not_allowed.into_any(),
+        ])
+    };
     view! {
-        <TableFrame label=title.clone()>
-            <table class="usage">
-                <caption class="visually-hidden">{title}</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Date (UTC)"</th>
-                        <th scope="col">"Valid"</th>
-                        <th scope="col">"Revoked"</th>
-                        <th scope="col">"Expired"</th>
-                        <th scope="col">"Insufficient scope"</th>
-                        <th scope="col">"IP not allowed"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {days
-                        .into_iter()
-                        .rev()
-                        .map(|day| view! {
-                            <tr>
-                                <th scope="row">{day.date}</th>
-                                <td>{day.valid}</td>
-                                <td>{day.refused.revoked}</td>
-                                <td>{day.refused.expired}</td>
-                                <td>{day.refused.insufficient_scope}</td>
-                                <td>{day.refused.ip_not_allowed}</td>
-                            </tr>
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </TableFrame>
+        <DataTable
+            label=title
+            class="usage"
+            columns=USAGE_COLUMNS.to_vec()
+            rows={days.into_iter().rev().collect::<Vec<_>>()}
+            row=day_row
+            empty="No days to show."
+        />
     }
 }
 

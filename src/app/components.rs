@@ -103,18 +103,6 @@ pub fn SubmitButton(
     }
 }
 
-/// The frame of every table: it scrolls sideways when the table is wider
-/// than the screen, and is a labelled region the keyboard can reach, so
-/// that scrolling works without a mouse.
-#[component]
-pub fn TableFrame(label: String, children: Children) -> impl IntoView {
-    view! {
-        <div class="table-wrap" tabindex="0" role="region" aria-label=label>
-            {children()}
-        </div>
-    }
-}
-
 /// Why a page's data could not be loaded, announced: the one way every page
 /// shows it.
 #[component]

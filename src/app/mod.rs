@@ -8,6 +8,7 @@ mod layout;
 mod pages;
 mod routes;
 mod secret;
+mod table;
 
 use layout::DashboardLayout;
 use leptos::prelude::*;

@@ -2,11 +2,17 @@
 //! to its OpenAPI document, with examples built from this server's address.
 
 use crate::{
-    app::{components::LoadError, layout::UserResource},
+    app::{
+        components::LoadError,
+        layout::UserResource,
+        table::{Column, DataRow, DataTable},
+    },
     keys::{model::ApiAccess, rpc::api_overview, Scope},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+const SCOPE_COLUMNS: [Column; 2] = [Column::row_header("Scope"), Column::text("Allows")];
 
 #[component]
 pub fn ApiPage() -> impl IntoView {
@@ -67,16 +73,17 @@ fn ApiGuide(overview: ApiAccess, email: String) -> impl IntoView {
         <section class="doc-section" aria-labelledby="scopes">
             <h2 id="scopes">"Scopes"</h2>
             <p>"Each scope includes the ones below it."</p>
-            <table class="scopes-table">
-                <thead><tr><th scope="col">"Scope"</th><th scope="col">"Allows"</th></tr></thead>
-                <tbody>
-                    {Scope::ALL
-                        .into_iter()
-                        .rev()
-                        .map(|scope| view! { <tr><td><code>{scope.as_str()}</code></td><td>{scope.description()}</td></tr> })
-                        .collect_view()}
-                </tbody>
-            </table>
+            <DataTable
+                label="Scopes, widest first".to_owned()
+                class="scopes-table"
+                columns=SCOPE_COLUMNS.to_vec()
+                rows={Scope::ALL.into_iter().rev().collect::<Vec<_>>()}
+                row=|scope: Scope| DataRow::new(vec![
+                    view! { <code>{scope.as_str()}</code> }.into_any(),
+                    scope.description().into_any(),
+                ])
+                empty="No scopes."
+            />
         </section>
     }
 }

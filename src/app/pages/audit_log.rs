@@ -4,9 +4,10 @@
 
 use crate::{
     app::{
-        components::{LoadError, Pager, TableFrame},
+        components::{LoadError, Pager},
         format,
         layout::UserResource,
+        table::{Column, DataRow, DataTable},
     },
     audit::{rpc::list_audit_events, AuditEventView, AuditQuery, AuditView},
     keys::{model::KeyQuery, rpc::list_api_keys},
@@ -91,26 +92,17 @@ pub fn AuditLogPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading events…"</p> }>
             {move || Suspend::new(async move {
                 match events.await {
-                    Ok(page) if page.events.is_empty() => view! { <p class="empty-state">"No events yet."</p> }.into_any(),
                     Ok(page) => {
                         let next = page.next_cursor.clone();
                         view! {
-                            <TableFrame label="Audit events, newest first".to_owned()>
-                                <table class="audit">
-                                    <caption class="visually-hidden">"Audit events, newest first"</caption>
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Time"</th>
-                                            <th scope="col">"Action"</th>
-                                            <th scope="col">"About"</th>
-                                            <th scope="col">"By"</th>
-                                            <th scope="col">"IP address"</th>
-                                            <th scope="col">"Client"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>{page.events.into_iter().map(event_row).collect_view()}</tbody>
-                                </table>
-                            </TableFrame>
+                            <DataTable
+                                label="Audit events, newest first".to_owned()
+                                class="audit"
+                                columns=EVENT_COLUMNS.to_vec()
+                                rows=page.events
+                                row=event_row
+                                empty="No events yet."
+                            />
                             <Pager label="Pages of events" cursors next />
                         }.into_any()
                     }
@@ -121,8 +113,17 @@ pub fn AuditLogPage() -> impl IntoView {
     }
 }
 
-fn event_row(event: AuditEventView) -> impl IntoView {
-    let key = match (event.key_id, event.key_name, event.member) {
+const EVENT_COLUMNS: [Column; 6] = [
+    Column::text("Time"),
+    Column::text("Action"),
+    Column::text("About"),
+    Column::text("By"),
+    Column::text("IP address"),
+    Column::text("Client"),
+];
+
+fn event_row(event: AuditEventView) -> DataRow {
+    let about = match (event.key_id, event.key_name, event.member) {
         (Some(id), name, _) => {
             let href = format!("/dashboard/audit-log?key={id}");
             view! { <a href=href>{name.unwrap_or(id)}</a> }.into_any()
@@ -134,16 +135,21 @@ fn event_row(event: AuditEventView) -> impl IntoView {
         .into_any(),
         (None, _, None) => view! { <span class="muted">"—"</span> }.into_any(),
     };
-    view! {
-        <tr>
-            <td class="nowrap">{format::date_time(event.occurred_at)}</td>
-            <td>{event.action.label()}</td>
-            <td>{key}</td>
-            <td>{event.actor.unwrap_or_else(|| "—".to_owned())}</td>
-            <td>{event.client_ip.unwrap_or_else(|| "—".to_owned())}</td>
-            <td class="user-agent" title=event.user_agent.clone()>{event.user_agent.clone().map(short_agent).unwrap_or_else(|| "—".to_owned())}</td>
-        </tr>
-    }
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "—".to_owned());
+    let agent = event.user_agent.clone().map(short_agent);
+    DataRow::new(vec![
+        view! { <span class="nowrap">{format::date_time(event.occurred_at)}</span> }.into_any(),
+        event.action.label().into_any(),
+        about,
+        or_dash(event.actor).into_any(),
+        or_dash(event.client_ip).into_any(),
+        view! {
+            <span class="user-agent" title=event.user_agent>
+                {or_dash(agent)}
+            </span>
+        }
+        .into_any(),
+    ])
 }
 
 /// The first words of a user agent; the whole is in the cell's title.

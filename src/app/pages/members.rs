@@ -4,11 +4,12 @@
 
 use crate::{
     app::{
-        components::{FormAlert, FormErrors, LoadError, SubmitButton, TableFrame},
+        components::{FormAlert, FormErrors, LoadError, SubmitButton},
         dialog::{close_on_success, ConfirmDialog, DialogHooks, Modal},
         format,
         layout::UserResource,
         secret::{SecretDialog, SecretKind},
+        table::{Column, DataRow, DataTable},
     },
     auth::role::Role,
     teams::{
@@ -83,112 +84,110 @@ pub fn MembersPage() -> impl IntoView {
     }
 }
 
+const MEMBER_COLUMNS: [Column; 5] = [
+    Column::row_header("Email"),
+    Column::text("Role"),
+    Column::text("Joined"),
+    Column::text("Last sign-in"),
+    Column::actions(),
+];
+
+const INVITATION_COLUMNS: [Column; 5] = [
+    Column::row_header("Email"),
+    Column::text("Role"),
+    Column::text("Invited by"),
+    Column::text("Expires"),
+    Column::actions(),
+];
+
 #[component]
 fn TeamView(team: Team, open: RwSignal<Option<OpenDialog>>) -> impl IntoView {
     let owners = team.owners();
-    let rows = team
+    let (you, your_role) = (team.you.clone(), team.your_role);
+    let managed: Vec<(MemberView, bool)> = team
         .members
         .iter()
-        .map(|member| {
-            let manage = team.may_manage(member);
-            let last_owner = member.role == Role::Owner && owners == 1;
-            let you = member.user_id == team.you;
-            let (change, remove) = (member.clone(), member.clone());
+        .map(|member| (member.clone(), team.may_manage(member)))
+        .collect();
+    let member_row = move |(member, manage): (MemberView, bool)| {
+        let last_owner = member.role == Role::Owner && owners == 1;
+        let is_you = member.user_id == you;
+        let (change, remove) = (member.clone(), member.clone());
+        let actions = view! {
+            {(manage && !last_owner && your_role >= Role::to_manage(member.role)).then(|| view! {
+                <button type="button" class="button subtle small" on:click=move |_| open.set(Some(OpenDialog::ChangeRole(change.clone())))>
+                    "Change role"
+                </button>
+            })}
+            {(manage && !last_owner).then(|| view! {
+                <button type="button" class="button subtle small danger-text" on:click=move |_| open.set(Some(OpenDialog::Remove(remove.clone())))>
+                    {if is_you { "Leave" } else { "Remove" }}
+                </button>
+            })}
+        };
+        DataRow::new(vec![
             view! {
-                <tr>
-                    <th scope="row">
-                        {member.email.clone()}
-                        {you.then(|| view! { <span class="by">"you"</span> })}
-                    </th>
-                    <td><span class=format!("chip role-{}", member.role)>{member.role.as_str()}</span></td>
-                    <td>{format::date(member.joined_at)}</td>
-                    <td>
-                        {match member.last_signed_in_at {
-                            Some(at) => format::date_time(at).into_any(),
-                            None => view! { <span class="muted">"Never"</span> }.into_any(),
-                        }}
-                    </td>
-                    <td class="row-actions">
-                        {(manage && !last_owner && team.your_role >= Role::to_manage(member.role)).then(|| view! {
-                            <button type="button" class="button subtle small" on:click=move |_| open.set(Some(OpenDialog::ChangeRole(change.clone())))>
-                                "Change role"
-                            </button>
-                        })}
-                        {(manage && !last_owner).then(|| view! {
-                            <button type="button" class="button subtle small danger-text" on:click=move |_| open.set(Some(OpenDialog::Remove(remove.clone())))>
-                                {if you { "Leave" } else { "Remove" }}
-                            </button>
-                        })}
-                    </td>
-                </tr>
+                {member.email.clone()}
+                {is_you.then(|| view! { <span class="by">"you"</span> })}
             }
-        })
-        .collect_view();
-    let your_role = team.your_role;
+            .into_any(),
+            role_chip(member.role),
+            format::date(member.joined_at).into_any(),
+            match member.last_signed_in_at {
+                Some(at) => format::date_time(at).into_any(),
+                None => view! { <span class="muted">"Never"</span> }.into_any(),
+            },
+            actions.into_any(),
+        ])
+    };
+    let invitation_row = move |invitation: InvitationView| {
+        let may = your_role >= Role::to_manage(invitation.role);
+        let revoke = invitation.clone();
+        DataRow::new(vec![
+            invitation.email.clone().into_any(),
+            role_chip(invitation.role),
+            invitation
+                .invited_by
+                .clone()
+                .unwrap_or_else(|| "removed user".to_owned())
+                .into_any(),
+            format::date_time(invitation.expires_at).into_any(),
+            may.then(|| view! {
+                <button type="button" class="button subtle small danger-text" on:click=move |_| open.set(Some(OpenDialog::Revoke(revoke.clone())))>
+                    "Revoke"
+                </button>
+            })
+            .into_any(),
+        ])
+    };
     view! {
         <section class="page-section" aria-labelledby="members-title">
             <h2 id="members-title">"Members"</h2>
-            <TableFrame label="Members, in the order they joined".to_owned()>
-                <table class="members">
-                    <caption class="visually-hidden">"Members, in the order they joined"</caption>
-                    <thead>
-                        <tr>
-                            <th scope="col">"Email"</th>
-                            <th scope="col">"Role"</th>
-                            <th scope="col">"Joined"</th>
-                            <th scope="col">"Last sign-in"</th>
-                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </TableFrame>
+            <DataTable
+                label="Members, in the order they joined".to_owned()
+                class="members"
+                columns=MEMBER_COLUMNS.to_vec()
+                rows=managed
+                row=member_row
+                empty="No members."
+            />
         </section>
         <section class="page-section" aria-labelledby="invitations-title">
             <h2 id="invitations-title">"Pending invitations"</h2>
-            {if team.invitations.is_empty() {
-                view! { <p class="muted">"No pending invitations."</p> }.into_any()
-            } else {
-                view! {
-                    <TableFrame label="Pending invitations, newest first".to_owned()>
-                        <table class="invitations">
-                            <caption class="visually-hidden">"Pending invitations, newest first"</caption>
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Email"</th>
-                                    <th scope="col">"Role"</th>
-                                    <th scope="col">"Invited by"</th>
-                                    <th scope="col">"Expires"</th>
-                                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {team.invitations.into_iter().map(|invitation| {
-                                    let may = your_role >= Role::to_manage(invitation.role);
-                                    let revoke = invitation.clone();
-                                    view! {
-                                        <tr>
-                                            <th scope="row">{invitation.email.clone()}</th>
-                                            <td><span class=format!("chip role-{}", invitation.role)>{invitation.role.as_str()}</span></td>
-                                            <td>{invitation.invited_by.clone().unwrap_or_else(|| "removed user".to_owned())}</td>
-                                            <td>{format::date_time(invitation.expires_at)}</td>
-                                            <td class="row-actions">
-                                                {may.then(|| view! {
-                                                    <button type="button" class="button subtle small danger-text" on:click=move |_| open.set(Some(OpenDialog::Revoke(revoke.clone())))>
-                                                        "Revoke"
-                                                    </button>
-                                                })}
-                                            </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </TableFrame>
-                }.into_any()
-            }}
+            <DataTable
+                label="Pending invitations, newest first".to_owned()
+                class="invitations"
+                columns=INVITATION_COLUMNS.to_vec()
+                rows=team.invitations
+                row=invitation_row
+                empty="No pending invitations."
+            />
         </section>
     }
+}
+
+fn role_chip(role: Role) -> AnyView {
+    view! { <span class=format!("chip role-{role}")>{role.as_str()}</span> }.into_any()
 }
 
 /// What each role may do: the catalogue, as the page explains it.

@@ -6,10 +6,11 @@ mod form;
 
 use crate::{
     app::{
-        components::{LoadError, Pager, TableFrame},
+        components::{LoadError, Pager},
         dialog::DialogHooks,
         format,
         layout::UserResource,
+        table::{Column, DataRow, DataTable},
     },
     auth::{role::Role, summary::UserSummary},
     keys::{
@@ -169,6 +170,17 @@ fn EmptyState(open: RwSignal<Option<OpenDialog>>, allowed: Allowed) -> impl Into
     }
 }
 
+const KEY_COLUMNS: [Column; 8] = [
+    Column::row_header("Name"),
+    Column::text("Key"),
+    Column::text("Scopes"),
+    Column::text("Status"),
+    Column::text("Created"),
+    Column::text("Last used"),
+    Column::text("Expires"),
+    Column::actions(),
+];
+
 #[component]
 fn KeyTable(
     page: KeyPage,
@@ -177,35 +189,20 @@ fn KeyTable(
     allowed: Allowed,
 ) -> impl IntoView {
     let next = page.next_cursor.clone();
-    let empty = page.keys.is_empty();
     view! {
-        <TableFrame label="API keys, newest first".to_owned()>
-            <table class="keys">
-                <caption class="visually-hidden">"API keys, newest first"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Key"</th>
-                        <th scope="col">"Scopes"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Last used"</th>
-                        <th scope="col">"Expires"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {page.keys.into_iter().map(|key| view! { <KeyRow key open allowed=allowed.clone() /> }).collect_view()}
-                </tbody>
-            </table>
-        </TableFrame>
-        {empty.then(|| view! { <p class="muted">"No keys match."</p> })}
+        <DataTable
+            label="API keys, newest first".to_owned()
+            class="keys"
+            columns=KEY_COLUMNS.to_vec()
+            rows=page.keys
+            row=move |key| key_row(key, open, &allowed)
+            empty="No keys match."
+        />
         <Pager label="Pages of keys" cursors next />
     }
 }
 
-#[component]
-fn KeyRow(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>, allowed: Allowed) -> impl IntoView {
+fn key_row(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>, allowed: &Allowed) -> DataRow {
     let status = key.status;
     let change = allowed.change();
     let delete = allowed.delete(&key);
@@ -213,51 +210,59 @@ fn KeyRow(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>, allowed: Allowed)
         let key = key.clone();
         move |_| open.set(Some(make(key.clone())))
     };
-    view! {
-        <tr class:inactive=status != KeyStatus::Active>
-            <th scope="row" class="key-name">
-                <a href=format!("/dashboard/api-keys/{}", key.id)>{key.name.clone()}</a>
-            </th>
-            <td><code class="masked-key">{key.masked_key.clone()}</code></td>
-            <td>
-                <ul class="chips" aria-label="Scopes">
-                    {key.scopes.iter().map(|s| view! { <li class="chip">{s.clone()}</li> }).collect_view()}
-                </ul>
-            </td>
-            <td>
-                <span class=format!("status status-{}", status.as_str())>{status.label()}</span>
-                {key.previous_secret_expires_at.map(|end| view! {
-                    <span class="grace">"Old secret expires " {format::date_time(end)}</span>
-                })}
-            </td>
-            <td>
-                {format::date(key.created_at)}
-                {key.created_by_label().map(|by| view! { <span class="by">"by " {by}</span> })}
-            </td>
-            <td>
-                {match (key.last_used_at, key.last_used_ip.clone()) {
-                    (Some(at), ip) => view! {
-                        {format::date_time(at)}
-                        {ip.map(|ip| view! { <span class="by">"from " {ip}</span> })}
-                    }.into_any(),
-                    (None, _) => view! { <span class="muted">"Never"</span> }.into_any(),
-                }}
-            </td>
-            <td>{key.expires_at.map(format::date).unwrap_or_else(|| "Never".to_owned())}</td>
-            <td class="row-actions">
-                {(change && status != KeyStatus::Revoked).then(|| view! {
-                    <button type="button" class="button subtle small" on:click=opener(OpenDialog::Edit, &key)>"Edit"</button>
-                })}
-                {(change && status == KeyStatus::Active).then(|| view! {
-                    <button type="button" class="button subtle small" on:click=opener(OpenDialog::Rotate, &key)>"Rotate"</button>
-                })}
-                {(change && status != KeyStatus::Revoked).then(|| view! {
-                    <button type="button" class="button subtle small" on:click=opener(OpenDialog::Revoke, &key)>"Revoke"</button>
-                })}
-                {delete.then(|| view! {
-                    <button type="button" class="button subtle small danger-text" on:click=opener(OpenDialog::Delete, &key)>"Delete"</button>
-                })}
-            </td>
-        </tr>
+    let actions = view! {
+        {(change && status != KeyStatus::Revoked).then(|| view! {
+            <button type="button" class="button subtle small" on:click=opener(OpenDialog::Edit, &key)>"Edit"</button>
+        })}
+        {(change && status == KeyStatus::Active).then(|| view! {
+            <button type="button" class="button subtle small" on:click=opener(OpenDialog::Rotate, &key)>"Rotate"</button>
+        })}
+        {(change && status != KeyStatus::Revoked).then(|| view! {
+            <button type="button" class="button subtle small" on:click=opener(OpenDialog::Revoke, &key)>"Revoke"</button>
+        })}
+        {delete.then(|| view! {
+            <button type="button" class="button subtle small danger-text" on:click=opener(OpenDialog::Delete, &key)>"Delete"</button>
+        })}
     }
+    .into_any();
+    let last_used = match (key.last_used_at, key.last_used_ip.clone()) {
+        (Some(at), ip) => view! {
+            {format::date_time(at)}
+            {ip.map(|ip| view! { <span class="by">"from " {ip}</span> })}
+        }
+        .into_any(),
+        (None, _) => view! { <span class="muted">"Never"</span> }.into_any(),
+    };
+    DataRow::new(vec![
+        view! {
+            <a class="key-name" href=format!("/dashboard/api-keys/{}", key.id)>{key.name.clone()}</a>
+        }
+        .into_any(),
+        view! { <code class="masked-key">{key.masked_key.clone()}</code> }.into_any(),
+        view! {
+            <ul class="chips" aria-label="Scopes">
+                {key.scopes.iter().map(|s| view! { <li class="chip">{s.clone()}</li> }).collect_view()}
+            </ul>
+        }
+        .into_any(),
+        view! {
+            <span class=format!("status status-{}", status.as_str())>{status.label()}</span>
+            {key.previous_secret_expires_at.map(|end| view! {
+                <span class="grace">"Old secret expires " {format::date_time(end)}</span>
+            })}
+        }
+        .into_any(),
+        view! {
+            {format::date(key.created_at)}
+            {key.created_by_label().map(|by| view! { <span class="by">"by " {by}</span> })}
+        }
+        .into_any(),
+        last_used,
+        key.expires_at
+            .map(format::date)
+            .unwrap_or_else(|| "Never".to_owned())
+            .into_any(),
+        actions,
+    ])
+    .inactive(status != KeyStatus::Active)
 }
