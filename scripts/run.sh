@@ -3,7 +3,7 @@
 # on the default SQLite database, data/keysmith.db, at http://127.0.0.1:3000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh release
+scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PWD/tools/node_modules/.bin:$PATH"
 # --precompress writes .br and .gz beside the CSS, JS and wasm, served as they are;
 # --split gives each page its own wasm chunk, fetched when the page is first shown.
