@@ -267,4 +267,32 @@ async fn a_member_of_several_accounts_switches_between_them() {
         )
         .await;
     assert_problem(&token, StatusCode::FORBIDDEN, "forbidden");
+
+    // Text that is no account id: refused like another account on the
+    // dashboard; a token request names the field, before the password is
+    // checked, as it does for a malformed email.
+    for bad in ["", "acc_", "usr_0193abc", "acc_../x", &"a".repeat(5000)] {
+        let refused = person
+            .browser
+            .post(app.url("/rpc/switch_account"))
+            .form(&[("account_id", bad)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{bad:.20}");
+        let token = app
+            .api(
+                Method::POST,
+                "/auth/token",
+                Auth::None,
+                Some(json!({ "email": email, "password": "wrong", "account_id": bad })),
+            )
+            .await;
+        assert_problem(&token, StatusCode::BAD_REQUEST, "validation_failed");
+        assert_eq!(
+            token.body["errors"][0]["field"], "account_id",
+            "{bad:.20}: {}",
+            token.body
+        );
+    }
 }
