@@ -49,3 +49,11 @@ export async function invite(page: Page, email: string, role: string): Promise<s
   await expect(created).toBeHidden();
   return link;
 }
+
+/** Goes to a dashboard page from the menu, and waits until it is that page
+ * (each page's heading is its menu name). */
+export async function openFromMenu(page: Page, link: string): Promise<void> {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link, exact: true }).click();
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: link, level: 1 })).toBeVisible();
+}

@@ -1,12 +1,5 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
-import { hydrated, signUp, uniqueEmail } from "./helpers";
-
-/** Goes to a page from the menu, and waits until it is that page. */
-async function open(page: Page, link: string): Promise<void> {
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link, exact: true }).click();
-  await hydrated(page);
-  await expect(page.getByRole("heading", { name: link, level: 1 })).toBeVisible();
-}
+import { hydrated, openFromMenu, signUp, uniqueEmail } from "./helpers";
 
 async function createKey(page: Page, name: string): Promise<void> {
   await page.getByRole("button", { name: /Create (API|your first) key/ }).first().click();
@@ -31,7 +24,7 @@ test("a long table keeps its header in view while its rows scroll", async ({ pag
   await page.setViewportSize({ width: 1280, height: 600 });
   await signUp(page, uniqueEmail());
   await expect(page).toHaveURL(/\/dashboard$/);
-  await open(page, "API Keys");
+  await openFromMenu(page, "API Keys");
   await createKey(page, "Scrolled");
   await page.getByRole("row", { name: /Scrolled/ }).getByRole("link", { name: "Scrolled" }).click();
   await hydrated(page);
@@ -54,12 +47,12 @@ test("a long table keeps its header in view while its rows scroll", async ({ pag
 test("a table with no rows says so instead of showing an empty grid", async ({ page }) => {
   await signUp(page, uniqueEmail());
   await expect(page).toHaveURL(/\/dashboard$/);
-  await open(page, "Members");
+  await openFromMenu(page, "Members");
   await expect(page.getByText("No pending invitations.")).toBeVisible();
   await expect(page.getByRole("table", { name: "Pending invitations, newest first" })).toHaveCount(0);
   await expect(page.getByRole("table", { name: "Members, in the order they joined" })).toBeVisible();
 
-  await open(page, "API Keys");
+  await openFromMenu(page, "API Keys");
   await createKey(page, "Present");
   await page.getByRole("searchbox").fill("nothing is called this");
   await expect(page.getByText("No keys match.")).toBeVisible();
@@ -69,13 +62,13 @@ test("a table with no rows says so instead of showing an empty grid", async ({ p
 test("on a phone each row is a card whose values are labelled, and nothing scrolls sideways", async ({ page }) => {
   await signUp(page, uniqueEmail());
   await expect(page).toHaveURL(/\/dashboard$/);
-  await open(page, "API Keys");
+  await openFromMenu(page, "API Keys");
   await createKey(page, "Pocket");
   await createKey(page, "Wallet");
 
   await page.setViewportSize({ width: 390, height: 844 });
   for (const name of ["API Keys", "Members", "Audit log"]) {
-    await open(page, name);
+    await openFromMenu(page, name);
     const table = page.locator("table.data-table").first();
     await expect(table).toBeVisible();
     const sideways = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -92,7 +85,7 @@ test("on a phone each row is a card whose values are labelled, and nothing scrol
     }
   }
 
-  await open(page, "API Keys");
+  await openFromMenu(page, "API Keys");
   const card = page.locator("table.data-table tbody tr", { hasText: "Pocket" });
   const status = card.locator("td[data-label='Status']");
   await expect(status).toContainText("Active");
