@@ -5,6 +5,7 @@ pub mod rpc;
 #[cfg(feature = "ssr")]
 pub mod service;
 
+use crate::shared::clock::UnixMs;
 use serde::{Deserialize, Serialize};
 
 /// How much of the audit log a credential sees.
@@ -141,7 +142,7 @@ pub struct AuditEventView {
     pub key_id: Option<String>,
     /// The key's name when the event happened.
     pub key_name: Option<String>,
-    pub occurred_at: i64,
+    pub occurred_at: UnixMs,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     /// Membership events: the member's (or invitee's) email.

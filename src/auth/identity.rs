@@ -6,7 +6,7 @@ use super::role::Role;
 use crate::{
     audit::AuditAction,
     shared::{
-        clock,
+        clock::{self, UnixMs},
         ids::{AccountId, KeyId, UserId},
     },
     storage::NewAuditEvent,
@@ -162,7 +162,7 @@ impl Actor {
             action: action.as_str(),
             key_id: key.map(|(id, _)| id),
             key_name: key.map(|(_, name)| name),
-            occurred_at: clock::now_ms(),
+            occurred_at: UnixMs::now(),
             client_ip: self.client.ip.map(|ip| ip.to_string()),
             user_agent: self.client.user_agent.as_deref(),
             member_email: None,

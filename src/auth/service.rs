@@ -19,7 +19,7 @@ use crate::{
     audit::AuditAction,
     error::AppError,
     shared::{
-        clock,
+        clock::UnixMs,
         ids::{AccountId, UserId},
     },
     storage::{Db, NewAccount, NewOwner, NewUser, OwnerCreated, UserRecord},
@@ -78,7 +78,7 @@ impl Accounts {
         }
         let (email, password) = parse_new_credentials(email, password)?;
         self.throttle()
-            .begin_sign_up(client.ip, clock::now_ms())
+            .begin_sign_up(client.ip, UnixMs::now())
             .await?;
         let password_hash = self.0.passwords.hash_for_sign_up(password).await?;
         insert_owner(&self.0.db, email, &password_hash, client).await
@@ -96,7 +96,7 @@ impl Accounts {
     ) -> Result<(Email, String), AppError> {
         let (email, password) = parse_new_credentials(email, password)?;
         self.throttle()
-            .begin_sign_up(client.ip, clock::now_ms())
+            .begin_sign_up(client.ip, UnixMs::now())
             .await?;
         let password_hash = self.0.passwords.hash_for_sign_up(password).await?;
         Ok((email, password_hash))
@@ -126,7 +126,7 @@ impl Accounts {
             user: member.user.clone(),
             client: client.clone(),
         };
-        let now = clock::now_ms();
+        let now = UnixMs::now();
         self.0
             .db
             .record_sign_in(&user.id, now, &actor.event(AuditAction::SignedIn, None))
@@ -148,7 +148,7 @@ impl Accounts {
         };
         let throttle = self.throttle();
         let attempt = throttle
-            .begin_password_check(email.as_str(), client.ip, clock::now_ms())
+            .begin_password_check(email.as_str(), client.ip, UnixMs::now())
             .await?;
         let user = self.0.db.user_by_email(email.as_str()).await?;
         let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
@@ -233,7 +233,7 @@ impl Accounts {
             id: &actor.user.account_id,
             name: &email,
             owner_id: &user.user_id,
-            now_ms: clock::now_ms(),
+            now: UnixMs::now(),
         };
         let event = actor.event(AuditAction::AccountCreated, None);
         if self
@@ -296,7 +296,7 @@ impl Accounts {
 
     /// A bearer token for a member, of their current generations.
     pub fn issue_token(&self, member: &Membership) -> Result<IssuedToken, AppError> {
-        self.0.tokens.issue(member, (clock::now_ms() / 1000) as u64)
+        self.0.tokens.issue(member, UnixMs::now().as_secs())
     }
 
     /// The user a bearer token speaks for, if it is ours and still current.
@@ -382,7 +382,7 @@ impl Accounts {
         // to guess the password at leisure.
         let throttle = self.throttle();
         let attempt = throttle
-            .begin_password_check(&record.email, actor.client.ip, clock::now_ms())
+            .begin_password_check(&record.email, actor.client.ip, UnixMs::now())
             .await?;
         if !self
             .0
@@ -466,7 +466,7 @@ async fn insert_owner(
                     id: &user.user_id,
                     email: email.as_str(),
                     password_hash,
-                    now_ms: clock::now_ms(),
+                    now: UnixMs::now(),
                 },
             },
             &actor.event(AuditAction::SignedUp, None),

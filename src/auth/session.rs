@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    shared::{clock, context::provided, ids::UserId},
+    shared::{clock::UnixMs, context::provided, ids::UserId},
 };
 use axum::{
     extract::{Request, State},
@@ -97,7 +97,7 @@ pub async fn sign_in_without_account(
 /// A new session id, and the lifetimes' clocks started.
 async fn start(session: &Session) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
-    let now = clock::now_ms();
+    let now = UnixMs::now();
     session
         .insert(SIGNED_IN_AT_KEY, now)
         .await
@@ -138,7 +138,7 @@ pub async fn enforce_lifetimes(
     req: Request,
     next: Next,
 ) -> Response {
-    if let Err(error) = check_lifetimes(&session, lifetimes, clock::now_ms()).await {
+    if let Err(error) = check_lifetimes(&session, lifetimes, UnixMs::now()).await {
         tracing::warn!(%error, "cannot check a session's lifetime");
     }
     next.run(req).await
@@ -147,7 +147,7 @@ pub async fn enforce_lifetimes(
 async fn check_lifetimes(
     session: &Session,
     lifetimes: Lifetimes,
-    now: i64,
+    now: UnixMs,
 ) -> Result<(), tower_sessions::session::Error> {
     let signed_in = session.get::<Principal>(USER_KEY).await?.is_some()
         || session
@@ -157,17 +157,17 @@ async fn check_lifetimes(
     if !signed_in {
         return Ok(());
     }
-    let Some(signed_in_at) = session.get::<i64>(SIGNED_IN_AT_KEY).await? else {
+    let Some(signed_in_at) = session.get::<UnixMs>(SIGNED_IN_AT_KEY).await? else {
         // Signed in before lifetimes were kept: the clock starts now.
         session.insert(SIGNED_IN_AT_KEY, now).await?;
         return session.insert(LAST_SEEN_KEY, now).await;
     };
-    if now - signed_in_at > lifetimes.max.as_millis() as i64 {
+    if now.since(signed_in_at) > lifetimes.max {
         return session.flush().await;
     }
-    let last_seen = session.get::<i64>(LAST_SEEN_KEY).await?.unwrap_or(0);
+    let last_seen = session.get::<UnixMs>(LAST_SEEN_KEY).await?;
     let step = (lifetimes.idle / 10).min(Duration::from_secs(60));
-    if now - last_seen >= step.as_millis() as i64 {
+    if last_seen.is_none_or(|seen| now.since(seen) >= step) {
         session.insert(LAST_SEEN_KEY, now).await?;
     }
     Ok(())

@@ -13,13 +13,12 @@
 
 use crate::{
     error::AppError,
-    shared::clock::minutes_until,
+    shared::clock::{minutes_until, new_id, UnixMs, HOUR},
     storage::{Admission, Db, Limit},
 };
 use sha2::{Digest, Sha256};
 use std::{net::IpAddr, time::Duration};
 
-const HOUR_MS: i64 = 60 * 60 * 1000;
 /// The longest wait the per-email slow-down imposes on one attempt.
 pub const MAX_DELAY: Duration = Duration::from_secs(10);
 
@@ -71,36 +70,36 @@ impl<'a> Throttle<'a> {
         &self,
         email: &str,
         ip: Option<IpAddr>,
-        now_ms: i64,
+        now: UnixMs,
     ) -> Result<Attempt, AppError> {
         let address = address_key(ip);
         let pair = digest("email+address", &format!("{email}\n{address}"));
         let per_address = digest("address", &address);
         let per_email = digest("email", email);
-        let window_ms = self.policy.window.as_millis() as i64;
+        let window = self.policy.window;
         let max = Some(i64::from(self.policy.max_failures));
-        let since_ms = now_ms - window_ms;
+        let since = now - window;
         let limits = [
             Limit {
                 subject: &pair,
                 max,
-                since_ms,
+                since,
             },
             Limit {
                 subject: &per_address,
                 max,
-                since_ms,
+                since,
             },
             Limit {
                 subject: &per_email,
                 max: None,
-                since_ms,
+                since,
             },
         ];
-        let (id, admission) = self.admit(&limits, now_ms).await?;
+        let (id, admission) = self.admit(&limits, now).await?;
         match admission {
-            Admission::Refused { oldest_ms } => Err(AppError::Throttled {
-                retry_after_minutes: minutes_until(oldest_ms + window_ms - now_ms, window_ms),
+            Admission::Refused { oldest } => Err(AppError::Throttled {
+                retry_after_minutes: minutes_until((oldest + window).since(now), window),
             }),
             Admission::Admitted { counts } => {
                 let email_failures = counts[2] - 1;
@@ -129,29 +128,29 @@ impl<'a> Throttle<'a> {
     async fn admit(
         &self,
         limits: &[Limit<'_>],
-        now_ms: i64,
+        now: UnixMs,
     ) -> Result<(String, Admission), AppError> {
-        let id = crate::shared::clock::new_id("att");
+        let id = new_id("att");
         // Nothing older than the longest window matters to any limit.
-        let forget_before = now_ms - (self.policy.window.as_millis() as i64).max(HOUR_MS);
+        let forget_before = now - self.policy.window.max(HOUR);
         let admission = self
             .db
-            .admit_attempt(limits, &id, now_ms, forget_before)
+            .admit_attempt(limits, &id, now, forget_before)
             .await?;
         Ok((id, admission))
     }
 
     /// Counts a sign-up from `ip`, or refuses it.
-    pub async fn begin_sign_up(&self, ip: Option<IpAddr>, now_ms: i64) -> Result<(), AppError> {
+    pub async fn begin_sign_up(&self, ip: Option<IpAddr>, now: UnixMs) -> Result<(), AppError> {
         let subject = digest("sign-up", &address_key(ip));
         let limits = [Limit {
             subject: &subject,
             max: Some(i64::from(self.policy.signups_per_hour)),
-            since_ms: now_ms - HOUR_MS,
+            since: now - HOUR,
         }];
-        match self.admit(&limits, now_ms).await?.1 {
-            Admission::Refused { oldest_ms } => Err(AppError::TooManySignUps {
-                retry_after_minutes: minutes_until(oldest_ms + HOUR_MS - now_ms, HOUR_MS),
+        match self.admit(&limits, now).await?.1 {
+            Admission::Refused { oldest } => Err(AppError::TooManySignUps {
+                retry_after_minutes: minutes_until((oldest + HOUR).since(now), HOUR),
             }),
             Admission::Admitted { .. } => Ok(()),
         }
@@ -192,15 +191,9 @@ mod tests {
         Some(text.parse().unwrap())
     }
 
-    #[test]
-    fn retry_time_is_rounded_up_to_whole_minutes() {
-        assert_eq!(minutes_until(1, HOUR_MS), 1);
-        assert_eq!(minutes_until(60_000, HOUR_MS), 1);
-        assert_eq!(minutes_until(60_001, HOUR_MS), 2);
-        assert_eq!(minutes_until(-5, HOUR_MS), 1);
-        assert_eq!(minutes_until(15 * 60_000, HOUR_MS), 15);
-        // A concurrent sign-up stamped 5 ms after this one's clock read.
-        assert_eq!(minutes_until(HOUR_MS + 5, HOUR_MS), 60);
+    /// `ms` milliseconds after the tests' starting moment.
+    fn at(ms: i64) -> UnixMs {
+        UnixMs::from_millis(1_000_000_000 + ms)
     }
 
     #[test]
@@ -233,15 +226,14 @@ mod tests {
             ..policy()
         };
         let throttle = Throttle::new(&db, &policy);
-        let start = 1_000_000_000;
         for i in 0..5 {
             throttle
-                .begin_password_check("ada@example.com", ip("192.0.2.1"), start + i)
+                .begin_password_check("ada@example.com", ip("192.0.2.1"), at(i))
                 .await
                 .unwrap();
         }
         let refused = throttle
-            .begin_password_check("ada@example.com", ip("192.0.2.1"), start + 10)
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), at(10))
             .await
             .err()
             .unwrap();
@@ -253,10 +245,10 @@ mod tests {
         );
         // Another address is not locked out of this email.
         throttle
-            .begin_password_check("ada@example.com", ip("198.51.100.1"), start + 11)
+            .begin_password_check("ada@example.com", ip("198.51.100.1"), at(11))
             .await
             .unwrap();
-        let later = start + 15 * 60_000 + 1;
+        let later = at(15 * 60_000 + 1);
         throttle
             .begin_password_check("ada@example.com", ip("192.0.2.1"), later)
             .await
@@ -272,24 +264,23 @@ mod tests {
             ..policy()
         };
         let throttle = Throttle::new(&db, &policy);
-        let now = 1_000_000_000;
         throttle
-            .begin_password_check("ada@example.com", ip("192.0.2.1"), now)
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), at(0))
             .await
             .unwrap();
         let good = throttle
-            .begin_password_check("ada@example.com", ip("192.0.2.1"), now + 1)
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), at(1))
             .await
             .unwrap();
         throttle.succeeded(good).await.unwrap();
         // The success is not counted, and the email is forgiven; the
         // address keeps its one failure, so one more attempt is allowed.
         throttle
-            .begin_password_check("ada@example.com", ip("192.0.2.1"), now + 2)
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), at(2))
             .await
             .unwrap();
         assert!(throttle
-            .begin_password_check("ada@example.com", ip("192.0.2.1"), now + 9)
+            .begin_password_check("ada@example.com", ip("192.0.2.1"), at(9))
             .await
             .is_err());
     }
@@ -299,15 +290,14 @@ mod tests {
         let (_dir, db) = db().await;
         let policy = policy();
         let throttle = Throttle::new(&db, &policy);
-        let now = 1_000_000_000;
         for i in 0..3 {
             throttle
-                .begin_sign_up(ip("2001:db8::1"), now + i)
+                .begin_sign_up(ip("2001:db8::1"), at(i))
                 .await
                 .unwrap();
         }
         let refused = throttle
-            .begin_sign_up(ip("2001:db8::ffff"), now + 5)
+            .begin_sign_up(ip("2001:db8::ffff"), at(5))
             .await
             .err()
             .unwrap();
@@ -318,11 +308,11 @@ mod tests {
             }
         );
         throttle
-            .begin_sign_up(ip("192.0.2.1"), now + 6)
+            .begin_sign_up(ip("192.0.2.1"), at(6))
             .await
             .unwrap();
         throttle
-            .begin_sign_up(ip("2001:db8::1"), now + HOUR_MS + 1)
+            .begin_sign_up(ip("2001:db8::1"), at(3_600_001))
             .await
             .unwrap();
     }

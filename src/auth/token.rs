@@ -131,10 +131,7 @@ mod tests {
     }
 
     fn now() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
+        crate::shared::clock::UnixMs::now().as_secs()
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use crate::{
     error::AppError,
     shared::{
-        clock,
+        clock::{UnixMs, DAY, MINUTE},
         ids::{AccountId, UserId},
     },
     storage::{Claim, Db, IdempotencyClaim},
@@ -31,9 +31,9 @@ use rand::{rngs::OsRng, TryRngCore};
 use sha2::Sha256;
 use std::time::Duration;
 
-const LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+const LIFETIME: Duration = DAY;
 /// A claim this old without an answer was left by a process that died.
-const ABANDONED_AFTER_MS: i64 = 60 * 1000;
+const ABANDONED_AFTER: Duration = MINUTE;
 
 /// Where idempotent answers are kept, and how.
 #[derive(Clone)]
@@ -95,7 +95,7 @@ impl IdempotentAnswers {
     /// count of the holder's keys is taken with the claim.
     pub async fn begin(&self, scope: &Scope, idempotency_key: &str) -> Result<Begun, AppError> {
         for _ in 0..2 {
-            let now = clock::now_ms();
+            let now = UnixMs::now();
             let claim = self
                 .db
                 .claim_idempotency_key(&IdempotencyClaim {
@@ -103,8 +103,8 @@ impl IdempotentAnswers {
                     holder: &scope.holder,
                     key_digest: &scope.key_digest,
                     request_hash: &scope.request_hash,
-                    now_ms: now,
-                    expired_before: now - LIFETIME_MS,
+                    now,
+                    expired_before: now - LIFETIME,
                     max_live: i64::from(self.max_keys),
                 })
                 .await?;
@@ -128,7 +128,7 @@ impl IdempotentAnswers {
                     let answer = open(idempotency_key, scope, &sealed)?;
                     return Ok(Begun::Replay { status, answer });
                 }
-                _ if record.created_at < now - ABANDONED_AFTER_MS => {
+                _ if record.created_at < now - ABANDONED_AFTER => {
                     self.db
                         .reclaim_stale_idempotency_key(
                             &scope.account_id,
@@ -170,10 +170,7 @@ impl IdempotentAnswers {
 /// Forgets expired answers now, then every `period` until the process stops.
 pub async fn sweep_every(db: Db, period: Duration) {
     loop {
-        match db
-            .sweep_idempotency_records(clock::now_ms() - LIFETIME_MS)
-            .await
-        {
+        match db.sweep_idempotency_records(UnixMs::now() - LIFETIME).await {
             Ok(0) => {}
             Ok(swept) => tracing::info!(swept, "expired idempotent answers forgotten"),
             Err(error) => tracing::warn!(%error, "cannot sweep expired idempotent answers"),

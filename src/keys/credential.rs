@@ -2,7 +2,10 @@
 
 use super::{model::KeyStatus, IpAllowlist, Scope, Scopes};
 use crate::{
-    shared::ids::{AccountId, KeyId},
+    shared::{
+        clock::UnixMs,
+        ids::{AccountId, KeyId},
+    },
     storage::KeyCredential,
 };
 use std::{net::IpAddr, sync::Arc};
@@ -58,7 +61,7 @@ pub struct VerifiedKey {
     pub account_id: AccountId,
     pub name: String,
     pub scopes: Scopes,
-    pub expires_at: Option<i64>,
+    pub expires_at: Option<UnixMs>,
 }
 
 /// A key as verification needs it, its stored scopes and addresses parsed
@@ -67,11 +70,11 @@ pub struct VerifiedKey {
 pub struct Credential {
     key: Arc<VerifiedKey>,
     ips: IpAllowlist,
-    revoked_at: Option<i64>,
+    revoked_at: Option<UnixMs>,
     /// The presented secret is the one a rotation replaced; it works only
     /// until `previous_expires_at`.
     is_previous: bool,
-    previous_expires_at: Option<i64>,
+    previous_expires_at: Option<UnixMs>,
 }
 
 impl Credential {
@@ -110,14 +113,14 @@ impl Credential {
         &self,
         required: Option<Scope>,
         client_ip: Option<IpAddr>,
-        now_ms: i64,
+        now: UnixMs,
     ) -> Verification {
-        match KeyStatus::of(self.revoked_at, self.key.expires_at, now_ms) {
+        match KeyStatus::of(self.revoked_at, self.key.expires_at, now) {
             KeyStatus::Revoked => return Verification::Revoked,
             KeyStatus::Expired => return Verification::Expired,
             KeyStatus::Active => {}
         }
-        let grace_over = self.previous_expires_at.is_none_or(|end| end <= now_ms);
+        let grace_over = self.previous_expires_at.is_none_or(|end| end <= now);
         if self.is_previous && grace_over {
             return Verification::Expired;
         }
@@ -135,6 +138,10 @@ impl Credential {
 pub(super) mod tests {
     use super::*;
 
+    fn at(ms: i64) -> UnixMs {
+        UnixMs::from_millis(ms)
+    }
+
     pub(in crate::keys) fn credential() -> Credential {
         stored(KeyCredential {
             id: "key_1".parse().unwrap(),
@@ -142,7 +149,7 @@ pub(super) mod tests {
             name: "CI".into(),
             scopes: "read".into(),
             ip_allowlist: "10.0.0.0/8".into(),
-            expires_at: Some(1_000),
+            expires_at: Some(at(1_000)),
             revoked_at: None,
             is_previous: false,
             previous_expires_at: None,
@@ -158,25 +165,31 @@ pub(super) mod tests {
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
         let found = credential();
         assert!(matches!(
-            found.judge(Some(Scope::Search), Some(ip), 999),
+            found.judge(Some(Scope::Search), Some(ip), at(999)),
             Verification::Valid(_)
         ));
-        assert_eq!(found.judge(None, Some(ip), 1_000), Verification::Expired);
         assert_eq!(
-            found.judge(Some(Scope::Write), Some(ip), 999),
+            found.judge(None, Some(ip), at(1_000)),
+            Verification::Expired
+        );
+        assert_eq!(
+            found.judge(Some(Scope::Write), Some(ip), at(999)),
             Verification::InsufficientScope
         );
         let outside: IpAddr = "192.0.2.1".parse().unwrap();
         assert_eq!(
-            found.judge(None, Some(outside), 999),
+            found.judge(None, Some(outside), at(999)),
             Verification::IpNotAllowed
         );
-        assert_eq!(found.judge(None, None, 999), Verification::IpNotAllowed);
+        assert_eq!(found.judge(None, None, at(999)), Verification::IpNotAllowed);
         let revoked = Credential {
-            revoked_at: Some(5),
+            revoked_at: Some(at(5)),
             ..credential()
         };
-        assert_eq!(revoked.judge(None, Some(ip), 999), Verification::Revoked);
+        assert_eq!(
+            revoked.judge(None, Some(ip), at(999)),
+            Verification::Revoked
+        );
     }
 
     #[test]
@@ -184,19 +197,19 @@ pub(super) mod tests {
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
         let old = Credential {
             is_previous: true,
-            previous_expires_at: Some(500),
+            previous_expires_at: Some(at(500)),
             ..credential()
         };
         assert!(matches!(
-            old.judge(None, Some(ip), 499),
+            old.judge(None, Some(ip), at(499)),
             Verification::Valid(_)
         ));
-        assert_eq!(old.judge(None, Some(ip), 500), Verification::Expired);
+        assert_eq!(old.judge(None, Some(ip), at(500)), Verification::Expired);
         let no_grace = Credential {
             previous_expires_at: None,
             ..old
         };
-        assert_eq!(no_grace.judge(None, Some(ip), 1), Verification::Expired);
+        assert_eq!(no_grace.judge(None, Some(ip), at(1)), Verification::Expired);
     }
 
     #[test]
@@ -204,8 +217,8 @@ pub(super) mod tests {
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
         let found = credential();
         let (Verification::Valid(first), Verification::Valid(second)) = (
-            found.judge(None, Some(ip), 999),
-            found.judge(Some(Scope::Read), Some(ip), 999),
+            found.judge(None, Some(ip), at(999)),
+            found.judge(Some(Scope::Read), Some(ip), at(999)),
         ) else {
             panic!("both uses are valid");
         };

@@ -3,6 +3,7 @@
 //! digest, and a full key only in [`IssuedKey`], the one response that
 //! shows it.
 
+use crate::shared::clock::UnixMs;
 use serde::{Deserialize, Serialize};
 
 /// A key's state, derived from its revocation and expiry times.
@@ -18,10 +19,10 @@ pub enum KeyStatus {
 impl KeyStatus {
     pub const ALL: [KeyStatus; 3] = [KeyStatus::Active, KeyStatus::Expired, KeyStatus::Revoked];
 
-    pub fn of(revoked_at: Option<i64>, expires_at: Option<i64>, now_ms: i64) -> Self {
+    pub fn of(revoked_at: Option<UnixMs>, expires_at: Option<UnixMs>, now: UnixMs) -> Self {
         match (revoked_at, expires_at) {
             (Some(_), _) => KeyStatus::Revoked,
-            (None, Some(expiry)) if expiry <= now_ms => KeyStatus::Expired,
+            (None, Some(expiry)) if expiry <= now => KeyStatus::Expired,
             _ => KeyStatus::Active,
         }
     }
@@ -47,7 +48,7 @@ impl KeyStatus {
     }
 }
 
-/// A key as listed: masked, with who did what and when (unix ms).
+/// A key as listed: masked, with who did what and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiKeyView {
@@ -58,25 +59,25 @@ pub struct ApiKeyView {
     pub scopes: Vec<String>,
     pub ips: Vec<String>,
     pub status: KeyStatus,
-    pub created_at: i64,
+    pub created_at: UnixMs,
     /// The id of the user who created the key.
     pub created_by: Option<String>,
     /// Their email, while they are a member of the account (`null` once
     /// removed).
     pub created_by_email: Option<String>,
-    pub updated_at: i64,
+    pub updated_at: UnixMs,
     /// The id of the user who last changed the key.
     pub updated_by: Option<String>,
     pub updated_by_email: Option<String>,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+    pub expires_at: Option<UnixMs>,
+    pub revoked_at: Option<UnixMs>,
     pub revoked_by: Option<String>,
     pub revoked_by_email: Option<String>,
-    pub last_used_at: Option<i64>,
+    pub last_used_at: Option<UnixMs>,
     pub last_used_ip: Option<String>,
     /// While a rotation's grace period runs: when the replaced secret stops
     /// working.
-    pub previous_secret_expires_at: Option<i64>,
+    pub previous_secret_expires_at: Option<UnixMs>,
 }
 
 impl ApiKeyView {
@@ -241,10 +242,17 @@ mod tests {
 
     #[test]
     fn status_is_derived_from_revocation_then_expiry() {
-        assert_eq!(KeyStatus::of(None, None, 10), KeyStatus::Active);
-        assert_eq!(KeyStatus::of(None, Some(11), 10), KeyStatus::Active);
-        assert_eq!(KeyStatus::of(None, Some(10), 10), KeyStatus::Expired);
-        assert_eq!(KeyStatus::of(Some(1), Some(5), 10), KeyStatus::Revoked);
+        let at = UnixMs::from_millis;
+        assert_eq!(KeyStatus::of(None, None, at(10)), KeyStatus::Active);
+        assert_eq!(KeyStatus::of(None, Some(at(11)), at(10)), KeyStatus::Active);
+        assert_eq!(
+            KeyStatus::of(None, Some(at(10)), at(10)),
+            KeyStatus::Expired
+        );
+        assert_eq!(
+            KeyStatus::of(Some(at(1)), Some(at(5)), at(10)),
+            KeyStatus::Revoked
+        );
         assert!(KeyStatus::ALL
             .iter()
             .all(|s| KeyStatus::parse(s.as_str()) == Some(*s)));

@@ -21,7 +21,7 @@ use crate::{
     },
     error::AppError,
     shared::{
-        clock::{self, DAY_MS},
+        clock::{self, UnixMs, DAY},
         ids::KeyId,
         pagination,
     },
@@ -29,7 +29,6 @@ use crate::{
 };
 use std::{net::IpAddr, sync::Arc};
 
-const MINUTE_MS: i64 = 60 * 1000;
 const MAX_SEARCH_CHARS: usize = 100;
 /// Keys listed in each of the Overview's short lists.
 const OVERVIEW_LIST_LEN: i64 = 5;
@@ -146,7 +145,7 @@ impl Keys {
         let (secret, stored) = self.0.format.generate();
         let id = KeyId::new();
         let event = actor.event(AuditAction::KeyCreated, Some((&id, draft.name.as_str())));
-        let now_ms = event.occurred_at;
+        let now = event.occurred_at;
         self.0
             .db
             .insert_key(
@@ -160,8 +159,8 @@ impl Keys {
                     scopes: &draft.scopes.to_text(),
                     ip_allowlist: &draft.ips.to_text(),
                     created_by: &actor.user.user_id,
-                    now_ms,
-                    expires_at: draft.expires_in_days.map(|d| now_ms + d * DAY_MS),
+                    now,
+                    expires_at: draft.expires_in_days.map(|d| now + clock::days(d)),
                 },
                 &event,
             )
@@ -195,7 +194,7 @@ impl Keys {
                 "Search for at most 100 characters.",
             ));
         }
-        let now_ms = clock::now_ms();
+        let now = UnixMs::now();
         let rows = self
             .0
             .db
@@ -205,12 +204,12 @@ impl Keys {
                 name_contains: search.as_deref(),
                 before_id: before.as_deref(),
                 limit: limit + 1,
-                now_ms,
+                now,
             })
             .await?;
         let (rows, next_cursor) = pagination::into_page(rows, limit, |r| r.id.as_str());
         Ok(KeyPage {
-            keys: rows.into_iter().map(|r| view(r, now_ms)).collect(),
+            keys: rows.into_iter().map(|r| view(r, now)).collect(),
             next_cursor,
         })
     }
@@ -250,7 +249,7 @@ impl Keys {
         id: &KeyId,
         days: UsageDays,
     ) -> Result<Vec<DailyUsage>, AppError> {
-        let (first, last) = days.ending(clock::day_of(clock::now_ms()));
+        let (first, last) = days.ending(UnixMs::now().day());
         let stored = self
             .0
             .db
@@ -261,7 +260,7 @@ impl Keys {
 
     async fn view_of(&self, user: &AuthenticatedUser, id: &KeyId) -> Result<ApiKeyView, AppError> {
         let record = self.find(user, id).await?;
-        Ok(view(record, clock::now_ms()))
+        Ok(view(record, UnixMs::now()))
     }
 
     pub async fn update(
@@ -330,15 +329,15 @@ impl Keys {
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
         let (secret, stored): (_, StoredSecret) = self.0.format.generate();
         let event = actor.event(AuditAction::KeyRotated, Some((&current.id, &current.name)));
-        let now_ms = event.occurred_at;
-        if KeyStatus::of(current.revoked_at, current.expires_at, now_ms) != KeyStatus::Active {
+        let now = event.occurred_at;
+        if KeyStatus::of(current.revoked_at, current.expires_at, now) != KeyStatus::Active {
             return Err(not_rotatable());
         }
         let new_secret = NewSecret {
             digest: &stored.digest,
             key_prefix: &stored.key_prefix,
             last_four: &stored.last_four,
-            previous_expires_at: (grace_minutes > 0).then(|| now_ms + grace_minutes * MINUTE_MS),
+            previous_expires_at: (grace_minutes > 0).then(|| now + clock::minutes(grace_minutes)),
         };
         let replaced = self
             .0
@@ -403,16 +402,16 @@ impl Keys {
     }
 
     pub async fn stats(&self, user: &AuthenticatedUser) -> Result<KeyStats, AppError> {
-        let now = clock::now_ms();
+        let now = UnixMs::now();
         let counts = self
             .0
             .db
             .key_counts(
                 &user.account_id,
                 now,
-                now + EXPIRING_SOON_DAYS * DAY_MS,
-                now - DAY_MS,
-                clock::day_of(now),
+                now + clock::days(EXPIRING_SOON_DAYS),
+                now - DAY,
+                now.day(),
             )
             .await?;
         Ok(KeyStats {
@@ -426,8 +425,8 @@ impl Keys {
     /// The account's verifications per day over the last 30 days, its most
     /// used keys and those expiring first.
     pub async fn activity(&self, user: &AuthenticatedUser) -> Result<AccountActivity, AppError> {
-        let now = clock::now_ms();
-        let (first, last) = UsageDays::parse(None)?.ending(clock::day_of(now));
+        let now = UnixMs::now();
+        let (first, last) = UsageDays::parse(None)?.ending(now.day());
         let db = &self.0.db;
         let account = &user.account_id;
         let usage = db.account_usage(account, first, last).await?;
@@ -482,11 +481,11 @@ fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
 }
 
-fn view(record: KeyRecord, now_ms: i64) -> ApiKeyView {
-    let status = KeyStatus::of(record.revoked_at, record.expires_at, now_ms);
+fn view(record: KeyRecord, now: UnixMs) -> ApiKeyView {
+    let status = KeyStatus::of(record.revoked_at, record.expires_at, now);
     let grace = record
         .previous_expires_at
-        .filter(|&end| end > now_ms && status == KeyStatus::Active);
+        .filter(|&end| end > now && status == KeyStatus::Active);
     ApiKeyView {
         masked_key: secret::mask(&record.key_prefix, &record.last_four),
         scopes: words(&record.scopes),

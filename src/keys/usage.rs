@@ -5,7 +5,10 @@
 use super::model::{DailyUsage, Refusals};
 use crate::{
     error::AppError,
-    shared::{clock, ids::KeyId},
+    shared::{
+        clock::{Day, UnixMs},
+        ids::KeyId,
+    },
     storage::{DayUsage, Db, KeyUse},
 };
 use std::{
@@ -33,14 +36,15 @@ impl UsageDays {
     }
 
     /// The first and last day covered, ending `today`.
-    pub fn ending(self, today: i64) -> (i64, i64) {
-        (today - self.0 + 1, today)
+    pub fn ending(self, today: Day) -> (Day, Day) {
+        (today - (self.0 - 1), today)
     }
 }
 
 /// Every day from `first` to `last`, those without a verification as zero.
-pub fn every_day(first: i64, last: i64, stored: &[DayUsage]) -> Vec<DailyUsage> {
-    (first..=last)
+pub fn every_day(first: Day, last: Day, stored: &[DayUsage]) -> Vec<DailyUsage> {
+    first
+        .through(last)
         .map(|day| {
             let counts = stored
                 .iter()
@@ -48,7 +52,7 @@ pub fn every_day(first: i64, last: i64, stored: &[DayUsage]) -> Vec<DailyUsage> 
                 .copied()
                 .unwrap_or_default();
             DailyUsage {
-                date: clock::iso_date(day),
+                date: day.iso_date(),
                 valid: counts.valid,
                 refused: Refusals {
                     revoked: counts.revoked,
@@ -78,43 +82,30 @@ pub struct UsageTracker {
 }
 
 /// One key's use since the last flush.
+#[derive(Default)]
 struct Pending {
-    /// The latest successful use (`i64::MIN`: none yet).
-    latest_ms: i64,
-    latest_ip: Option<IpAddr>,
+    /// The latest successful use, if there was one: when and from where.
+    latest: Option<(UnixMs, Option<IpAddr>)>,
     /// One entry unless the interval spans midnight (UTC).
     per_day: Vec<DayUsage>,
 }
 
-impl Default for Pending {
-    fn default() -> Self {
-        Pending {
-            latest_ms: i64::MIN,
-            latest_ip: None,
-            per_day: Vec::new(),
-        }
-    }
-}
-
 impl Pending {
-    fn add(&mut self, outcome: Outcome, at_ms: i64, ip: Option<IpAddr>) {
+    fn add(&mut self, outcome: Outcome, at: UnixMs, ip: Option<IpAddr>) {
         let mut day = DayUsage {
-            day: clock::day_of(at_ms),
+            day: at.day(),
             ..DayUsage::default()
         };
         *count_of(&mut day, outcome) = 1;
-        let latest = if outcome == Outcome::Valid {
-            at_ms
-        } else {
-            i64::MIN
-        };
-        self.merge(latest, ip, &[day]);
+        let latest = (outcome == Outcome::Valid).then_some((at, ip));
+        self.merge(latest, &[day]);
     }
 
-    fn merge(&mut self, latest_ms: i64, latest_ip: Option<IpAddr>, per_day: &[DayUsage]) {
-        if latest_ms != i64::MIN && latest_ms >= self.latest_ms {
-            self.latest_ms = latest_ms;
-            self.latest_ip = latest_ip;
+    fn merge(&mut self, latest: Option<(UnixMs, Option<IpAddr>)>, per_day: &[DayUsage]) {
+        if let Some((at, ip)) = latest {
+            if self.latest.is_none_or(|(seen, _)| at >= seen) {
+                self.latest = Some((at, ip));
+            }
         }
         for more in per_day {
             match self.per_day.iter_mut().find(|d| d.day == more.day) {
@@ -130,9 +121,9 @@ impl Pending {
         }
     }
 
-    fn last_used(&self) -> Option<(i64, Option<String>)> {
-        (self.latest_ms != i64::MIN)
-            .then(|| (self.latest_ms, self.latest_ip.map(|ip| ip.to_string())))
+    fn last_used(&self) -> Option<(UnixMs, Option<String>)> {
+        self.latest
+            .map(|(at, ip)| (at, ip.map(|ip| ip.to_string())))
     }
 }
 
@@ -156,15 +147,15 @@ pub struct Flushed {
 impl UsageTracker {
     /// Notes one verification of a known key; a successful one is also
     /// the key's latest use.
-    pub fn record(&self, key_id: &KeyId, outcome: Outcome, at_ms: i64, ip: Option<IpAddr>) {
+    pub fn record(&self, key_id: &KeyId, outcome: Outcome, at: UnixMs, ip: Option<IpAddr>) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         // get_mut first: no allocation for a key already pending.
         match pending.get_mut(key_id) {
-            Some(key) => key.add(outcome, at_ms, ip),
+            Some(key) => key.add(outcome, at, ip),
             None => pending
                 .entry(key_id.clone())
                 .or_default()
-                .add(outcome, at_ms, ip),
+                .add(outcome, at, ip),
         }
     }
 
@@ -204,7 +195,7 @@ impl UsageTracker {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         for (key_id, old) in batch {
             let key = pending.entry(key_id).or_default();
-            key.merge(old.latest_ms, old.latest_ip, &old.per_day);
+            key.merge(old.latest, &old.per_day);
         }
     }
 
@@ -232,11 +223,14 @@ mod tests {
         format!("key_{n}").parse().unwrap()
     }
 
-    const DAY: i64 = clock::DAY_MS;
+    /// `ms` milliseconds into day `n`.
+    fn at(n: i64, ms: i64) -> UnixMs {
+        UnixMs::from_millis(n * 86_400_000 + ms)
+    }
 
     fn day(day: i64, valid: i64, revoked: i64, ip_not_allowed: i64) -> DayUsage {
         DayUsage {
-            day,
+            day: Day::from_number(day),
             valid,
             revoked,
             ip_not_allowed,
@@ -247,40 +241,45 @@ mod tests {
     #[test]
     fn the_latest_use_and_the_outcomes_per_day_are_kept() {
         let tracker = UsageTracker::default();
-        tracker.record(&key(1), Outcome::Valid, DAY + 20, None);
-        tracker.record(&key(1), Outcome::Valid, DAY + 10, "10.0.0.1".parse().ok());
-        tracker.record(
-            &key(1),
-            Outcome::Valid,
-            2 * DAY + 1,
-            "10.0.0.2".parse().ok(),
-        );
+        tracker.record(&key(1), Outcome::Valid, at(1, 20), None);
+        tracker.record(&key(1), Outcome::Valid, at(1, 10), "10.0.0.1".parse().ok());
+        tracker.record(&key(1), Outcome::Valid, at(2, 1), "10.0.0.2".parse().ok());
         tracker.record(
             &key(1),
             Outcome::IpNotAllowed,
-            2 * DAY + 2,
+            at(2, 2),
             "10.9.9.9".parse().ok(),
         );
-        tracker.record(&key(2), Outcome::Valid, 5, None);
+        tracker.record(&key(2), Outcome::Valid, at(0, 5), None);
         let pending = tracker.pending.lock().unwrap();
         assert_eq!(pending.len(), 2);
         let first = &pending[&key(1)];
-        assert_eq!(first.latest_ms, 2 * DAY + 1, "a refusal is no use");
-        assert_eq!(first.latest_ip, "10.0.0.2".parse().ok());
+        let latest = Some((at(2, 1), "10.0.0.2".parse().ok()));
+        assert_eq!(first.latest, latest, "a refusal is no use");
         assert_eq!(first.per_day, vec![day(1, 2, 0, 0), day(2, 1, 0, 1)]);
         assert_eq!(pending[&key(2)].per_day, vec![day(0, 1, 0, 0)]);
     }
 
     #[test]
     fn usage_covers_1_to_90_days_ending_today_with_quiet_days_as_zero() {
-        assert_eq!(UsageDays::parse(None).unwrap().ending(100), (71, 100));
-        assert_eq!(UsageDays::parse(Some(1)).unwrap().ending(100), (100, 100));
-        assert_eq!(UsageDays::parse(Some(90)).unwrap().ending(100), (11, 100));
+        let d = Day::from_number;
+        assert_eq!(
+            UsageDays::parse(None).unwrap().ending(d(100)),
+            (d(71), d(100))
+        );
+        assert_eq!(
+            UsageDays::parse(Some(1)).unwrap().ending(d(100)),
+            (d(100), d(100))
+        );
+        assert_eq!(
+            UsageDays::parse(Some(90)).unwrap().ending(d(100)),
+            (d(11), d(100))
+        );
         for wrong in [0, -1, 91] {
             let error = UsageDays::parse(Some(wrong)).unwrap_err();
             assert!(error.field_message("days").is_some(), "{wrong}");
         }
-        let days = every_day(8, 10, &[day(9, 3, 1, 0)]);
+        let days = every_day(d(8), d(10), &[day(9, 3, 1, 0)]);
         let dates: Vec<_> = days.iter().map(|d| d.date.as_str()).collect();
         assert_eq!(dates, ["1970-01-09", "1970-01-10", "1970-01-11"]);
         let totals: Vec<_> = days.iter().map(|d| (d.valid, d.refused.total())).collect();
@@ -290,7 +289,7 @@ mod tests {
     #[test]
     fn a_key_only_refused_has_no_latest_use() {
         let tracker = UsageTracker::default();
-        tracker.record(&key(1), Outcome::Revoked, 7, "10.0.0.1".parse().ok());
+        tracker.record(&key(1), Outcome::Revoked, at(0, 7), "10.0.0.1".parse().ok());
         let pending = tracker.pending.lock().unwrap();
         assert_eq!(pending[&key(1)].last_used(), None);
         assert_eq!(pending[&key(1)].per_day, vec![day(0, 0, 1, 0)]);
@@ -299,12 +298,12 @@ mod tests {
     #[test]
     fn a_batch_that_could_not_be_written_is_merged_back() {
         let tracker = UsageTracker::default();
-        tracker.record(&key(1), Outcome::Valid, 50, None);
+        tracker.record(&key(1), Outcome::Valid, at(0, 50), None);
         let batch = std::mem::take(&mut *tracker.pending.lock().unwrap());
-        tracker.record(&key(1), Outcome::Revoked, 40, None);
+        tracker.record(&key(1), Outcome::Revoked, at(0, 40), None);
         tracker.put_back(batch);
         let pending = tracker.pending.lock().unwrap();
-        assert_eq!(pending[&key(1)].latest_ms, 50);
+        assert_eq!(pending[&key(1)].latest, Some((at(0, 50), None)));
         assert_eq!(pending[&key(1)].per_day, vec![day(0, 1, 1, 0)]);
     }
 }

@@ -10,7 +10,7 @@ use super::{
     usage::{Outcome, UsageTracker},
     Scope,
 };
-use crate::{error::AppError, shared::clock, storage::Db};
+use crate::{error::AppError, shared::clock::UnixMs, storage::Db};
 use metrics::Counter;
 use std::{
     net::IpAddr,
@@ -67,11 +67,11 @@ impl KeyVerifier {
         let Some(credential) = lookup else {
             return Ok(Verification::NotFound);
         };
-        let now_ms = clock::now_ms();
-        let outcome = credential.judge(required, client_ip, now_ms);
+        let now = UnixMs::now();
+        let outcome = credential.judge(required, client_ip, now);
         if let Some(counted) = usage_outcome(&outcome) {
             self.usage
-                .record(credential.key_id(), counted, now_ms, client_ip);
+                .record(credential.key_id(), counted, now, client_ip);
         }
         Ok(outcome)
     }

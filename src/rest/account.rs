@@ -10,7 +10,7 @@ use crate::{
     auth::{identity::ClientInfo, role::Role, service::Accounts, summary::AccountChoice},
     error::AppError,
     keys::Scope,
-    shared::ids::AccountId,
+    shared::{clock::UnixMs, ids::AccountId},
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
 use serde::{Deserialize, Serialize};
@@ -150,7 +150,7 @@ pub struct MeKey {
     id: String,
     name: String,
     scopes: Vec<Scope>,
-    expires_at: Option<i64>,
+    expires_at: Option<UnixMs>,
 }
 
 /// `GET /me`: who is calling.

@@ -7,6 +7,7 @@ use super::{
 use crate::{
     error::AppError,
     keys::{credential::Verification, Keys, Scope},
+    shared::clock::UnixMs,
 };
 use axum::{
     extract::State,
@@ -32,7 +33,7 @@ pub struct VerifyResult<'a> {
     key_id: Option<&'a str>,
     account_id: Option<&'a str>,
     scopes: Option<Vec<Scope>>,
-    expires_at: Option<i64>,
+    expires_at: Option<UnixMs>,
 }
 
 #[utoipa::path(post, path = "/keys/verify", tag = "Verification",

@@ -3,27 +3,27 @@
 //! ended (accepted, revoked or expired) more than 30 days ago are deleted.
 //! Every replica sweeps; a sweep another one already did deletes nothing.
 
-use crate::{shared::clock, storage::Db};
-use std::time::Duration;
+use crate::{
+    shared::clock::{self, UnixMs, DAY},
+    storage::Db,
+};
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Days an ended invitation stays visible (in the audit log's terms: who
 /// was invited, and what became of it) before it is deleted.
 pub const ENDED_INVITATION_DAYS: i64 = 30;
-const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 /// Audit events deleted in one statement.
 const AUDIT_BATCH: i64 = 10_000;
 
 /// Sweeps now, then once a day until the process stops.
 pub async fn sweep_daily(db: Db, audit_retention_days: u32) {
     loop {
-        sweep(&db, audit_retention_days, clock::now_ms()).await;
-        tokio::time::sleep(EVERY).await;
+        sweep(&db, audit_retention_days, UnixMs::now()).await;
+        tokio::time::sleep(DAY).await;
     }
 }
 
-async fn sweep(db: &Db, audit_retention_days: u32, now_ms: i64) {
-    let audit_before = now_ms - i64::from(audit_retention_days) * DAY_MS;
+async fn sweep(db: &Db, audit_retention_days: u32, now: UnixMs) {
+    let audit_before = now - clock::days(i64::from(audit_retention_days));
     // In batches, so the first sweep after an upgrade (or a shorter
     // retention) never holds the database in one long statement.
     let mut swept = 0;
@@ -44,7 +44,7 @@ async fn sweep(db: &Db, audit_retention_days: u32, now_ms: i64) {
     if swept > 0 {
         tracing::info!(swept, "audit events past their retention deleted");
     }
-    let invitations_before = now_ms - ENDED_INVITATION_DAYS * DAY_MS;
+    let invitations_before = now - clock::days(ENDED_INVITATION_DAYS);
     match db.sweep_ended_invitations(invitations_before).await {
         Ok(0) => {}
         Ok(swept) => tracing::info!(swept, "invitations ended 30 days ago deleted"),

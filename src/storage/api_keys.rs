@@ -7,7 +7,10 @@ use super::{
     DayUsage, Db, KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse,
     KeyUseTotal, NewAuditEvent, NewKey, NewSecret, StatusFilter,
 };
-use crate::shared::ids::{AccountId, KeyId};
+use crate::shared::{
+    clock::{Day, UnixMs},
+    ids::{AccountId, KeyId},
+};
 use sqlx::{Database, QueryBuilder};
 
 const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
@@ -52,7 +55,7 @@ impl Db {
         .bind(key.last_four)
         .bind(key.scopes)
         .bind(key.ip_allowlist)
-        .bind(key.now_ms)
+        .bind(key.now)
         .bind(key.created_by)
         .bind(key.expires_at)
         .execute(c)
@@ -222,12 +225,12 @@ impl Db {
         ordered.sort_unstable_by_key(|key_use| key_use.key_id);
         let mut tx = self.write().await?;
         for key_use in ordered {
-            if let Some((at_ms, ip)) = &key_use.last_used {
+            if let Some((at, ip)) = &key_use.last_used {
                 on_either!(tx.conn(), c => sqlx::query(
                     "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2
                      WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
                 )
-                .bind(at_ms)
+                .bind(at)
                 .bind(ip.as_deref())
                 .bind(key_use.key_id)
                 .execute(c)
@@ -268,8 +271,8 @@ impl Db {
         &self,
         account_id: &AccountId,
         key_id: &KeyId,
-        first_day: i64,
-        last_day: i64,
+        first_day: Day,
+        last_day: Day,
     ) -> Result<Vec<DayUsage>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT day, requests AS valid, revoked, expired, insufficient_scope, ip_not_allowed
@@ -290,8 +293,8 @@ impl Db {
     pub async fn account_usage(
         &self,
         account_id: &AccountId,
-        first_day: i64,
-        last_day: i64,
+        first_day: Day,
+        last_day: Day,
     ) -> Result<Vec<DayUsage>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT day, CAST(SUM(requests) AS BIGINT) AS valid,
@@ -313,8 +316,8 @@ impl Db {
     pub async fn most_used_keys(
         &self,
         account_id: &AccountId,
-        first_day: i64,
-        last_day: i64,
+        first_day: Day,
+        last_day: Day,
         limit: i64,
     ) -> Result<Vec<KeyUseTotal>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
@@ -338,7 +341,7 @@ impl Db {
     pub async fn keys_expiring_first(
         &self,
         account_id: &AccountId,
-        now_ms: i64,
+        now: UnixMs,
         limit: i64,
     ) -> Result<Vec<KeyRecord>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(&format!(
@@ -347,7 +350,7 @@ impl Db {
              ORDER BY k.expires_at, k.id LIMIT $3"
         ))
         .bind(account_id)
-        .bind(now_ms)
+        .bind(now)
         .bind(limit)
         .fetch_all(pool)
         .await)
@@ -356,10 +359,10 @@ impl Db {
     pub async fn key_counts(
         &self,
         account_id: &AccountId,
-        now_ms: i64,
-        soon_ms: i64,
-        day_ago_ms: i64,
-        today: i64,
+        now: UnixMs,
+        expiring_before: UnixMs,
+        used_since: UnixMs,
+        today: Day,
     ) -> Result<KeyCounts, sqlx::Error> {
         let (active, expiring_soon, used_last_day, requests_today) = on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT
@@ -375,9 +378,9 @@ impl Db {
              FROM api_keys WHERE account_id = $1",
         )
         .bind(account_id)
-        .bind(now_ms)
-        .bind(soon_ms)
-        .bind(day_ago_ms)
+        .bind(now)
+        .bind(expiring_before)
+        .bind(used_since)
         .bind(today)
         .fetch_one(pool)
         .await?);
@@ -455,12 +458,12 @@ where
         Some(StatusFilter::Expired) => {
             query
                 .push(" AND k.revoked_at IS NULL AND k.expires_at <= ")
-                .push_bind(listing.now_ms);
+                .push_bind(listing.now);
         }
         Some(StatusFilter::Active) => {
             query
                 .push(" AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ")
-                .push_bind(listing.now_ms)
+                .push_bind(listing.now)
                 .push(")");
         }
     }
@@ -511,7 +514,7 @@ mod tests {
             name_contains: None,
             before_id: None,
             limit: 26,
-            now_ms: 0,
+            now: UnixMs::from_millis(0),
         };
         let deep_page = KeyListing {
             before_id: Some("key_0190"),

@@ -4,7 +4,10 @@ use super::{
     either::{on_either, Conn},
     AuditEventRecord, Db, NewAuditEvent,
 };
-use crate::shared::ids::{AccountId, KeyId};
+use crate::shared::{
+    clock::UnixMs,
+    ids::{AccountId, KeyId},
+};
 use sqlx::QueryBuilder;
 
 /// Writes an event on `conn`, inside the caller's transaction when there is
@@ -77,7 +80,7 @@ impl Db {
 
     /// Deletes up to `batch` of the events that occurred before `before`
     /// (unix ms); how many.
-    pub async fn sweep_audit_events(&self, before: i64, batch: i64) -> Result<u64, sqlx::Error> {
+    pub async fn sweep_audit_events(&self, before: UnixMs, batch: i64) -> Result<u64, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query(
             "DELETE FROM audit_events WHERE id IN
                (SELECT id FROM audit_events WHERE occurred_at < $1 LIMIT $2)",

@@ -5,7 +5,10 @@
 //! as text). What truly differs between the two lives here, one named
 //! function per concept, a no-op where a backend does not need it.
 
-use crate::shared::ids::{AccountId, KeyId, UserId};
+use crate::shared::{
+    clock::UnixMs,
+    ids::{AccountId, KeyId, UserId},
+};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 /// One value of either backend.
@@ -142,7 +145,7 @@ pub(super) async fn lock_throttle_subjects(
 /// rows another attempt holds are left for a later sweep (waiting for them
 /// could deadlock two attempts), a thousand at a time; SQLite's one writer
 /// holds none.
-pub(super) async fn sweep_throttle_hits(conn: Conn<'_>, before: i64) -> Result<(), sqlx::Error> {
+pub(super) async fn sweep_throttle_hits(conn: Conn<'_>, before: UnixMs) -> Result<(), sqlx::Error> {
     let sql = match conn {
         Either::Sqlite(_) => "DELETE FROM throttle_hits WHERE hit_at <= $1",
         Either::Postgres(_) => {

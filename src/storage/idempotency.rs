@@ -4,7 +4,7 @@ use super::{
     either::{lock_idempotency_holder, on_either},
     Claim, Db, IdempotencyClaim, IdempotencyRecord,
 };
-use crate::shared::ids::AccountId;
+use crate::shared::{clock::UnixMs, ids::AccountId};
 
 impl Db {
     /// Claims an Idempotency-Key for a request, after forgetting records
@@ -52,7 +52,7 @@ impl Db {
         .bind(claim.account_id)
         .bind(claim.key_digest)
         .bind(claim.request_hash)
-        .bind(claim.now_ms)
+        .bind(claim.now)
         .bind(claim.holder)
         .execute(c)
         .await?
@@ -74,7 +74,7 @@ impl Db {
         &self,
         account_id: &AccountId,
         key_digest: &str,
-        created_at: i64,
+        created_at: UnixMs,
     ) -> Result<bool, sqlx::Error> {
         let deleted = on_either!(self.pool(), pool => sqlx::query(
             "DELETE FROM idempotency_records
@@ -90,7 +90,10 @@ impl Db {
     }
 
     /// Forgets every answer older than `expired_before`; how many.
-    pub async fn sweep_idempotency_records(&self, expired_before: i64) -> Result<u64, sqlx::Error> {
+    pub async fn sweep_idempotency_records(
+        &self,
+        expired_before: UnixMs,
+    ) -> Result<u64, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query(
             "DELETE FROM idempotency_records WHERE created_at < $1",
         )

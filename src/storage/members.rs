@@ -11,6 +11,7 @@ use super::{
     NewAuditEvent, NewInvitation, WAITING_INVITATIONS_SHOWN,
 };
 use crate::shared::{
+    clock::UnixMs,
     ids::{AccountId, InvitationId, UserId},
     role::Role,
 };
@@ -178,11 +179,11 @@ impl Db {
             bool,
             i64,
             i64,
-            Option<i64>,
+            Option<UnixMs>,
         ) = on_either!(tx.conn(), c => sqlx::query_as(&counts)
             .bind(invitation.account_id)
             .bind(invitation.email)
-            .bind(invitation.now_ms)
+            .bind(invitation.now)
             .bind(invitation.invited_by)
             .bind(invitation.inviter_role)
             .fetch_one(c)
@@ -208,7 +209,7 @@ impl Db {
         .bind(invitation.role)
         .bind(invitation.token_digest)
         .bind(invitation.invited_by)
-        .bind(invitation.now_ms)
+        .bind(invitation.now)
         .bind(invitation.expires_at)
         .execute(c)
         .await
@@ -223,7 +224,7 @@ impl Db {
     pub async fn pending_invitations(
         &self,
         account_id: &AccountId,
-        now_ms: i64,
+        now: UnixMs,
     ) -> Result<Vec<InvitationRecord>, sqlx::Error> {
         let sql = format!(
             "{INVITATION_COLUMNS} WHERE i.account_id = $1 AND {} ORDER BY i.id DESC",
@@ -231,7 +232,7 @@ impl Db {
         );
         on_either!(self.pool(), pool => sqlx::query_as(&sql)
             .bind(account_id)
-            .bind(now_ms)
+            .bind(now)
             .fetch_all(pool)
             .await)
     }
@@ -241,7 +242,7 @@ impl Db {
     pub async fn pending_invitations_for_email(
         &self,
         email: &str,
-        now_ms: i64,
+        now: UnixMs,
     ) -> Result<Vec<InvitationRecord>, sqlx::Error> {
         let sql = format!(
             "{INVITATION_COLUMNS} WHERE i.email = $1 AND {} ORDER BY i.id DESC LIMIT $3",
@@ -249,7 +250,7 @@ impl Db {
         );
         on_either!(self.pool(), pool => sqlx::query_as(&sql)
             .bind(email)
-            .bind(now_ms)
+            .bind(now)
             .bind(WAITING_INVITATIONS_SHOWN)
             .fetch_all(pool)
             .await)
@@ -286,7 +287,7 @@ impl Db {
         &self,
         account_id: &AccountId,
         id: &InvitationId,
-        now_ms: i64,
+        now: UnixMs,
         event: &NewAuditEvent<'_>,
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.write().await?;
@@ -298,7 +299,7 @@ impl Db {
             "UPDATE invitations SET revoked_at = $1, revoked_by = $2
              WHERE account_id = $3 AND id = $4 AND accepted_at IS NULL AND revoked_at IS NULL",
         )
-        .bind(now_ms)
+        .bind(now)
         .bind(event.actor_id)
         .bind(account_id)
         .bind(id)
@@ -315,7 +316,7 @@ impl Db {
 
     /// Deletes invitations that ended (accepted, revoked or expired)
     /// before `before` (unix ms); how many.
-    pub async fn sweep_ended_invitations(&self, before: i64) -> Result<u64, sqlx::Error> {
+    pub async fn sweep_ended_invitations(&self, before: UnixMs) -> Result<u64, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query(
             "DELETE FROM invitations
              WHERE accepted_at < $1 OR revoked_at < $1 OR expires_at < $1",
@@ -332,7 +333,7 @@ impl Db {
         &self,
         invitation_id: &InvitationId,
         invitee: &Invitee<'_>,
-        now_ms: i64,
+        now: UnixMs,
         limits: MembershipLimits,
         event: &NewAuditEvent<'_>,
     ) -> Result<Acceptance, sqlx::Error> {
@@ -355,7 +356,7 @@ impl Db {
         );
         let role: Option<Role> = on_either!(tx.conn(), c => sqlx::query_scalar(&role_of_pending)
             .bind(invitation_id)
-            .bind(now_ms)
+            .bind(now)
             .fetch_optional(c)
             .await?);
         let Some(role) = role else {
@@ -374,11 +375,11 @@ impl Db {
         if let Some(refusal) = refuse_joining(tx.conn(), &account_id, user_id, limits).await? {
             return Ok(refusal);
         }
-        insert_membership(tx.conn(), &account_id, user_id, role, now_ms).await?;
+        insert_membership(tx.conn(), &account_id, user_id, role, now).await?;
         on_either!(tx.conn(), c => sqlx::query(
             "UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3",
         )
-        .bind(now_ms)
+        .bind(now)
         .bind(user_id)
         .bind(invitation_id)
         .execute(c)

@@ -2,6 +2,7 @@
 //! inputs, the same whichever backend holds the data.
 
 use crate::shared::{
+    clock::{Day, UnixMs, HOUR},
     ids::{AccountId, InvitationId, KeyId, UserId},
     role::Role,
 };
@@ -16,20 +17,20 @@ pub struct KeyRecord {
     pub name: String,
     pub key_prefix: String,
     pub last_four: String,
-    pub previous_expires_at: Option<i64>,
+    pub previous_expires_at: Option<UnixMs>,
     pub scopes: String,
     pub ip_allowlist: String,
-    pub created_at: i64,
+    pub created_at: UnixMs,
     pub created_by: Option<UserId>,
     pub created_by_email: Option<String>,
-    pub updated_at: i64,
+    pub updated_at: UnixMs,
     pub updated_by: Option<UserId>,
     pub updated_by_email: Option<String>,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+    pub expires_at: Option<UnixMs>,
+    pub revoked_at: Option<UnixMs>,
     pub revoked_by: Option<UserId>,
     pub revoked_by_email: Option<String>,
-    pub last_used_at: Option<i64>,
+    pub last_used_at: Option<UnixMs>,
     pub last_used_ip: Option<String>,
     /// Never shown: what a cache must forget when this key changes.
     #[sqlx(flatten)]
@@ -44,12 +45,12 @@ pub struct KeyCredential {
     pub name: String,
     pub scopes: String,
     pub ip_allowlist: String,
-    pub expires_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+    pub expires_at: Option<UnixMs>,
+    pub revoked_at: Option<UnixMs>,
     /// Whether the secret matched the replaced one of a rotation (still
     /// inside its grace period only if `previous_expires_at` is later than now).
     pub is_previous: bool,
-    pub previous_expires_at: Option<i64>,
+    pub previous_expires_at: Option<UnixMs>,
 }
 
 pub struct NewKey<'a> {
@@ -62,8 +63,8 @@ pub struct NewKey<'a> {
     pub scopes: &'a str,
     pub ip_allowlist: &'a str,
     pub created_by: &'a UserId,
-    pub now_ms: i64,
-    pub expires_at: Option<i64>,
+    pub now: UnixMs,
+    pub expires_at: Option<UnixMs>,
 }
 
 pub struct KeyEdit<'a> {
@@ -77,7 +78,7 @@ pub struct NewSecret<'a> {
     pub key_prefix: &'a str,
     pub last_four: &'a str,
     /// When the replaced secret stops working; `None` stops it at once.
-    pub previous_expires_at: Option<i64>,
+    pub previous_expires_at: Option<UnixMs>,
 }
 
 /// The status filter of a listing, as SQL conditions over `now`.
@@ -96,14 +97,14 @@ pub struct KeyListing<'a> {
     pub name_contains: Option<&'a str>,
     pub before_id: Option<&'a str>,
     pub limit: i64,
-    pub now_ms: i64,
+    pub now: UnixMs,
 }
 
 /// A key's latest use and its requests per UTC day since the last write.
 pub struct KeyUse<'a> {
     pub key_id: &'a KeyId,
     /// The latest successful use, when there was one: its time and address.
-    pub last_used: Option<(i64, Option<String>)>,
+    pub last_used: Option<(UnixMs, Option<String>)>,
     pub days: &'a [DayUsage],
 }
 
@@ -120,8 +121,7 @@ pub struct KeyUseTotal {
 /// and each refusal a known key can get.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct DayUsage {
-    /// Days since 1970-01-01.
-    pub day: i64,
+    pub day: Day,
     pub valid: i64,
     pub revoked: i64,
     pub expired: i64,
@@ -162,7 +162,7 @@ pub struct NewAuditEvent<'a> {
     pub action: &'static str,
     pub key_id: Option<&'a KeyId>,
     pub key_name: Option<&'a str>,
-    pub occurred_at: i64,
+    pub occurred_at: UnixMs,
     pub client_ip: Option<String>,
     pub user_agent: Option<&'a str>,
     /// Membership events: the member's email and what changed.
@@ -177,7 +177,7 @@ pub struct AuditEventRecord {
     pub actor_email: Option<String>,
     pub key_id: Option<KeyId>,
     pub key_name: Option<String>,
-    pub occurred_at: i64,
+    pub occurred_at: UnixMs,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
     pub member_email: Option<String>,
@@ -190,7 +190,7 @@ pub struct AuditEventRecord {
 #[derive(sqlx::FromRow)]
 pub struct IdempotencyRecord {
     pub request_hash: String,
-    pub created_at: i64,
+    pub created_at: UnixMs,
     /// `None` while the first request is running.
     pub status: Option<i64>,
     pub sealed_body: Option<Vec<u8>>,
@@ -204,9 +204,9 @@ pub struct IdempotencyClaim<'a> {
     pub holder: &'a UserId,
     pub key_digest: &'a str,
     pub request_hash: &'a str,
-    pub now_ms: i64,
+    pub now: UnixMs,
     /// Records older than this are expired.
-    pub expired_before: i64,
+    pub expired_before: UnixMs,
     pub max_live: i64,
 }
 
@@ -227,7 +227,7 @@ pub struct Limit<'a> {
     pub subject: &'a str,
     /// Hits allowed within the window; `None` counts without refusing.
     pub max: Option<i64>,
-    pub since_ms: i64,
+    pub since: UnixMs,
 }
 
 /// What counting an attempt found.
@@ -237,7 +237,7 @@ pub enum Admission {
     Admitted { counts: Vec<i64> },
     /// A subject had used up its hits; nothing was counted. The oldest hit
     /// in that subject's window.
-    Refused { oldest_ms: i64 },
+    Refused { oldest: UnixMs },
 }
 
 // Accounts, users and members
@@ -248,7 +248,7 @@ pub struct UserRecord {
     pub id: UserId,
     pub email: String,
     pub password_hash: String,
-    pub created_at: i64,
+    pub created_at: UnixMs,
     pub token_generation: i64,
 }
 
@@ -264,7 +264,7 @@ pub struct NewAccount<'a> {
     pub id: &'a AccountId,
     pub name: &'a str,
     pub owner_id: &'a UserId,
-    pub now_ms: i64,
+    pub now: UnixMs,
 }
 
 /// A user to create.
@@ -272,7 +272,7 @@ pub struct NewUser<'a> {
     pub id: &'a UserId,
     pub email: &'a str,
     pub password_hash: &'a str,
-    pub now_ms: i64,
+    pub now: UnixMs,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -299,8 +299,8 @@ pub struct MemberRecord {
     pub user_id: UserId,
     pub email: String,
     pub role: Role,
-    pub joined_at: i64,
-    pub last_signed_in_at: Option<i64>,
+    pub joined_at: UnixMs,
+    pub last_signed_in_at: Option<UnixMs>,
 }
 
 /// One of a user's accounts.
@@ -309,7 +309,7 @@ pub struct AccountMembershipRecord {
     pub account_id: AccountId,
     pub account_name: String,
     pub role: Role,
-    pub joined_at: i64,
+    pub joined_at: UnixMs,
 }
 
 /// What changing or removing a member found.
@@ -352,8 +352,8 @@ pub struct NewInvitation<'a> {
     /// The inviter's role the service checked: the invitation is made only
     /// if they still hold it when it is written.
     pub inviter_role: Role,
-    pub now_ms: i64,
-    pub expires_at: i64,
+    pub now: UnixMs,
+    pub expires_at: UnixMs,
 }
 
 /// The limits creating an invitation is held to, counted in its
@@ -376,7 +376,7 @@ impl InvitationLimits {
         invited: bool,
         pending: i64,
         this_hour: i64,
-        oldest_this_hour: Option<i64>,
+        oldest_this_hour: Option<UnixMs>,
     ) -> Option<InvitationCreated> {
         if !inviter_holds {
             Some(InvitationCreated::InviterChanged)
@@ -388,7 +388,7 @@ impl InvitationLimits {
             Some(InvitationCreated::TooManyPending)
         } else if this_hour >= self.per_hour {
             Some(InvitationCreated::TooManyThisHour {
-                retry_at: oldest_this_hour.unwrap_or_default() + 3_600_000,
+                retry_at: oldest_this_hour.unwrap_or_default() + HOUR,
             })
         } else {
             None
@@ -427,10 +427,10 @@ pub struct InvitationRecord {
     pub email: String,
     pub role: Role,
     pub invited_by: Option<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub accepted_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+    pub created_at: UnixMs,
+    pub expires_at: UnixMs,
+    pub accepted_at: Option<UnixMs>,
+    pub revoked_at: Option<UnixMs>,
 }
 
 /// What inviting found.
@@ -443,9 +443,9 @@ pub enum InvitationCreated {
     /// The account has `max_pending` pending invitations already.
     TooManyPending,
     /// The account created `per_hour` invitations in the last hour; the
-    /// oldest of them leaves the hour at `retry_at` (unix ms).
+    /// oldest of them leaves the hour at `retry_at`.
     TooManyThisHour {
-        retry_at: i64,
+        retry_at: UnixMs,
     },
     /// The inviter no longer holds the role they were checked with.
     InviterChanged,

@@ -7,6 +7,7 @@ use super::{
     UserRecord,
 };
 use crate::shared::{
+    clock::UnixMs,
     ids::{AccountId, UserId},
     role::Role,
 };
@@ -22,7 +23,7 @@ pub(super) async fn insert_user(conn: Conn<'_>, user: &NewUser<'_>) -> Result<bo
     .bind(user.id)
     .bind(user.email)
     .bind(user.password_hash)
-    .bind(user.now_ms)
+    .bind(user.now)
     .execute(c)
     .await?
     .rows_affected());
@@ -35,7 +36,7 @@ pub(super) async fn insert_membership(
     account_id: &AccountId,
     user_id: &UserId,
     role: Role,
-    now_ms: i64,
+    now: UnixMs,
 ) -> Result<i64, sqlx::Error> {
     let generation = fresh_membership_generation();
     on_either!(conn, c => sqlx::query(
@@ -45,7 +46,7 @@ pub(super) async fn insert_membership(
     .bind(account_id)
     .bind(user_id)
     .bind(role)
-    .bind(now_ms)
+    .bind(now)
     .bind(generation)
     .execute(c)
     .await
@@ -57,12 +58,12 @@ async fn insert_account(
     conn: Conn<'_>,
     id: &AccountId,
     name: &str,
-    now_ms: i64,
+    now: UnixMs,
 ) -> Result<(), sqlx::Error> {
     on_either!(conn, c => sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(name)
-        .bind(now_ms)
+        .bind(now)
         .execute(c)
         .await
         .map(drop))
@@ -79,7 +80,7 @@ impl Db {
         if !insert_user(tx.conn(), &owner.user).await? {
             return Ok(OwnerCreated::EmailTaken);
         }
-        let now = owner.user.now_ms;
+        let now = owner.user.now;
         insert_account(tx.conn(), owner.account_id, owner.account_name, now).await?;
         let membership_generation =
             insert_membership(tx.conn(), owner.account_id, owner.user.id, Role::Owner, now).await?;
@@ -111,13 +112,13 @@ impl Db {
         if belongs {
             return Ok(None);
         }
-        insert_account(tx.conn(), account.id, account.name, account.now_ms).await?;
+        insert_account(tx.conn(), account.id, account.name, account.now).await?;
         let generation = insert_membership(
             tx.conn(),
             account.id,
             account.owner_id,
             Role::Owner,
-            account.now_ms,
+            account.now,
         )
         .await?;
         insert_event(tx.conn(), event).await?;
@@ -147,14 +148,14 @@ impl Db {
     pub async fn record_sign_in(
         &self,
         user_id: &UserId,
-        now_ms: i64,
+        now: UnixMs,
         event: &NewAuditEvent<'_>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
         on_either!(tx.conn(), c => sqlx::query(
             "UPDATE users SET last_signed_in_at = $1 WHERE id = $2",
         )
-        .bind(now_ms)
+        .bind(now)
         .bind(user_id)
         .execute(c)
         .await

@@ -8,7 +8,7 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod token;
 
-use crate::auth::role::Role;
+use crate::{auth::role::Role, shared::clock::UnixMs};
 use serde::{Deserialize, Serialize};
 
 /// How long an invitation link works.
@@ -57,10 +57,10 @@ pub struct MemberView {
     pub user_id: String,
     pub email: String,
     pub role: Role,
-    /// When they joined the account (unix ms).
-    pub joined_at: i64,
-    /// Their last sign-in to Keysmith (unix ms), if any.
-    pub last_signed_in_at: Option<i64>,
+    /// When they joined the account.
+    pub joined_at: UnixMs,
+    /// Their last sign-in to Keysmith, if any.
+    pub last_signed_in_at: Option<UnixMs>,
 }
 
 /// An invitation not yet accepted, revoked or expired.
@@ -72,8 +72,8 @@ pub struct InvitationView {
     pub role: Role,
     /// The email of the member who invited, while they are one.
     pub invited_by: Option<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
+    pub created_at: UnixMs,
+    pub expires_at: UnixMs,
 }
 
 /// A new invitation and its link: the only time the link is shown.
@@ -127,7 +127,7 @@ pub struct InvitationPreview {
     pub email: String,
     pub role: Role,
     pub invited_by: Option<String>,
-    pub expires_at: i64,
+    pub expires_at: UnixMs,
     pub state: InvitationState,
     /// The email of the user signed in on this browser, if any.
     pub signed_in_as: Option<String>,
@@ -141,7 +141,7 @@ pub struct WaitingInvitation {
     pub role: Role,
     /// The email of the member who invited, while they are one.
     pub invited_by: Option<String>,
-    pub expires_at: i64,
+    pub expires_at: UnixMs,
 }
 
 /// What the page of a user who belongs to no account shows: who they are

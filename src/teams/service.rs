@@ -16,7 +16,7 @@ use crate::{
     },
     error::AppError,
     shared::{
-        clock,
+        clock::{self, UnixMs, HOUR},
         ids::{InvitationId, UserId},
     },
     storage::{
@@ -26,8 +26,6 @@ use crate::{
     },
 };
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-const HOUR_MS: i64 = 60 * 60 * 1000;
 /// Pending invitations an account may hold at once.
 pub const MAX_PENDING_INVITATIONS: i64 = 100;
 
@@ -94,7 +92,7 @@ impl Teams {
         user.role.require(Role::SEE_MEMBERS)?;
         let rows = self
             .db
-            .pending_invitations(&user.account_id, clock::now_ms())
+            .pending_invitations(&user.account_id, UnixMs::now())
             .await?;
         Ok(rows.into_iter().map(invitation_view).collect())
     }
@@ -118,8 +116,8 @@ impl Teams {
             email.as_str(),
             role.as_str().to_owned(),
         );
-        let now_ms = event.occurred_at;
-        let expires_at = now_ms + INVITATION_DAYS * DAY_MS;
+        let now = event.occurred_at;
+        let expires_at = now + clock::days(INVITATION_DAYS);
         let created = self
             .db
             .create_invitation(
@@ -131,7 +129,7 @@ impl Teams {
                     token_digest: &token.digest(),
                     invited_by: &actor.user.user_id,
                     inviter_role: actor.user.role,
-                    now_ms,
+                    now,
                     expires_at,
                 },
                 self.invitations,
@@ -160,7 +158,7 @@ impl Teams {
             InvitationCreated::TooManyThisHour { retry_at } => {
                 return Err(AppError::TooManyInvitations {
                     per_hour: u32::try_from(self.invitations.per_hour).unwrap_or(u32::MAX),
-                    retry_after_minutes: clock::minutes_until(retry_at - clock::now_ms(), HOUR_MS),
+                    retry_after_minutes: clock::minutes_until(retry_at.since(UnixMs::now()), HOUR),
                 })
             }
             // Their role changed since this request was authenticated: the
@@ -316,7 +314,7 @@ impl Teams {
             None => None,
         };
         Ok(InvitationPreview {
-            state: state_of(&invitation, clock::now_ms()),
+            state: state_of(&invitation, UnixMs::now()),
             role: invitation.role,
             account_name: invitation.account_name,
             email: invitation.email,
@@ -352,7 +350,7 @@ impl Teams {
         let email = self.accounts.email_of(user_id).await?;
         let rows = self
             .db
-            .pending_invitations_for_email(&email, clock::now_ms())
+            .pending_invitations_for_email(&email, UnixMs::now())
             .await?;
         Ok(WaitingFor {
             email,
@@ -372,7 +370,7 @@ impl Teams {
         let email = self.accounts.email_of(user_id).await?;
         let waiting = self
             .db
-            .pending_invitations_for_email(&email, clock::now_ms())
+            .pending_invitations_for_email(&email, UnixMs::now())
             .await?;
         let invitation = waiting
             .into_iter()
@@ -400,7 +398,7 @@ impl Teams {
             id: &user_id,
             email: email.as_str(),
             password_hash: &password_hash,
-            now_ms: clock::now_ms(),
+            now: UnixMs::now(),
         });
         self.join(&invitation, &invitee, &user_id, client).await
     }
@@ -488,7 +486,7 @@ impl Teams {
     /// The invitation a link names, if it can still be accepted.
     async fn pending(&self, token: &str) -> Result<InvitationRecord, AppError> {
         let invitation = self.by_token(token).await?;
-        match state_of(&invitation, clock::now_ms()) {
+        match state_of(&invitation, UnixMs::now()) {
             InvitationState::Pending => Ok(invitation),
             other => Err(no_longer_pending(other)),
         }
@@ -544,12 +542,12 @@ fn no_longer_pending(state: InvitationState) -> AppError {
     )
 }
 
-fn state_of(invitation: &InvitationRecord, now_ms: i64) -> InvitationState {
+fn state_of(invitation: &InvitationRecord, now: UnixMs) -> InvitationState {
     if invitation.accepted_at.is_some() {
         InvitationState::Accepted
     } else if invitation.revoked_at.is_some() {
         InvitationState::Revoked
-    } else if invitation.expires_at <= now_ms {
+    } else if invitation.expires_at <= now {
         InvitationState::Expired
     } else {
         InvitationState::Pending

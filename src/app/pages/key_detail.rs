@@ -8,6 +8,7 @@ use crate::{
         model::{ApiKeyView, KeyStatus},
         rpc::api_key_detail,
     },
+    shared::clock::UnixMs,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -80,7 +81,7 @@ pub fn KeyDetailPage() -> impl IntoView {
 #[component]
 fn Settings(key: ApiKeyView) -> impl IntoView {
     let status = key.status;
-    let or_never = |at: Option<i64>| {
+    let or_never = |at: Option<UnixMs>| {
         at.map(format::date_time)
             .unwrap_or_else(|| "Never".to_owned())
     };

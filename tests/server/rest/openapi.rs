@@ -2,7 +2,7 @@
 
 use crate::helpers::*;
 use reqwest::{header, Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn every_error_is_a_problem_document() {
@@ -122,6 +122,34 @@ async fn the_openapi_document_describes_every_route_and_both_credentials() {
         }
     }
     assert_eq!(operations, 21);
+    assert_every_reference_resolves(&doc.body);
+    // Every moment is one type on the wire: an integer of milliseconds.
+    let moment = &doc.body["components"]["schemas"]["UnixMs"];
+    assert_eq!(moment["type"], "integer", "{moment}");
+    let key = &doc.body["components"]["schemas"]["ApiKeyView"]["properties"];
+    assert_eq!(key["created_at"]["$ref"], "#/components/schemas/UnixMs");
+}
+
+/// Every `$ref` in the document names a schema it holds, so generated
+/// clients and tests can follow each one.
+fn assert_every_reference_resolves(doc: &Value) {
+    fn walk(node: &Value, schemas: &serde_json::Map<String, Value>) {
+        match node {
+            Value::Object(fields) => {
+                if let Some(Value::String(target)) = fields.get("$ref") {
+                    let name = target
+                        .strip_prefix("#/components/schemas/")
+                        .unwrap_or_else(|| panic!("{target} is not a schema reference"));
+                    assert!(schemas.contains_key(name), "{target} names no schema");
+                }
+                fields.values().for_each(|value| walk(value, schemas));
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, schemas)),
+            _ => {}
+        }
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    walk(doc, schemas);
 }
 
 /// Routes are registered only through `routes!`, from the handlers'
