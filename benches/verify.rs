@@ -12,17 +12,23 @@ use keysmith::{
         service::create_owner,
     },
     keys::{
-        cache::CredentialCache, model::KeyDraft, secret::KeyFormat, usage::UsageTracker,
-        verifier::KeyVerifier, Keys, Scope,
+        cache::CredentialCache,
+        catalogue::{Catalogue, Requirement},
+        model::KeyDraft,
+        secret::KeyFormat,
+        usage::UsageTracker,
+        verifier::KeyVerifier,
+        Keys, Scopes,
     },
     storage::Db,
 };
-use std::{hint::black_box, net::IpAddr, time::Duration};
+use std::{hint::black_box, net::IpAddr, sync::Arc, time::Duration};
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
     verifier: KeyVerifier,
     cache: CredentialCache,
+    required: Requirement,
     secret: String,
     _dir: tempfile::TempDir,
 }
@@ -35,6 +41,9 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/bench.db", dir.path().display());
     let cache = CredentialCache::new(Duration::from_secs(60), 100_000);
+    let catalogue = Arc::new(Catalogue::standard());
+    let read = Scopes::parse_field(&["read"], "required_scope").unwrap();
+    let required = catalogue.requirement(&read, "required_scope").unwrap();
     let (verifier, secret) = runtime.block_on(async {
         let db = Db::connect(&url).await.unwrap();
         let client = ClientInfo::default();
@@ -61,19 +70,27 @@ fn fixture() -> Fixture {
             format.clone(),
             CredentialCache::new(Duration::from_secs(60), 10),
             UsageTracker::default(),
+            Arc::clone(&catalogue),
         );
         let actor = Actor {
             user: user.user,
             client,
         };
         let issued = keys.create(&actor, &draft).await.unwrap();
-        let verifier = KeyVerifier::new(db, format, UsageTracker::default(), cache.clone());
+        let verifier = KeyVerifier::new(
+            db,
+            format,
+            UsageTracker::default(),
+            cache.clone(),
+            catalogue,
+        );
         (verifier, issued.secret)
     });
     Fixture {
         runtime,
         verifier,
         cache,
+        required,
         secret,
         _dir: dir,
     }
@@ -84,7 +101,7 @@ fn verification(c: &mut Criterion) {
     let ip: Option<IpAddr> = "10.1.2.3".parse().ok();
     let verify = |key: &str| {
         f.runtime
-            .block_on(f.verifier.verify(black_box(key), Some(Scope::Read), ip))
+            .block_on(f.verifier.verify(black_box(key), &f.required, ip))
             .unwrap()
     };
     let digest = keysmith::keys::secret::digest(&f.secret);

@@ -9,6 +9,11 @@ const root = path.resolve(__dirname, "..");
 const port = Number(process.env.KEYSMITH_E2E_PORT ?? 3300);
 process.env.KEYSMITH_E2E_DATA ??= fs.mkdtempSync(path.join(os.tmpdir(), "keysmith-e2e-"));
 const binary = process.env.KEYSMITH_BIN ?? path.join(root, "target/debug/keysmith");
+// A second server declaring MediaKit's permission catalogue
+// (examples/mediakit-permissions.toml), for the specs of an operator's own
+// scopes (they `test.use` this base URL).
+const catalogueUrl = `http://127.0.0.1:${port + 1}`;
+process.env.KEYSMITH_E2E_CATALOGUE_URL ??= catalogueUrl;
 
 // Debian's Chromium where it exists (browser downloads do not work here),
 // else Playwright's own browser on an ordinary machine.
@@ -43,20 +48,27 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [server(port, "keysmith.db", {}), server(port + 1, "mediakit.db", {
+    KEYSMITH_PERMISSIONS_FILE: path.join(root, "examples/mediakit-permissions.toml"),
+  })],
+});
+
+function server(at: number, database: string, settings: Record<string, string>) {
+  return {
     command: binary,
-    url: `http://127.0.0.1:${port}/login`,
+    url: `http://127.0.0.1:${at}/login`,
     env: {
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ADDR: `127.0.0.1:${at}`,
       LEPTOS_SITE_ROOT: path.join(root, "target/site"),
-      DATABASE_URL: `sqlite://${process.env.KEYSMITH_E2E_DATA}/keysmith.db`,
+      DATABASE_URL: `sqlite://${process.env.KEYSMITH_E2E_DATA}/${database}`,
       RUST_LOG: "warn",
       // Every test signs up its own user, all from 127.0.0.1.
       KEYSMITH_SIGNUP_MAX_PER_HOUR: "1000",
+      ...settings,
     },
     reuseExistingServer: false,
     timeout: 60_000,
-    stdout: "pipe",
-    gracefulShutdown: { signal: "SIGTERM", timeout: 5_000 },
-  },
-});
+    stdout: "pipe" as const,
+    gracefulShutdown: { signal: "SIGTERM" as const, timeout: 5_000 },
+  };
+}

@@ -159,3 +159,29 @@ pub fn Pager(
         </nav>
     }
 }
+
+/// A key's scopes as chips; one the catalogue no longer offers says so.
+#[component]
+pub fn ScopeChips(key: crate::keys::model::ApiKeyView) -> impl IntoView {
+    let retired = key.retired_scopes;
+    view! {
+        <ul class="chips" aria-label="Scopes">
+            {key
+                .scopes
+                .into_iter()
+                .map(|scope| {
+                    if retired.contains(&scope) {
+                        view! {
+                            <li class="chip retired" title="The permission catalogue no longer offers this scope: it grants nothing.">
+                                {scope} <small>"no longer offered"</small>
+                            </li>
+                        }
+                        .into_any()
+                    } else {
+                        view! { <li class="chip">{scope}</li> }.into_any()
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+}

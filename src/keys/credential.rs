@@ -1,6 +1,10 @@
 //! A key as verification sees it, and the verdict on one presented use.
 
-use super::{model::KeyStatus, IpAllowlist, Scope, Scopes};
+use super::{
+    catalogue::{Catalogue, Grants, Requirement},
+    model::KeyStatus,
+    IpAllowlist, Scope, Scopes,
+};
 use crate::{
     shared::{
         clock::UnixMs,
@@ -19,7 +23,8 @@ pub enum Verification {
     NotFound,
     Revoked,
     Expired,
-    InsufficientScope,
+    /// The required scopes the key does not hold, by name.
+    InsufficientScope(Vec<Scope>),
     IpNotAllowed,
 }
 
@@ -48,7 +53,7 @@ impl Verification {
             Verification::NotFound => 2,
             Verification::Revoked => 3,
             Verification::Expired => 4,
-            Verification::InsufficientScope => 5,
+            Verification::InsufficientScope(_) => 5,
             Verification::IpNotAllowed => 6,
         }
     }
@@ -60,7 +65,11 @@ pub struct VerifiedKey {
     pub key_id: KeyId,
     pub account_id: AccountId,
     pub name: String,
-    pub scopes: Scopes,
+    /// The scopes it holds that the catalogue offers (those it dropped
+    /// grant nothing, and are not answered).
+    pub scopes: Vec<Scope>,
+    /// What those grant, implications followed.
+    pub grants: Grants,
     pub expires_at: Option<UnixMs>,
 }
 
@@ -83,22 +92,22 @@ impl Credential {
         &self.key.key_id
     }
 
-    /// `None` (and an error in the log) if the stored text does not parse,
-    /// which only a hand-edited database can cause.
-    pub(super) fn parse(stored: KeyCredential) -> Option<Self> {
-        let (Ok(scopes), Ok(ips)) = (
-            Scopes::from_text(&stored.scopes),
-            IpAllowlist::from_text(&stored.ip_allowlist),
-        ) else {
-            tracing::error!(key_id = %stored.id, "stored scopes or IP allowlist do not parse");
+    /// `None` (and an error in the log) if the stored addresses do not
+    /// parse, which only a hand-edited database can cause. Its scopes are
+    /// read against `catalogue`, once, as it enters the cache.
+    pub(super) fn parse(stored: KeyCredential, catalogue: &Catalogue) -> Option<Self> {
+        let Ok(ips) = IpAllowlist::from_text(&stored.ip_allowlist) else {
+            tracing::error!(key_id = %stored.id, "stored IP allowlist does not parse");
             return None;
         };
+        let scopes = Scopes::from_text(&stored.scopes);
         Some(Credential {
             key: Arc::new(VerifiedKey {
                 key_id: stored.id,
                 account_id: stored.account_id,
                 name: stored.name,
-                scopes,
+                grants: catalogue.grants(&scopes),
+                scopes: catalogue.offered(&scopes),
                 expires_at: stored.expires_at,
             }),
             ips,
@@ -111,7 +120,7 @@ impl Credential {
     /// State first, then scope, then address.
     pub(super) fn judge(
         &self,
-        required: Option<Scope>,
+        required: &Requirement,
         client_ip: Option<IpAddr>,
         now: UnixMs,
     ) -> Verification {
@@ -124,8 +133,9 @@ impl Credential {
         if self.is_previous && grace_over {
             return Verification::Expired;
         }
-        if required.is_some_and(|scope| !self.key.scopes.satisfies(scope)) {
-            return Verification::InsufficientScope;
+        let missing = required.missing(&self.key.grants);
+        if !missing.is_empty() {
+            return Verification::InsufficientScope(missing);
         }
         if !self.ips.is_empty() && !client_ip.is_some_and(|ip| self.ips.allows(ip)) {
             return Verification::IpNotAllowed;
@@ -157,7 +167,19 @@ pub(super) mod tests {
     }
 
     fn stored(credential: KeyCredential) -> Credential {
-        Credential::parse(credential).unwrap()
+        Credential::parse(credential, &Catalogue::standard()).unwrap()
+    }
+
+    /// What a verification requires, of the standard catalogue.
+    fn needs(names: &[&str]) -> Requirement {
+        let scopes = Scopes::parse_field(names, "required_scopes").unwrap();
+        Catalogue::standard()
+            .requirement(&scopes, "required_scopes")
+            .unwrap()
+    }
+
+    fn scope(name: &str) -> Scope {
+        Scope::parse(name).unwrap()
     }
 
     #[test]
@@ -165,29 +187,32 @@ pub(super) mod tests {
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
         let found = credential();
         assert!(matches!(
-            found.judge(Some(Scope::Search), Some(ip), at(999)),
+            found.judge(&needs(&["search"]), Some(ip), at(999)),
             Verification::Valid(_)
         ));
         assert_eq!(
-            found.judge(None, Some(ip), at(1_000)),
+            found.judge(&needs(&[]), Some(ip), at(1_000)),
             Verification::Expired
         );
         assert_eq!(
-            found.judge(Some(Scope::Write), Some(ip), at(999)),
-            Verification::InsufficientScope
+            found.judge(&needs(&["write", "read", "admin"]), Some(ip), at(999)),
+            Verification::InsufficientScope(vec![scope("admin"), scope("write")])
         );
         let outside: IpAddr = "192.0.2.1".parse().unwrap();
         assert_eq!(
-            found.judge(None, Some(outside), at(999)),
+            found.judge(&needs(&[]), Some(outside), at(999)),
             Verification::IpNotAllowed
         );
-        assert_eq!(found.judge(None, None, at(999)), Verification::IpNotAllowed);
+        assert_eq!(
+            found.judge(&needs(&[]), None, at(999)),
+            Verification::IpNotAllowed
+        );
         let revoked = Credential {
             revoked_at: Some(at(5)),
             ..credential()
         };
         assert_eq!(
-            revoked.judge(None, Some(ip), at(999)),
+            revoked.judge(&needs(&[]), Some(ip), at(999)),
             Verification::Revoked
         );
     }
@@ -201,15 +226,21 @@ pub(super) mod tests {
             ..credential()
         };
         assert!(matches!(
-            old.judge(None, Some(ip), at(499)),
+            old.judge(&needs(&[]), Some(ip), at(499)),
             Verification::Valid(_)
         ));
-        assert_eq!(old.judge(None, Some(ip), at(500)), Verification::Expired);
+        assert_eq!(
+            old.judge(&needs(&[]), Some(ip), at(500)),
+            Verification::Expired
+        );
         let no_grace = Credential {
             previous_expires_at: None,
             ..old
         };
-        assert_eq!(no_grace.judge(None, Some(ip), at(1)), Verification::Expired);
+        assert_eq!(
+            no_grace.judge(&needs(&[]), Some(ip), at(1)),
+            Verification::Expired
+        );
     }
 
     #[test]
@@ -217,13 +248,13 @@ pub(super) mod tests {
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
         let found = credential();
         let (Verification::Valid(first), Verification::Valid(second)) = (
-            found.judge(None, Some(ip), at(999)),
-            found.judge(Some(Scope::Read), Some(ip), at(999)),
+            found.judge(&needs(&[]), Some(ip), at(999)),
+            found.judge(&needs(&["read"]), Some(ip), at(999)),
         ) else {
             panic!("both uses are valid");
         };
         assert!(Arc::ptr_eq(&first, &second));
         assert_eq!(first.key_id.as_str(), "key_1");
-        assert_eq!(first.scopes.iter().collect::<Vec<_>>(), [Scope::Read]);
+        assert_eq!(first.scopes, [scope("read")]);
     }
 }

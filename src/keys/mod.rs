@@ -8,6 +8,9 @@ pub mod rpc;
 pub mod scope;
 
 #[cfg(feature = "ssr")]
+pub mod catalogue;
+
+#[cfg(feature = "ssr")]
 pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod credential;

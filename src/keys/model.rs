@@ -56,7 +56,11 @@ pub struct ApiKeyView {
     pub name: String,
     /// `ks_live_a1B2c3…9xQz`
     pub masked_key: String,
+    /// Every scope the key holds, sorted.
     pub scopes: Vec<String>,
+    /// Those of `scopes` the permission catalogue no longer offers: kept
+    /// with the key, and granting nothing.
+    pub retired_scopes: Vec<String>,
     pub ips: Vec<String>,
     pub status: KeyStatus,
     pub created_at: UnixMs,
@@ -265,4 +269,6 @@ pub struct ApiAccess {
     /// e.g. `https://keys.example.com/api/v2`
     pub base_url: String,
     pub key_prefix: String,
+    /// The scopes keys may hold.
+    pub catalogue: super::scope::CatalogueView,
 }

@@ -2,9 +2,12 @@
 //! over the key service. Inputs are JSON, so lists and optional fields
 //! arrive intact.
 
-use super::model::{
-    AccountActivity, ApiAccess, ApiKeyView, IssuedKey, KeyChanges, KeyDetail, KeyDraft, KeyPage,
-    KeyQuery, KeyStats,
+use super::{
+    model::{
+        AccountActivity, ApiAccess, ApiKeyView, IssuedKey, KeyChanges, KeyDetail, KeyDraft,
+        KeyPage, KeyQuery, KeyStats,
+    },
+    scope::CatalogueView,
 };
 use crate::error::AppError;
 use leptos::{prelude::*, server_fn::codec::Json};
@@ -90,14 +93,24 @@ pub async fn delete_api_key(id: String) -> Result<(), AppError> {
         .await
 }
 
+/// The scopes keys may hold, for the create and edit dialogs.
+#[server(prefix = "/rpc", endpoint = "permission_catalogue")]
+pub async fn permission_catalogue() -> Result<CatalogueView, AppError> {
+    signed_in().await?;
+    Ok(provided::<Keys>()?.catalogue())
+}
+
 /// The API's base URL (the configured public URL, else the address this
-/// request reached) and the prefix of this server's keys.
+/// request reached), the prefix of this server's keys and the scopes keys
+/// may hold.
 #[server(prefix = "/rpc", endpoint = "api_overview")]
 pub async fn api_overview() -> Result<ApiAccess, AppError> {
     signed_in().await?;
     let origin = origin_of_this_request().await?;
+    let keys = provided::<Keys>()?;
     Ok(ApiAccess {
         base_url: format!("{origin}{API_BASE_PATH}"),
-        key_prefix: provided::<Keys>()?.prefix().to_owned(),
+        key_prefix: keys.prefix().to_owned(),
+        catalogue: keys.catalogue(),
     })
 }

@@ -5,9 +5,11 @@
 
 use super::{
     cache::{CacheCounts, CredentialCache},
-    credential::Verification,
+    catalogue::{Catalogue, Requirement},
+    credential::{Verification, VerifiedKey},
     fanout::{FanOut, FanOutStatus},
     model::*,
+    scope::CatalogueView,
     secret::{self, KeyFormat, StoredSecret},
     usage::{self, UsageDays, UsageTracker},
     verifier::KeyVerifier,
@@ -45,6 +47,7 @@ struct Parts {
     cache: CredentialCache,
     verifier: KeyVerifier,
     fanout: Arc<FanOut>,
+    catalogue: Arc<Catalogue>,
 }
 
 /// A draft that passed every rule.
@@ -56,9 +59,18 @@ struct ValidDraft {
 }
 
 /// Checks every field of a draft, so a form can show every problem at once.
-fn validate_draft(draft: &KeyDraft) -> Result<ValidDraft, AppError> {
+/// Its scopes must be offered by `catalogue`, or already held by the key
+/// being changed.
+fn validate_draft(
+    draft: &KeyDraft,
+    catalogue: &Catalogue,
+    already_held: &Scopes,
+) -> Result<ValidDraft, AppError> {
     let name = KeyName::parse(&draft.name);
-    let scopes = Scopes::parse(&draft.scopes);
+    let scopes = Scopes::parse_field(&draft.scopes, "scopes").and_then(|scopes| {
+        catalogue.check_for_key(&scopes, already_held)?;
+        Ok(scopes)
+    });
     let expiry = validate_expiry(draft.expires_in_days);
     let ips = IpAllowlist::parse(&draft.ips);
     match (name, scopes, expiry, ips) {
@@ -88,15 +100,46 @@ fn validate_expiry(days: Option<i64>) -> Result<Option<i64>, AppError> {
 }
 
 impl Keys {
-    pub fn new(db: Db, format: KeyFormat, cache: CredentialCache, usage: UsageTracker) -> Self {
-        let verifier = KeyVerifier::new(db.clone(), format.clone(), usage, cache.clone());
+    pub fn new(
+        db: Db,
+        format: KeyFormat,
+        cache: CredentialCache,
+        usage: UsageTracker,
+        catalogue: Arc<Catalogue>,
+    ) -> Self {
+        let verifier = KeyVerifier::new(
+            db.clone(),
+            format.clone(),
+            usage,
+            cache.clone(),
+            Arc::clone(&catalogue),
+        );
         Keys(Arc::new(Parts {
             db,
             format,
             cache,
             verifier,
             fanout: Arc::default(),
+            catalogue,
         }))
+    }
+
+    /// The scopes keys may hold, as the dialogs and the API page list them.
+    pub fn catalogue(&self) -> CatalogueView {
+        self.0.catalogue.view()
+    }
+
+    /// Resolves the scopes a verification requires (each must be offered);
+    /// `field` names the request's field in the error.
+    pub fn requirement(&self, required: &Scopes, field: &str) -> Result<Requirement, AppError> {
+        self.0.catalogue.requirement(required, field)
+    }
+
+    /// Whether a verified key holds `scope`, directly or by implication.
+    pub fn key_holds(&self, key: &VerifiedKey, scope: &Scope) -> bool {
+        let required = Scopes::from_iter([scope.clone()]);
+        self.requirement(&required, "scope")
+            .is_ok_and(|requirement| requirement.missing(&key.grants).is_empty())
     }
 
     /// Keeps the verification cache true to the changes other processes
@@ -129,7 +172,7 @@ impl Keys {
     pub async fn verify(
         &self,
         presented: &str,
-        required: Option<Scope>,
+        required: &Requirement,
         client_ip: Option<IpAddr>,
     ) -> Result<Verification, AppError> {
         self.0.verifier.verify(presented, required, client_ip).await
@@ -141,7 +184,7 @@ impl Keys {
 
     pub async fn create(&self, actor: &Actor, draft: &KeyDraft) -> Result<IssuedKey, AppError> {
         actor.user.role.require(Role::CHANGE_KEYS)?;
-        let draft = validate_draft(draft)?;
+        let draft = validate_draft(draft, &self.0.catalogue, &Scopes::default())?;
         let (secret, stored) = self.0.format.generate();
         let id = KeyId::new();
         let event = actor.event(AuditAction::KeyCreated, Some((&id, draft.name.as_str())));
@@ -209,7 +252,7 @@ impl Keys {
             .await?;
         let (rows, next_cursor) = pagination::into_page(rows, limit, |r| r.id.as_str());
         Ok(KeyPage {
-            keys: rows.into_iter().map(|r| view(r, now)).collect(),
+            keys: rows.into_iter().map(|r| self.view(r, now)).collect(),
             next_cursor,
         })
     }
@@ -260,7 +303,7 @@ impl Keys {
 
     async fn view_of(&self, user: &AuthenticatedUser, id: &KeyId) -> Result<ApiKeyView, AppError> {
         let record = self.find(user, id).await?;
-        Ok(view(record, UnixMs::now()))
+        Ok(self.view(record, UnixMs::now()))
     }
 
     pub async fn update(
@@ -277,19 +320,17 @@ impl Keys {
                 "A revoked key cannot be changed.".into(),
             ));
         }
+        let held = Scopes::from_text(&current.scopes);
         let draft = KeyDraft {
             name: changes.name.clone().unwrap_or_else(|| current.name.clone()),
-            scopes: changes
-                .scopes
-                .clone()
-                .unwrap_or_else(|| words(&current.scopes)),
+            scopes: changes.scopes.clone().unwrap_or_else(|| held.names()),
             expires_in_days: None,
             ips: changes
                 .ips
                 .clone()
                 .unwrap_or_else(|| words(&current.ip_allowlist)),
         };
-        let valid = validate_draft(&draft)?;
+        let valid = validate_draft(&draft, &self.0.catalogue, &held)?;
         let event = actor.event(
             AuditAction::KeyUpdated,
             Some((&current.id, valid.name.as_str())),
@@ -445,7 +486,7 @@ impl Keys {
             .keys_expiring_first(account, now, OVERVIEW_LIST_LEN)
             .await?
             .into_iter()
-            .map(|record| view(record, now))
+            .map(|record| self.view(record, now))
             .collect();
         Ok(AccountActivity {
             usage: usage::every_day(first, last, &usage),
@@ -481,31 +522,41 @@ fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
 }
 
-fn view(record: KeyRecord, now: UnixMs) -> ApiKeyView {
-    let status = KeyStatus::of(record.revoked_at, record.expires_at, now);
-    let grace = record
-        .previous_expires_at
-        .filter(|&end| end > now && status == KeyStatus::Active);
-    ApiKeyView {
-        masked_key: secret::mask(&record.key_prefix, &record.last_four),
-        scopes: words(&record.scopes),
-        ips: words(&record.ip_allowlist),
-        status,
-        id: record.id.into(),
-        name: record.name,
-        created_at: record.created_at,
-        created_by: record.created_by.map(String::from),
-        created_by_email: record.created_by_email,
-        updated_at: record.updated_at,
-        updated_by: record.updated_by.map(String::from),
-        updated_by_email: record.updated_by_email,
-        expires_at: record.expires_at,
-        revoked_at: record.revoked_at,
-        revoked_by: record.revoked_by.map(String::from),
-        revoked_by_email: record.revoked_by_email,
-        last_used_at: record.last_used_at,
-        last_used_ip: record.last_used_ip,
-        previous_secret_expires_at: grace,
+impl Keys {
+    fn view(&self, record: KeyRecord, now: UnixMs) -> ApiKeyView {
+        let status = KeyStatus::of(record.revoked_at, record.expires_at, now);
+        let scopes = Scopes::from_text(&record.scopes);
+        let grace = record
+            .previous_expires_at
+            .filter(|&end| end > now && status == KeyStatus::Active);
+        ApiKeyView {
+            masked_key: secret::mask(&record.key_prefix, &record.last_four),
+            retired_scopes: self
+                .0
+                .catalogue
+                .retired(&scopes)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            scopes: scopes.names(),
+            ips: words(&record.ip_allowlist),
+            status,
+            id: record.id.into(),
+            name: record.name,
+            created_at: record.created_at,
+            created_by: record.created_by.map(String::from),
+            created_by_email: record.created_by_email,
+            updated_at: record.updated_at,
+            updated_by: record.updated_by.map(String::from),
+            updated_by_email: record.updated_by_email,
+            expires_at: record.expires_at,
+            revoked_at: record.revoked_at,
+            revoked_by: record.revoked_by.map(String::from),
+            revoked_by_email: record.revoked_by_email,
+            last_used_at: record.last_used_at,
+            last_used_ip: record.last_used_ip,
+            previous_secret_expires_at: grace,
+        }
     }
 }
 
@@ -521,7 +572,9 @@ mod tests {
             expires_in_days: Some(366),
             ips: vec!["nope".into()],
         };
-        let error = validate_draft(&draft).err().unwrap();
+        let error = validate_draft(&draft, &Catalogue::standard(), &Scopes::default())
+            .err()
+            .unwrap();
         for field in ["name", "scopes", "expires_in_days", "ips"] {
             assert!(error.field_message(field).is_some(), "{field}");
         }
@@ -559,6 +612,7 @@ mod tests {
             KeyFormat::new("ks_live_"),
             CredentialCache::new(Duration::from_secs(600), 1_000),
             UsageTracker::default(),
+            Arc::new(Catalogue::standard()),
         );
         let draft = KeyDraft {
             name: "k".into(),
@@ -573,7 +627,9 @@ mod tests {
             let issued = keys.create(&actor, &draft).await.unwrap();
             let id = KeyId::parse(&issued.key.id).unwrap();
             assert!(matches!(
-                keys.verify(&issued.secret, None, None).await.unwrap(),
+                keys.verify(&issued.secret, &Requirement::default(), None)
+                    .await
+                    .unwrap(),
                 Verification::Valid(_)
             ));
             {
@@ -588,7 +644,10 @@ mod tests {
                 }
             }
             let stored = keys.get(&actor.user, &id).await.unwrap();
-            let verdict = keys.verify(&issued.secret, None, None).await.unwrap();
+            let verdict = keys
+                .verify(&issued.secret, &Requirement::default(), None)
+                .await
+                .unwrap();
             if stored.status == KeyStatus::Revoked {
                 cut_after_commit += 1;
                 assert_eq!(

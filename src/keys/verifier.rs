@@ -5,10 +5,10 @@
 
 use super::{
     cache::{CredentialCache, Lookup},
+    catalogue::{Catalogue, Requirement},
     credential::{Credential, Verification},
     secret::{self, KeyFormat, RawDigest},
     usage::{Outcome, UsageTracker},
-    Scope,
 };
 use crate::{error::AppError, shared::clock::UnixMs, storage::Db};
 use metrics::Counter;
@@ -24,15 +24,23 @@ pub struct KeyVerifier {
     format: KeyFormat,
     usage: UsageTracker,
     cache: CredentialCache,
+    catalogue: Arc<Catalogue>,
 }
 
 impl KeyVerifier {
-    pub fn new(db: Db, format: KeyFormat, usage: UsageTracker, cache: CredentialCache) -> Self {
+    pub fn new(
+        db: Db,
+        format: KeyFormat,
+        usage: UsageTracker,
+        cache: CredentialCache,
+        catalogue: Arc<Catalogue>,
+    ) -> Self {
         KeyVerifier {
             db,
             format,
             usage,
             cache,
+            catalogue,
         }
     }
 
@@ -42,7 +50,7 @@ impl KeyVerifier {
     pub async fn verify(
         &self,
         presented: &str,
-        required: Option<Scope>,
+        required: &Requirement,
         client_ip: Option<IpAddr>,
     ) -> Result<Verification, AppError> {
         let outcome = self.check(presented, required, client_ip).await?;
@@ -53,7 +61,7 @@ impl KeyVerifier {
     async fn check(
         &self,
         presented: &str,
-        required: Option<Scope>,
+        required: &Requirement,
         client_ip: Option<IpAddr>,
     ) -> Result<Verification, AppError> {
         if !self.format.is_well_formed(presented) {
@@ -82,7 +90,7 @@ impl KeyVerifier {
             .db
             .key_by_digest(&hex::encode(digest))
             .await?
-            .and_then(Credential::parse)
+            .and_then(|stored| Credential::parse(stored, &self.catalogue))
             .map(Arc::new);
         self.cache.fill(digest, lookup.clone(), read_at);
         Ok(lookup)
@@ -95,7 +103,7 @@ fn usage_outcome(verdict: &Verification) -> Option<Outcome> {
         Verification::Valid(_) => Some(Outcome::Valid),
         Verification::Revoked => Some(Outcome::Revoked),
         Verification::Expired => Some(Outcome::Expired),
-        Verification::InsufficientScope => Some(Outcome::InsufficientScope),
+        Verification::InsufficientScope(_) => Some(Outcome::InsufficientScope),
         Verification::IpNotAllowed => Some(Outcome::IpNotAllowed),
         Verification::Malformed | Verification::NotFound => None,
     }

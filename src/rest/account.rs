@@ -9,7 +9,7 @@ use crate::{
     audit::{service::AuditLog, AuditEventView, AuditQuery, AuditView},
     auth::{identity::ClientInfo, role::Role, service::Accounts, summary::AccountChoice},
     error::AppError,
-    keys::Scope,
+    keys::{Keys, Scope},
     shared::{clock::UnixMs, ids::AccountId},
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
@@ -186,7 +186,7 @@ pub async fn me(
             key: Some(MeKey {
                 id: key.key_id.to_string(),
                 name: key.name.clone(),
-                scopes: key.scopes.iter().collect(),
+                scopes: key.scopes.clone(),
                 expires_at: key.expires_at,
             }),
         },
@@ -208,10 +208,11 @@ pub async fn me(
     ))]
 pub async fn audit_events(
     State(audit): State<AuditLog>,
+    State(keys): State<Keys>,
     caller: Caller,
     Params(query): Params<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require(Scope::Admin)?;
+    caller.require(&keys, &Scope::audit_log())?;
     let view = match &caller {
         Caller::User(actor) => actor.user.role.audit_view(),
         // A developer may make an admin key: a key never sees more than

@@ -10,6 +10,7 @@ use crate::{
     },
     error::AppError,
     keys::{
+        catalogue::Requirement,
         credential::{Verification, VerifiedKey},
         Keys, Scope,
     },
@@ -37,10 +38,11 @@ impl Caller {
         }
     }
 
-    /// Users may do anything in their account; a key needs `scope` or more.
-    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+    /// Users may do anything in their account; a key needs `scope`,
+    /// directly or by implication.
+    pub fn require(&self, keys: &Keys, scope: &Scope) -> Result<(), AppError> {
         match self {
-            Caller::Key(key) if !key.scopes.satisfies(scope) => {
+            Caller::Key(key) if !keys.key_holds(key, scope) => {
                 Err(AppError::InsufficientScope(scope.as_str().into()))
             }
             _ => Ok(()),
@@ -69,7 +71,7 @@ where
             .unwrap_or_default();
         match presented(parts, &keys)? {
             Presented::Key(key) => {
-                let verdict = keys.verify(key, None, client.ip).await?;
+                let verdict = keys.verify(key, &Requirement::default(), client.ip).await?;
                 match verdict {
                     Verification::Valid(key) => Ok(Caller::Key(key)),
                     Verification::IpNotAllowed => Err(AppError::IpNotAllowed.into()),

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    keys::{credential::Verification, Keys, Scope},
+    keys::{catalogue::Requirement, credential::Verification, Keys, Scope, Scopes},
     shared::clock::UnixMs,
 };
 use axum::{
@@ -17,23 +17,50 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
+/// A key to check, and what the caller needs of it.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct VerifyRequest {
+    /// The key as it was presented to the calling service.
     key: String,
+    /// One scope the key must hold (directly or by implication).
     required_scope: Option<String>,
+    /// Scopes the key must all hold (directly or by implication); instead
+    /// of `required_scope`, not beside it.
+    required_scopes: Option<Vec<String>>,
+    /// The address the key was presented from, checked against the key's
+    /// IP allowlist.
     client_ip: Option<String>,
 }
 
-/// Only a valid key's own details are returned; any other answer is the
-/// code alone, so nothing is learnt about keys one does not hold.
+/// A valid key's own details; any other answer is its code alone (and the
+/// scopes it lacks), so nothing is learnt about keys one does not hold.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct VerifyResult<'a> {
     valid: bool,
+    /// `VALID`, or why not: `MALFORMED`, `NOT_FOUND`, `REVOKED`,
+    /// `EXPIRED`, `INSUFFICIENT_SCOPE`, `IP_NOT_ALLOWED`.
     code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     account_id: Option<&'a str>,
-    scopes: Option<Vec<Scope>>,
-    expires_at: Option<UnixMs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    /// The scopes the key holds that the catalogue offers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    scopes: Option<&'a [Scope]>,
+    /// `INSUFFICIENT_SCOPE`: the required scopes the key does not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    missing_scopes: Option<&'a [Scope]>,
+    /// When the key stops working; `null` if never (valid answers only).
+    #[serde(skip_serializing_if = "is_refusal")]
+    expires_at: Option<Option<UnixMs>>,
+}
+
+fn is_refusal(expires_at: &Option<Option<UnixMs>>) -> bool {
+    expires_at.is_none()
 }
 
 #[utoipa::path(post, path = "/keys/verify", tag = "Verification",
@@ -48,18 +75,7 @@ pub async fn verify(
     State(keys): State<Keys>,
     Body(request): Body<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let required = request
-        .required_scope
-        .as_deref()
-        .map(|raw| {
-            Scope::parse(raw).ok_or_else(|| {
-                AppError::field(
-                    "required_scope",
-                    "Use one of search, read, write and admin.",
-                )
-            })
-        })
-        .transpose()?;
+    let required = requirement(&keys, &request)?;
     let client_ip = request
         .client_ip
         .as_deref()
@@ -69,26 +85,54 @@ pub async fn verify(
                 .map_err(|_| AppError::field("client_ip", "Give an IPv4 or IPv6 address."))
         })
         .transpose()?;
-    let verdict = keys.verify(&request.key, required, client_ip).await?;
+    let verdict = keys.verify(&request.key, &required, client_ip).await?;
+    let refusal = |code, missing_scopes| VerifyResult {
+        valid: false,
+        code,
+        key_id: None,
+        account_id: None,
+        name: None,
+        scopes: None,
+        missing_scopes,
+        expires_at: None,
+    };
     let result = match &verdict {
         Verification::Valid(key) => VerifyResult {
             valid: true,
             code: "VALID",
             key_id: Some(key.key_id.as_str()),
             account_id: Some(key.account_id.as_str()),
-            scopes: Some(key.scopes.iter().collect()),
-            expires_at: key.expires_at,
+            name: Some(&key.name),
+            scopes: Some(key.scopes.as_slice()),
+            missing_scopes: None,
+            expires_at: Some(key.expires_at),
         },
-        other => VerifyResult {
-            valid: false,
-            code: other.code(),
-            key_id: None,
-            account_id: None,
-            scopes: None,
-            expires_at: None,
-        },
+        Verification::InsufficientScope(missing) => {
+            refusal(verdict.code(), Some(missing.as_slice()))
+        }
+        other => refusal(other.code(), None),
     };
     Ok(axum::Json(Data { data: result }).into_response())
+}
+
+/// What the request requires: `required_scope` or `required_scopes`, each
+/// a scope the catalogue offers.
+fn requirement(keys: &Keys, request: &VerifyRequest) -> Result<Requirement, AppError> {
+    match (&request.required_scope, &request.required_scopes) {
+        (Some(_), Some(_)) => Err(AppError::field(
+            "required_scopes",
+            "Give required_scope or required_scopes, not both.",
+        )),
+        (Some(one), None) => {
+            let scopes = Scopes::parse_field(std::slice::from_ref(one), "required_scope")?;
+            keys.requirement(&scopes, "required_scope")
+        }
+        (None, Some(all)) => {
+            let scopes = Scopes::parse_field(all, "required_scopes")?;
+            keys.requirement(&scopes, "required_scopes")
+        }
+        (None, None) => Ok(Requirement::default()),
+    }
 }
 
 /// Any method but POST: the route's own answer, as the API's problems

@@ -3,10 +3,12 @@
 //! clap builds `keysmith --help` and `settings_table` builds the README's
 //! table. Values are parsed (and refused) here, before anything starts.
 
-use crate::{auth::throttle::ThrottlePolicy, storage::MembershipLimits};
+use crate::{
+    auth::throttle::ThrottlePolicy, keys::catalogue::Catalogue, storage::MembershipLimits,
+};
 use clap::{ArgAction, Args};
 use ipnet::IpNet;
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 /// Comma-separated host names, read as one value.
 pub type HostNames = Vec<String>;
@@ -99,6 +101,10 @@ pub struct Config {
     #[arg(long, env = "KEYSMITH_KEY_PREFIX", default_value = "ks_live_", value_parser = key_prefix)]
     pub key_prefix: String,
 
+    /// A TOML file declaring the permissions keys may hold, each with a name, a description, an optional group and what it implies (see Permissions; examples/ has two). Checked at start-up: a flaw stops Keysmith with the file's line and the fix. Unset: `search`, `read`, `write` and `admin`, each implying the ones before it.
+    #[arg(long, env = "KEYSMITH_PERMISSIONS_FILE", value_parser = permissions_file)]
+    pub permissions_file: Option<PermissionsFile>,
+
     /// Lifetime, in minutes, of the bearer tokens `POST /api/v2/auth/token` issues.
     #[arg(long = "token-minutes", env = "KEYSMITH_TOKEN_MINUTES", default_value = "15", value_parser = minutes)]
     pub token_lifetime: Duration,
@@ -144,6 +150,19 @@ pub const OTHER_VARIABLES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// A permission catalogue read from its file, checked.
+#[derive(Clone)]
+pub struct PermissionsFile {
+    pub path: String,
+    pub catalogue: Arc<Catalogue>,
+}
+
+impl fmt::Debug for PermissionsFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PermissionsFile({})", self.path)
+    }
+}
+
 /// The operator-supplied master secret.
 #[derive(Clone)]
 pub struct MasterSecret(pub String);
@@ -184,6 +203,14 @@ impl Config {
     /// Lower-case host names without ports; empty means any host.
     pub fn allowed_hosts(&self) -> &[String] {
         self.allowed_hosts.as_deref().unwrap_or_default()
+    }
+
+    /// The permissions keys may hold: the file's, or the standard four.
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        match &self.permissions_file {
+            Some(file) => Arc::clone(&file.catalogue),
+            None => Arc::new(Catalogue::standard()),
+        }
     }
 
     pub fn throttle(&self) -> ThrottlePolicy {
@@ -381,6 +408,15 @@ fn days(raw: &str) -> Result<Duration, String> {
             "expected a number of days above 0 (at most 3650), got {raw:?}"
         )),
     }
+}
+
+fn permissions_file(raw: &str) -> Result<PermissionsFile, String> {
+    let path = raw.trim().to_owned();
+    let catalogue = Catalogue::from_file(&path)?;
+    Ok(PermissionsFile {
+        path,
+        catalogue: Arc::new(catalogue),
+    })
 }
 
 fn key_prefix(raw: &str) -> Result<String, String> {

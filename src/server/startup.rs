@@ -142,6 +142,7 @@ fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker)
             KeyFormat::new(config.key_prefix.clone()),
             CredentialCache::new(config.verify_cache_ttl, config.verify_cache_entries),
             usage,
+            config.catalogue(),
         ),
         teams: Teams::new(
             db.clone(),

@@ -40,6 +40,29 @@ fn a_malformed_setting_stops_start_up_with_one_line_naming_it() {
 }
 
 #[test]
+fn a_flawed_permission_catalogue_stops_start_up_with_its_file_line_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("permissions.toml");
+    std::fs::write(
+        &file,
+        "[[permission]]\nname = \"write:assets\"\ndescription = \"Upload.\"\nimplies = [\"read:asset\"]\n",
+    )
+    .unwrap();
+    let output = keysmith(dir.path())
+        .env("KEYSMITH_PERMISSIONS_FILE", &file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let expected = format!(
+        "error: invalid KEYSMITH_PERMISSIONS_FILE: {}:4: \"write:assets\" implies \"read:asset\", which the file does not declare. Declare it, or correct the name.",
+        file.display()
+    );
+    assert_eq!(stderr.trim_end(), expected);
+}
+
+#[test]
 fn an_unknown_command_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let output = keysmith(dir.path()).arg("frobnicate").output().unwrap();

@@ -7,12 +7,16 @@ use crate::{
         layout::UserResource,
         table::{Column, DataRow, DataTable},
     },
-    keys::{model::ApiAccess, rpc::api_overview, Scope},
+    keys::{model::ApiAccess, rpc::api_overview, scope::PermissionView},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-const SCOPE_COLUMNS: [Column; 2] = [Column::row_header("Scope"), Column::text("Allows")];
+const SCOPE_COLUMNS: [Column; 3] = [
+    Column::row_header("Scope"),
+    Column::text("Allows"),
+    Column::text("Also grants"),
+];
 
 #[component]
 pub fn ApiPage() -> impl IntoView {
@@ -72,16 +76,20 @@ fn ApiGuide(overview: ApiAccess, email: String) -> impl IntoView {
         </section>
         <section class="doc-section" aria-labelledby="scopes">
             <h2 id="scopes">"Scopes"</h2>
-            <p>"Each scope includes the ones below it."</p>
+            <p>"What a key may hold, as this server's permission catalogue declares it. A scope grants what it implies too; verify with " <code>"required_scope"</code> " or " <code>"required_scopes"</code> "."</p>
             <DataTable
-                label="Scopes, widest first".to_owned()
+                label="Scopes keys may hold".to_owned()
                 class="scopes-table"
                 columns=SCOPE_COLUMNS.to_vec()
-                rows={Scope::ALL.into_iter().rev().collect::<Vec<_>>()}
-                row=|scope: Scope| DataRow::new(vec![
-                    view! { <code>{scope.as_str()}</code> }.into_any(),
-                    scope.description().into_any(),
-                ])
+                rows=overview.catalogue.permissions.clone()
+                row=|permission: PermissionView| {
+                    let implies = permission.implies_text().unwrap_or_else(|| "—".to_owned());
+                    DataRow::new(vec![
+                        view! { <code>{permission.name.to_string()}</code> }.into_any(),
+                        permission.description.into_any(),
+                        implies.into_any(),
+                    ])
+                }
                 empty="No scopes."
             />
         </section>

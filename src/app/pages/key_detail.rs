@@ -2,7 +2,11 @@
 //! status, 30 days of verifications as a chart, and its audit events.
 
 use crate::{
-    app::{chart::UsageChart, components::LoadError, format},
+    app::{
+        chart::UsageChart,
+        components::{LoadError, ScopeChips},
+        format,
+    },
     audit::{rpc::list_audit_events, AuditQuery},
     keys::{
         model::{ApiKeyView, KeyStatus},
@@ -99,9 +103,7 @@ fn Settings(key: ApiKeyView) -> impl IntoView {
                 <dd><code class="masked-key">{key.masked_key.clone()}</code></dd>
                 <dt>"Scopes"</dt>
                 <dd>
-                    <ul class="chips" aria-label="Scopes">
-                        {key.scopes.iter().map(|s| view! { <li class="chip">{s.clone()}</li> }).collect_view()}
-                    </ul>
+                    <ScopeChips key=key.clone() />
                 </dd>
                 <dt>"Allowed addresses"</dt>
                 <dd>{if key.ips.is_empty() { "Any".to_owned() } else { key.ips.join(", ") }}</dd>

@@ -67,6 +67,15 @@ pub fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
 }
 
 /// Signs up over the API and returns a bearer token.
+/// The message a 400 problem gives for `field`, if it names it.
+pub fn field_error<'a>(answer: &'a Answer, field: &str) -> Option<&'a str> {
+    answer.body["errors"]
+        .as_array()?
+        .iter()
+        .find(|error| error["field"] == field)
+        .and_then(|error| error["message"].as_str())
+}
+
 pub async fn user_token(app: &TestApp) -> String {
     let email = unique_email();
     let created = app

@@ -4,5 +4,6 @@ mod credentials;
 mod idempotency;
 mod keys;
 mod openapi;
+mod permissions;
 mod usage;
 mod verification;

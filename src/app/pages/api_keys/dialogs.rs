@@ -12,6 +12,7 @@ use crate::{
     keys::{
         model::{ApiKeyView, IssuedKey, KeyChanges, KeyDraft, MAX_EXPIRY_DAYS},
         rpc::{create_api_key, delete_api_key, revoke_api_key, rotate_api_key, update_api_key},
+        scope::CatalogueView,
     },
 };
 use leptos::prelude::*;
@@ -29,8 +30,8 @@ pub enum OpenDialog {
 const FORM_FIELDS: &[&str] = &["name", "scopes", "expires_in_days", "ips"];
 
 #[component]
-pub fn CreateKeyDialog(hooks: DialogHooks) -> impl IntoView {
-    let form = KeyForm::blank();
+pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl IntoView {
+    let form = KeyForm::blank(&catalogue);
     let expiry = RwSignal::new("90".to_owned());
     let custom_days = RwSignal::new("180".to_owned());
     let create = Action::new(move |draft: &KeyDraft| create_api_key(draft.clone()));
@@ -53,7 +54,7 @@ pub fn CreateKeyDialog(hooks: DialogHooks) -> impl IntoView {
     view! {
         <SecretDialog title="Create API key" issued_title="API key created" kind=SecretKind::ApiKey secret=issued close=hooks.close>
             <form class="modal-form" on:submit=submit novalidate=true>
-                <KeyFields form errors />
+                <KeyFields form errors catalogue=catalogue.clone() />
                 <Field label="Expiration" id="key-expiry" error=errors.field("expires_in_days")>
                     <select id="key-expiry" bind:value=expiry aria-describedby="key-expiry-error">
                         <option value="30">"30 days"</option>
@@ -87,7 +88,11 @@ pub fn CreateKeyDialog(hooks: DialogHooks) -> impl IntoView {
 }
 
 #[component]
-pub fn EditKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
+pub fn EditKeyDialog(
+    key: ApiKeyView,
+    catalogue: CatalogueView,
+    hooks: DialogHooks,
+) -> impl IntoView {
     let form = KeyForm::of(&key);
     let id = key.id.clone();
     let save = Action::new(move |changes: &KeyChanges| update_api_key(id.clone(), changes.clone()));
@@ -105,7 +110,7 @@ pub fn EditKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
         <Modal title=format!("Edit {}", key.name) on_close=hooks.close>
             <form class="modal-form" on:submit=submit novalidate=true>
                 <p class="hint">"Change the name, scopes or allowed addresses. The secret stays the same: rotate the key to replace it."</p>
-                <KeyFields form errors />
+                <KeyFields form errors catalogue retired=key.retired_scopes.clone() />
                 <IpAllowlistField form errors />
                 <FormAlert message=errors.form(FORM_FIELDS) />
                 <div class="modal-actions">

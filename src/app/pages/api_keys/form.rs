@@ -2,7 +2,12 @@
 
 use crate::{
     app::components::FormErrors,
-    keys::{model::ApiKeyView, name::MAX_CHARS, Scope},
+    keys::{
+        model::ApiKeyView,
+        name::MAX_CHARS,
+        scope::{CatalogueView, PermissionView},
+        Scope,
+    },
 };
 use leptos::prelude::*;
 
@@ -16,10 +21,12 @@ pub struct KeyForm {
 }
 
 impl KeyForm {
-    pub fn blank() -> Self {
+    /// A new key's form: `read` chosen when the catalogue offers it.
+    pub fn blank(catalogue: &CatalogueView) -> Self {
+        let read = Scope::parse("read").filter(|read| catalogue.offers(read));
         KeyForm {
             name: RwSignal::new(String::new()),
-            scopes: RwSignal::new(vec![Scope::Read]),
+            scopes: RwSignal::new(read.into_iter().collect()),
             ips: RwSignal::new(String::new()),
         }
     }
@@ -51,9 +58,27 @@ impl KeyForm {
     }
 }
 
-/// Name and scopes.
+/// Name and scopes: the catalogue's, by group, each with what it allows
+/// and what it implies; below them, those the key holds that the catalogue
+/// no longer offers (they can only be removed).
 #[component]
-pub fn KeyFields(form: KeyForm, errors: FormErrors) -> impl IntoView {
+pub fn KeyFields(
+    form: KeyForm,
+    errors: FormErrors,
+    catalogue: CatalogueView,
+    #[prop(optional)] retired: Vec<String>,
+) -> impl IntoView {
+    let groups: Vec<(Option<String>, Vec<PermissionView>)> = catalogue
+        .groups()
+        .into_iter()
+        .map(|(group, members)| {
+            (
+                group.map(str::to_owned),
+                members.into_iter().cloned().collect(),
+            )
+        })
+        .collect();
+    let retired: Vec<Scope> = retired.iter().filter_map(|s| Scope::parse(s)).collect();
     view! {
         <Field label="Name" id="key-name" error=errors.field("name")>
             <input
@@ -69,33 +94,76 @@ pub fn KeyFields(form: KeyForm, errors: FormErrors) -> impl IntoView {
         </Field>
         <fieldset class="field scopes" aria-describedby="key-scopes-error">
             <legend>"Scopes"</legend>
-            {Scope::ALL
+            {groups
                 .into_iter()
-                .map(|scope| {
-                    let id = format!("scope-{scope}");
-                    let hint = format!("{id}-hint");
-                    let checked = move || form.scopes.read().contains(&scope);
-                    let toggle = move |ev: leptos::ev::Event| {
-                        let on = event_target_checked(&ev);
-                        form.scopes.update(|scopes| {
-                            scopes.retain(|s| *s != scope);
-                            if on {
-                                scopes.push(scope);
-                                scopes.sort();
-                            }
-                        });
-                    };
-                    view! {
-                        <div class="scope-option">
-                            <input id=id.clone() type="checkbox" prop:checked=checked on:change=toggle aria-describedby=hint.clone() />
-                            <label for=id>{scope.as_str()}</label>
-                            <p class="hint" id=hint>{scope.description()}</p>
-                        </div>
+                .map(|(group, permissions)| {
+                    let options = permissions
+                        .into_iter()
+                        .map(|permission| {
+                            let hint = match permission.implies_text() {
+                                Some(implied) => format!("{} Also grants {implied}.", permission.description),
+                                None => permission.description.clone(),
+                            };
+                            view! { <ScopeOption form scope=permission.name.clone() hint /> }
+                        })
+                        .collect_view();
+                    match group {
+                        Some(group) => view! {
+                            <fieldset class="scope-group">
+                                <legend>{group}</legend>
+                                {options}
+                            </fieldset>
+                        }
+                        .into_any(),
+                        None => options.into_any(),
                     }
                 })
                 .collect_view()}
+            {(!retired.is_empty()).then(|| view! {
+                <fieldset class="scope-group retired">
+                    <legend>"No longer offered"</legend>
+                    {retired
+                        .into_iter()
+                        .map(|scope| {
+                            let hint = "No longer offered by the catalogue: it grants nothing. Uncheck it to remove it.".to_owned();
+                            view! { <ScopeOption form scope hint /> }
+                        })
+                        .collect_view()}
+                </fieldset>
+            })}
             <p class="field-error" id="key-scopes-error">{move || errors.field("scopes").get()}</p>
         </fieldset>
+    }
+}
+
+/// One scope's checkbox, its name as the label and `hint` below.
+#[component]
+fn ScopeOption(form: KeyForm, scope: Scope, hint: String) -> impl IntoView {
+    let id = format!("scope-{scope}");
+    let hint_id = format!("{id}-hint");
+    let checked = {
+        let scope = scope.clone();
+        move || form.scopes.read().contains(&scope)
+    };
+    let toggle = {
+        let scope = scope.clone();
+        move |ev: leptos::ev::Event| {
+            let on = event_target_checked(&ev);
+            form.scopes.update(|scopes| {
+                scopes.retain(|s| *s != scope);
+                if on {
+                    scopes.push(scope.clone());
+                    scopes.sort();
+                }
+            });
+        }
+    };
+    view! {
+        <div class="scope-option">
+            <input id=id.clone() type="checkbox" prop:checked=checked on:change=toggle aria-describedby=hint_id.clone() />
+            <label for=id>{scope.to_string()}</label>
+            <p class="hint" id=hint_id>{hint}</p>
+        </div>
     }
 }
 

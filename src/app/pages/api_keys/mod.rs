@@ -6,7 +6,7 @@ mod form;
 
 use crate::{
     app::{
-        components::{LoadError, Pager},
+        components::{LoadError, Pager, ScopeChips},
         dialog::DialogHooks,
         format,
         layout::UserResource,
@@ -15,7 +15,7 @@ use crate::{
     auth::{role::Role, summary::UserSummary},
     keys::{
         model::{ApiKeyView, KeyPage, KeyQuery, KeyStatus},
-        rpc::list_api_keys,
+        rpc::{list_api_keys, permission_catalogue},
     },
 };
 use dialogs::{
@@ -42,6 +42,8 @@ pub fn ApiKeysPage() -> impl IntoView {
         move || (query(), refresh.get()),
         |(query, _)| list_api_keys(query),
     );
+    // What the create and edit dialogs offer, there before they open.
+    let catalogue = Resource::new(|| (), |_| permission_catalogue());
     let hooks = DialogHooks {
         close: Callback::new(move |_| open.set(None)),
         changed: Callback::new(move |_| refresh.update(|n| *n += 1)),
@@ -118,12 +120,22 @@ pub fn ApiKeysPage() -> impl IntoView {
         </Transition>
         </div>
         {move || {
-            open.get().map(|dialog| match dialog {
-                OpenDialog::Create => view! { <CreateKeyDialog hooks /> }.into_any(),
-                OpenDialog::Edit(key) => view! { <EditKeyDialog key hooks /> }.into_any(),
-                OpenDialog::Rotate(key) => view! { <RotateKeyDialog key hooks /> }.into_any(),
-                OpenDialog::Revoke(key) => view! { <RevokeKeyDialog key hooks /> }.into_any(),
-                OpenDialog::Delete(key) => view! { <DeleteKeyDialog key hooks /> }.into_any(),
+            open.get().map(|dialog| view! {
+                <Suspense>
+                    {move || {
+                        let dialog = dialog.clone();
+                        Suspend::new(async move {
+                            let catalogue = catalogue.await.unwrap_or_default();
+                            match dialog {
+                                OpenDialog::Create => view! { <CreateKeyDialog catalogue hooks /> }.into_any(),
+                                OpenDialog::Edit(key) => view! { <EditKeyDialog key catalogue hooks /> }.into_any(),
+                                OpenDialog::Rotate(key) => view! { <RotateKeyDialog key hooks /> }.into_any(),
+                                OpenDialog::Revoke(key) => view! { <RevokeKeyDialog key hooks /> }.into_any(),
+                                OpenDialog::Delete(key) => view! { <DeleteKeyDialog key hooks /> }.into_any(),
+                            }
+                        })
+                    }}
+                </Suspense>
             })
         }}
     }
@@ -240,9 +252,7 @@ fn key_row(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>, allowed: &Allowe
         .into_any(),
         view! { <code class="masked-key">{key.masked_key.clone()}</code> }.into_any(),
         view! {
-            <ul class="chips" aria-label="Scopes">
-                {key.scopes.iter().map(|s| view! { <li class="chip">{s.clone()}</li> }).collect_view()}
-            </ul>
+            <ScopeChips key=key.clone() />
         }
         .into_any(),
         view! {

@@ -1,0 +1,49 @@
+import { expect, test } from "@playwright/test";
+import { hydrated, openFromMenu, signUp, uniqueEmail } from "./helpers";
+
+// This server declares MediaKit's permission catalogue.
+test.use({ baseURL: process.env.KEYSMITH_E2E_CATALOGUE_URL });
+
+test("a key is made with the operator's own permissions, grouped and described, and verify follows them", async ({ page, request }) => {
+  await signUp(page, uniqueEmail());
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await hydrated(page);
+  await openFromMenu(page, "API Keys");
+
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create API key" });
+  await expect(dialog.getByLabel("Name")).toBeFocused();
+  // The catalogue's groups, each permission with what it allows and implies.
+  const assets = dialog.getByRole("group", { name: "Assets" });
+  await expect(assets.getByRole("checkbox")).toHaveCount(2);
+  await expect(dialog.getByRole("group", { name: "Analytics" }).getByLabel("read:analytics")).toBeVisible();
+  await expect(dialog.getByLabel("write:assets")).toHaveAccessibleDescription(
+    "Upload, update and delete assets. Also grants read:assets.",
+  );
+  await expect(dialog.getByLabel("admin")).toHaveAccessibleDescription(/Also grants read:assets, write:assets, read:analytics\./);
+  // Nothing is chosen for a new key: the standard `read` is not offered here.
+  await expect(dialog.getByRole("checkbox", { checked: true })).toHaveCount(0);
+  await dialog.getByLabel("Name").fill("Uploader");
+  await dialog.getByRole("button", { name: "Create" }).click();
+  await expect(dialog.getByText("Choose at least one scope.")).toBeVisible();
+  await dialog.getByLabel("write:assets").check();
+  await dialog.getByLabel("read:analytics").check();
+  await dialog.getByRole("button", { name: "Create" }).click();
+
+  const created = page.getByRole("dialog", { name: "API key created" });
+  const key = await created.getByLabel("Your API key").inputValue();
+  await created.getByRole("button", { name: "Done" }).click();
+  await created.getByRole("button", { name: "Yes, close" }).click();
+  const row = page.getByRole("row", { name: /Uploader/ });
+  await expect(row.getByRole("list", { name: "Scopes" }).getByRole("listitem")).toHaveText(["read:analytics", "write:assets"]);
+
+  const verdict = await request.post("/api/v2/keys/verify", {
+    data: { key, required_scopes: ["read:assets", "read:analytics"] },
+  });
+  expect((await verdict.json()).data.code).toBe("VALID");
+
+  // The API page lists the same catalogue.
+  await openFromMenu(page, "API");
+  const scopes = page.getByRole("table", { name: "Scopes keys may hold" });
+  await expect(scopes.getByRole("row", { name: /^write:assets / })).toContainText("read:assets");
+});
