@@ -63,6 +63,7 @@ fn fixture() -> Fixture {
             scopes: vec!["read".into()],
             expires_in_days: Some(30),
             ips: vec!["10.0.0.0/8".into()],
+            ..Default::default()
         };
         let format = KeyFormat::new("ks_live_");
         let keys = Keys::new(

@@ -5,6 +5,7 @@ mod components;
 mod dialog;
 mod format;
 mod layout;
+mod owner;
 mod pages;
 mod routes;
 mod secret;

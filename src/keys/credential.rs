@@ -12,6 +12,7 @@ use crate::{
     },
     storage::KeyCredential,
 };
+use serde_json::value::RawValue;
 use std::{net::IpAddr, sync::Arc};
 
 /// The outcome of checking a presented key.
@@ -70,8 +71,31 @@ pub struct VerifiedKey {
     pub scopes: Vec<Scope>,
     /// What those grant, implications followed.
     pub grants: Grants,
+    pub external_id: Option<String>,
+    pub meta: Option<StoredMeta>,
     pub expires_at: Option<UnixMs>,
 }
+
+/// A key's `meta` as stored (compact JSON), answered as it is: verify
+/// never decodes nor re-encodes it.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(transparent)]
+pub struct StoredMeta(Box<RawValue>);
+
+impl StoredMeta {
+    /// `None` for text that is not JSON, which only a hand-edited row holds.
+    fn new(text: String) -> Option<Self> {
+        RawValue::from_string(text).ok().map(StoredMeta)
+    }
+}
+
+impl PartialEq for StoredMeta {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Eq for StoredMeta {}
 
 /// A key as verification needs it, its stored scopes and addresses parsed
 /// once when it enters the cache.
@@ -108,6 +132,8 @@ impl Credential {
                 name: stored.name,
                 grants: catalogue.grants(&scopes),
                 scopes: catalogue.offered(&scopes),
+                external_id: stored.external_id,
+                meta: stored.meta.and_then(StoredMeta::new),
                 expires_at: stored.expires_at,
             }),
             ips,
@@ -159,6 +185,8 @@ pub(super) mod tests {
             name: "CI".into(),
             scopes: "read".into(),
             ip_allowlist: "10.0.0.0/8".into(),
+            external_id: Some("cust_42".into()),
+            meta: Some(r#"{"plan":"pro"}"#.into()),
             expires_at: Some(at(1_000)),
             revoked_at: None,
             is_previous: false,

@@ -2,6 +2,7 @@
 //! addresses, what the dashboard shows, the `/rpc` door of the key pages,
 //! and (server-only) the service that holds the rules and verifies keys.
 
+pub mod meta;
 pub mod model;
 pub mod name;
 pub mod rpc;
@@ -14,6 +15,8 @@ pub mod catalogue;
 pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod credential;
+#[cfg(feature = "ssr")]
+pub mod draft;
 #[cfg(feature = "ssr")]
 pub mod fanout;
 #[cfg(feature = "ssr")]

@@ -3,8 +3,10 @@
 //! digest, and a full key only in [`IssuedKey`], the one response that
 //! shows it.
 
+use super::meta::present;
 use crate::shared::clock::UnixMs;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A key's state, derived from its revocation and expiry times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,6 +64,11 @@ pub struct ApiKeyView {
     /// with the key, and granting nothing.
     pub retired_scopes: Vec<String>,
     pub ips: Vec<String>,
+    /// The platform's own id for whom the key belongs to.
+    pub external_id: Option<String>,
+    /// The platform's JSON object about the key, answered by verify.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub meta: Option<Value>,
     pub status: KeyStatus,
     pub created_at: UnixMs,
     /// The id of the user who created the key.
@@ -199,6 +206,15 @@ pub struct KeyDraft {
     /// Addresses and CIDR ranges; empty allows any address.
     #[serde(default)]
     pub ips: Vec<String>,
+    /// The platform's own id for whom the key belongs to: 1 to 256
+    /// printable characters.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// A JSON object (at most 4 KB serialised, 5 levels deep) verify
+    /// answers with the key.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub meta: Option<Value>,
 }
 
 /// Changes to a key; `None` leaves a field as it is. The secret cannot be
@@ -209,14 +225,32 @@ pub struct KeyChanges {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
     pub ips: Option<Vec<String>>,
+    /// A new external id; `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub external_id: Option<Option<String>>,
+    /// A new `meta` object, replacing the old one; `null` removes it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub meta: Option<Option<Value>>,
 }
 
 /// Which keys to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyQuery {
     pub status: Option<KeyStatus>,
-    /// Part of a name, matched without regard to case.
+    /// Part of a name or an external id, matched without regard to case.
     pub search: Option<String>,
+    /// Only the keys with exactly this external id.
+    pub external_id: Option<String>,
     pub cursor: Option<String>,
     /// 1 to 100; 25 when unset.
     pub limit: Option<i64>,

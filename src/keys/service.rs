@@ -7,13 +7,15 @@ use super::{
     cache::{CacheCounts, CredentialCache},
     catalogue::{Catalogue, Requirement},
     credential::{Verification, VerifiedKey},
+    draft,
     fanout::{FanOut, FanOutStatus},
+    meta::{ExternalId, KeyMeta},
     model::*,
     scope::CatalogueView,
     secret::{self, KeyFormat, StoredSecret},
     usage::{self, UsageDays, UsageTracker},
     verifier::KeyVerifier,
-    IpAllowlist, KeyName, Scope, Scopes,
+    Scope, Scopes,
 };
 use crate::{
     audit::AuditAction,
@@ -27,7 +29,7 @@ use crate::{
         ids::KeyId,
         pagination,
     },
-    storage::{Db, KeyEdit, KeyListing, KeyRecord, NewKey, NewSecret, StatusFilter},
+    storage::{Db, KeyEdit, KeyListing, KeyRecord, NewAuditEvent, NewKey, NewSecret, StatusFilter},
 };
 use std::{net::IpAddr, sync::Arc};
 
@@ -48,55 +50,6 @@ struct Parts {
     verifier: KeyVerifier,
     fanout: Arc<FanOut>,
     catalogue: Arc<Catalogue>,
-}
-
-/// A draft that passed every rule.
-struct ValidDraft {
-    name: KeyName,
-    scopes: Scopes,
-    expires_in_days: Option<i64>,
-    ips: IpAllowlist,
-}
-
-/// Checks every field of a draft, so a form can show every problem at once.
-/// Its scopes must be offered by `catalogue`, or already held by the key
-/// being changed.
-fn validate_draft(
-    draft: &KeyDraft,
-    catalogue: &Catalogue,
-    already_held: &Scopes,
-) -> Result<ValidDraft, AppError> {
-    let name = KeyName::parse(&draft.name);
-    let scopes = Scopes::parse_field(&draft.scopes, "scopes").and_then(|scopes| {
-        catalogue.check_for_key(&scopes, already_held)?;
-        Ok(scopes)
-    });
-    let expiry = validate_expiry(draft.expires_in_days);
-    let ips = IpAllowlist::parse(&draft.ips);
-    match (name, scopes, expiry, ips) {
-        (Ok(name), Ok(scopes), Ok(expires_in_days), Ok(ips)) => Ok(ValidDraft {
-            name,
-            scopes,
-            expires_in_days,
-            ips,
-        }),
-        (name, scopes, expiry, ips) => Err(AppError::collect([
-            name.err(),
-            scopes.err(),
-            expiry.err(),
-            ips.err(),
-        ])),
-    }
-}
-
-fn validate_expiry(days: Option<i64>) -> Result<Option<i64>, AppError> {
-    match days {
-        Some(d) if !(1..=MAX_EXPIRY_DAYS).contains(&d) => Err(AppError::field(
-            "expires_in_days",
-            format!("Expiry must be between 1 and {MAX_EXPIRY_DAYS} days, or never."),
-        )),
-        days => Ok(days),
-    }
 }
 
 impl Keys {
@@ -184,10 +137,13 @@ impl Keys {
 
     pub async fn create(&self, actor: &Actor, draft: &KeyDraft) -> Result<IssuedKey, AppError> {
         actor.user.role.require(Role::CHANGE_KEYS)?;
-        let draft = validate_draft(draft, &self.0.catalogue, &Scopes::default())?;
+        let draft = draft::validate(draft, &self.0.catalogue, &Scopes::default())?;
         let (secret, stored) = self.0.format.generate();
         let id = KeyId::new();
-        let event = actor.event(AuditAction::KeyCreated, Some((&id, draft.name.as_str())));
+        let event = NewAuditEvent {
+            detail: draft::creation_detail(&draft),
+            ..actor.event(AuditAction::KeyCreated, Some((&id, draft.name.as_str())))
+        };
         let now = event.occurred_at;
         self.0
             .db
@@ -201,6 +157,8 @@ impl Keys {
                     last_four: &stored.last_four,
                     scopes: &draft.scopes.to_text(),
                     ip_allowlist: &draft.ips.to_text(),
+                    external_id: draft.external_id.as_ref().map(ExternalId::as_str),
+                    meta: draft.meta.as_ref().map(KeyMeta::as_str),
                     created_by: &actor.user.user_id,
                     now,
                     expires_at: draft.expires_in_days.map(|d| now + clock::days(d)),
@@ -237,6 +195,11 @@ impl Keys {
                 "Search for at most 100 characters.",
             ));
         }
+        let external_id = query
+            .external_id
+            .as_deref()
+            .map(ExternalId::parse)
+            .transpose()?;
         let now = UnixMs::now();
         let rows = self
             .0
@@ -244,7 +207,8 @@ impl Keys {
             .keys(&KeyListing {
                 account_id: &user.account_id,
                 status: query.status.map(status_filter),
-                name_contains: search.as_deref(),
+                text_contains: search.as_deref(),
+                external_id: external_id.as_ref().map(ExternalId::as_str),
                 before_id: before.as_deref(),
                 limit: limit + 1,
                 now,
@@ -321,24 +285,21 @@ impl Keys {
             ));
         }
         let held = Scopes::from_text(&current.scopes);
-        let draft = KeyDraft {
-            name: changes.name.clone().unwrap_or_else(|| current.name.clone()),
-            scopes: changes.scopes.clone().unwrap_or_else(|| held.names()),
-            expires_in_days: None,
-            ips: changes
-                .ips
-                .clone()
-                .unwrap_or_else(|| words(&current.ip_allowlist)),
+        let draft = draft::changed(&current, changes);
+        let valid = draft::validate(&draft, &self.0.catalogue, &held)?;
+        let event = NewAuditEvent {
+            detail: draft::change_detail(&current, &valid),
+            ..actor.event(
+                AuditAction::KeyUpdated,
+                Some((&current.id, valid.name.as_str())),
+            )
         };
-        let valid = validate_draft(&draft, &self.0.catalogue, &held)?;
-        let event = actor.event(
-            AuditAction::KeyUpdated,
-            Some((&current.id, valid.name.as_str())),
-        );
         let edit = KeyEdit {
             name: valid.name.as_str(),
             scopes: &valid.scopes.to_text(),
             ip_allowlist: &valid.ips.to_text(),
+            external_id: valid.external_id.as_ref().map(ExternalId::as_str),
+            meta: valid.meta.as_ref().map(KeyMeta::as_str),
         };
         let changed = self
             .0
@@ -518,10 +479,6 @@ fn status_filter(status: KeyStatus) -> StatusFilter {
     }
 }
 
-fn words(text: &str) -> Vec<String> {
-    text.split_whitespace().map(str::to_owned).collect()
-}
-
 impl Keys {
     fn view(&self, record: KeyRecord, now: UnixMs) -> ApiKeyView {
         let status = KeyStatus::of(record.revoked_at, record.expires_at, now);
@@ -539,7 +496,12 @@ impl Keys {
                 .map(String::from)
                 .collect(),
             scopes: scopes.names(),
-            ips: words(&record.ip_allowlist),
+            ips: draft::words(&record.ip_allowlist),
+            external_id: record.external_id,
+            meta: record
+                .meta
+                .as_deref()
+                .map(|m| KeyMeta::from_stored(m).to_value()),
             status,
             id: record.id.into(),
             name: record.name,
@@ -563,22 +525,6 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_bad_field_of_a_draft_is_reported_at_once() {
-        let draft = KeyDraft {
-            name: " ".into(),
-            scopes: vec![],
-            expires_in_days: Some(366),
-            ips: vec!["nope".into()],
-        };
-        let error = validate_draft(&draft, &Catalogue::standard(), &Scopes::default())
-            .err()
-            .unwrap();
-        for field in ["name", "scopes", "expires_in_days", "ips"] {
-            assert!(error.field_message(field).is_some(), "{field}");
-        }
-    }
 
     #[tokio::test]
     async fn a_revoke_dropped_part_way_leaves_no_stale_valid_verdict() {
@@ -617,8 +563,7 @@ mod tests {
         let draft = KeyDraft {
             name: "k".into(),
             scopes: vec!["read".into()],
-            expires_in_days: None,
-            ips: vec![],
+            ..Default::default()
         };
         let mut cut_after_commit = 0;
         // Drop the revoke after 1, 2, 3, … polls: somewhere it is dropped
@@ -661,14 +606,5 @@ mod tests {
             cut_after_commit > 0,
             "some revokes got as far as their commit"
         );
-    }
-
-    #[test]
-    fn expiry_is_one_to_365_days_or_never() {
-        assert_eq!(validate_expiry(None).unwrap(), None);
-        assert_eq!(validate_expiry(Some(1)).unwrap(), Some(1));
-        assert_eq!(validate_expiry(Some(365)).unwrap(), Some(365));
-        assert!(validate_expiry(Some(0)).is_err());
-        assert!(validate_expiry(Some(-3)).is_err());
     }
 }

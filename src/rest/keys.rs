@@ -44,7 +44,10 @@ pub struct ListParams {
     limit: Option<i64>,
     cursor: Option<String>,
     status: Option<KeyStatus>,
+    /// Part of a name or an external id, without regard to case.
     search: Option<String>,
+    /// Only the keys of this external id (exact).
+    external_id: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -96,6 +99,7 @@ pub async fn list(
     let query = KeyQuery {
         status: params.status,
         search: params.search,
+        external_id: params.external_id,
         cursor: params.cursor,
         limit: params.limit,
     };

@@ -6,7 +6,11 @@ use super::{
 };
 use crate::{
     error::AppError,
-    keys::{catalogue::Requirement, credential::Verification, Keys, Scope, Scopes},
+    keys::{
+        catalogue::Requirement,
+        credential::{StoredMeta, Verification},
+        Keys, Scope, Scopes,
+    },
     shared::clock::UnixMs,
 };
 use axum::{
@@ -32,35 +36,39 @@ pub struct VerifyRequest {
     client_ip: Option<String>,
 }
 
-/// A valid key's own details; any other answer is its code alone (and the
-/// scopes it lacks), so nothing is learnt about keys one does not hold.
+/// The verdict: a valid key's own details, or why not (its code alone, and
+/// the scopes it lacks), so nothing is learnt about keys one does not hold.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct VerifyResult<'a> {
     valid: bool,
     /// `VALID`, or why not: `MALFORMED`, `NOT_FOUND`, `REVOKED`,
     /// `EXPIRED`, `INSUFFICIENT_SCOPE`, `IP_NOT_ALLOWED`.
     code: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    /// The scopes the key holds that the catalogue offers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>)]
-    scopes: Option<&'a [Scope]>,
+    /// Present only when the key is valid.
+    #[serde(flatten)]
+    key: Option<ValidKey<'a>>,
     /// `INSUFFICIENT_SCOPE`: the required scopes the key does not hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>)]
     missing_scopes: Option<&'a [Scope]>,
-    /// When the key stops working; `null` if never (valid answers only).
-    #[serde(skip_serializing_if = "is_refusal")]
-    expires_at: Option<Option<UnixMs>>,
 }
 
-fn is_refusal(expires_at: &Option<Option<UnixMs>>) -> bool {
-    expires_at.is_none()
+/// What a valid key answers about itself.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ValidKey<'a> {
+    key_id: &'a str,
+    account_id: &'a str,
+    name: &'a str,
+    /// The scopes the key holds that the catalogue offers.
+    #[schema(value_type = Vec<String>)]
+    scopes: &'a [Scope],
+    /// The platform's JSON object about the key; `null` if none.
+    #[schema(value_type = Option<Object>)]
+    meta: Option<&'a StoredMeta>,
+    /// The platform's own id for whom the key belongs to; `null` if none.
+    external_id: Option<&'a str>,
+    /// When the key stops working; `null` if never.
+    expires_at: Option<UnixMs>,
 }
 
 #[utoipa::path(post, path = "/keys/verify", tag = "Verification",
@@ -86,31 +94,25 @@ pub async fn verify(
         })
         .transpose()?;
     let verdict = keys.verify(&request.key, &required, client_ip).await?;
-    let refusal = |code, missing_scopes| VerifyResult {
-        valid: false,
-        code,
-        key_id: None,
-        account_id: None,
-        name: None,
-        scopes: None,
-        missing_scopes,
-        expires_at: None,
-    };
-    let result = match &verdict {
-        Verification::Valid(key) => VerifyResult {
-            valid: true,
-            code: "VALID",
-            key_id: Some(key.key_id.as_str()),
-            account_id: Some(key.account_id.as_str()),
-            name: Some(&key.name),
-            scopes: Some(key.scopes.as_slice()),
-            missing_scopes: None,
-            expires_at: Some(key.expires_at),
+    let result = VerifyResult {
+        valid: matches!(verdict, Verification::Valid(_)),
+        code: verdict.code(),
+        key: match &verdict {
+            Verification::Valid(key) => Some(ValidKey {
+                key_id: key.key_id.as_str(),
+                account_id: key.account_id.as_str(),
+                name: &key.name,
+                scopes: &key.scopes,
+                meta: key.meta.as_ref(),
+                external_id: key.external_id.as_deref(),
+                expires_at: key.expires_at,
+            }),
+            _ => None,
         },
-        Verification::InsufficientScope(missing) => {
-            refusal(verdict.code(), Some(missing.as_slice()))
-        }
-        other => refusal(other.code(), None),
+        missing_scopes: match &verdict {
+            Verification::InsufficientScope(missing) => Some(missing),
+            _ => None,
+        },
     };
     Ok(axum::Json(Data { data: result }).into_response())
 }

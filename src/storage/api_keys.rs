@@ -14,7 +14,7 @@ use crate::shared::{
 use sqlx::{Database, QueryBuilder};
 
 const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
-    k.scopes, k.ip_allowlist, k.created_at, k.created_by, c.email AS created_by_email,
+    k.scopes, k.ip_allowlist, k.external_id, k.meta, k.created_at, k.created_by, c.email AS created_by_email,
     k.updated_at, k.updated_by, u.email AS updated_by_email, k.expires_at, k.revoked_at,
     k.revoked_by, r.email AS revoked_by_email,
     k.last_used_at, k.last_used_ip, k.secret_digest, k.previous_digest";
@@ -29,7 +29,8 @@ const KEY_PEOPLE: &str =
     LEFT JOIN memberships rm ON rm.account_id = k.account_id AND rm.user_id = k.revoked_by
     LEFT JOIN users r ON r.id = rm.user_id";
 
-const KEY_BY_DIGEST: &str = "SELECT id, account_id, name, scopes, ip_allowlist, expires_at,
+const KEY_BY_DIGEST: &str = "SELECT id, account_id, name, scopes, ip_allowlist, external_id,
+        meta, expires_at,
         revoked_at, (previous_digest IS NOT NULL AND previous_digest = $1) AS is_previous,
         previous_expires_at
     FROM api_keys WHERE secret_digest = $1 OR previous_digest = $1";
@@ -44,8 +45,8 @@ impl Db {
         on_either!(tx.conn(), c => sqlx::query(
             "INSERT INTO api_keys
                (id, account_id, name, secret_digest, key_prefix, last_four, scopes, ip_allowlist,
-                created_at, created_by, updated_at, updated_by, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11)",
+                created_at, created_by, updated_at, updated_by, expires_at, external_id, meta)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11, $12, $13)",
         )
         .bind(key.id)
         .bind(key.account_id)
@@ -58,6 +59,8 @@ impl Db {
         .bind(key.now)
         .bind(key.created_by)
         .bind(key.expires_at)
+        .bind(key.external_id)
+        .bind(key.meta)
         .execute(c)
         .await
         .map(drop))?;
@@ -104,7 +107,7 @@ impl Db {
         };
         let changed = on_either!(tx.conn(), c => sqlx::query(
             "UPDATE api_keys SET name = $1, scopes = $2, ip_allowlist = $3,
-                updated_at = $4, updated_by = $5
+                updated_at = $4, updated_by = $5, external_id = $8, meta = $9
              WHERE account_id = $6 AND id = $7",
         )
         .bind(edit.name)
@@ -114,6 +117,8 @@ impl Db {
         .bind(event.actor_id)
         .bind(account_id)
         .bind(id)
+        .bind(edit.external_id)
+        .bind(edit.meta)
         .execute(c)
         .await?
         .rows_affected());
@@ -467,11 +472,17 @@ where
                 .push(")");
         }
     }
-    if let Some(text) = listing.name_contains {
+    if let Some(external_id) = listing.external_id {
+        query.push(" AND k.external_id = ").push_bind(external_id);
+    }
+    if let Some(text) = listing.text_contains {
+        let pattern = contains_pattern(text);
         query
-            .push(" AND LOWER(k.name) LIKE ")
-            .push_bind(contains_pattern(text))
-            .push(" ESCAPE '\\'");
+            .push(" AND (LOWER(k.name) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(k.external_id) LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
     }
     if let Some(before_id) = listing.before_id {
         query.push(" AND k.id < ").push_bind(before_id);
@@ -511,7 +522,8 @@ mod tests {
         let first_page = KeyListing {
             account_id: &account,
             status: None,
-            name_contains: None,
+            text_contains: None,
+            external_id: None,
             before_id: None,
             limit: 26,
             now: UnixMs::from_millis(0),
@@ -535,6 +547,19 @@ mod tests {
             assert!(!page.contains("TEMP B-TREE"), "sorted by the index: {plan}");
             assert!(!rest.contains("SCAN"), "{plan}");
         }
+        // A platform's customer: the keys of one external id, through its
+        // own index, in page order.
+        let owned_by = KeyListing {
+            external_id: Some("cust_42"),
+            ..first_page
+        };
+        let owned_plan = plan(pool, listing_query("EXPLAIN QUERY PLAN SELECT", &owned_by)).await;
+        let (page, _) = owned_plan.split_once("; SCAN k;").expect(&owned_plan);
+        assert_eq!(
+            page,
+            "CO-ROUTINE k; SEARCH k USING INDEX api_keys_external_id (account_id=? AND external_id=?)",
+            "read through its index, in its order: {owned_plan}"
+        );
         let by_digest = QueryBuilder::new(format!("EXPLAIN QUERY PLAN {KEY_BY_DIGEST}"));
         let plan = plan(pool, by_digest).await;
         assert!(!plan.contains("SCAN"), "{plan}");

@@ -20,6 +20,9 @@ pub struct KeyRecord {
     pub previous_expires_at: Option<UnixMs>,
     pub scopes: String,
     pub ip_allowlist: String,
+    pub external_id: Option<String>,
+    /// Compact JSON text.
+    pub meta: Option<String>,
     pub created_at: UnixMs,
     pub created_by: Option<UserId>,
     pub created_by_email: Option<String>,
@@ -45,6 +48,8 @@ pub struct KeyCredential {
     pub name: String,
     pub scopes: String,
     pub ip_allowlist: String,
+    pub external_id: Option<String>,
+    pub meta: Option<String>,
     pub expires_at: Option<UnixMs>,
     pub revoked_at: Option<UnixMs>,
     /// Whether the secret matched the replaced one of a rotation (still
@@ -62,6 +67,8 @@ pub struct NewKey<'a> {
     pub last_four: &'a str,
     pub scopes: &'a str,
     pub ip_allowlist: &'a str,
+    pub external_id: Option<&'a str>,
+    pub meta: Option<&'a str>,
     pub created_by: &'a UserId,
     pub now: UnixMs,
     pub expires_at: Option<UnixMs>,
@@ -71,6 +78,8 @@ pub struct KeyEdit<'a> {
     pub name: &'a str,
     pub scopes: &'a str,
     pub ip_allowlist: &'a str,
+    pub external_id: Option<&'a str>,
+    pub meta: Option<&'a str>,
 }
 
 pub struct NewSecret<'a> {
@@ -93,8 +102,10 @@ pub enum StatusFilter {
 pub struct KeyListing<'a> {
     pub account_id: &'a AccountId,
     pub status: Option<StatusFilter>,
-    /// Lower-case text the name must contain.
-    pub name_contains: Option<&'a str>,
+    /// Lower-case text the name or the external id must contain.
+    pub text_contains: Option<&'a str>,
+    /// The exact external id.
+    pub external_id: Option<&'a str>,
     pub before_id: Option<&'a str>,
     pub limit: i64,
     pub now: UnixMs,
@@ -131,7 +142,7 @@ pub struct DayUsage {
 
 /// The digests a key's secrets had when it was changed: what a cache of
 /// digests must forget.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
 pub struct KeyDigests {
     secret_digest: String,
     previous_digest: Option<String>,

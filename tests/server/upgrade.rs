@@ -171,8 +171,18 @@ async fn as_before_the_new_migrations(dir: &Path) {
     .unwrap();
     for (table, in_schema) in tables {
         // The session store makes its own table when the server starts.
+        // Columns later migrations added are left behind: the upgrade adds
+        // them again.
         let copy = if in_schema {
-            format!("INSERT INTO main.{table} SELECT * FROM current.{table}")
+            let columns: Vec<(String,)> = sqlx::query_as(&format!(
+                "SELECT name FROM pragma_table_info('{table}', 'main')"
+            ))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+            let columns: Vec<String> = columns.into_iter().map(|(name,)| name).collect();
+            let columns = columns.join(", ");
+            format!("INSERT INTO main.{table} ({columns}) SELECT {columns} FROM current.{table}")
         } else {
             format!("CREATE TABLE main.{table} AS SELECT * FROM current.{table}")
         };

@@ -1,16 +1,20 @@
 //! One key's page (`/dashboard/api-keys/<key_id>`): its settings and
-//! status, 30 days of verifications as a chart, and its audit events.
+//! status, its owner and metadata (edited here), 30 days of verifications
+//! as a chart, and its audit events.
 
 use crate::{
     app::{
         chart::UsageChart,
-        components::{LoadError, ScopeChips},
+        components::{FormAlert, FormErrors, LoadError, ScopeChips, SubmitButton},
         format,
+        layout::UserResource,
+        owner::{OwnerFields, OwnerForm},
     },
     audit::{rpc::list_audit_events, AuditQuery},
     keys::{
-        model::{ApiKeyView, KeyStatus},
-        rpc::api_key_detail,
+        meta::KeyMeta,
+        model::{ApiKeyView, KeyChanges, KeyStatus},
+        rpc::{api_key_detail, update_api_key},
     },
     shared::clock::UnixMs,
 };
@@ -22,7 +26,12 @@ use leptos_router::hooks::use_params_map;
 pub fn KeyDetailPage() -> impl IntoView {
     let params = use_params_map();
     let key_id = move || params.read().get("key_id").unwrap_or_default();
-    let detail = Resource::new(key_id, api_key_detail);
+    let saved = RwSignal::new(0u32);
+    let detail = Resource::new(
+        move || (key_id(), saved.get()),
+        |(id, _)| api_key_detail(id),
+    );
+    let user = expect_context::<UserResource>();
     let events = Resource::new(key_id, |id| {
         list_audit_events(AuditQuery {
             key_id: Some(id),
@@ -42,7 +51,11 @@ pub fn KeyDetailPage() -> impl IntoView {
                         <header class="page-header">
                             <h1>{detail.key.name.clone()}</h1>
                         </header>
-                        <Settings key=detail.key />
+                        <Settings key=detail.key.clone() />
+                        {
+                            let may_change = user.await.is_ok_and(|u| u.role.may_change_keys());
+                            view! { <Owner key=detail.key may_change saved /> }
+                        }
                         <section aria-labelledby="key-usage">
                             <h2 id="key-usage">"Requests, last 30 days"</h2>
                             <UsageChart days=detail.usage title="Requests per day, last 30 days".to_owned() />
@@ -130,5 +143,66 @@ fn Settings(key: ApiKeyView) -> impl IntoView {
                 })}
             </dl>
         </section>
+    }
+}
+
+/// Whom the key belongs to and its metadata: a form for those who may
+/// change a key that is not revoked, else what is set.
+#[component]
+fn Owner(key: ApiKeyView, may_change: bool, saved: RwSignal<u32>) -> impl IntoView {
+    let editable = may_change && key.status != KeyStatus::Revoked;
+    view! {
+        <section aria-labelledby="key-owner">
+            <h2 id="key-owner">"Owner and metadata"</h2>
+            {if editable {
+                view! { <OwnerEditor key saved /> }.into_any()
+            } else {
+                let meta = key.meta.as_ref().and_then(|m| KeyMeta::parse(m).ok()).map(|m| m.pretty());
+                view! {
+                    <dl class="details">
+                        <dt>"External ID"</dt>
+                        <dd>{key.external_id.clone().unwrap_or_else(|| "None".to_owned())}</dd>
+                        <dt>"Metadata"</dt>
+                        <dd>{match meta {
+                            Some(meta) => view! { <pre class="meta">{meta}</pre> }.into_any(),
+                            None => "None".into_any(),
+                        }}</dd>
+                    </dl>
+                }
+                .into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn OwnerEditor(key: ApiKeyView, saved: RwSignal<u32>) -> impl IntoView {
+    let form = OwnerForm::new(key.external_id.as_deref(), key.meta.as_ref());
+    let id = key.id.clone();
+    let save = Action::new(move |changes: &KeyChanges| update_api_key(id.clone(), changes.clone()));
+    let errors = FormErrors::of(save.value());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(meta) = form.meta() else { return };
+        save.dispatch(KeyChanges {
+            external_id: Some(form.external_id()),
+            meta: Some(meta),
+            ..KeyChanges::default()
+        });
+    };
+    view! {
+        <form class="owner-form" on:submit=submit novalidate=true>
+            <OwnerFields form errors />
+            <FormAlert message=errors.form(&["external_id", "meta"]) />
+            {move || (saved.get() > 0).then(|| view! { <p class="saved" role="status">"Saved."</p> })}
+            <div class="form-actions">
+                <SubmitButton label="Save owner and metadata" pending_label="Saving…" pending=save.pending() />
+            </div>
+        </form>
     }
 }

@@ -113,6 +113,19 @@ pub async fn create_key(app: &TestApp, token: &str, body: Value) -> (String, Str
     )
 }
 
+/// `POST /api-keys` with `draft`, whatever the answer.
+pub async fn try_create_key(app: &TestApp, token: &str, draft: Value) -> Answer {
+    app.api(Method::POST, "/api-keys", Auth::Bearer(token), Some(draft))
+        .await
+}
+
+/// `PATCH /api-keys/{id}` with `changes`, whatever the answer.
+pub async fn edit_key(app: &TestApp, token: &str, id: &str, changes: Value) -> Answer {
+    let path = format!("/api-keys/{id}");
+    app.api(Method::PATCH, &path, Auth::Bearer(token), Some(changes))
+        .await
+}
+
 pub async fn key_with(app: &TestApp, token: &str, scopes: &[&str]) -> (String, String) {
     create_key(
         app,

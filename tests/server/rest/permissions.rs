@@ -15,19 +15,6 @@ async fn verify(app: &TestApp, body: Value) -> Answer {
         .await
 }
 
-/// `PATCH /api-keys/{id}` with `changes`, as the key's owner.
-async fn edit(app: &TestApp, token: &str, id: &str, changes: Value) -> Answer {
-    let path = format!("/api-keys/{id}");
-    app.api(Method::PATCH, &path, Auth::Bearer(token), Some(changes))
-        .await
-}
-
-/// `POST /api-keys` with `draft`, as its owner.
-async fn create(app: &TestApp, token: &str, draft: Value) -> Answer {
-    app.api(Method::POST, "/api-keys", Auth::Bearer(token), Some(draft))
-        .await
-}
-
 /// The `data` of a verification that must be answered (not refused as bad
 /// input).
 async fn verdict(app: &TestApp, body: Value) -> Value {
@@ -61,7 +48,7 @@ async fn mediakit_keys_hold_its_scopes_and_verify_follows_their_implications() {
     assert_eq!(verdict(&app, everything).await["code"], "VALID");
 
     // The standard names mean nothing here, in a key or a requirement.
-    let standard = create(
+    let standard = try_create_key(
         &app,
         &token,
         json!({ "name": "old habits", "scopes": ["read"] }),
@@ -132,23 +119,23 @@ async fn a_scope_the_catalogue_dropped_stays_on_its_keys_and_grants_nothing() {
 
     // An edit that leaves the scopes alone keeps the dropped one; it may be
     // named again (it is the key's), never given to another key.
-    let rename = edit(&app, &token, &id, json!({ "name": "renamed" })).await;
+    let rename = edit_key(&app, &token, &id, json!({ "name": "renamed" })).await;
     assert_eq!(
         rename.body["data"]["scopes"],
         json!(["read", "write"]),
         "{}",
         rename.body
     );
-    let kept = edit(&app, &token, &id, json!({ "scopes": ["read", "fetch"] })).await;
+    let kept = edit_key(&app, &token, &id, json!({ "scopes": ["read", "fetch"] })).await;
     assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
     assert_eq!(kept.body["data"]["retired_scopes"], json!(["read"]));
-    let only_dropped = edit(&app, &token, &id, json!({ "scopes": ["read"] })).await;
+    let only_dropped = edit_key(&app, &token, &id, json!({ "scopes": ["read"] })).await;
     assert_problem(&only_dropped, StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(
         field_error(&only_dropped, "scopes"),
         Some("Choose at least one scope.")
     );
-    let given_anew = create(
+    let given_anew = try_create_key(
         &app,
         &token,
         json!({ "name": "new", "scopes": ["read", "fetch"] }),

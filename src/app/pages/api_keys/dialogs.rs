@@ -6,6 +6,7 @@ use crate::{
     app::{
         components::{FormAlert, FormErrors, SubmitButton},
         dialog::{close_on_success, ConfirmDialog, DialogHooks, Modal},
+        owner::{OwnerFields, OwnerForm},
         secret::{SecretDialog, SecretKind},
     },
     error::AppError,
@@ -27,11 +28,19 @@ pub enum OpenDialog {
     Delete(ApiKeyView),
 }
 
-const FORM_FIELDS: &[&str] = &["name", "scopes", "expires_in_days", "ips"];
+const FORM_FIELDS: &[&str] = &[
+    "name",
+    "scopes",
+    "expires_in_days",
+    "ips",
+    "external_id",
+    "meta",
+];
 
 #[component]
 pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl IntoView {
     let form = KeyForm::blank(&catalogue);
+    let owner = OwnerForm::new(None, None);
     let expiry = RwSignal::new("90".to_owned());
     let custom_days = RwSignal::new("180".to_owned());
     let create = Action::new(move |draft: &KeyDraft| create_api_key(draft.clone()));
@@ -39,6 +48,8 @@ pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl Int
     let issued = issued_secret(create.value(), hooks);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        // A mistake in the JSON is shown at its field as it is typed.
+        let Ok(meta) = owner.meta() else { return };
         let expires_in_days = match expiry.get_untracked().as_str() {
             "never" => None,
             "custom" => Some(custom_days.get_untracked().trim().parse().unwrap_or(0)),
@@ -49,6 +60,8 @@ pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl Int
             scopes: form.scope_names(),
             expires_in_days,
             ips: form.ip_lines(),
+            external_id: owner.external_id(),
+            meta,
         });
     };
     view! {
@@ -77,6 +90,14 @@ pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl Int
                     </Field>
                 </Show>
                 <IpAllowlistField form errors />
+                // Opened by a refusal of its fields, so the message is seen.
+                <details
+                    class="more-fields"
+                    open=move || errors.field("external_id").get().or(errors.field("meta").get()).is_some()
+                >
+                    <summary>"Owner and metadata"</summary>
+                    <OwnerFields form=owner errors />
+                </details>
                 <FormAlert message=errors.form(FORM_FIELDS) />
                 <div class="modal-actions">
                     <button type="button" class="button subtle" on:click=move |_| hooks.close.run(())>"Cancel"</button>
@@ -104,6 +125,7 @@ pub fn EditKeyDialog(
             name: Some(form.name.get_untracked()),
             scopes: Some(form.scope_names()),
             ips: Some(form.ip_lines()),
+            ..KeyChanges::default()
         });
     };
     view! {

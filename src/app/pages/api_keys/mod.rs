@@ -35,6 +35,7 @@ pub fn ApiKeysPage() -> impl IntoView {
     let query = move || KeyQuery {
         status: KeyStatus::parse(&status.get()),
         search: Some(search.get()).filter(|s| !s.trim().is_empty()),
+        external_id: None,
         cursor: cursors.get().last().cloned(),
         limit: None,
     };
@@ -83,8 +84,8 @@ pub fn ApiKeysPage() -> impl IntoView {
         <div class="toolbar" role="search">
             <input
                 type="search"
-                aria-label="Search keys by name"
-                placeholder="Search by name"
+                aria-label="Search keys by name or external ID"
+                placeholder="Search by name or external ID"
                 prop:value=move || search.get()
                 on:input=move |ev| {
                     cursors.set(Vec::new());
@@ -248,6 +249,7 @@ fn key_row(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>, allowed: &Allowe
     DataRow::new(vec![
         view! {
             <a class="key-name" href=format!("/dashboard/api-keys/{}", key.id)>{key.name.clone()}</a>
+            {key.external_id.clone().map(|id| view! { <span class="by external-id">"for " {id}</span> })}
         }
         .into_any(),
         view! { <code class="masked-key">{key.masked_key.clone()}</code> }.into_any(),
