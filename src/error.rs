@@ -71,6 +71,10 @@ pub enum AppError {
     /// The member holds this many unexpired Idempotency-Keys already.
     #[error("You have used {0} Idempotency-Keys in the last 24 hours, the most Keysmith keeps. Reuse one for its retries, or wait for the oldest to expire.")]
     TooManyIdempotencyKeys(u32),
+    /// More than one credential header in one request: which of them
+    /// speaks is never guessed.
+    #[error("This request carries more than one credential ({}). Send exactly one.", .0.join(", "))]
+    AmbiguousCredentials(Vec<String>),
     /// The request itself was malformed (missing or mistyped arguments).
     #[error("Bad request: {0}")]
     BadRequest(String),
@@ -150,7 +154,9 @@ impl AppError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            AppError::Validation(_) | AppError::BadRequest(_) => 400,
+            AppError::Validation(_)
+            | AppError::BadRequest(_)
+            | AppError::AmbiguousCredentials(_) => 400,
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
             AppError::Forbidden(_) => 403,
             AppError::NotFound => 404,
@@ -211,6 +217,7 @@ impl AppError {
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
             AppError::IdempotencyKeyInUse => "idempotency_key_in_use",
             AppError::TooManyIdempotencyKeys(_) => "too_many_idempotency_keys",
+            AppError::AmbiguousCredentials(_) => "ambiguous_credentials",
             AppError::BadRequest(_) => "bad_request",
             AppError::Network => "network_error",
             AppError::Unavailable => "database_unavailable",

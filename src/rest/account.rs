@@ -154,7 +154,7 @@ pub struct MeKey {
 }
 
 /// `GET /me`: who is calling.
-#[utoipa::path(get, path = "/me", tag = "Account", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/me", tag = "Account", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     responses(
         (status = 200, description = "Who is calling", body = Data<Me>),
         problem::Unauthenticated,
@@ -198,7 +198,7 @@ pub async fn me(
 /// holds people's emails, addresses and browsers, which a key made to read
 /// data has no business seeing. Members see what their role's audit view
 /// shows (viewers and developers: key events, without clients).
-#[utoipa::path(get, path = "/audit-events", tag = "Account", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/audit-events", tag = "Account", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(AuditQuery),
     responses(
         (status = 200, description = "Audit events, newest first. Owners and admins see every event with its client address and user agent; viewers, developers and API keys see key events only, without them", body = Page<AuditEventView>),

@@ -1,6 +1,8 @@
 //! Who is calling the REST API: a user with a bearer token (JWT), or an API
-//! key (`X-API-Key`, or `Authorization: Bearer ks_live_…`: the prefix tells
-//! a key from a token).
+//! key (`X-API-Key`, VideoDB's `x-access-token`, or `Authorization: Bearer
+//! ks_live_…`: the prefix tells a key from a token). A request carrying
+//! more than one of those headers is refused: which speaks is never
+//! guessed.
 
 use super::problem::ApiError;
 use crate::{
@@ -23,6 +25,14 @@ use axum::{
 use std::sync::Arc;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
+/// VideoDB's name for the API-key header.
+pub const ACCESS_TOKEN_HEADER: &str = "x-access-token";
+/// Every header that can carry a credential, as the refusal names them.
+const CREDENTIAL_HEADERS: [(&str, &str); 3] = [
+    (API_KEY_HEADER, "X-API-Key"),
+    (ACCESS_TOKEN_HEADER, "x-access-token"),
+    ("authorization", "Authorization"),
+];
 
 /// Any valid credential.
 pub enum Caller {
@@ -124,7 +134,17 @@ fn presented<'a>(parts: &'a Parts, keys: &Keys) -> Result<Presented<'a>, AppErro
             })
             .transpose()
     };
-    if let Some(key) = header(API_KEY_HEADER)? {
+    // Each value counts: the same header twice is two credentials too.
+    let carried: Vec<&str> = CREDENTIAL_HEADERS
+        .iter()
+        .flat_map(|(name, shown)| parts.headers.get_all(*name).iter().map(|_| *shown))
+        .collect();
+    if carried.len() > 1 {
+        return Err(AppError::AmbiguousCredentials(
+            carried.into_iter().map(str::to_owned).collect(),
+        ));
+    }
+    if let Some(key) = header(API_KEY_HEADER)?.or(header(ACCESS_TOKEN_HEADER)?) {
         return Ok(Presented::Key(key));
     }
     let authorization = header("authorization")?.ok_or(AppError::Unauthenticated)?;

@@ -55,6 +55,13 @@ impl Modify for SecuritySchemes {
                 "An API key, `ks_live_…`. Also accepted as `Authorization: Bearer ks_live_…`.",
             ))),
         );
+        components.add_security_scheme(
+            "access_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-access-token",
+                "An API key in VideoDB's header, instead of `X-API-Key`. One credential header per request: two are a 400 `ambiguous_credentials`.",
+            ))),
+        );
     }
 }
 

@@ -27,6 +27,10 @@ pub struct Problem {
     /// With `insufficient_role`: the role the operation needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_role: Option<String>,
+    /// With `ambiguous_credentials`: the credential headers the request
+    /// carried.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
 }
 
 impl Problem {
@@ -50,6 +54,10 @@ impl Problem {
                 AppError::InsufficientRole { needed, .. } => Some(needed.clone()),
                 _ => None,
             },
+            headers: match error {
+                AppError::AmbiguousCredentials(headers) => headers.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }
@@ -65,7 +73,7 @@ macro_rules! documented_problems {
 }
 
 documented_problems! {
-    BadInput = 400, "Invalid input; each bad field is listed";
+    BadInput = 400, "Invalid input; each bad field is listed. Or more than one credential header (`ambiguous_credentials`, naming them in `headers`)";
     Unauthenticated = 401, "Missing, malformed, unknown, revoked or expired credential";
     Forbidden = 403, "The credential may not do this: an API key where a bearer token is needed, a scope or role too low (`insufficient_scope`, `insufficient_role` with `required_role`), an address outside the key's allowlist";
     NotFound = 404, "No such key in this account";

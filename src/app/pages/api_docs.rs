@@ -69,7 +69,7 @@ fn ApiGuide(overview: ApiAccess, email: String) -> impl IntoView {
             <pre class="example"><code>{token_example}</code></pre>
             <pre class="example"><code>{manage_example}</code></pre>
             <h3>"Everything else: an API key"</h3>
-            <p>"Send the key in the " <code>"X-API-Key"</code> " header (" <code>"Authorization: Bearer"</code> " works too)."</p>
+            <p>"Send the key in the " <code>"X-API-Key"</code> " header (" <code>"Authorization: Bearer"</code> " and " <code>"x-access-token"</code> " work too; one of them per request)."</p>
             <pre class="example"><code>{key_example}</code></pre>
             <h3>"Checking a key from your own service"</h3>
             <pre class="example"><code>{verify_example}</code></pre>

@@ -10,6 +10,10 @@ pub enum Auth<'a> {
     None,
     Bearer(&'a str),
     Key(&'a str),
+    /// A key in VideoDB's `x-access-token` header.
+    AccessToken(&'a str),
+    /// These headers as they are (several credentials at once).
+    Headers(&'a [(&'a str, &'a str)]),
 }
 
 /// A REST answer: its status, headers and JSON body (or the text, as a
@@ -36,6 +40,10 @@ impl TestApp {
             Auth::None => request,
             Auth::Bearer(token) => request.bearer_auth(token),
             Auth::Key(key) => request.header("X-API-Key", key),
+            Auth::AccessToken(key) => request.header("x-access-token", key),
+            Auth::Headers(headers) => headers.iter().fold(request, |request, (name, value)| {
+                request.header(*name, *value)
+            }),
         };
         if let Some(body) = body {
             request = request.json(&body);

@@ -279,3 +279,74 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
     assert_eq!(still_there.body["data"]["status"], "active");
     assert_eq!(still_there.body["data"]["name"], "[\"read\"]");
 }
+
+#[tokio::test]
+async fn a_key_in_x_access_token_is_accepted_wherever_an_api_key_is() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, admin) = key_with(&app, &token, &["admin"]).await;
+    let me = app
+        .api(Method::GET, "/me", Auth::AccessToken(&admin), None)
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["data"]["key"]["id"], id.as_str());
+    let log = app
+        .api(
+            Method::GET,
+            "/audit-events",
+            Auth::AccessToken(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    // Like X-API-Key, it holds keys only, never a person's token.
+    let refused = app
+        .api(Method::GET, "/me", Auth::AccessToken(&token), None)
+        .await;
+    assert_problem(&refused, StatusCode::UNAUTHORIZED, "unauthenticated");
+    // And a key cannot manage keys, whichever header carries it.
+    let managing = app
+        .api(Method::GET, "/api-keys", Auth::AccessToken(&admin), None)
+        .await;
+    assert_eq!(managing.status, StatusCode::FORBIDDEN, "{}", managing.body);
+}
+
+/// Credential headers sent together.
+type Headers<'a> = &'a [(&'a str, &'a str)];
+
+#[tokio::test]
+async fn more_than_one_credential_header_is_refused_naming_them_never_guessed() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (_, key) = key_with(&app, &token, &["admin"]).await;
+    let bearer = format!("Bearer {token}");
+    let cases: [(Headers, &[&str]); 4] = [
+        (
+            &[("X-API-Key", &key), ("Authorization", &bearer)],
+            &["X-API-Key", "Authorization"],
+        ),
+        (
+            &[("x-access-token", &key), ("X-API-Key", &key)],
+            &["X-API-Key", "x-access-token"],
+        ),
+        (
+            &[("x-access-token", &key), ("Authorization", &bearer)],
+            &["x-access-token", "Authorization"],
+        ),
+        (
+            &[("X-API-Key", &key), ("X-API-Key", &key)],
+            &["X-API-Key", "X-API-Key"],
+        ),
+    ];
+    for (headers, named) in cases {
+        for path in ["/me", "/api-keys", "/audit-events"] {
+            let answer = app
+                .api(Method::GET, path, Auth::Headers(headers), None)
+                .await;
+            assert_problem(&answer, StatusCode::BAD_REQUEST, "ambiguous_credentials");
+            assert_eq!(answer.body["headers"], json!(named), "{path}");
+            let detail = answer.body["detail"].as_str().unwrap();
+            assert!(detail.contains(&named.join(", ")), "{detail}");
+        }
+    }
+}

@@ -92,6 +92,7 @@ async fn the_openapi_document_describes_every_route_and_both_credentials() {
     let schemes = &doc.body["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["api_key"]["name"], "X-API-Key");
+    assert_eq!(schemes["access_token"]["name"], "x-access-token");
     let paths = doc.body["paths"].as_object().unwrap();
     let mut operations = 0;
     for (path, item) in paths {
