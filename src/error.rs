@@ -71,6 +71,9 @@ pub enum AppError {
     /// The member holds this many unexpired Idempotency-Keys already.
     #[error("You have used {0} Idempotency-Keys in the last 24 hours, the most Keysmith keeps. Reuse one for its retries, or wait for the oldest to expire.")]
     TooManyIdempotencyKeys(u32),
+    /// Verify was called without one of the operator's verifier tokens.
+    #[error("Verify needs a verifier token: send Authorization: Bearer <token>, one of those the operator configured (KEYSMITH_VERIFY_TOKENS).")]
+    VerifierTokenRequired,
     /// More than one credential header in one request: which of them
     /// speaks is never guessed.
     #[error("This request carries more than one credential ({}). Send exactly one.", .0.join(", "))]
@@ -157,7 +160,9 @@ impl AppError {
             AppError::Validation(_)
             | AppError::BadRequest(_)
             | AppError::AmbiguousCredentials(_) => 400,
-            AppError::InvalidCredentials | AppError::Unauthenticated => 401,
+            AppError::InvalidCredentials
+            | AppError::Unauthenticated
+            | AppError::VerifierTokenRequired => 401,
             AppError::Forbidden(_) => 403,
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
@@ -218,6 +223,7 @@ impl AppError {
             AppError::IdempotencyKeyInUse => "idempotency_key_in_use",
             AppError::TooManyIdempotencyKeys(_) => "too_many_idempotency_keys",
             AppError::AmbiguousCredentials(_) => "ambiguous_credentials",
+            AppError::VerifierTokenRequired => "verifier_token_required",
             AppError::BadRequest(_) => "bad_request",
             AppError::Network => "network_error",
             AppError::Unavailable => "database_unavailable",

@@ -22,6 +22,8 @@ mod strength;
 pub mod throttle;
 #[cfg(feature = "ssr")]
 pub mod token;
+#[cfg(feature = "ssr")]
+pub mod verifier;
 
 pub use email::Email;
 pub use password::Password;

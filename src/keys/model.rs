@@ -305,4 +305,6 @@ pub struct ApiAccess {
     pub key_prefix: String,
     /// The scopes keys may hold.
     pub catalogue: super::scope::CatalogueView,
+    /// Whether verify asks for one of the operator's verifier tokens.
+    pub verifier_token_required: bool,
 }

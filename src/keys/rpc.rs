@@ -19,7 +19,7 @@ use crate::{
         context::provided,
         site::{origin_of_this_request, API_BASE_PATH},
     },
-    {keys::service::Keys, shared::ids::KeyId},
+    {auth::verifier::VerifyGate, keys::service::Keys, shared::ids::KeyId},
 };
 
 #[server(prefix = "/rpc", endpoint = "key_counts")]
@@ -112,5 +112,6 @@ pub async fn api_overview() -> Result<ApiAccess, AppError> {
         base_url: format!("{origin}{API_BASE_PATH}"),
         key_prefix: keys.prefix().to_owned(),
         catalogue: keys.catalogue(),
+        verifier_token_required: provided::<VerifyGate>()?.0.is_some(),
     })
 }

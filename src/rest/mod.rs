@@ -13,7 +13,7 @@ mod verify;
 
 use crate::{
     audit::service::AuditLog,
-    auth::{role::Role, service::Accounts},
+    auth::{role::Role, service::Accounts, verifier::VerifyGate},
     idempotency::IdempotentAnswers,
     keys::Keys,
     shared::site::{PublicUrl, API_BASE_PATH},
@@ -57,6 +57,7 @@ where
     Teams: FromRef<S>,
     IdempotentAnswers: FromRef<S>,
     PublicUrl: FromRef<S>,
+    VerifyGate: FromRef<S>,
 {
     // Create, rotate and revoke all need the role that changes keys; a
     // replay is refused without it, as the operation would be.

@@ -56,6 +56,17 @@ impl Modify for SecuritySchemes {
             ))),
         );
         components.add_security_scheme(
+            "verifier_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "For POST /keys/verify, when the operator set KEYSMITH_VERIFY_TOKENS: one of those tokens. Without it verify answers 401 `verifier_token_required`; with none set, verify is open.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "access_token",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "x-access-token",

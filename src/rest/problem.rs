@@ -94,7 +94,7 @@ pub fn response(error: &AppError) -> Response {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     if matches!(
         error,
-        AppError::Unauthenticated | AppError::InvalidCredentials
+        AppError::Unauthenticated | AppError::InvalidCredentials | AppError::VerifierTokenRequired
     ) {
         headers.insert(
             header::WWW_AUTHENTICATE,

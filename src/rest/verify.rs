@@ -4,6 +4,7 @@ use super::{
     json::{Body, Data},
     problem::{self, ApiError},
 };
+use crate::auth::verifier::VerifyGate;
 use crate::{
     error::AppError,
     keys::{
@@ -14,8 +15,8 @@ use crate::{
     shared::clock::UnixMs,
 };
 use axum::{
-    extract::State,
-    http::{header, HeaderValue},
+    extract::{FromRef, FromRequestParts, State},
+    http::{header, request::Parts, HeaderValue},
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -71,15 +72,36 @@ pub struct ValidKey<'a> {
     expires_at: Option<UnixMs>,
 }
 
+/// A caller verify lets in: anyone, or (with verifier tokens configured)
+/// one presenting a token. Checked before the body is read.
+pub struct Verifier;
+
+impl<S> FromRequestParts<S> for Verifier
+where
+    S: Send + Sync,
+    VerifyGate: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let authorization = parts.headers.get(header::AUTHORIZATION);
+        VerifyGate::from_ref(state).check(authorization.map(HeaderValue::as_bytes))?;
+        Ok(Verifier)
+    }
+}
+
 #[utoipa::path(post, path = "/keys/verify", tag = "Verification",
+    security((), ("verifier_token" = [])),
     request_body = VerifyRequest,
     responses(
         (status = 200, description = "The verdict; details only for a valid key", body = Data<VerifyResult>),
         problem::BadInput,
+        problem::Unauthenticated,
         problem::TooLarge,
         problem::NotJson
     ))]
 pub async fn verify(
+    _: Verifier,
     State(keys): State<Keys>,
     Body(request): Body<VerifyRequest>,
 ) -> Result<impl IntoResponse, ApiError> {

@@ -4,7 +4,9 @@
 //! table. Values are parsed (and refused) here, before anything starts.
 
 use crate::{
-    auth::throttle::ThrottlePolicy, keys::catalogue::Catalogue, storage::MembershipLimits,
+    auth::{throttle::ThrottlePolicy, verifier::VerifierTokens},
+    keys::catalogue::Catalogue,
+    storage::MembershipLimits,
 };
 use clap::{ArgAction, Args};
 use ipnet::IpNet;
@@ -104,6 +106,10 @@ pub struct Config {
     /// A TOML file declaring the permissions keys may hold, each with a name, a description, an optional group and what it implies (see Permissions; examples/ has two). Checked at start-up: a flaw stops Keysmith with the file's line and the fix. Unset: `search`, `read`, `write` and `admin`, each implying the ones before it.
     #[arg(long, env = "KEYSMITH_PERMISSIONS_FILE", value_parser = permissions_file)]
     pub permissions_file: Option<PermissionsFile>,
+
+    /// Secrets the platform's services present to call `POST /api/v2/keys/verify`, as `Authorization: Bearer <token>`: comma-separated, or `file:/path` to a file of them, one per line (lines starting with `#` aside). Each at least 16 characters. Set, verify answers 401 without one, so keys' metadata never reaches the open internet; unset, verify is open.
+    #[arg(long, env = "KEYSMITH_VERIFY_TOKENS", hide_env_values = true, value_parser = VerifierTokens::parse)]
+    pub verify_tokens: Option<VerifierTokens>,
 
     /// Lifetime, in minutes, of the bearer tokens `POST /api/v2/auth/token` issues.
     #[arg(long = "token-minutes", env = "KEYSMITH_TOKEN_MINUTES", default_value = "15", value_parser = minutes)]

@@ -19,6 +19,7 @@ use crate::{
         service::Accounts,
         session::{enforce_lifetimes, guard_pages, Lifetimes},
         token::TokenSigner,
+        verifier::VerifyGate,
     },
     idempotency::{self, IdempotentAnswers},
     keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, Keys},
@@ -158,6 +159,7 @@ fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker)
             config.idempotency_max_keys,
         ),
         public_url: PublicUrl(config.public_url.clone()),
+        verify_gate: VerifyGate(config.verify_tokens.clone()),
     }
 }
 
@@ -274,6 +276,7 @@ fn provide_request_context(state: &AppState) {
     provide_context(services.audit.clone());
     provide_context(services.teams.clone());
     provide_context(services.public_url.clone());
+    provide_context(services.verify_gate.clone());
     let nonce =
         use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
     if let Some(PageNonce(nonce)) = nonce {

@@ -1,7 +1,12 @@
 use super::{metrics::Metrics, Config};
 use crate::{
-    audit::service::AuditLog, auth::service::Accounts, idempotency::IdempotentAnswers, keys::Keys,
-    shared::site::PublicUrl, storage::Db, teams::service::Teams,
+    audit::service::AuditLog,
+    auth::{service::Accounts, verifier::VerifyGate},
+    idempotency::IdempotentAnswers,
+    keys::Keys,
+    shared::site::PublicUrl,
+    storage::Db,
+    teams::service::Teams,
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -33,6 +38,8 @@ pub struct Services {
     pub idempotency: IdempotentAnswers,
     /// Where links this server hands out (invitations) start.
     pub public_url: PublicUrl,
+    /// Who may call verify.
+    pub verify_gate: VerifyGate,
 }
 
 /// `State<T>` for each service, in REST handlers and middleware.
@@ -53,6 +60,7 @@ services_by_type! {
     teams: Teams,
     idempotency: IdempotentAnswers,
     public_url: PublicUrl,
+    verify_gate: VerifyGate,
 }
 
 impl Deref for AppState {

@@ -63,6 +63,31 @@ fn a_flawed_permission_catalogue_stops_start_up_with_its_file_line_and_fix() {
 }
 
 #[test]
+fn a_short_verifier_token_stops_start_up_without_being_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = keysmith(dir.path())
+        .env(
+            "KEYSMITH_VERIFY_TOKENS",
+            "a-long-enough-verifier-token,hunter2",
+        )
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: invalid KEYSMITH_VERIFY_TOKENS: token 2 is shorter than 16 characters"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2") && !stderr.contains("a-long-enough"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_unknown_command_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let output = keysmith(dir.path()).arg("frobnicate").output().unwrap();

@@ -49,8 +49,14 @@ fn ApiGuide(overview: ApiAccess, email: String) -> impl IntoView {
     );
     let manage_example = format!("curl {base}/api-keys \\\n  -H \"Authorization: Bearer $TOKEN\"");
     let key_example = format!("curl {base}/me \\\n  -H \"X-API-Key: {prefix}…\"");
+    // With verifier tokens set, the example carries one (never its value).
+    let verifier = if overview.verifier_token_required {
+        "  -H \"Authorization: Bearer $VERIFIER_TOKEN\" \\\n"
+    } else {
+        ""
+    };
     let verify_example = format!(
-        "curl -X POST {base}/keys/verify \\\n  -H 'Content-Type: application/json' \\\n  -d '{{\"key\": \"{prefix}…\", \"required_scope\": \"read\"}}'"
+        "curl -X POST {base}/keys/verify \\\n{verifier}  -H 'Content-Type: application/json' \\\n  -d '{{\"key\": \"{prefix}…\", \"required_scope\": \"read\"}}'"
     );
     view! {
         <section class="doc-section" aria-labelledby="base-url">
@@ -72,6 +78,9 @@ fn ApiGuide(overview: ApiAccess, email: String) -> impl IntoView {
             <p>"Send the key in the " <code>"X-API-Key"</code> " header (" <code>"Authorization: Bearer"</code> " and " <code>"x-access-token"</code> " work too; one of them per request)."</p>
             <pre class="example"><code>{key_example}</code></pre>
             <h3>"Checking a key from your own service"</h3>
+            {overview.verifier_token_required.then(|| view! {
+                <p>"This server asks callers of verify for a verifier token (" <code>"Authorization: Bearer"</code> "): your operator hands them to the platform's services."</p>
+            })}
             <pre class="example"><code>{verify_example}</code></pre>
         </section>
         <section class="doc-section" aria-labelledby="scopes">

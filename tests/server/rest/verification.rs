@@ -356,3 +356,81 @@ async fn raw_exchange(app: &TestApp, request: &str) -> String {
         .unwrap();
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+const VERIFIER_A: &str = "verifier-token-of-the-billing-service";
+const VERIFIER_B: &str = "verifier-token-of-the-media-service";
+
+#[tokio::test]
+async fn with_verifier_tokens_set_verify_answers_only_callers_presenting_one() {
+    let tokens = format!("{VERIFIER_A}, {VERIFIER_B}");
+    let app = TestApp::spawn_with(&[("KEYSMITH_VERIFY_TOKENS", &tokens)]).await;
+    let token = user_token(&app).await;
+    let (_, key) = key_with(&app, &token, &["read"]).await;
+    let body = json!({ "key": key });
+    for auth in [
+        Auth::None,
+        Auth::Bearer("verifier-token-of-someone-else"),
+        Auth::Key(VERIFIER_A),
+        Auth::Bearer(&token),
+        Auth::Bearer(&key),
+    ] {
+        let refused = app
+            .api(Method::POST, "/keys/verify", auth, Some(body.clone()))
+            .await;
+        assert_problem(
+            &refused,
+            StatusCode::UNAUTHORIZED,
+            "verifier_token_required",
+        );
+        assert!(refused.headers.contains_key(header::WWW_AUTHENTICATE));
+        assert!(
+            !refused.body.to_string().contains(&key[14..]),
+            "no key detail"
+        );
+    }
+    // Refused before the body is read: a malformed body is 401 too.
+    let unread = app
+        .api(
+            Method::POST,
+            "/keys/verify",
+            Auth::None,
+            Some(json!({ "nope": 1 })),
+        )
+        .await;
+    assert_eq!(unread.status, StatusCode::UNAUTHORIZED);
+    for verifier in [VERIFIER_A, VERIFIER_B] {
+        let answer = app
+            .api(
+                Method::POST,
+                "/keys/verify",
+                Auth::Bearer(verifier),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(answer.body["data"]["code"], "VALID");
+    }
+}
+
+#[tokio::test]
+async fn verifier_tokens_can_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("verifier-tokens");
+    std::fs::write(&file, format!("# the billing service\n{VERIFIER_A}\n")).unwrap();
+    let setting = format!("file:{}", file.display());
+    let app = TestApp::spawn_with(&[("KEYSMITH_VERIFY_TOKENS", &setting)]).await;
+    let body = json!({ "key": "ks_live_nope" });
+    let open = app
+        .api(Method::POST, "/keys/verify", Auth::None, Some(body.clone()))
+        .await;
+    assert_eq!(open.status, StatusCode::UNAUTHORIZED);
+    let answer = app
+        .api(
+            Method::POST,
+            "/keys/verify",
+            Auth::Bearer(VERIFIER_A),
+            Some(body),
+        )
+        .await;
+    assert_eq!(answer.body["data"]["code"], "MALFORMED", "{}", answer.body);
+}
