@@ -9,11 +9,12 @@ use keysmith::{
     auth::{
         hashing::PasswordHasher,
         identity::{Actor, ClientInfo},
+        manager::Manager,
         service::create_owner,
     },
     keys::{
         cache::CredentialCache,
-        catalogue::{Catalogue, Requirement},
+        catalogue::{Catalogue, Catalogues, Requirement},
         model::KeyDraft,
         secret::KeyFormat,
         usage::UsageTracker,
@@ -73,17 +74,17 @@ fn fixture() -> Fixture {
             UsageTracker::default(),
             Arc::clone(&catalogue),
         );
-        let actor = Actor {
+        let by = Manager::member(Actor {
             user: user.user,
             client,
-        };
-        let issued = keys.create(&actor, &draft).await.unwrap();
+        });
+        let issued = keys.create(&by, &draft).await.unwrap();
         let verifier = KeyVerifier::new(
             db,
             format,
             UsageTracker::default(),
             cache.clone(),
-            catalogue,
+            Arc::new(Catalogues::new(catalogue)),
         );
         (verifier, issued.secret)
     });

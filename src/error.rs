@@ -47,9 +47,13 @@ pub enum AppError {
     /// The request is valid but the thing it names is in the wrong state.
     #[error("{0}")]
     Conflict(String),
-    /// A valid API key without the scope an operation needs.
-    #[error("This operation needs an API key with the `{0}` scope (or a higher one).")]
+    /// A valid key without the scope an operation needs.
+    #[error("This operation needs a key holding the `{0}` scope (directly or by implication).")]
     InsufficientScope(String),
+    /// An API key where key or member management is asked: it holds no
+    /// management scope, and never will.
+    #[error("API keys never manage keys or members: this needs a signed-in user's bearer token (POST /api/v2/auth/token), or a management key holding the scope it needs.")]
+    ApiKeysNeverManage,
     /// A member whose role in the account does not allow the operation.
     #[error(
         "This needs the `{needed}` role (or a higher one); your role in this account is `{have}`."
@@ -167,6 +171,7 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
             AppError::InsufficientScope(_)
+            | AppError::ApiKeysNeverManage
             | AppError::InsufficientRole { .. }
             | AppError::IpNotAllowed => 403,
             AppError::PayloadTooLarge => 413,
@@ -213,7 +218,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound => "not_found",
             AppError::Conflict(_) => "conflict",
-            AppError::InsufficientScope(_) => "insufficient_scope",
+            AppError::InsufficientScope(_) | AppError::ApiKeysNeverManage => "insufficient_scope",
             AppError::InsufficientRole { .. } => "insufficient_role",
             AppError::IpNotAllowed => "ip_not_allowed",
             AppError::PayloadTooLarge => "payload_too_large",

@@ -139,6 +139,10 @@ pub struct AuditEventView {
     pub action: AuditAction,
     /// The email of the user who acted, if known.
     pub actor: Option<String>,
+    /// When a management key acted: its id…
+    pub actor_key_id: Option<String>,
+    /// …and its name, while it exists.
+    pub actor_key_name: Option<String>,
     pub key_id: Option<String>,
     /// The key's name when the event happened.
     pub key_name: Option<String>,
@@ -148,7 +152,21 @@ pub struct AuditEventView {
     /// Membership events: the member's (or invitee's) email.
     pub member: Option<String>,
     /// Membership events: the role given, or the change (`developer → viewer`).
+    /// Key events: what changed (`scopes: read → read write`).
     pub detail: Option<String>,
+}
+
+impl AuditEventView {
+    /// Who acted, as the dashboard names them: a person's email, or a
+    /// management key's name.
+    pub fn actor_label(&self) -> Option<String> {
+        match (&self.actor, &self.actor_key_id, &self.actor_key_name) {
+            (Some(email), _, _) => Some(email.clone()),
+            (None, Some(_), Some(name)) => Some(format!("{name} (management key)")),
+            (None, Some(_), None) => Some("deleted management key".to_owned()),
+            (None, None, _) => None,
+        }
+    }
 }
 
 /// Which events to list.

@@ -61,6 +61,8 @@ impl AuditLog {
                     action: AuditAction::parse(&r.action)?,
                     id: r.id,
                     actor: r.actor_email,
+                    actor_key_id: r.actor_key_id.map(String::from),
+                    actor_key_name: r.actor_key_name,
                     key_id: r.key_id.map(String::from),
                     key_name: r.key_name,
                     occurred_at: r.occurred_at,

@@ -7,7 +7,7 @@ use crate::{
     audit::AuditAction,
     shared::{
         clock::{self, UnixMs},
-        ids::{AccountId, KeyId, UserId},
+        ids::{AccountId, ActorId, KeyId, UserId},
     },
     storage::NewAuditEvent,
 };
@@ -155,18 +155,36 @@ impl Actor {
         action: AuditAction,
         key: Option<(&'a KeyId, &'a str)>,
     ) -> NewAuditEvent<'a> {
-        NewAuditEvent {
-            id: clock::new_id("evt"),
+        event_by(
             account_id,
-            actor_id: Some(&self.user.user_id),
-            action: action.as_str(),
-            key_id: key.map(|(id, _)| id),
-            key_name: key.map(|(_, name)| name),
-            occurred_at: UnixMs::now(),
-            client_ip: self.client.ip.map(|ip| ip.to_string()),
-            user_agent: self.client.user_agent.as_deref(),
-            member_email: None,
-            detail: None,
-        }
+            ActorId::User(self.user.user_id.clone()),
+            &self.client,
+            action,
+            key,
+        )
+    }
+}
+
+/// An event in `account_id` by `actor_id` from `client`, happening now,
+/// about `key` (id, name) if any.
+pub fn event_by<'a>(
+    account_id: &'a AccountId,
+    actor_id: ActorId,
+    client: &'a ClientInfo,
+    action: AuditAction,
+    key: Option<(&'a KeyId, &'a str)>,
+) -> NewAuditEvent<'a> {
+    NewAuditEvent {
+        id: clock::new_id("evt"),
+        account_id,
+        actor_id: Some(actor_id),
+        action: action.as_str(),
+        key_id: key.map(|(id, _)| id),
+        key_name: key.map(|(_, name)| name),
+        occurred_at: UnixMs::now(),
+        client_ip: client.ip.map(|ip| ip.to_string()),
+        user_agent: client.user_agent.as_deref(),
+        member_email: None,
+        detail: None,
     }
 }

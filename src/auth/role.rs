@@ -53,6 +53,8 @@ impl Role {
     /// Deleting a key someone else created (a developer may delete their
     /// own).
     pub const DELETE_ANY_KEY: Role = Role::Admin;
+    /// Creating and changing management keys (keys that manage keys).
+    pub const MANAGE_MANAGEMENT_KEYS: Role = Role::Admin;
     /// Seeing the members and pending invitations.
     pub const SEE_MEMBERS: Role = Role::Admin;
     /// Seeing who is in the team and what they do: membership and sign-in

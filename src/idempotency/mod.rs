@@ -17,7 +17,7 @@ use crate::{
     error::AppError,
     shared::{
         clock::{UnixMs, DAY, MINUTE},
-        ids::{AccountId, UserId},
+        ids::{AccountId, ActorId},
     },
     storage::{Claim, Db, IdempotencyClaim},
 };
@@ -49,7 +49,7 @@ pub struct IdempotentAnswers {
 pub struct Scope {
     account_id: AccountId,
     /// The member whose credential made the request.
-    holder: UserId,
+    holder: ActorId,
     key_digest: String,
     request_hash: String,
 }
@@ -79,7 +79,7 @@ impl IdempotentAnswers {
     pub fn scope(
         &self,
         account_id: &AccountId,
-        holder: &UserId,
+        holder: &ActorId,
         idempotency_key: &str,
         request_hash: String,
     ) -> Scope {
@@ -184,7 +184,7 @@ pub async fn sweep_every(db: Db, period: Duration) {
 fn stored_digest(
     server_key: &[u8; 32],
     account_id: &AccountId,
-    holder: &UserId,
+    holder: &ActorId,
     idempotency_key: &str,
 ) -> String {
     let mut mac =
@@ -247,14 +247,15 @@ fn open(key: &str, scope: &Scope, sealed: &[u8]) -> Result<Vec<u8>, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::ids::UserId;
     use sha2::Digest;
 
     fn account(n: u8) -> AccountId {
         AccountId::parse(&format!("acc_{n}")).unwrap()
     }
 
-    fn user(n: u8) -> UserId {
-        UserId::parse(&format!("usr_{n}")).unwrap()
+    fn user(n: u8) -> ActorId {
+        UserId::parse(&format!("usr_{n}")).unwrap().into()
     }
 
     fn scope() -> Scope {

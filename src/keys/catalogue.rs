@@ -8,7 +8,7 @@
 //! when the key was made): it is kept and shown, and grants nothing.
 
 use super::scope::{clip, CatalogueView, PermissionView, Scope, Scopes, NAME_RULE};
-use crate::error::AppError;
+use crate::{auth::manager::ManagementScope, error::AppError, shared::key_type::KeyType};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -75,6 +75,35 @@ impl Requirement {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Every scope required, by name.
+    pub fn scopes(&self) -> Vec<Scope> {
+        self.0.iter().map(|(_, scope)| scope.clone()).collect()
+    }
+}
+
+/// The catalogue of each kind of key: the operator's for API keys,
+/// Keysmith's own for management keys.
+#[derive(Debug)]
+pub struct Catalogues {
+    pub platform: std::sync::Arc<Catalogue>,
+    pub management: Catalogue,
+}
+
+impl Catalogues {
+    pub fn new(platform: std::sync::Arc<Catalogue>) -> Self {
+        Catalogues {
+            platform,
+            management: Catalogue::management(),
+        }
+    }
+
+    pub fn of(&self, kind: KeyType) -> &Catalogue {
+        match kind {
+            KeyType::Api => &self.platform,
+            KeyType::Management => &self.management,
+        }
+    }
 }
 
 /// One permission as the file declares it.
@@ -135,6 +164,33 @@ impl Catalogue {
             ],
             implies: vec![vec![], vec![(0, 0)], vec![(1, 0)], vec![(2, 0)]],
             implies_everything: vec![false; 4],
+        })
+    }
+
+    /// Keysmith's own management permissions, which management keys hold.
+    pub fn management() -> Self {
+        let permissions: Vec<PermissionView> = ManagementScope::ALL
+            .iter()
+            .map(|scope| PermissionView {
+                name: Scope::parse(scope.as_str()).expect("a management scope is well formed"),
+                description: scope.description().to_owned(),
+                group: Some(scope.group().to_owned()),
+                implies: Vec::new(),
+            })
+            .collect();
+        let position = |implied: &ManagementScope| {
+            ManagementScope::ALL
+                .iter()
+                .position(|scope| scope == implied)
+                .expect("every implied scope is in the catalogue")
+        };
+        Catalogue::checked(Draft {
+            implies: ManagementScope::ALL
+                .iter()
+                .map(|scope| scope.implies().iter().map(|i| (position(i), 0)).collect())
+                .collect(),
+            implies_everything: vec![false; permissions.len()],
+            permissions,
         })
     }
 

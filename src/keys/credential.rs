@@ -1,7 +1,7 @@
 //! A key as verification sees it, and the verdict on one presented use.
 
 use super::{
-    catalogue::{Catalogue, Grants, Requirement},
+    catalogue::{Catalogues, Grants, Requirement},
     model::KeyStatus,
     IpAllowlist, Scope, Scopes,
 };
@@ -9,6 +9,7 @@ use crate::{
     shared::{
         clock::UnixMs,
         ids::{AccountId, KeyId},
+        key_type::KeyType,
     },
     storage::KeyCredential,
 };
@@ -64,6 +65,7 @@ impl Verification {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedKey {
     pub key_id: KeyId,
+    pub kind: KeyType,
     pub account_id: AccountId,
     pub name: String,
     /// The scopes it holds that the catalogue offers (those it dropped
@@ -118,8 +120,9 @@ impl Credential {
 
     /// `None` (and an error in the log) if the stored addresses do not
     /// parse, which only a hand-edited database can cause. Its scopes are
-    /// read against `catalogue`, once, as it enters the cache.
-    pub(super) fn parse(stored: KeyCredential, catalogue: &Catalogue) -> Option<Self> {
+    /// read against its kind's catalogue, once, as it enters the cache.
+    pub(super) fn parse(stored: KeyCredential, catalogues: &Catalogues) -> Option<Self> {
+        let catalogue = catalogues.of(stored.key_type);
         let Ok(ips) = IpAllowlist::from_text(&stored.ip_allowlist) else {
             tracing::error!(key_id = %stored.id, "stored IP allowlist does not parse");
             return None;
@@ -128,6 +131,7 @@ impl Credential {
         Some(Credential {
             key: Arc::new(VerifiedKey {
                 key_id: stored.id,
+                kind: stored.key_type,
                 account_id: stored.account_id,
                 name: stored.name,
                 grants: catalogue.grants(&scopes),
@@ -159,7 +163,12 @@ impl Credential {
         if self.is_previous && grace_over {
             return Verification::Expired;
         }
-        let missing = required.missing(&self.key.grants);
+        // A management key's scopes are Keysmith's own: it holds none of
+        // the operator's.
+        let missing = match self.key.kind {
+            KeyType::Api => required.missing(&self.key.grants),
+            KeyType::Management => required.scopes(),
+        };
         if !missing.is_empty() {
             return Verification::InsufficientScope(missing);
         }
@@ -173,14 +182,20 @@ impl Credential {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::keys::catalogue::Catalogue;
 
     fn at(ms: i64) -> UnixMs {
         UnixMs::from_millis(ms)
     }
 
     pub(in crate::keys) fn credential() -> Credential {
-        stored(KeyCredential {
+        stored(sample())
+    }
+
+    fn sample() -> KeyCredential {
+        KeyCredential {
             id: "key_1".parse().unwrap(),
+            key_type: KeyType::Api,
             account_id: "acc_1".parse().unwrap(),
             name: "CI".into(),
             scopes: "read".into(),
@@ -191,14 +206,18 @@ pub(super) mod tests {
             revoked_at: None,
             is_previous: false,
             previous_expires_at: None,
-        })
+        }
     }
 
     fn stored(credential: KeyCredential) -> Credential {
-        Credential::parse(credential, &Catalogue::standard()).unwrap()
+        Credential::parse(credential, &catalogues()).unwrap()
     }
 
     /// What a verification requires, of the standard catalogue.
+    fn catalogues() -> Catalogues {
+        Catalogues::new(Arc::new(Catalogue::standard()))
+    }
+
     fn needs(names: &[&str]) -> Requirement {
         let scopes = Scopes::parse_field(names, "required_scopes").unwrap();
         Catalogue::standard()
@@ -284,5 +303,27 @@ pub(super) mod tests {
         assert!(Arc::ptr_eq(&first, &second));
         assert_eq!(first.key_id.as_str(), "key_1");
         assert_eq!(first.scopes, [scope("read")]);
+    }
+
+    #[test]
+    fn a_management_key_holds_none_of_the_operators_scopes() {
+        let manager = stored(KeyCredential {
+            key_type: KeyType::Management,
+            scopes: "keys:read".into(),
+            ip_allowlist: String::new(),
+            ..sample()
+        });
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let Verification::Valid(key) = manager.judge(&needs(&[]), Some(ip), at(999)) else {
+            panic!("valid without a requirement");
+        };
+        assert_eq!(
+            (key.kind, key.scopes.clone()),
+            (KeyType::Management, vec![scope("keys:read")])
+        );
+        assert_eq!(
+            manager.judge(&needs(&["search"]), Some(ip), at(999)),
+            Verification::InsufficientScope(vec![scope("search")])
+        );
     }
 }

@@ -81,6 +81,7 @@ pub fn changed(current: &KeyRecord, changes: &KeyChanges) -> KeyDraft {
             .map(|m| KeyMeta::from_stored(m).to_value())
     };
     KeyDraft {
+        key_type: current.key_type,
         name: changes.name.clone().unwrap_or_else(|| current.name.clone()),
         scopes: changes
             .scopes
@@ -185,6 +186,7 @@ mod tests {
 
     fn draft() -> KeyDraft {
         KeyDraft {
+            key_type: Default::default(),
             name: "CI".into(),
             scopes: vec!["read".into()],
             expires_in_days: None,
@@ -207,18 +209,22 @@ mod tests {
             previous_expires_at: None,
             scopes: valid.scopes.to_text(),
             ip_allowlist: valid.ips.to_text(),
+            key_type: Default::default(),
             external_id: valid.external_id.as_ref().map(|id| id.as_str().to_owned()),
             meta: valid.meta.as_ref().map(|m| m.as_str().to_owned()),
             created_at: Default::default(),
             created_by: None,
             created_by_email: None,
+            created_by_name: None,
             updated_at: Default::default(),
             updated_by: None,
             updated_by_email: None,
+            updated_by_name: None,
             expires_at: None,
             revoked_at: None,
             revoked_by: None,
             revoked_by_email: None,
+            revoked_by_name: None,
             last_used_at: None,
             last_used_ip: None,
             digests: Default::default(),
@@ -228,6 +234,7 @@ mod tests {
     #[test]
     fn every_bad_field_of_a_draft_is_reported_at_once() {
         let draft = KeyDraft {
+            key_type: Default::default(),
             name: " ".into(),
             scopes: vec![],
             expires_in_days: Some(366),

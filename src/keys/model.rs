@@ -4,7 +4,7 @@
 //! shows it.
 
 use super::meta::present;
-use crate::shared::clock::UnixMs;
+use crate::shared::{clock::UnixMs, key_type::KeyType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -56,6 +56,9 @@ impl KeyStatus {
 pub struct ApiKeyView {
     pub id: String,
     pub name: String,
+    /// `api`, or `management` for a key that manages keys.
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
     /// `ks_live_a1B2c3…9xQz`
     pub masked_key: String,
     /// Every scope the key holds, sorted.
@@ -71,19 +74,24 @@ pub struct ApiKeyView {
     pub meta: Option<Value>,
     pub status: KeyStatus,
     pub created_at: UnixMs,
-    /// The id of the user who created the key.
+    /// Who created the key: a user's id (`usr_…`), or a management key's
+    /// (`key_…`).
     pub created_by: Option<String>,
-    /// Their email, while they are a member of the account (`null` once
-    /// removed).
+    /// The user's email, while they are a member of the account (`null`
+    /// once removed).
     pub created_by_email: Option<String>,
+    /// The management key's name, while it exists.
+    pub created_by_name: Option<String>,
     pub updated_at: UnixMs,
-    /// The id of the user who last changed the key.
+    /// Who last changed the key: a user's or a management key's id.
     pub updated_by: Option<String>,
     pub updated_by_email: Option<String>,
+    pub updated_by_name: Option<String>,
     pub expires_at: Option<UnixMs>,
     pub revoked_at: Option<UnixMs>,
     pub revoked_by: Option<String>,
     pub revoked_by_email: Option<String>,
+    pub revoked_by_name: Option<String>,
     pub last_used_at: Option<UnixMs>,
     pub last_used_ip: Option<String>,
     /// While a rotation's grace period runs: when the replaced secret stops
@@ -95,23 +103,40 @@ impl ApiKeyView {
     /// How the dashboard names the creator: their email, or "removed user"
     /// once they left the account.
     pub fn created_by_label(&self) -> Option<String> {
-        person(&self.created_by, &self.created_by_email)
+        who(
+            &self.created_by,
+            &self.created_by_email,
+            &self.created_by_name,
+        )
     }
 
     pub fn updated_by_label(&self) -> Option<String> {
-        person(&self.updated_by, &self.updated_by_email)
+        who(
+            &self.updated_by,
+            &self.updated_by_email,
+            &self.updated_by_name,
+        )
     }
 
     pub fn revoked_by_label(&self) -> Option<String> {
-        person(&self.revoked_by, &self.revoked_by_email)
+        who(
+            &self.revoked_by,
+            &self.revoked_by_email,
+            &self.revoked_by_name,
+        )
     }
 }
 
-fn person(id: &Option<String>, email: &Option<String>) -> Option<String> {
-    match (id, email) {
-        (_, Some(email)) => Some(email.clone()),
-        (Some(_), None) => Some("removed user".to_owned()),
-        (None, None) => None,
+/// A person by their email ("removed user" once gone), or a management key
+/// by its name ("deleted management key" once gone).
+fn who(id: &Option<String>, email: &Option<String>, key_name: &Option<String>) -> Option<String> {
+    let by_key = id.as_deref().is_some_and(|id| id.starts_with("key_"));
+    match (id, email, key_name) {
+        (_, Some(email), _) => Some(email.clone()),
+        (_, _, Some(name)) => Some(format!("{name} (management key)")),
+        (Some(_), None, None) if by_key => Some("deleted management key".to_owned()),
+        (Some(_), None, None) => Some("removed user".to_owned()),
+        (None, _, _) => None,
     }
 }
 
@@ -199,6 +224,9 @@ pub struct KeyPage {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyDraft {
+    /// `api` (the default) or `management`.
+    #[serde(default, rename = "type")]
+    pub key_type: KeyType,
     pub name: String,
     pub scopes: Vec<String>,
     /// Whole days from 1 to 365; `None` for a key that never expires.
@@ -251,6 +279,9 @@ pub struct KeyQuery {
     pub search: Option<String>,
     /// Only the keys with exactly this external id.
     pub external_id: Option<String>,
+    /// Only the keys of this type.
+    #[serde(rename = "type")]
+    pub key_type: Option<KeyType>,
     pub cursor: Option<String>,
     /// 1 to 100; 25 when unset.
     pub limit: Option<i64>,

@@ -9,12 +9,15 @@ use super::{
     },
     scope::CatalogueView,
 };
-use crate::error::AppError;
+use crate::{error::AppError, shared::key_type::KeyType};
 use leptos::{prelude::*, server_fn::codec::Json};
 
 #[cfg(feature = "ssr")]
 use crate::{
-    auth::session::{signed_in, signed_in_actor},
+    auth::{
+        manager::Manager,
+        session::{signed_in, signed_in_actor},
+    },
     shared::{
         context::provided,
         site::{origin_of_this_request, API_BASE_PATH},
@@ -39,65 +42,75 @@ pub async fn overview_activity() -> Result<AccountActivity, AppError> {
 #[server(prefix = "/rpc", endpoint = "list_api_keys", input = Json)]
 pub async fn list_api_keys(query: KeyQuery) -> Result<KeyPage, AppError> {
     let user = signed_in().await?;
-    provided::<Keys>()?.list(&user, &query).await
+    provided::<Keys>()?
+        .list(&Manager::reader(user), &query)
+        .await
 }
 
 #[server(prefix = "/rpc", endpoint = "get_api_key", input = Json)]
 pub async fn get_api_key(id: String) -> Result<ApiKeyView, AppError> {
     let user = signed_in().await?;
-    provided::<Keys>()?.get(&user, &KeyId::parse(&id)?).await
+    provided::<Keys>()?
+        .get(&Manager::reader(user), &KeyId::parse(&id)?)
+        .await
 }
 
 /// A key with its verifications per day over the last 30 days.
 #[server(prefix = "/rpc", endpoint = "api_key_detail", input = Json)]
 pub async fn api_key_detail(id: String) -> Result<KeyDetail, AppError> {
     let user = signed_in().await?;
-    provided::<Keys>()?.detail(&user, &KeyId::parse(&id)?).await
+    provided::<Keys>()?
+        .detail(&Manager::reader(user), &KeyId::parse(&id)?)
+        .await
 }
 
 #[server(prefix = "/rpc", endpoint = "create_api_key", input = Json)]
 pub async fn create_api_key(draft: KeyDraft) -> Result<IssuedKey, AppError> {
-    let actor = signed_in_actor().await?;
-    provided::<Keys>()?.create(&actor, &draft).await
+    let by = Manager::member(signed_in_actor().await?);
+    provided::<Keys>()?.create(&by, &draft).await
 }
 
 #[server(prefix = "/rpc", endpoint = "update_api_key", input = Json)]
 pub async fn update_api_key(id: String, changes: KeyChanges) -> Result<ApiKeyView, AppError> {
-    let actor = signed_in_actor().await?;
+    let by = Manager::member(signed_in_actor().await?);
     provided::<Keys>()?
-        .update(&actor, &KeyId::parse(&id)?, &changes)
+        .update(&by, &KeyId::parse(&id)?, &changes)
         .await
 }
 
 #[server(prefix = "/rpc", endpoint = "rotate_api_key", input = Json)]
 pub async fn rotate_api_key(id: String, grace_period_minutes: i64) -> Result<IssuedKey, AppError> {
-    let actor = signed_in_actor().await?;
+    let by = Manager::member(signed_in_actor().await?);
     provided::<Keys>()?
-        .rotate(&actor, &KeyId::parse(&id)?, grace_period_minutes)
+        .rotate(&by, &KeyId::parse(&id)?, grace_period_minutes)
         .await
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_api_key", input = Json)]
 pub async fn revoke_api_key(id: String) -> Result<ApiKeyView, AppError> {
-    let actor = signed_in_actor().await?;
-    provided::<Keys>()?
-        .revoke(&actor, &KeyId::parse(&id)?)
-        .await
+    let by = Manager::member(signed_in_actor().await?);
+    provided::<Keys>()?.revoke(&by, &KeyId::parse(&id)?).await
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_api_key", input = Json)]
 pub async fn delete_api_key(id: String) -> Result<(), AppError> {
-    let actor = signed_in_actor().await?;
-    provided::<Keys>()?
-        .delete(&actor, &KeyId::parse(&id)?)
-        .await
+    let by = Manager::member(signed_in_actor().await?);
+    provided::<Keys>()?.delete(&by, &KeyId::parse(&id)?).await
 }
 
-/// The scopes keys may hold, for the create and edit dialogs.
+/// The scopes API keys may hold (the operator's catalogue), for the create
+/// and edit dialogs.
 #[server(prefix = "/rpc", endpoint = "permission_catalogue")]
 pub async fn permission_catalogue() -> Result<CatalogueView, AppError> {
     signed_in().await?;
-    Ok(provided::<Keys>()?.catalogue())
+    Ok(provided::<Keys>()?.catalogue(KeyType::Api))
+}
+
+/// The scopes management keys may hold (Keysmith's own), for their dialogs.
+#[server(prefix = "/rpc", endpoint = "management_catalogue")]
+pub async fn management_catalogue() -> Result<CatalogueView, AppError> {
+    signed_in().await?;
+    Ok(provided::<Keys>()?.catalogue(KeyType::Management))
 }
 
 /// The API's base URL (the configured public URL, else the address this
@@ -111,7 +124,7 @@ pub async fn api_overview() -> Result<ApiAccess, AppError> {
     Ok(ApiAccess {
         base_url: format!("{origin}{API_BASE_PATH}"),
         key_prefix: keys.prefix().to_owned(),
-        catalogue: keys.catalogue(),
+        catalogue: keys.catalogue(KeyType::Api),
         verifier_token_required: provided::<VerifyGate>()?.0.is_some(),
     })
 }

@@ -5,7 +5,7 @@
 
 use super::{
     cache::{CacheCounts, CredentialCache},
-    catalogue::{Catalogue, Requirement},
+    catalogue::{Catalogue, Catalogues, Requirement},
     credential::{Verification, VerifiedKey},
     draft,
     fanout::{FanOut, FanOutStatus},
@@ -20,13 +20,14 @@ use super::{
 use crate::{
     audit::AuditAction,
     auth::{
-        identity::{Actor, AuthenticatedUser},
-        role::Role,
+        identity::AuthenticatedUser,
+        manager::{Manager, Operation},
     },
     error::AppError,
     shared::{
         clock::{self, UnixMs, DAY},
-        ids::KeyId,
+        ids::{AccountId, KeyId},
+        key_type::KeyType,
         pagination,
     },
     storage::{Db, KeyEdit, KeyListing, KeyRecord, NewAuditEvent, NewKey, NewSecret, StatusFilter},
@@ -49,7 +50,7 @@ struct Parts {
     cache: CredentialCache,
     verifier: KeyVerifier,
     fanout: Arc<FanOut>,
-    catalogue: Arc<Catalogue>,
+    catalogues: Arc<Catalogues>,
 }
 
 impl Keys {
@@ -60,12 +61,13 @@ impl Keys {
         usage: UsageTracker,
         catalogue: Arc<Catalogue>,
     ) -> Self {
+        let catalogues = Arc::new(Catalogues::new(catalogue));
         let verifier = KeyVerifier::new(
             db.clone(),
             format.clone(),
             usage,
             cache.clone(),
-            Arc::clone(&catalogue),
+            Arc::clone(&catalogues),
         );
         Keys(Arc::new(Parts {
             db,
@@ -73,26 +75,31 @@ impl Keys {
             cache,
             verifier,
             fanout: Arc::default(),
-            catalogue,
+            catalogues,
         }))
     }
 
-    /// The scopes keys may hold, as the dialogs and the API page list them.
-    pub fn catalogue(&self) -> CatalogueView {
-        self.0.catalogue.view()
+    /// The scopes keys of `kind` may hold, as the dialogs and the API page
+    /// list them: the operator's catalogue, or Keysmith's management one.
+    pub fn catalogue(&self, kind: KeyType) -> CatalogueView {
+        self.0.catalogues.of(kind).view()
     }
 
-    /// Resolves the scopes a verification requires (each must be offered);
-    /// `field` names the request's field in the error.
+    /// Resolves the scopes a verification requires (each must be offered
+    /// by the operator's catalogue); `field` names the request's field in
+    /// the error.
     pub fn requirement(&self, required: &Scopes, field: &str) -> Result<Requirement, AppError> {
-        self.0.catalogue.requirement(required, field)
+        self.0.catalogues.platform.requirement(required, field)
     }
 
-    /// Whether a verified key holds `scope`, directly or by implication.
+    /// Whether a verified API key holds the operator's `scope`, directly or
+    /// by implication (a management key holds none of them).
     pub fn key_holds(&self, key: &VerifiedKey, scope: &Scope) -> bool {
         let required = Scopes::from_iter([scope.clone()]);
-        self.requirement(&required, "scope")
-            .is_ok_and(|requirement| requirement.missing(&key.grants).is_empty())
+        key.kind == KeyType::Api
+            && self
+                .requirement(&required, "scope")
+                .is_ok_and(|requirement| requirement.missing(&key.grants).is_empty())
     }
 
     /// Keeps the verification cache true to the changes other processes
@@ -135,50 +142,55 @@ impl Keys {
         self.0.cache.counts()
     }
 
-    pub async fn create(&self, actor: &Actor, draft: &KeyDraft) -> Result<IssuedKey, AppError> {
-        actor.user.role.require(Role::CHANGE_KEYS)?;
-        let draft = draft::validate(draft, &self.0.catalogue, &Scopes::default())?;
+    /// Makes a key and shows its secret, this once. Management keys are
+    /// made by owners and admins only, never by another management key.
+    pub async fn create(&self, by: &Manager, draft: &KeyDraft) -> Result<IssuedKey, AppError> {
+        by.require(Operation::ChangeKeys)?;
+        if draft.key_type == KeyType::Management {
+            by.require(Operation::ManageManagementKeys)?;
+        }
+        let catalogue = self.0.catalogues.of(draft.key_type);
+        let valid = draft::validate(draft, catalogue, &Scopes::default())?;
         let (secret, stored) = self.0.format.generate();
         let id = KeyId::new();
         let event = NewAuditEvent {
-            detail: draft::creation_detail(&draft),
-            ..actor.event(AuditAction::KeyCreated, Some((&id, draft.name.as_str())))
+            detail: draft::creation_detail(&valid),
+            ..by.event(AuditAction::KeyCreated, Some((&id, valid.name.as_str())))
         };
         let now = event.occurred_at;
+        let created_by = by.actor_id();
         self.0
             .db
             .insert_key(
                 &NewKey {
                     id: &id,
-                    account_id: &actor.user.account_id,
-                    name: draft.name.as_str(),
+                    key_type: draft.key_type,
+                    account_id: &by.account_id,
+                    name: valid.name.as_str(),
                     digest: &stored.digest,
                     key_prefix: &stored.key_prefix,
                     last_four: &stored.last_four,
-                    scopes: &draft.scopes.to_text(),
-                    ip_allowlist: &draft.ips.to_text(),
-                    external_id: draft.external_id.as_ref().map(ExternalId::as_str),
-                    meta: draft.meta.as_ref().map(KeyMeta::as_str),
-                    created_by: &actor.user.user_id,
+                    scopes: &valid.scopes.to_text(),
+                    ip_allowlist: &valid.ips.to_text(),
+                    external_id: valid.external_id.as_ref().map(ExternalId::as_str),
+                    meta: valid.meta.as_ref().map(KeyMeta::as_str),
+                    created_by: &created_by,
                     now,
-                    expires_at: draft.expires_in_days.map(|d| now + clock::days(d)),
+                    expires_at: valid.expires_in_days.map(|d| now + clock::days(d)),
                 },
                 &event,
             )
             .await?;
-        tracing::info!(key_id = %id, account_id = %actor.user.account_id, "key created");
-        let key = self.view_of(&actor.user, &id).await?;
+        tracing::info!(key_id = %id, account_id = %by.account_id, key_type = %draft.key_type, "key created");
+        let key = self.view_of(&by.account_id, &id).await?;
         Ok(IssuedKey {
             key,
             secret: secret.reveal(),
         })
     }
 
-    pub async fn list(
-        &self,
-        user: &AuthenticatedUser,
-        query: &KeyQuery,
-    ) -> Result<KeyPage, AppError> {
+    pub async fn list(&self, by: &Manager, query: &KeyQuery) -> Result<KeyPage, AppError> {
+        by.require(Operation::SeeKeys)?;
         let limit = pagination::page_size(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         let before = pagination::decode_cursor(query.cursor.as_deref(), "key_")?;
         let search = query
@@ -205,10 +217,11 @@ impl Keys {
             .0
             .db
             .keys(&KeyListing {
-                account_id: &user.account_id,
+                account_id: &by.account_id,
                 status: query.status.map(status_filter),
                 text_contains: search.as_deref(),
                 external_id: external_id.as_ref().map(ExternalId::as_str),
+                key_type: query.key_type,
                 before_id: before.as_deref(),
                 limit: limit + 1,
                 now,
@@ -221,63 +234,75 @@ impl Keys {
         })
     }
 
-    pub async fn get(&self, user: &AuthenticatedUser, id: &KeyId) -> Result<ApiKeyView, AppError> {
-        self.view_of(user, id).await
+    pub async fn get(&self, by: &Manager, id: &KeyId) -> Result<ApiKeyView, AppError> {
+        by.require(Operation::SeeKeys)?;
+        self.view_of(&by.account_id, id).await
     }
 
     /// The key's verifications per day, oldest first, every day of the
     /// span present (as written by the last usage flush).
     pub async fn usage(
         &self,
-        user: &AuthenticatedUser,
+        by: &Manager,
         id: &KeyId,
         days: UsageDays,
     ) -> Result<Vec<DailyUsage>, AppError> {
-        self.find(user, id).await?;
-        self.days_of_use(user, id, days).await
+        by.require(Operation::SeeKeys)?;
+        self.find(&by.account_id, id).await?;
+        self.days_of_use(&by.account_id, id, days).await
     }
 
     /// The key with its last 30 days of use, for its page: one look-up of
     /// the key.
-    pub async fn detail(
-        &self,
-        user: &AuthenticatedUser,
-        id: &KeyId,
-    ) -> Result<KeyDetail, AppError> {
-        let key = self.view_of(user, id).await?;
-        let usage = self.days_of_use(user, id, UsageDays::parse(None)?).await?;
+    pub async fn detail(&self, by: &Manager, id: &KeyId) -> Result<KeyDetail, AppError> {
+        by.require(Operation::SeeKeys)?;
+        let key = self.view_of(&by.account_id, id).await?;
+        let usage = self
+            .days_of_use(&by.account_id, id, UsageDays::parse(None)?)
+            .await?;
         Ok(KeyDetail { key, usage })
     }
 
-    /// Days of use of a key already known to be the user's.
+    /// Days of use of a key already known to be the account's.
     async fn days_of_use(
         &self,
-        user: &AuthenticatedUser,
+        account_id: &AccountId,
         id: &KeyId,
         days: UsageDays,
     ) -> Result<Vec<DailyUsage>, AppError> {
         let (first, last) = days.ending(UnixMs::now().day());
-        let stored = self
-            .0
-            .db
-            .key_usage(&user.account_id, id, first, last)
-            .await?;
+        let stored = self.0.db.key_usage(account_id, id, first, last).await?;
         Ok(usage::every_day(first, last, &stored))
     }
 
-    async fn view_of(&self, user: &AuthenticatedUser, id: &KeyId) -> Result<ApiKeyView, AppError> {
-        let record = self.find(user, id).await?;
+    async fn view_of(&self, account_id: &AccountId, id: &KeyId) -> Result<ApiKeyView, AppError> {
+        let record = self.find(account_id, id).await?;
         Ok(self.view(record, UnixMs::now()))
+    }
+
+    /// The account's key this change is about, once `by` may make it: a
+    /// management key is changed by owners and admins only.
+    async fn to_change(
+        &self,
+        by: &Manager,
+        operation: Operation,
+        id: &KeyId,
+    ) -> Result<KeyRecord, AppError> {
+        by.require(operation)?;
+        let current = self.find(&by.account_id, id).await?;
+        if current.key_type == KeyType::Management {
+            by.require(Operation::ManageManagementKeys)?;
+        }
+        Ok(current)
     }
 
     pub async fn update(
         &self,
-        actor: &Actor,
+        by: &Manager,
         id: &KeyId,
         changes: &KeyChanges,
     ) -> Result<ApiKeyView, AppError> {
-        actor.user.role.require(Role::CHANGE_KEYS)?;
-        let current = self.find(&actor.user, id).await?;
+        let current = self.to_change(by, Operation::ChangeKeys, id).await?;
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
         if current.revoked_at.is_some() {
             return Err(AppError::Conflict(
@@ -286,10 +311,11 @@ impl Keys {
         }
         let held = Scopes::from_text(&current.scopes);
         let draft = draft::changed(&current, changes);
-        let valid = draft::validate(&draft, &self.0.catalogue, &held)?;
+        let catalogue = self.0.catalogues.of(current.key_type);
+        let valid = draft::validate(&draft, catalogue, &held)?;
         let event = NewAuditEvent {
             detail: draft::change_detail(&current, &valid),
-            ..actor.event(
+            ..by.event(
                 AuditAction::KeyUpdated,
                 Some((&current.id, valid.name.as_str())),
             )
@@ -304,11 +330,11 @@ impl Keys {
         let changed = self
             .0
             .db
-            .update_key(&actor.user.account_id, &current.id, &edit, &event)
+            .update_key(&by.account_id, &current.id, &edit, &event)
             .await?
             .ok_or(AppError::NotFound)?;
         self.0.cache.invalidate(changed.iter());
-        self.view_of(&actor.user, &current.id).await
+        self.view_of(&by.account_id, &current.id).await
     }
 
     /// Gives a key a new secret, shown once. The old secret stops working at
@@ -316,21 +342,21 @@ impl Keys {
     /// switch without an outage. A second rotation ends the first one's grace.
     pub async fn rotate(
         &self,
-        actor: &Actor,
+        by: &Manager,
         id: &KeyId,
         grace_minutes: i64,
     ) -> Result<IssuedKey, AppError> {
-        actor.user.role.require(Role::CHANGE_KEYS)?;
+        by.require(Operation::ChangeKeys)?;
         if !(0..=MAX_GRACE_MINUTES).contains(&grace_minutes) {
             return Err(AppError::field(
                 "grace_period_minutes",
                 "The grace period must be between 0 minutes and 7 days.",
             ));
         }
-        let current = self.find(&actor.user, id).await?;
+        let current = self.to_change(by, Operation::ChangeKeys, id).await?;
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
         let (secret, stored): (_, StoredSecret) = self.0.format.generate();
-        let event = actor.event(AuditAction::KeyRotated, Some((&current.id, &current.name)));
+        let event = by.event(AuditAction::KeyRotated, Some((&current.id, &current.name)));
         let now = event.occurred_at;
         if KeyStatus::of(current.revoked_at, current.expires_at, now) != KeyStatus::Active {
             return Err(not_rotatable());
@@ -344,14 +370,14 @@ impl Keys {
         let replaced = self
             .0
             .db
-            .rotate_key(&actor.user.account_id, &current.id, &new_secret, &event)
+            .rotate_key(&by.account_id, &current.id, &new_secret, &event)
             .await?
             .ok_or_else(not_rotatable)?;
         self.0
             .cache
             .invalidate(replaced.iter().chain([stored.digest.as_str()]));
         tracing::info!(key_id = %current.id, grace_minutes, "key rotated");
-        let key = self.view_of(&actor.user, &current.id).await?;
+        let key = self.view_of(&by.account_id, &current.id).await?;
         Ok(IssuedKey {
             key,
             secret: secret.reveal(),
@@ -360,42 +386,33 @@ impl Keys {
 
     /// Disables a key for good; it stays listed as revoked. Revoking a revoked
     /// key is not an error and changes nothing.
-    pub async fn revoke(&self, actor: &Actor, id: &KeyId) -> Result<ApiKeyView, AppError> {
-        actor.user.role.require(Role::CHANGE_KEYS)?;
-        let current = self.find(&actor.user, id).await?;
+    pub async fn revoke(&self, by: &Manager, id: &KeyId) -> Result<ApiKeyView, AppError> {
+        let current = self.to_change(by, Operation::RevokeKeys, id).await?;
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
-        let event = actor.event(AuditAction::KeyRevoked, Some((&current.id, &current.name)));
+        let event = by.event(AuditAction::KeyRevoked, Some((&current.id, &current.name)));
         if let Some(revoked) = self
             .0
             .db
-            .revoke_key(&actor.user.account_id, &current.id, &event)
+            .revoke_key(&by.account_id, &current.id, &event)
             .await?
         {
             self.0.cache.invalidate(revoked.iter());
             tracing::info!(key_id = %current.id, "key revoked");
         }
-        self.view_of(&actor.user, &current.id).await
+        self.view_of(&by.account_id, &current.id).await
     }
 
     /// Removes a key from the list; its audit events remain. Developers
     /// delete only the keys they created.
-    pub async fn delete(&self, actor: &Actor, id: &KeyId) -> Result<(), AppError> {
-        let role = actor.user.role;
-        role.require(Role::CHANGE_KEYS)?;
-        let current = self.find(&actor.user, id).await?;
-        let created_by_self = current.created_by.as_ref() == Some(&actor.user.user_id);
-        if !role.may_delete_key(created_by_self) {
-            return Err(AppError::InsufficientRole {
-                needed: Role::DELETE_ANY_KEY.as_str().into(),
-                have: role.as_str().into(),
-            });
-        }
+    pub async fn delete(&self, by: &Manager, id: &KeyId) -> Result<(), AppError> {
+        let current = self.to_change(by, Operation::DeleteKeys, id).await?;
+        by.require_delete(current.created_by.as_ref())?;
         let _forget = self.0.cache.forget_when_done(current.digests.clone());
-        let event = actor.event(AuditAction::KeyDeleted, Some((&current.id, &current.name)));
+        let event = by.event(AuditAction::KeyDeleted, Some((&current.id, &current.name)));
         let deleted = self
             .0
             .db
-            .delete_key(&actor.user.account_id, &current.id, &event)
+            .delete_key(&by.account_id, &current.id, &event)
             .await?
             .ok_or(AppError::NotFound)?;
         self.0.cache.invalidate(deleted.iter());
@@ -458,10 +475,10 @@ impl Keys {
 
     /// The user's key with this id: another account's key is `NotFound`,
     /// exactly like a key that does not exist.
-    async fn find(&self, user: &AuthenticatedUser, id: &KeyId) -> Result<KeyRecord, AppError> {
+    async fn find(&self, account_id: &AccountId, id: &KeyId) -> Result<KeyRecord, AppError> {
         self.0
             .db
-            .key(&user.account_id, id)
+            .key(account_id, id)
             .await?
             .ok_or(AppError::NotFound)
     }
@@ -490,7 +507,8 @@ impl Keys {
             masked_key: secret::mask(&record.key_prefix, &record.last_four),
             retired_scopes: self
                 .0
-                .catalogue
+                .catalogues
+                .of(record.key_type)
                 .retired(&scopes)
                 .into_iter()
                 .map(String::from)
@@ -504,17 +522,21 @@ impl Keys {
                 .map(|m| KeyMeta::from_stored(m).to_value()),
             status,
             id: record.id.into(),
+            key_type: record.key_type,
             name: record.name,
             created_at: record.created_at,
             created_by: record.created_by.map(String::from),
             created_by_email: record.created_by_email,
+            created_by_name: record.created_by_name,
             updated_at: record.updated_at,
             updated_by: record.updated_by.map(String::from),
             updated_by_email: record.updated_by_email,
+            updated_by_name: record.updated_by_name,
             expires_at: record.expires_at,
             revoked_at: record.revoked_at,
             revoked_by: record.revoked_by.map(String::from),
             revoked_by_email: record.revoked_by_email,
+            revoked_by_name: record.revoked_by_name,
             last_used_at: record.last_used_at,
             last_used_ip: record.last_used_ip,
             previous_secret_expires_at: grace,
@@ -549,10 +571,10 @@ mod tests {
         )
         .await
         .unwrap();
-        let actor = Actor {
+        let by = Manager::member(crate::auth::identity::Actor {
             user: user.user,
             client,
-        };
+        });
         let keys = Keys::new(
             db.clone(),
             KeyFormat::new("ks_live_"),
@@ -569,7 +591,7 @@ mod tests {
         // Drop the revoke after 1, 2, 3, … polls: somewhere it is dropped
         // with its commit landed but its own code not yet run to the end.
         for polls in 1..40 {
-            let issued = keys.create(&actor, &draft).await.unwrap();
+            let issued = keys.create(&by, &draft).await.unwrap();
             let id = KeyId::parse(&issued.key.id).unwrap();
             assert!(matches!(
                 keys.verify(&issued.secret, &Requirement::default(), None)
@@ -578,7 +600,7 @@ mod tests {
                 Verification::Valid(_)
             ));
             {
-                let mut revoke = Box::pin(keys.revoke(&actor, &id));
+                let mut revoke = Box::pin(keys.revoke(&by, &id));
                 let mut context = Context::from_waker(std::task::Waker::noop());
                 for _ in 0..polls {
                     if let Poll::Ready(done) = revoke.as_mut().poll(&mut context) {
@@ -588,7 +610,7 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
-            let stored = keys.get(&actor.user, &id).await.unwrap();
+            let stored = keys.get(&by, &id).await.unwrap();
             let verdict = keys
                 .verify(&issued.secret, &Requirement::default(), None)
                 .await

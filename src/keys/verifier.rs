@@ -5,7 +5,7 @@
 
 use super::{
     cache::{CredentialCache, Lookup},
-    catalogue::{Catalogue, Requirement},
+    catalogue::{Catalogues, Requirement},
     credential::{Credential, Verification},
     secret::{self, KeyFormat, RawDigest},
     usage::{Outcome, UsageTracker},
@@ -24,7 +24,7 @@ pub struct KeyVerifier {
     format: KeyFormat,
     usage: UsageTracker,
     cache: CredentialCache,
-    catalogue: Arc<Catalogue>,
+    catalogues: Arc<Catalogues>,
 }
 
 impl KeyVerifier {
@@ -33,14 +33,14 @@ impl KeyVerifier {
         format: KeyFormat,
         usage: UsageTracker,
         cache: CredentialCache,
-        catalogue: Arc<Catalogue>,
+        catalogues: Arc<Catalogues>,
     ) -> Self {
         KeyVerifier {
             db,
             format,
             usage,
             cache,
-            catalogue,
+            catalogues,
         }
     }
 
@@ -90,7 +90,7 @@ impl KeyVerifier {
             .db
             .key_by_digest(&hex::encode(digest))
             .await?
-            .and_then(|stored| Credential::parse(stored, &self.catalogue))
+            .and_then(|stored| Credential::parse(stored, &self.catalogues))
             .map(Arc::new);
         self.cache.fill(digest, lookup.clone(), read_at);
         Ok(lookup)

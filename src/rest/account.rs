@@ -1,16 +1,19 @@
 //! Tokens, sign-up, "who am I" and the audit log over HTTP.
 
 use super::{
-    auth::Caller,
+    auth::{management_key, Caller},
     json::{Body, Data, Page, Params},
     problem::{self, ApiError},
 };
 use crate::{
     audit::{service::AuditLog, AuditEventView, AuditQuery, AuditView},
-    auth::{identity::ClientInfo, role::Role, service::Accounts, summary::AccountChoice},
+    auth::{
+        identity::ClientInfo, manager::Operation, role::Role, service::Accounts,
+        summary::AccountChoice,
+    },
     error::AppError,
     keys::{Keys, Scope},
-    shared::{clock::UnixMs, ids::AccountId},
+    shared::{clock::UnixMs, ids::AccountId, key_type::KeyType},
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
 use serde::{Deserialize, Serialize};
@@ -149,6 +152,8 @@ pub struct MeUser {
 pub struct MeKey {
     id: String,
     name: String,
+    #[serde(rename = "type")]
+    key_type: KeyType,
     scopes: Vec<Scope>,
     expires_at: Option<UnixMs>,
 }
@@ -186,6 +191,7 @@ pub async fn me(
             key: Some(MeKey {
                 id: key.key_id.to_string(),
                 name: key.name.clone(),
+                key_type: key.kind,
                 scopes: key.scopes.clone(),
                 expires_at: key.expires_at,
             }),
@@ -194,10 +200,11 @@ pub async fn me(
     Ok(axum::Json(Data { data: me }))
 }
 
-/// `GET /audit-events`: a user's token, or a key with `admin`: the log
-/// holds people's emails, addresses and browsers, which a key made to read
-/// data has no business seeing. Members see what their role's audit view
-/// shows (viewers and developers: key events, without clients).
+/// `GET /audit-events`: a user's token, an API key with `admin`, or a
+/// management key with `audit:read`: the log holds people's emails,
+/// addresses and browsers, which a key made to read data has no business
+/// seeing. Members see what their role's audit view shows (viewers and
+/// developers: key events, without clients); keys see what developers see.
 #[utoipa::path(get, path = "/audit-events", tag = "Account", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(AuditQuery),
     responses(
@@ -209,15 +216,23 @@ pub async fn me(
 pub async fn audit_events(
     State(audit): State<AuditLog>,
     State(keys): State<Keys>,
+    client: ClientInfo,
     caller: Caller,
     Params(query): Params<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    caller.require(&keys, &Scope::audit_log())?;
     let view = match &caller {
         Caller::User(actor) => actor.user.role.audit_view(),
+        Caller::Key(key) if key.kind == KeyType::Management => {
+            let by = management_key(key, client);
+            by.require(Operation::ReadAuditLog)?;
+            by.audit_view()
+        }
         // A developer may make an admin key: a key never sees more than
         // the roles below admin do.
-        Caller::Key(_) => AuditView::KeyEventsWithoutClients,
+        Caller::Key(_) => {
+            caller.require(&keys, &Scope::audit_log())?;
+            AuditView::KeyEventsWithoutClients
+        }
     };
     let page = audit.list(caller.account_id(), view, &query).await?;
     Ok(axum::Json(Page::<AuditEventView> {

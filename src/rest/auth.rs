@@ -8,6 +8,7 @@ use super::problem::ApiError;
 use crate::{
     auth::{
         identity::{Actor, ClientInfo},
+        manager::Manager,
         service::Accounts,
     },
     error::AppError,
@@ -16,7 +17,7 @@ use crate::{
         credential::{Verification, VerifiedKey},
         Keys, Scope,
     },
-    shared::ids::AccountId,
+    shared::{ids::AccountId, key_type::KeyType},
 };
 use axum::{
     extract::{FromRef, FromRequestParts},
@@ -60,9 +61,13 @@ impl Caller {
     }
 }
 
-/// A signed-in user's bearer token: what key and member management
-/// require.
+/// A signed-in user's bearer token: what changing the team requires.
 pub struct UserCaller(pub Actor);
+
+/// A member's bearer token or a management key: what managing keys (and
+/// reading the team and the audit log) requires. An API key is refused:
+/// it never manages anything.
+pub struct ManagerCaller(pub Manager);
 
 impl<S> FromRequestParts<S> for Caller
 where
@@ -74,11 +79,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let keys = Keys::from_ref(state);
-        let client = parts
-            .extensions
-            .get::<ClientInfo>()
-            .cloned()
-            .unwrap_or_default();
+        let client = client_of(parts);
         match presented(parts, &keys)? {
             Presented::Key(key) => {
                 let verdict = keys.verify(key, &Requirement::default(), client.ip).await?;
@@ -108,13 +109,48 @@ where
         match Caller::from_request_parts(parts, state).await? {
             Caller::User(actor) => Ok(UserCaller(actor)),
             Caller::Key(_) => Err(AppError::Forbidden(
-                "This needs a signed-in user's bearer token, not an API key: keys never manage \
-                 keys or members. Get one from POST /api/v2/auth/token."
+                "This needs a signed-in user's bearer token, not a key: keys never change \
+                 the team. Get one from POST /api/v2/auth/token."
                     .into(),
             )
             .into()),
         }
     }
+}
+
+impl<S> FromRequestParts<S> for ManagerCaller
+where
+    S: Send + Sync,
+    Keys: FromRef<S>,
+    Accounts: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let client = client_of(parts);
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::User(actor) => Ok(ManagerCaller(Manager::member(actor))),
+            Caller::Key(key) if key.kind == KeyType::Management => {
+                Ok(ManagerCaller(management_key(&key, client)))
+            }
+            Caller::Key(_) => Err(AppError::ApiKeysNeverManage.into()),
+        }
+    }
+}
+
+/// A management key as the manager it is: its management scopes apply.
+pub fn management_key(key: &VerifiedKey, client: ClientInfo) -> Manager {
+    let held = key.scopes.iter().map(Scope::as_str);
+    Manager::key(key.key_id.clone(), key.account_id.clone(), held, client)
+}
+
+/// The client the server's security layer found for this request.
+fn client_of(parts: &Parts) -> ClientInfo {
+    parts
+        .extensions
+        .get::<ClientInfo>()
+        .cloned()
+        .unwrap_or_default()
 }
 
 enum Presented<'a> {

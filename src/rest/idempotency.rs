@@ -7,9 +7,9 @@
 //! reaches anyone who could not have made it. Refusals of who is asking
 //! (401, 403, 429) are not stored and hold no key.
 
-use super::{auth::UserCaller, problem};
+use super::{auth::ManagerCaller, problem};
 use crate::{
-    auth::{role::Role, service::Accounts},
+    auth::{manager::Operation, service::Accounts},
     error::AppError,
     idempotency::{Begun, IdempotentAnswers, Scope},
     keys::Keys,
@@ -28,10 +28,10 @@ const REPLAYED: &str = "idempotent-replayed";
 const MAX_KEY_LEN: usize = 255;
 const MAX_BODY: usize = 1024 * 1024;
 
-/// The middleware of a route whose operation needs `needed` (the role the
+/// The middleware of a route whose operation is `operation` (what the
 /// service checks too): a replay is refused whatever would refuse the
 /// operation itself, before any stored answer is looked at.
-pub async fn idempotent<S>(state: S, needed: Role, req: Request, next: Next) -> Response
+pub async fn idempotent<S>(state: S, operation: Operation, req: Request, next: Next) -> Response
 where
     S: Send + Sync,
     Keys: FromRef<S>,
@@ -41,7 +41,7 @@ where
     let Some(raw) = req.headers().get(HEADER).cloned() else {
         return next.run(req).await;
     };
-    match handle(&state, needed, &raw, req, next).await {
+    match handle(&state, operation, &raw, req, next).await {
         Ok(response) => response,
         Err(error) => problem::response(&error),
     }
@@ -49,7 +49,7 @@ where
 
 async fn handle<S>(
     state: &S,
-    needed: Role,
+    operation: Operation,
     raw: &HeaderValue,
     req: Request,
     next: Next,
@@ -64,17 +64,17 @@ where
     // Who is asking, and whether they may, come first: a stranger or a
     // member without the role learns nothing from our records, and uses
     // none of them up.
-    let UserCaller(actor) = UserCaller::from_request_parts(&mut parts, state)
+    let ManagerCaller(by) = ManagerCaller::from_request_parts(&mut parts, state)
         .await
         .map_err(|e| e.0)?;
-    actor.user.role.require(needed)?;
+    by.require(operation)?;
     let key = parse_key(raw)?;
     let body = to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| AppError::PayloadTooLarge)?;
     let answers = IdempotentAnswers::from_ref(state);
     let request = request_hash(parts.method.as_str(), parts.uri.path(), &body);
-    let scope = answers.scope(&actor.user.account_id, &actor.user.user_id, key, request);
+    let scope = answers.scope(&by.account_id, &by.actor_id(), key, request);
     match answers.begin(&scope, key).await? {
         Begun::Fresh => {
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;

@@ -1,7 +1,8 @@
-//! `/api/v2/api-keys`: key management, for a signed-in user's bearer token.
+//! `/api/v2/api-keys`: key management, for a signed-in user's bearer token
+//! (their role applies) or a management key (its scopes apply).
 
 use super::{
-    auth::UserCaller,
+    auth::ManagerCaller,
     json::{Body, Data, Page, Params},
     problem::{self, ApiError},
 };
@@ -12,7 +13,7 @@ use crate::{
         usage::UsageDays,
         Keys,
     },
-    shared::ids::KeyId,
+    shared::{ids::KeyId, key_type::KeyType},
 };
 use axum::{
     extract::{Path, State},
@@ -48,6 +49,10 @@ pub struct ListParams {
     search: Option<String>,
     /// Only the keys of this external id (exact).
     external_id: Option<String>,
+    /// Only the keys of this type: `api` or `management`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    key_type: Option<KeyType>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -56,7 +61,7 @@ pub struct RotateBody {
     grace_period_minutes: i64,
 }
 
-#[utoipa::path(post, path = "/api-keys", tag = "API keys", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api-keys", tag = "API keys", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry for 24 hours")),
     request_body = KeyDraft,
     responses(
@@ -71,10 +76,10 @@ pub struct RotateBody {
     ))]
 pub async fn create(
     State(keys): State<Keys>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
     Body(draft): Body<KeyDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let issued = keys.create(&actor, &draft).await?;
+    let issued = keys.create(&by, &draft).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(Data {
@@ -83,7 +88,7 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/api-keys", tag = "API keys", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api-keys", tag = "API keys", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(ListParams),
     responses(
         (status = 200, description = "One page of keys, masked, newest first", body = Page<ApiKeyView>),
@@ -93,24 +98,25 @@ pub async fn create(
     ))]
 pub async fn list(
     State(keys): State<Keys>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
     Params(params): Params<ListParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let query = KeyQuery {
         status: params.status,
         search: params.search,
         external_id: params.external_id,
+        key_type: params.key_type,
         cursor: params.cursor,
         limit: params.limit,
     };
-    let page = keys.list(&actor.user, &query).await?;
+    let page = keys.list(&by, &query).await?;
     Ok(axum::Json(Page {
         data: page.keys,
         next_cursor: page.next_cursor,
     }))
 }
 
-#[utoipa::path(get, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(("key_id" = String, Path, description = "The key's id, `key_…`")),
     responses(
         (status = 200, description = "The key, masked", body = Data<ApiKeyView>),
@@ -120,10 +126,10 @@ pub async fn list(
     ))]
 pub async fn get(
     State(keys): State<Keys>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = keys.get(&actor.user, &KeyId::parse(&id)?).await?;
+    let key = keys.get(&by, &KeyId::parse(&id)?).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
@@ -134,7 +140,7 @@ pub struct UsageParams {
     days: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api-keys/{key_id}/usage", tag = "API keys", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api-keys/{key_id}/usage", tag = "API keys", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(("key_id" = String, Path, description = "The key's id, `key_…`"), UsageParams),
     responses(
         (status = 200, description = "The key's verifications per day, oldest first, every day of the span (days without traffic as zeros). Usage is written every `KEYSMITH_USAGE_FLUSH_SECONDS`", body = Data<Vec<DailyUsage>>),
@@ -145,17 +151,17 @@ pub struct UsageParams {
     ))]
 pub async fn usage(
     State(keys): State<Keys>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
     Path(id): Path<String>,
     Params(params): Params<UsageParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = KeyId::parse(&id)?;
     let days = UsageDays::parse(params.days)?;
-    let data = keys.usage(&actor.user, &id, days).await?;
+    let data = keys.usage(&by, &id, days).await?;
     Ok(axum::Json(Data { data }))
 }
 
-#[utoipa::path(patch, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(("key_id" = String, Path, description = "The key's id, `key_…`")),
     request_body = KeyChanges,
     responses(
@@ -170,15 +176,15 @@ pub async fn usage(
     ))]
 pub async fn update(
     State(keys): State<Keys>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
     Path(id): Path<String>,
     Body(changes): Body<KeyChanges>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = keys.update(&actor, &KeyId::parse(&id)?, &changes).await?;
+    let key = keys.update(&by, &KeyId::parse(&id)?, &changes).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
-#[utoipa::path(post, path = "/api-keys/{key_id}/rotate", tag = "API keys", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api-keys/{key_id}/rotate", tag = "API keys", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(("key_id" = String, Path, description = "The key's id, `key_…`"), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry for 24 hours")),
     request_body(content = Option<RotateBody>, description = "Optional; without it the old secret stops at once"),
     responses(
@@ -193,7 +199,7 @@ pub async fn update(
     ))]
 pub async fn rotate(
     State(keys): State<Keys>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -205,13 +211,13 @@ pub async fn rotate(
             .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))?
             .grace_period_minutes
     };
-    let issued = keys.rotate(&actor, &KeyId::parse(&id)?, grace).await?;
+    let issued = keys.rotate(&by, &KeyId::parse(&id)?, grace).await?;
     Ok(axum::Json(Data {
         data: WithSecret::from(issued),
     }))
 }
 
-#[utoipa::path(post, path = "/api-keys/{key_id}/revoke", tag = "API keys", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api-keys/{key_id}/revoke", tag = "API keys", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(("key_id" = String, Path, description = "The key's id, `key_…`"), ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry for 24 hours")),
     responses(
         (status = 200, description = "The revoked key", body = Data<ApiKeyView>),
@@ -224,14 +230,14 @@ pub async fn rotate(
     ))]
 pub async fn revoke(
     State(keys): State<Keys>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let key = keys.revoke(&actor, &KeyId::parse(&id)?).await?;
+    let key = keys.revoke(&by, &KeyId::parse(&id)?).await?;
     Ok(axum::Json(Data { data: key }))
 }
 
-#[utoipa::path(delete, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api-keys/{key_id}", tag = "API keys", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     params(("key_id" = String, Path, description = "The key's id, `key_…`")),
     responses(
         (status = 204, description = "Deleted; its audit events remain"),
@@ -241,9 +247,9 @@ pub async fn revoke(
     ))]
 pub async fn delete(
     State(keys): State<Keys>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    keys.delete(&actor, &KeyId::parse(&id)?).await?;
+    keys.delete(&by, &KeyId::parse(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,9 +1,9 @@
 //! `/api/v2/members` and `/api/v2/invitations`: the account's team, for a
-//! member's bearer token (their role applies; API keys never manage
-//! members).
+//! member's bearer token (their role applies). A management key with
+//! `members:read` lists them; no key changes the team.
 
 use super::{
-    auth::UserCaller,
+    auth::{ManagerCaller, UserCaller},
     json::{Body, Data},
     problem::{self, ApiError},
 };
@@ -37,7 +37,7 @@ pub struct Acceptance {
     token: String,
 }
 
-#[utoipa::path(get, path = "/members", tag = "Members", security(("bearer" = [])),
+#[utoipa::path(get, path = "/members", tag = "Members", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     responses(
         (status = 200, description = "The account's members, in the order they joined (owners and admins)", body = Data<Vec<MemberView>>),
         problem::Unauthenticated,
@@ -45,9 +45,9 @@ pub struct Acceptance {
     ))]
 pub async fn list(
     State(teams): State<Teams>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
 ) -> Result<impl IntoResponse, ApiError> {
-    let data = teams.members(&actor.user).await?;
+    let data = teams.members(&by).await?;
     Ok(axum::Json(Data { data }))
 }
 
@@ -96,7 +96,7 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/invitations", tag = "Members", security(("bearer" = [])),
+#[utoipa::path(get, path = "/invitations", tag = "Members", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     responses(
         (status = 200, description = "Invitations not yet accepted, revoked or expired, newest first", body = Data<Vec<InvitationView>>),
         problem::Unauthenticated,
@@ -104,9 +104,9 @@ pub async fn remove(
     ))]
 pub async fn invitations(
     State(teams): State<Teams>,
-    UserCaller(actor): UserCaller,
+    ManagerCaller(by): ManagerCaller,
 ) -> Result<impl IntoResponse, ApiError> {
-    let data = teams.invitations(&actor.user).await?;
+    let data = teams.invitations(&by).await?;
     Ok(axum::Json(Data { data }))
 }
 

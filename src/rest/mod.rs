@@ -13,7 +13,7 @@ mod verify;
 
 use crate::{
     audit::service::AuditLog,
-    auth::{role::Role, service::Accounts, verifier::VerifyGate},
+    auth::{manager::Operation, service::Accounts, verifier::VerifyGate},
     idempotency::IdempotentAnswers,
     keys::Keys,
     shared::site::{PublicUrl, API_BASE_PATH},
@@ -59,23 +59,32 @@ where
     PublicUrl: FromRef<S>,
     VerifyGate: FromRef<S>,
 {
-    // Create, rotate and revoke all need the role that changes keys; a
-    // replay is refused without it, as the operation would be.
-    let idempotent = from_fn_with_state(state, |State(state): State<S>, req, next| {
-        idempotency::idempotent(state, Role::CHANGE_KEYS, req, next)
-    });
-    let with_idempotency = |(schemas, paths, method_router): UtoipaMethodRouter<S>| {
-        (schemas, paths, method_router.layer(idempotent.clone()))
+    // A replay is refused whatever would refuse its operation: creating
+    // and rotating change keys, revoking revokes them.
+    let with_idempotency = |operation: Operation| {
+        let state = state.clone();
+        move |(schemas, paths, method_router): UtoipaMethodRouter<S>| {
+            let idempotent = from_fn_with_state(state, move |State(state): State<S>, req, next| {
+                idempotency::idempotent(state, operation, req, next)
+            });
+            (schemas, paths, method_router.layer(idempotent))
+        }
     };
     let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(account::token))
         .routes(routes!(account::signup))
-        .routes(with_idempotency(routes!(keys::create)))
+        .routes(with_idempotency(Operation::ChangeKeys)(routes!(
+            keys::create
+        )))
         .routes(routes!(keys::list))
         .routes(routes!(keys::get, keys::update, keys::delete))
         .routes(routes!(keys::usage))
-        .routes(with_idempotency(routes!(keys::rotate)))
-        .routes(with_idempotency(routes!(keys::revoke)))
+        .routes(with_idempotency(Operation::ChangeKeys)(routes!(
+            keys::rotate
+        )))
+        .routes(with_idempotency(Operation::RevokeKeys)(routes!(
+            keys::revoke
+        )))
         .routes(routes!(members::list))
         .routes(routes!(members::change_role, members::remove))
         .routes(routes!(members::invitations, members::invite))

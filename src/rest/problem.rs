@@ -27,6 +27,10 @@ pub struct Problem {
     /// With `insufficient_role`: the role the operation needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_role: Option<String>,
+    /// With `insufficient_scope`: the scope the operation needs, when one
+    /// would do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_scope: Option<String>,
     /// With `ambiguous_credentials`: the credential headers the request
     /// carried.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -52,6 +56,10 @@ impl Problem {
             },
             required_role: match error {
                 AppError::InsufficientRole { needed, .. } => Some(needed.clone()),
+                _ => None,
+            },
+            required_scope: match error {
+                AppError::InsufficientScope(needed) => Some(needed.clone()),
                 _ => None,
             },
             headers: match error {

@@ -12,7 +12,7 @@ use crate::{
         credential::{StoredMeta, Verification},
         Keys, Scope, Scopes,
     },
-    shared::clock::UnixMs,
+    shared::{clock::UnixMs, key_type::KeyType},
 };
 use axum::{
     extract::{FromRef, FromRequestParts, State},
@@ -60,7 +60,11 @@ pub struct ValidKey<'a> {
     key_id: &'a str,
     account_id: &'a str,
     name: &'a str,
-    /// The scopes the key holds that the catalogue offers.
+    /// `api`, or `management` for a key that manages keys (it holds none of
+    /// the operator's scopes).
+    #[serde(rename = "type")]
+    key_type: KeyType,
+    /// The scopes the key holds that its catalogue offers.
     #[schema(value_type = Vec<String>)]
     scopes: &'a [Scope],
     /// The platform's JSON object about the key; `null` if none.
@@ -124,6 +128,7 @@ pub async fn verify(
                 key_id: key.key_id.as_str(),
                 account_id: key.account_id.as_str(),
                 name: &key.name,
+                key_type: key.kind,
                 scopes: &key.scopes,
                 meta: key.meta.as_ref(),
                 external_id: key.external_id.as_deref(),

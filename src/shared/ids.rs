@@ -90,6 +90,75 @@ ids! {
     KeyId = "key";
 }
 
+/// Who did something in an account: a member, by their user id, or a
+/// management key, by its own id. Stored and sent as that id's text (the
+/// prefix tells which).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ActorId {
+    User(UserId),
+    Key(KeyId),
+}
+
+impl ActorId {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        UserId::parse(raw)
+            .map(ActorId::User)
+            .or_else(|_| KeyId::parse(raw).map(ActorId::Key))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            ActorId::User(id) => id.as_str(),
+            ActorId::Key(id) => id.as_str(),
+        }
+    }
+
+    /// The member, when a member acted.
+    pub fn user(&self) -> Option<&UserId> {
+        match self {
+            ActorId::User(id) => Some(id),
+            ActorId::Key(_) => None,
+        }
+    }
+}
+
+impl From<UserId> for ActorId {
+    fn from(id: UserId) -> Self {
+        ActorId::User(id)
+    }
+}
+
+impl From<KeyId> for ActorId {
+    fn from(id: KeyId) -> Self {
+        ActorId::Key(id)
+    }
+}
+
+impl TryFrom<String> for ActorId {
+    type Error = AppError;
+
+    fn try_from(raw: String) -> Result<Self, AppError> {
+        ActorId::parse(&raw)
+    }
+}
+
+impl From<ActorId> for String {
+    fn from(id: ActorId) -> String {
+        id.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "ssr")]
+super::stored_as_text!(ActorId, |text| ActorId::parse(text)
+    .map_err(|_| format!("not an actor id: {text:?}")));
+
 fn is_id_shaped(id: &str, prefix: &str) -> bool {
     id.len() <= MAX_ID_LEN
         && id
@@ -113,6 +182,17 @@ mod tests {
         assert_ne!(a, b);
         assert!(a < b, "UUIDv7 ids sort by creation time");
         assert_eq!(UserId::parse(&format!("  {a}\n")).unwrap(), a);
+    }
+
+    #[test]
+    fn an_actor_is_a_member_or_a_key_told_apart_by_the_prefix() {
+        let user = ActorId::parse("usr_01ab").unwrap();
+        assert_eq!(user.user(), Some(&UserId::parse("usr_01ab").unwrap()));
+        let key = ActorId::parse("key_01ab").unwrap();
+        assert_eq!(key, ActorId::Key(KeyId::parse("key_01ab").unwrap()));
+        assert_eq!(key.user(), None);
+        assert_eq!(serde_json::to_string(&key).unwrap(), "\"key_01ab\"");
+        assert!(ActorId::parse("acc_01ab").is_err());
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod context;
 pub mod ids;
+pub mod key_type;
 #[cfg(feature = "ssr")]
 pub mod pagination;
 pub mod role;

@@ -13,23 +13,31 @@ use crate::shared::{
 };
 use sqlx::{Database, QueryBuilder};
 
-const KEY_COLUMNS: &str = "k.id, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
-    k.scopes, k.ip_allowlist, k.external_id, k.meta, k.created_at, k.created_by, c.email AS created_by_email,
-    k.updated_at, k.updated_by, u.email AS updated_by_email, k.expires_at, k.revoked_at,
-    k.revoked_by, r.email AS revoked_by_email,
+const KEY_COLUMNS: &str =
+    "k.id, k.key_type, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
+    k.scopes, k.ip_allowlist, k.external_id, k.meta, k.created_at, k.created_by,
+    c.email AS created_by_email, ck.name AS created_by_name,
+    k.updated_at, k.updated_by, u.email AS updated_by_email, uk.name AS updated_by_name,
+    k.expires_at, k.revoked_at,
+    k.revoked_by, r.email AS revoked_by_email, rk.name AS revoked_by_name,
     k.last_used_at, k.last_used_ip, k.secret_digest, k.previous_digest";
 
-/// Who created, last changed and revoked each key `k`: their emails only
-/// while they are still members of the key's account.
+/// Who created, last changed and revoked each key `k`: a person's email
+/// only while they are still a member of the key's account; a management
+/// key's name while it exists.
 const KEY_PEOPLE: &str =
     "LEFT JOIN memberships cm ON cm.account_id = k.account_id AND cm.user_id = k.created_by
     LEFT JOIN users c ON c.id = cm.user_id
     LEFT JOIN memberships um ON um.account_id = k.account_id AND um.user_id = k.updated_by
     LEFT JOIN users u ON u.id = um.user_id
     LEFT JOIN memberships rm ON rm.account_id = k.account_id AND rm.user_id = k.revoked_by
-    LEFT JOIN users r ON r.id = rm.user_id";
+    LEFT JOIN users r ON r.id = rm.user_id
+    LEFT JOIN api_keys ck ON ck.id = k.created_by AND ck.account_id = k.account_id
+    LEFT JOIN api_keys uk ON uk.id = k.updated_by AND uk.account_id = k.account_id
+    LEFT JOIN api_keys rk ON rk.id = k.revoked_by AND rk.account_id = k.account_id";
 
-const KEY_BY_DIGEST: &str = "SELECT id, account_id, name, scopes, ip_allowlist, external_id,
+const KEY_BY_DIGEST: &str =
+    "SELECT id, key_type, account_id, name, scopes, ip_allowlist, external_id,
         meta, expires_at,
         revoked_at, (previous_digest IS NOT NULL AND previous_digest = $1) AS is_previous,
         previous_expires_at
@@ -45,8 +53,9 @@ impl Db {
         on_either!(tx.conn(), c => sqlx::query(
             "INSERT INTO api_keys
                (id, account_id, name, secret_digest, key_prefix, last_four, scopes, ip_allowlist,
-                created_at, created_by, updated_at, updated_by, expires_at, external_id, meta)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11, $12, $13)",
+                created_at, created_by, updated_at, updated_by, expires_at, external_id, meta,
+                key_type)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11, $12, $13, $14)",
         )
         .bind(key.id)
         .bind(key.account_id)
@@ -61,6 +70,7 @@ impl Db {
         .bind(key.expires_at)
         .bind(key.external_id)
         .bind(key.meta)
+        .bind(key.key_type)
         .execute(c)
         .await
         .map(drop))?;
@@ -114,7 +124,7 @@ impl Db {
         .bind(edit.scopes)
         .bind(edit.ip_allowlist)
         .bind(event.occurred_at)
-        .bind(event.actor_id)
+        .bind(&event.actor_id)
         .bind(account_id)
         .bind(id)
         .bind(edit.external_id)
@@ -153,7 +163,7 @@ impl Db {
         .bind(secret.key_prefix)
         .bind(secret.last_four)
         .bind(event.occurred_at)
-        .bind(event.actor_id)
+        .bind(&event.actor_id)
         .bind(account_id)
         .bind(id)
         .execute(c)
@@ -180,7 +190,7 @@ impl Db {
              WHERE account_id = $3 AND id = $4 AND revoked_at IS NULL",
         )
         .bind(event.occurred_at)
-        .bind(event.actor_id)
+        .bind(&event.actor_id)
         .bind(account_id)
         .bind(id)
         .execute(c)
@@ -472,6 +482,11 @@ where
                 .push(")");
         }
     }
+    if let Some(key_type) = listing.key_type {
+        query
+            .push(" AND k.key_type = ")
+            .push_bind(key_type.as_str());
+    }
     if let Some(external_id) = listing.external_id {
         query.push(" AND k.external_id = ").push_bind(external_id);
     }
@@ -524,6 +539,7 @@ mod tests {
             status: None,
             text_contains: None,
             external_id: None,
+            key_type: None,
             before_id: None,
             limit: 26,
             now: UnixMs::from_millis(0),

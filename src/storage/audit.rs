@@ -24,7 +24,7 @@ pub(super) async fn insert_event(
     )
     .bind(&event.id)
     .bind(event.account_id)
-    .bind(event.actor_id)
+    .bind(&event.actor_id)
     .bind(event.action)
     .bind(event.key_id)
     .bind(event.key_name)
@@ -58,9 +58,13 @@ impl Db {
     ) -> Result<Vec<AuditEventRecord>, sqlx::Error> {
         on_either!(self.pool(), pool => {
             let mut query = QueryBuilder::new(
-                "SELECT e.id, e.action, u.email AS actor_email, e.key_id, e.key_name,
+                "SELECT e.id, e.action, u.email AS actor_email,
+                        CASE WHEN SUBSTR(e.actor_id, 1, 4) = 'key_' THEN e.actor_id END
+                          AS actor_key_id,
+                        ak.name AS actor_key_name, e.key_id, e.key_name,
                         e.occurred_at, e.client_ip, e.user_agent, e.member_email, e.detail
                  FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id
+                 LEFT JOIN api_keys ak ON ak.id = e.actor_id AND ak.account_id = e.account_id
                  WHERE e.account_id = ",
             );
             query.push_bind(account_id);

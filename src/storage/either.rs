@@ -7,7 +7,7 @@
 
 use crate::shared::{
     clock::UnixMs,
-    ids::{AccountId, KeyId, UserId},
+    ids::{AccountId, ActorId, KeyId, UserId},
 };
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
@@ -104,7 +104,7 @@ pub(super) async fn lock_user_row(conn: Conn<'_>, user_id: &UserId) -> Result<()
 pub(super) async fn lock_idempotency_holder(
     conn: Conn<'_>,
     account_id: &AccountId,
-    holder: &UserId,
+    holder: &ActorId,
 ) -> Result<(), sqlx::Error> {
     match conn {
         Either::Sqlite(_) => Ok(()),

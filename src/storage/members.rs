@@ -300,7 +300,7 @@ impl Db {
              WHERE account_id = $3 AND id = $4 AND accepted_at IS NULL AND revoked_at IS NULL",
         )
         .bind(now)
-        .bind(event.actor_id)
+        .bind(&event.actor_id)
         .bind(account_id)
         .bind(id)
         .execute(c)
@@ -408,7 +408,7 @@ async fn revoke_lapsed(
     for role in &lapsed.roles {
         let emails: Vec<String> = on_either!(conn.again(), c => sqlx::query_scalar(&sql)
             .bind(lapsed.event.occurred_at)
-            .bind(lapsed.event.actor_id)
+            .bind(&lapsed.event.actor_id)
             .bind(account_id)
             .bind(inviter)
             .bind(role)

@@ -3,7 +3,8 @@
 
 use crate::shared::{
     clock::{Day, UnixMs, HOUR},
-    ids::{AccountId, InvitationId, KeyId, UserId},
+    ids::{AccountId, ActorId, InvitationId, KeyId, UserId},
+    key_type::KeyType,
     role::Role,
 };
 
@@ -14,6 +15,7 @@ use crate::shared::{
 #[derive(sqlx::FromRow)]
 pub struct KeyRecord {
     pub id: KeyId,
+    pub key_type: KeyType,
     pub name: String,
     pub key_prefix: String,
     pub last_four: String,
@@ -24,15 +26,18 @@ pub struct KeyRecord {
     /// Compact JSON text.
     pub meta: Option<String>,
     pub created_at: UnixMs,
-    pub created_by: Option<UserId>,
+    pub created_by: Option<ActorId>,
     pub created_by_email: Option<String>,
+    pub created_by_name: Option<String>,
     pub updated_at: UnixMs,
-    pub updated_by: Option<UserId>,
+    pub updated_by: Option<ActorId>,
     pub updated_by_email: Option<String>,
+    pub updated_by_name: Option<String>,
     pub expires_at: Option<UnixMs>,
     pub revoked_at: Option<UnixMs>,
-    pub revoked_by: Option<UserId>,
+    pub revoked_by: Option<ActorId>,
     pub revoked_by_email: Option<String>,
+    pub revoked_by_name: Option<String>,
     pub last_used_at: Option<UnixMs>,
     pub last_used_ip: Option<String>,
     /// Never shown: what a cache must forget when this key changes.
@@ -44,6 +49,7 @@ pub struct KeyRecord {
 #[derive(sqlx::FromRow)]
 pub struct KeyCredential {
     pub id: KeyId,
+    pub key_type: KeyType,
     pub account_id: AccountId,
     pub name: String,
     pub scopes: String,
@@ -60,6 +66,7 @@ pub struct KeyCredential {
 
 pub struct NewKey<'a> {
     pub id: &'a KeyId,
+    pub key_type: KeyType,
     pub account_id: &'a AccountId,
     pub name: &'a str,
     pub digest: &'a str,
@@ -69,7 +76,7 @@ pub struct NewKey<'a> {
     pub ip_allowlist: &'a str,
     pub external_id: Option<&'a str>,
     pub meta: Option<&'a str>,
-    pub created_by: &'a UserId,
+    pub created_by: &'a ActorId,
     pub now: UnixMs,
     pub expires_at: Option<UnixMs>,
 }
@@ -106,6 +113,7 @@ pub struct KeyListing<'a> {
     pub text_contains: Option<&'a str>,
     /// The exact external id.
     pub external_id: Option<&'a str>,
+    pub key_type: Option<KeyType>,
     pub before_id: Option<&'a str>,
     pub limit: i64,
     pub now: UnixMs,
@@ -169,7 +177,7 @@ pub struct KeyCounts {
 pub struct NewAuditEvent<'a> {
     pub id: String,
     pub account_id: &'a AccountId,
-    pub actor_id: Option<&'a UserId>,
+    pub actor_id: Option<ActorId>,
     pub action: &'static str,
     pub key_id: Option<&'a KeyId>,
     pub key_name: Option<&'a str>,
@@ -186,6 +194,9 @@ pub struct AuditEventRecord {
     pub id: String,
     pub action: String,
     pub actor_email: Option<String>,
+    /// When a management key acted: its id, and its name while it exists.
+    pub actor_key_id: Option<KeyId>,
+    pub actor_key_name: Option<String>,
     pub key_id: Option<KeyId>,
     pub key_name: Option<String>,
     pub occurred_at: UnixMs,
@@ -212,7 +223,7 @@ pub struct IdempotencyRecord {
 pub struct IdempotencyClaim<'a> {
     pub account_id: &'a AccountId,
     /// The member whose credential made the request.
-    pub holder: &'a UserId,
+    pub holder: &'a ActorId,
     pub key_digest: &'a str,
     pub request_hash: &'a str,
     pub now: UnixMs,
@@ -422,6 +433,7 @@ impl LapsedInvitations<'_> {
         NewAuditEvent {
             id: crate::shared::clock::new_id("evt"),
             client_ip: self.event.client_ip.clone(),
+            actor_id: self.event.actor_id.clone(),
             member_email: Some(email),
             detail: Some(format!("{role}: {}", self.reason)),
             ..self.event

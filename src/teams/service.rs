@@ -11,6 +11,7 @@ use crate::{
     audit::AuditAction,
     auth::{
         identity::{Actor, AuthenticatedUser, ClientInfo, Membership},
+        manager::{Manager, Operation},
         role::Role,
         service::Accounts,
     },
@@ -71,28 +72,28 @@ impl Teams {
 
     /// The members and pending invitations: for owners and admins.
     pub async fn team(&self, user: &AuthenticatedUser) -> Result<Team, AppError> {
+        let reader = Manager::reader(user.clone());
         Ok(Team {
-            members: self.members(user).await?,
-            invitations: self.invitations(user).await?,
+            members: self.members(&reader).await?,
+            invitations: self.invitations(&reader).await?,
             you: user.user_id.to_string(),
             your_role: user.role,
         })
     }
 
-    pub async fn members(&self, user: &AuthenticatedUser) -> Result<Vec<MemberView>, AppError> {
-        user.role.require(Role::SEE_MEMBERS)?;
-        let rows = self.db.members(&user.account_id).await?;
+    /// The members, for owners and admins and management keys with
+    /// `members:read`.
+    pub async fn members(&self, by: &Manager) -> Result<Vec<MemberView>, AppError> {
+        by.require(Operation::SeeMembers)?;
+        let rows = self.db.members(&by.account_id).await?;
         Ok(rows.into_iter().map(member_view).collect())
     }
 
-    pub async fn invitations(
-        &self,
-        user: &AuthenticatedUser,
-    ) -> Result<Vec<InvitationView>, AppError> {
-        user.role.require(Role::SEE_MEMBERS)?;
+    pub async fn invitations(&self, by: &Manager) -> Result<Vec<InvitationView>, AppError> {
+        by.require(Operation::SeeMembers)?;
         let rows = self
             .db
-            .pending_invitations(&user.account_id, UnixMs::now())
+            .pending_invitations(&by.account_id, UnixMs::now())
             .await?;
         Ok(rows.into_iter().map(invitation_view).collect())
     }

@@ -123,10 +123,15 @@ const EVENT_COLUMNS: [Column; 6] = [
 ];
 
 fn event_row(event: AuditEventView) -> DataRow {
+    let by = event.actor_label();
     let about = match (event.key_id, event.key_name, event.member) {
         (Some(id), name, _) => {
             let href = format!("/dashboard/audit-log?key={id}");
-            view! { <a href=href>{name.unwrap_or(id)}</a> }.into_any()
+            view! {
+                <a href=href>{name.unwrap_or(id)}</a>
+                {event.detail.map(|detail| view! { <span class="by">{detail}</span> })}
+            }
+            .into_any()
         }
         (None, _, Some(member)) => view! {
             {member}
@@ -141,7 +146,7 @@ fn event_row(event: AuditEventView) -> DataRow {
         view! { <span class="nowrap">{format::date_time(event.occurred_at)}</span> }.into_any(),
         event.action.label().into_any(),
         about,
-        or_dash(event.actor).into_any(),
+        or_dash(by).into_any(),
         or_dash(event.client_ip).into_any(),
         view! {
             <span class="user-agent" title=event.user_agent>

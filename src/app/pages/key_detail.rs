@@ -81,7 +81,7 @@ pub fn KeyDetailPage() -> impl IntoView {
                                     <li>
                                         <span class="nowrap">{format::date_time(event.occurred_at)}</span>
                                         " · " {event.action.label()}
-                                        {event.actor.map(|by| view! { <span class="by">"by " {by}</span> })}
+                                        {event.actor_label().map(|by| view! { <span class="by">"by " {by}</span> })}
                                     </li>
                                 }).collect_view()}
                             </ul>

@@ -135,13 +135,13 @@ async fn an_api_key_can_never_manage_keys() {
                 Some(json!({ "name": "x", "scopes": ["read"] })),
             )
             .await;
-        assert_problem(&answer, StatusCode::FORBIDDEN, "forbidden");
+        // It holds no management scope, and never will: the answer says
+        // what would do instead.
+        assert_problem(&answer, StatusCode::FORBIDDEN, "insufficient_scope");
+        let detail = answer.body["detail"].as_str().unwrap();
         assert!(
-            answer.body["detail"]
-                .as_str()
-                .unwrap()
-                .contains("bearer token"),
-            "{method} {path}"
+            detail.contains("bearer token") && detail.contains("management key"),
+            "{method} {path}: {detail}"
         );
     }
 }

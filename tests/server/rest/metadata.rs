@@ -71,6 +71,7 @@ async fn meta_and_the_external_id_are_kept_answered_by_verify_and_listed_by() {
         "meta",
         "name",
         "scopes",
+        "type",
         "valid",
     ];
     assert_eq!(fields, every);

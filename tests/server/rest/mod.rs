@@ -3,6 +3,7 @@
 mod credentials;
 mod idempotency;
 mod keys;
+mod management_keys;
 mod metadata;
 mod openapi;
 mod permissions;

@@ -231,7 +231,7 @@ async fn bad_invitations_get_clear_errors() {
     let by_key = app
         .api(Method::GET, "/members", Auth::Key(&key), None)
         .await;
-    assert_problem(&by_key, StatusCode::FORBIDDEN, "forbidden");
+    assert_problem(&by_key, StatusCode::FORBIDDEN, "insufficient_scope");
 }
 
 /// The cap on pending invitations holds when they all arrive at once, and

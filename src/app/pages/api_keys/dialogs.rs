@@ -15,6 +15,7 @@ use crate::{
         rpc::{create_api_key, delete_api_key, revoke_api_key, rotate_api_key, update_api_key},
         scope::CatalogueView,
     },
+    shared::key_type::KeyType,
 };
 use leptos::prelude::*;
 
@@ -56,6 +57,7 @@ pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl Int
             days => days.parse().ok(),
         };
         create.dispatch(KeyDraft {
+            key_type: KeyType::Api,
             name: form.name.get_untracked(),
             scopes: form.scope_names(),
             expires_in_days,

@@ -17,6 +17,7 @@ use crate::{
         model::{ApiKeyView, KeyPage, KeyQuery, KeyStatus},
         rpc::{list_api_keys, permission_catalogue},
     },
+    shared::key_type::KeyType,
 };
 use dialogs::{
     CreateKeyDialog, DeleteKeyDialog, EditKeyDialog, OpenDialog, RevokeKeyDialog, RotateKeyDialog,
@@ -36,6 +37,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         status: KeyStatus::parse(&status.get()),
         search: Some(search.get()).filter(|s| !s.trim().is_empty()),
         external_id: None,
+        key_type: Some(KeyType::Api),
         cursor: cursors.get().last().cloned(),
         limit: None,
     };
