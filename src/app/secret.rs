@@ -37,6 +37,7 @@ impl SecretReveal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SecretKind {
     ApiKey,
+    ManagementKey,
     InvitationLink,
 }
 
@@ -44,13 +45,14 @@ impl SecretKind {
     fn label(self) -> &'static str {
         match self {
             SecretKind::ApiKey => "Your API key",
+            SecretKind::ManagementKey => "Your management key",
             SecretKind::InvitationLink => "Invitation link",
         }
     }
 
     fn warning(self) -> &'static str {
         match self {
-            SecretKind::ApiKey => {
+            SecretKind::ApiKey | SecretKind::ManagementKey => {
                 " For your security it will not be shown again. If you lose it, rotate the key to get a new one."
             }
             SecretKind::InvitationLink => {
@@ -61,7 +63,7 @@ impl SecretKind {
 
     fn noun(self) -> &'static str {
         match self {
-            SecretKind::ApiKey => "key",
+            SecretKind::ApiKey | SecretKind::ManagementKey => "key",
             SecretKind::InvitationLink => "link",
         }
     }

@@ -86,6 +86,11 @@ impl Role {
         self >= Role::CHANGE_KEYS
     }
 
+    /// Whether this role may create and change management keys.
+    pub fn may_manage_management_keys(self) -> bool {
+        self >= Role::MANAGE_MANAGEMENT_KEYS
+    }
+
     /// Whether a member of this role may delete a key created by
     /// `created_by_self`.
     pub fn may_delete_key(self, created_by_self: bool) -> bool {

@@ -9,7 +9,7 @@ use super::{
     },
     scope::CatalogueView,
 };
-use crate::{error::AppError, shared::key_type::KeyType};
+use crate::error::AppError;
 use leptos::{prelude::*, server_fn::codec::Json};
 
 #[cfg(feature = "ssr")]
@@ -22,7 +22,11 @@ use crate::{
         context::provided,
         site::{origin_of_this_request, API_BASE_PATH},
     },
-    {auth::verifier::VerifyGate, keys::service::Keys, shared::ids::KeyId},
+    {
+        auth::verifier::VerifyGate,
+        keys::service::Keys,
+        shared::{ids::KeyId, key_type::KeyType},
+    },
 };
 
 #[server(prefix = "/rpc", endpoint = "key_counts")]

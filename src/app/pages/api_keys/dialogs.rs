@@ -22,7 +22,8 @@ use leptos::prelude::*;
 /// Which dialog is open, and on which key.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpenDialog {
-    Create,
+    /// A new key of this kind.
+    Create(KeyType),
     Edit(ApiKeyView),
     Rotate(ApiKeyView),
     Revoke(ApiKeyView),
@@ -39,9 +40,16 @@ const FORM_FIELDS: &[&str] = &[
 ];
 
 #[component]
-pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl IntoView {
+pub fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) -> impl IntoView {
     let form = KeyForm::blank(&catalogue);
     let owner = OwnerForm::new(None, None);
+    let (titles, secret_kind) = match kind {
+        KeyType::Api => (("Create API key", "API key created"), SecretKind::ApiKey),
+        KeyType::Management => (
+            ("Create management key", "Management key created"),
+            SecretKind::ManagementKey,
+        ),
+    };
     let expiry = RwSignal::new("90".to_owned());
     let custom_days = RwSignal::new("180".to_owned());
     let create = Action::new(move |draft: &KeyDraft| create_api_key(draft.clone()));
@@ -57,7 +65,7 @@ pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl Int
             days => days.parse().ok(),
         };
         create.dispatch(KeyDraft {
-            key_type: KeyType::Api,
+            key_type: kind,
             name: form.name.get_untracked(),
             scopes: form.scope_names(),
             expires_in_days,
@@ -67,7 +75,7 @@ pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl Int
         });
     };
     view! {
-        <SecretDialog title="Create API key" issued_title="API key created" kind=SecretKind::ApiKey secret=issued close=hooks.close>
+        <SecretDialog title=titles.0 issued_title=titles.1 kind=secret_kind secret=issued close=hooks.close>
             <form class="modal-form" on:submit=submit novalidate=true>
                 <KeyFields form errors catalogue=catalogue.clone() />
                 <Field label="Expiration" id="key-expiry" error=errors.field("expires_in_days")>
@@ -92,14 +100,16 @@ pub fn CreateKeyDialog(catalogue: CatalogueView, hooks: DialogHooks) -> impl Int
                     </Field>
                 </Show>
                 <IpAllowlistField form errors />
-                // Opened by a refusal of its fields, so the message is seen.
-                <details
-                    class="more-fields"
-                    open=move || errors.field("external_id").get().or(errors.field("meta").get()).is_some()
-                >
-                    <summary>"Owner and metadata"</summary>
-                    <OwnerFields form=owner errors />
-                </details>
+                {(kind == KeyType::Api).then(|| view! {
+                    // Opened by a refusal of its fields, so the message is seen.
+                    <details
+                        class="more-fields"
+                        open=move || errors.field("external_id").get().or(errors.field("meta").get()).is_some()
+                    >
+                        <summary>"Owner and metadata"</summary>
+                        <OwnerFields form=owner errors />
+                    </details>
+                })}
                 <FormAlert message=errors.form(FORM_FIELDS) />
                 <div class="modal-actions">
                     <button type="button" class="button subtle" on:click=move |_| hooks.close.run(())>"Cancel"</button>
@@ -167,8 +177,12 @@ pub fn RotateKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
         ev.prevent_default();
         rotate.dispatch(grace.get_untracked().parse().unwrap_or(0));
     };
+    let (issued_title, secret_kind) = match key.key_type {
+        KeyType::Api => ("API key rotated", SecretKind::ApiKey),
+        KeyType::Management => ("Management key rotated", SecretKind::ManagementKey),
+    };
     view! {
-        <SecretDialog title=format!("Rotate {}?", key.name) issued_title="API key rotated" kind=SecretKind::ApiKey secret=issued close=hooks.close>
+        <SecretDialog title=format!("Rotate {}?", key.name) issued_title kind=secret_kind secret=issued close=hooks.close>
             <form class="modal-form" on:submit=submit>
                 <p>"A new secret will be created for this key and shown once. Integrations must switch to it."</p>
                 <Field label="The old secret should" id="rotate-grace" error=errors.field("grace_period_minutes")>

@@ -14,8 +14,8 @@ use crate::{
     },
     auth::{role::Role, summary::UserSummary},
     keys::{
-        model::{ApiKeyView, KeyPage, KeyQuery, KeyStatus},
-        rpc::{list_api_keys, permission_catalogue},
+        model::{ApiKeyView, KeyPage, KeyQuery, KeyStatus, MAX_PAGE_SIZE},
+        rpc::{list_api_keys, management_catalogue, permission_catalogue},
     },
     shared::key_type::KeyType,
 };
@@ -45,8 +45,20 @@ pub fn ApiKeysPage() -> impl IntoView {
         move || (query(), refresh.get()),
         |(query, _)| list_api_keys(query),
     );
+    // The management keys: a short list, all of it shown.
+    let management = Resource::new(
+        move || refresh.get(),
+        |_| {
+            list_api_keys(KeyQuery {
+                key_type: Some(KeyType::Management),
+                limit: Some(MAX_PAGE_SIZE),
+                ..KeyQuery::default()
+            })
+        },
+    );
     // What the create and edit dialogs offer, there before they open.
     let catalogue = Resource::new(|| (), |_| permission_catalogue());
+    let management_scopes = Resource::new(|| (), |_| management_catalogue());
     let hooks = DialogHooks {
         close: Callback::new(move |_| open.set(None)),
         changed: Callback::new(move |_| refresh.update(|n| *n += 1)),
@@ -67,7 +79,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let may = user.await.map(|u| u.role.may_change_keys()).unwrap_or(false);
                     may.then(|| view! {
-                        <button id="create-key" type="button" class="button primary" on:click=move |_| open.set(Some(OpenDialog::Create))>
+                        <button id="create-key" type="button" class="button primary" on:click=move |_| open.set(Some(OpenDialog::Create(KeyType::Api)))>
                             "Create API key"
                         </button>
                     })
@@ -121,6 +133,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <ManagementKeys keys=management open user />
         </div>
         {move || {
             open.get().map(|dialog| view! {
@@ -128,10 +141,14 @@ pub fn ApiKeysPage() -> impl IntoView {
                     {move || {
                         let dialog = dialog.clone();
                         Suspend::new(async move {
-                            let catalogue = catalogue.await.unwrap_or_default();
+                            let (platform, management) = (catalogue.await, management_scopes.await);
+                            let of = |kind| match kind {
+                                KeyType::Api => platform.clone().unwrap_or_default(),
+                                KeyType::Management => management.clone().unwrap_or_default(),
+                            };
                             match dialog {
-                                OpenDialog::Create => view! { <CreateKeyDialog catalogue hooks /> }.into_any(),
-                                OpenDialog::Edit(key) => view! { <EditKeyDialog key catalogue hooks /> }.into_any(),
+                                OpenDialog::Create(kind) => view! { <CreateKeyDialog kind catalogue=of(kind) hooks /> }.into_any(),
+                                OpenDialog::Edit(key) => view! { <EditKeyDialog catalogue=of(key.key_type) key hooks /> }.into_any(),
                                 OpenDialog::Rotate(key) => view! { <RotateKeyDialog key hooks /> }.into_any(),
                                 OpenDialog::Revoke(key) => view! { <RevokeKeyDialog key hooks /> }.into_any(),
                                 OpenDialog::Delete(key) => view! { <DeleteKeyDialog key hooks /> }.into_any(),
@@ -160,13 +177,22 @@ impl Allowed {
         .unwrap_or_default()
     }
 
-    fn change(&self) -> bool {
-        self.role.is_some_and(Role::may_change_keys)
+    /// Whether they may make keys of this kind.
+    fn create(&self, kind: KeyType) -> bool {
+        self.role.is_some_and(|role| match kind {
+            KeyType::Api => role.may_change_keys(),
+            KeyType::Management => role.may_manage_management_keys(),
+        })
+    }
+
+    /// Whether they may edit, rotate and revoke this key.
+    fn change(&self, key: &ApiKeyView) -> bool {
+        self.create(key.key_type) && self.create(KeyType::Api)
     }
 
     fn delete(&self, key: &ApiKeyView) -> bool {
         let own = key.created_by.as_deref() == Some(self.user_id.as_str());
-        self.role.is_some_and(|role| role.may_delete_key(own))
+        self.create(key.key_type) && self.role.is_some_and(|role| role.may_delete_key(own))
     }
 }
 
@@ -176,8 +202,8 @@ fn EmptyState(open: RwSignal<Option<OpenDialog>>, allowed: Allowed) -> impl Into
         <section class="empty-state" aria-labelledby="no-keys">
             <h2 id="no-keys">"No API keys yet"</h2>
             <p>"Create a key for each integration, with only the scopes it needs. You will see the full key once; here it is listed masked, with its status, expiry and last use."</p>
-            {allowed.change().then(|| view! {
-                <button type="button" class="button primary" on:click=move |_| open.set(Some(OpenDialog::Create))>
+            {allowed.create(KeyType::Api).then(|| view! {
+                <button type="button" class="button primary" on:click=move |_| open.set(Some(OpenDialog::Create(KeyType::Api)))>
                     "Create your first key"
                 </button>
             })}
@@ -219,7 +245,7 @@ fn KeyTable(
 
 fn key_row(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>, allowed: &Allowed) -> DataRow {
     let status = key.status;
-    let change = allowed.change();
+    let change = allowed.change(&key);
     let delete = allowed.delete(&key);
     let opener = |make: fn(ApiKeyView) -> OpenDialog, key: &ApiKeyView| {
         let key = key.clone();
@@ -279,4 +305,53 @@ fn key_row(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>, allowed: &Allowe
         actions,
     ])
     .inactive(status != KeyStatus::Active)
+}
+
+/// The account's management keys, in a section of their own: keys that
+/// manage keys, made by owners and admins only.
+#[component]
+fn ManagementKeys(
+    keys: Resource<Result<KeyPage, crate::error::AppError>>,
+    open: RwSignal<Option<OpenDialog>>,
+    user: UserResource,
+) -> impl IntoView {
+    view! {
+        <section class="management-keys" aria-labelledby="management-keys">
+            <header class="section-header with-action">
+                <div>
+                    <h2 id="management-keys">"Management keys"</h2>
+                    <p class="lede">"Keys that manage this account's API keys without a person's password: for CI jobs and infrastructure tools. They hold Keysmith's own permissions, never your platform's; only owners and admins make them."</p>
+                </div>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let allowed = Allowed::of(user.await.ok());
+                        allowed.create(KeyType::Management).then(|| view! {
+                            <button type="button" class="button" on:click=move |_| open.set(Some(OpenDialog::Create(KeyType::Management)))>
+                                "Create management key"
+                            </button>
+                        })
+                    })}
+                </Suspense>
+            </header>
+            <Transition fallback=|| view! { <p class="muted">"Loading management keys…"</p> }>
+                {move || Suspend::new(async move {
+                    let allowed = Allowed::of(user.await.ok());
+                    match keys.await {
+                        Ok(page) => view! {
+                            <DataTable
+                                label="Management keys, newest first".to_owned()
+                                class="keys"
+                                columns=KEY_COLUMNS.to_vec()
+                                rows=page.keys
+                                row=move |key| key_row(key, open, &allowed)
+                                empty="No management keys."
+                            />
+                        }
+                        .into_any(),
+                        Err(error) => view! { <LoadError error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
 }
