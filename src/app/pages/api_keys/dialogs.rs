@@ -40,7 +40,11 @@ const FORM_FIELDS: &[&str] = &[
 ];
 
 #[component]
-pub fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) -> impl IntoView {
+pub fn CreateKeyDialog(
+    kind: KeyType,
+    catalogue: CatalogueView,
+    hooks: DialogHooks,
+) -> impl IntoView {
     let form = KeyForm::blank(&catalogue);
     let owner = OwnerForm::new(None, None);
     let (titles, secret_kind) = match kind {
