@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Keysmith's HTTP benchmarks, against the release server on a fresh database:
 
-1. requests/s and p50/p99 latency of POST /api/v2/keys/verify and of
-   GET /healthz, in the same run, at 64 and 256 connections (wrk);
+1. requests/s and p50/p99 latency, at 64 and 256 connections (wrk), in the
+   same run, of the floor (examples/floor.rs, a minimal axum server: its
+   GET / and a POST carrying verify's body) and of Keysmith's
+   POST /api/v2/keys/verify (a key with meta and an external id), GET
+   /healthz and GET /readyz, each as a ratio of the floor's GET;
 2. listing 10,000 keys of one account: the API keys page (SSR), the page's
    next-page call deep in the list, and GET /api/v2/api-keys first and deep;
 3. peak RSS after verifying 100,000 distinct keys;
@@ -27,7 +30,7 @@ import tempfile
 import time
 import zlib
 
-from harness import Server
+from harness import Server, call, free_port
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PREFIX = "ks_live_"
@@ -151,44 +154,67 @@ def sign_up(server, email):
     return token["access_token"]
 
 
-def load(server, folder, seconds):
+def start_floor(binary, folder):
+    """The floor server (examples/floor.rs) on a free port."""
+    port = free_port()
+    log = open(os.path.join(folder, "floor.log"), "ab")
+    process = subprocess.Popen([binary, f"127.0.0.1:{port}"], stdout=log, stderr=log)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            if call(port, "GET", "/")[0] == 200:
+                return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit(f"the floor server did not start; see {log.name}")
+
+
+def post_script(folder, name, path, body):
+    """A static POST for wrk (no Lua per request)."""
+    script = os.path.join(folder, name)
+    with open(script, "w") as out:
+        out.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+        out.write(f"wrk.path = '{path}'\nwrk.body = '{body}'\n")
+    return script
+
+
+def load(server, folder, seconds, floor_binary, runs):
+    """Each endpoint at 64 and 256 connections, `runs` times in turn (the
+    machine's speed drifts: alternating spreads the drift over all), with
+    the floor server idle while Keysmith is measured and the other way
+    round (both are started for the whole run)."""
     token = sign_up(server, "load@example.com")
-    status, created = server.json("POST", "/api/v2/api-keys", {"name": "load", "scopes": ["read"]}, token)
+    draft = {"name": "load", "scopes": ["read"], "external_id": "cust_42",
+             "meta": {"plan": "pro", "seats": 25, "region": "eu-west-1"}}
+    status, created = server.json("POST", "/api/v2/api-keys", draft, token)
     assert status == 201, (status, created)
     key = created["data"]["key"]
-    script = static_verify_script(folder, key)
-    base = f"http://127.0.0.1:{server.port}"
-    verify_url = f"{base}/api/v2/keys/verify"
-    wrk(f"{base}/healthz", 64, 2)  # warm-up
-    wrk(verify_url, 64, 2, script)
-    results = {}
-    for connections in (64, 256):
-        healthz = wrk(f"{base}/healthz", connections, seconds)
-        before = server_buckets(server)
-        verify = wrk(verify_url, connections, seconds, script)
-        verify["server_side_p50_ms_at_most"], verify["server_side_p99_ms_at_most"] = quantiles(
-            before, server_buckets(server), (0.5, 0.99))
-        results[connections] = {"healthz": healthz, "verify": verify}
-    return results
-
-
-VERIFY_BUCKET = re.compile(
-    r'^keysmith_http_request_duration_seconds_bucket\{method="POST",route="/api/v2/keys/verify",le="([^"]+)"\} (\S+)$',
-    re.M)
-
-
-def server_buckets(server):
-    """The server's own latency histogram of verify requests (from /metrics):
-    time from the request being read to the answer being written, without
-    the time spent waiting for a CPU or in the socket queues."""
-    text = server.call("GET", "/metrics")[1].decode()
-    return [(float(le), float(count)) for le, count in VERIFY_BUCKET.findall(text)]
-
-
-def quantiles(before, after, wanted):
-    counts = [(le, n - dict(before).get(le, 0)) for le, n in after]
-    total = counts[-1][1]
-    return tuple(next(le * 1000 for le, n in counts if n >= q * total) for q in wanted)
+    body = json.dumps({"key": key, "required_scope": "read"}, separators=(",", ":"))
+    status, answer, _ = server.call("POST", "/api/v2/keys/verify", json.loads(body))
+    assert status == 200 and json.loads(answer)["data"]["meta"]["plan"] == "pro", answer
+    floor, floor_port = start_floor(floor_binary, folder)
+    try:
+        keysmith = f"http://127.0.0.1:{server.port}"
+        floor_base = f"http://127.0.0.1:{floor_port}"
+        targets = {
+            "floor GET /": (f"{floor_base}/", None),
+            "floor POST (verify's body)": (floor_base, post_script(folder, "floor-post.lua", "/verify", body)),
+            "verify (meta, external id)": (keysmith, post_script(folder, "verify.lua", "/api/v2/keys/verify", body)),
+            "/healthz": (f"{keysmith}/healthz", None),
+            "/readyz": (f"{keysmith}/readyz", None),
+        }
+        for url, script in targets.values():  # warm-up
+            wrk(url, 64, 2, script)
+        results = {connections: {name: [] for name in targets} for connections in (64, 256)}
+        for _ in range(runs):
+            for connections in (64, 256):
+                for name, (url, script) in targets.items():
+                    results[connections][name].append(wrk(url, connections, seconds, script))
+        return results
+    finally:
+        floor.kill()
+        floor.wait()
 
 
 def listing(server, folder):
@@ -295,7 +321,10 @@ def wasm_size():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", default="target/release/keysmith")
-    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--seconds", type=int, default=8, help="length of each wrk run")
+    parser.add_argument("--runs", type=int, default=2, help="rounds of the load benchmark")
+    parser.add_argument("--floor", default="target/release/examples/floor",
+                        help="the floor server (cargo build --release --features ssr --example floor)")
     parser.add_argument("--memory-keys", type=int, default=100_000)
     parser.add_argument("--only", choices=["load", "listing", "memory", "wasm"])
     args = parser.parse_args()
@@ -306,7 +335,7 @@ def main():
     results = {}
     try:
         if wanted("load"):
-            results["load"] = load(server, folder, args.seconds)
+            results["load"] = load(server, folder, args.seconds, args.floor, args.runs)
         if wanted("listing"):
             results["listing"] = listing(server, folder)
     finally:
@@ -316,12 +345,24 @@ def main():
     if wanted("wasm"):
         results["wasm"] = wasm_size()
     print(json.dumps(results, indent=2))
-    for connections, pair in results.get("load", {}).items():
-        ratio = pair["verify"]["rps"] / pair["healthz"]["rps"]
-        print(f"{connections}: verify {pair['verify']['rps']:.0f} req/s "
-              f"(p50 {pair['verify']['p50_ms']:.2f} ms, p99 {pair['verify']['p99_ms']:.2f} ms; "
-              f"server side p99 <= {pair['verify']['server_side_p99_ms_at_most']} ms), "
-              f"healthz {pair['healthz']['rps']:.0f} req/s: ratio {ratio:.2f}")
+    print_load(results.get("load", {}))
+
+
+def print_load(load_results):
+    """The load table as BENCHMARKS.md shows it: req/s of each run, and the
+    ratio of each run to the floor's GET of the same round."""
+    for connections, by_name in load_results.items():
+        floor = [run["rps"] for run in by_name["floor GET /"]]
+        print(f"\n{connections} connections")
+        print("| Endpoint | req/s, each run | p99 ms, each run | × floor GET, each run |")
+        print("|---|---|---|---|")
+        for name, runs in by_name.items():
+            rps = ", ".join(f"{run['rps']:,.0f}" for run in runs)
+            p99 = ", ".join(f"{run['p99_ms']:.2f}" for run in runs)
+            ratio = ", ".join(f"{run['rps'] / base:.2f}" for run, base in zip(runs, floor))
+            errors = [run for run in runs if run["non_2xx"] or run["socket_errors"] != "none"]
+            flag = f" ({len(errors)} runs with errors)" if errors else ""
+            print(f"| {name}{flag} | {rps} | {p99} | {ratio} |")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,11 @@ test("no page or dialog has a serious or critical accessibility violation", asyn
   const create = page.getByRole("dialog", { name: "Create API key" });
   await expect(create).toBeVisible();
   await noSeriousViolations(page, "create dialog");
+  await create.getByText("Owner and metadata", { exact: true }).click();
+  await create.getByLabel("Metadata").fill("{ not json");
+  await expect(create.getByText(/^Line 1, column/)).toBeVisible();
+  await noSeriousViolations(page, "create dialog, owner and metadata with a JSON mistake");
+  await create.getByLabel("Metadata").fill("");
   await create.getByLabel("Name").fill("Audited");
   await create.getByRole("button", { name: "Create" }).click();
   const created = page.getByRole("dialog", { name: "API key created" });
@@ -41,6 +46,12 @@ test("no page or dialog has a serious or critical accessibility violation", asyn
   await created.getByRole("button", { name: "Yes, close" }).click();
   await expect(created).toBeHidden();
   await noSeriousViolations(page, "API keys");
+  await page.getByRole("button", { name: "Create management key" }).click();
+  const management = page.getByRole("dialog", { name: "Create management key" });
+  await expect(management).toBeVisible();
+  await noSeriousViolations(page, "management key dialog");
+  await page.keyboard.press("Escape");
+  await expect(management).toBeHidden();
   await page.getByRole("row", { name: /Audited/ }).getByRole("link", { name: "Audited" }).click();
   await expect(page.getByRole("heading", { name: "Audited", level: 1 })).toBeVisible();
   await hydrated(page);

@@ -162,6 +162,7 @@ pub struct MeKey {
 #[utoipa::path(get, path = "/me", tag = "Account", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     responses(
         (status = 200, description = "Who is calling", body = Data<Me>),
+        problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden
     ))]

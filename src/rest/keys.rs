@@ -120,6 +120,7 @@ pub async fn list(
     params(("key_id" = String, Path, description = "The key's id, `key_…`")),
     responses(
         (status = 200, description = "The key, masked", body = Data<ApiKeyView>),
+        problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden,
         problem::NotFound
@@ -241,6 +242,7 @@ pub async fn revoke(
     params(("key_id" = String, Path, description = "The key's id, `key_…`")),
     responses(
         (status = 204, description = "Deleted; its audit events remain"),
+        problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden,
         problem::NotFound

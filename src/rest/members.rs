@@ -40,6 +40,7 @@ pub struct Acceptance {
 #[utoipa::path(get, path = "/members", tag = "Members", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     responses(
         (status = 200, description = "The account's members, in the order they joined (owners and admins)", body = Data<Vec<MemberView>>),
+        problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden
     ))]
@@ -82,6 +83,7 @@ pub async fn change_role(
     params(("user_id" = String, Path, description = "The member's user id, `usr_…`; your own to leave the account")),
     responses(
         (status = 204, description = "Removed: their sessions and tokens for this account have ended; the keys they made stay"),
+        problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden,
         problem::NotFound,
@@ -99,6 +101,7 @@ pub async fn remove(
 #[utoipa::path(get, path = "/invitations", tag = "Members", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
     responses(
         (status = 200, description = "Invitations not yet accepted, revoked or expired, newest first", body = Data<Vec<InvitationView>>),
+        problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden
     ))]
@@ -140,6 +143,7 @@ pub async fn invite(
     params(("invitation_id" = String, Path, description = "The invitation's id, `inv_…`")),
     responses(
         (status = 204, description = "Revoked: the link no longer works (revoking again changes nothing)"),
+        problem::BadInput,
         problem::Unauthenticated,
         problem::Forbidden,
         problem::NotFound,

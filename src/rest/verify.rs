@@ -40,23 +40,19 @@ pub struct VerifyRequest {
 /// The verdict: a valid key's own details, or why not (its code alone, and
 /// the scopes it lacks), so nothing is learnt about keys one does not hold.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct VerifyResult<'a> {
-    valid: bool,
-    /// `VALID`, or why not: `MALFORMED`, `NOT_FOUND`, `REVOKED`,
-    /// `EXPIRED`, `INSUFFICIENT_SCOPE`, `IP_NOT_ALLOWED`.
-    code: &'static str,
-    /// Present only when the key is valid.
-    #[serde(flatten)]
-    key: Option<ValidKey<'a>>,
-    /// `INSUFFICIENT_SCOPE`: the required scopes the key does not hold.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<String>>)]
-    missing_scopes: Option<&'a [Scope]>,
+#[serde(untagged)]
+pub enum VerifyResult<'a> {
+    Valid(ValidKey<'a>),
+    Refused(Refusal<'a>),
 }
 
 /// What a valid key answers about itself.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ValidKey<'a> {
+    /// Always `true`.
+    valid: bool,
+    /// Always `VALID`.
+    code: &'static str,
     key_id: &'a str,
     account_id: &'a str,
     name: &'a str,
@@ -74,6 +70,21 @@ pub struct ValidKey<'a> {
     external_id: Option<&'a str>,
     /// When the key stops working; `null` if never.
     expires_at: Option<UnixMs>,
+}
+
+/// Why a key is refused, and nothing else about it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal<'a> {
+    /// Always `false`.
+    valid: bool,
+    /// `MALFORMED`, `NOT_FOUND`, `REVOKED`, `EXPIRED`,
+    /// `INSUFFICIENT_SCOPE` or `IP_NOT_ALLOWED`.
+    code: &'static str,
+    /// `INSUFFICIENT_SCOPE`: the required scopes the key does not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    missing_scopes: Option<&'a [Scope]>,
 }
 
 /// A caller verify lets in: anyone, or (with verifier tokens configured)
@@ -120,26 +131,27 @@ pub async fn verify(
         })
         .transpose()?;
     let verdict = keys.verify(&request.key, &required, client_ip).await?;
-    let result = VerifyResult {
-        valid: matches!(verdict, Verification::Valid(_)),
-        code: verdict.code(),
-        key: match &verdict {
-            Verification::Valid(key) => Some(ValidKey {
-                key_id: key.key_id.as_str(),
-                account_id: key.account_id.as_str(),
-                name: &key.name,
-                key_type: key.kind,
-                scopes: &key.scopes,
-                meta: key.meta.as_ref(),
-                external_id: key.external_id.as_deref(),
-                expires_at: key.expires_at,
-            }),
-            _ => None,
-        },
-        missing_scopes: match &verdict {
-            Verification::InsufficientScope(missing) => Some(missing),
-            _ => None,
-        },
+    let result = match &verdict {
+        Verification::Valid(key) => VerifyResult::Valid(ValidKey {
+            valid: true,
+            code: verdict.code(),
+            key_id: key.key_id.as_str(),
+            account_id: key.account_id.as_str(),
+            name: &key.name,
+            key_type: key.kind,
+            scopes: &key.scopes,
+            meta: key.meta.as_ref(),
+            external_id: key.external_id.as_deref(),
+            expires_at: key.expires_at,
+        }),
+        refused => VerifyResult::Refused(Refusal {
+            valid: false,
+            code: refused.code(),
+            missing_scopes: match refused {
+                Verification::InsufficientScope(missing) => Some(missing),
+                _ => None,
+            },
+        }),
     };
     Ok(axum::Json(Data { data: result }).into_response())
 }
