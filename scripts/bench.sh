@@ -2,7 +2,9 @@
 # Every benchmark in one command, on the release build (results: BENCHMARKS.md):
 #   1. criterion, through the service layer: verify (cached, uncached,
 #      malformed), key generation, checksum;
-#   2. HTTP load with wrk: verify and /healthz at 64 and 256 connections;
+#   2. HTTP load with wrk: verify, /healthz and /readyz at 64 and 256
+#      connections, against the floor server (examples/floor.rs) in the
+#      same run;
 #   3. listing 10,000 keys, first and deep page, SSR and API;
 #   4. peak RSS after verifying 100,000 distinct keys;
 #   5. the release wasm bundle, raw and compressed;
@@ -24,8 +26,9 @@ if ! command -v wrk >/dev/null; then
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
 fi
 
-echo "==> Release build (precompressed assets, one wasm chunk per page)"
+echo "==> Release build (precompressed assets, one wasm chunk per page) and the floor server"
 cargo leptos build --release --precompress --split
+cargo build --release --features ssr --example floor
 
 echo "==> criterion: the verification path through the service layer"
 cargo bench --features ssr --bench verify

@@ -1,11 +1,10 @@
 //! RFC 9457 problem details: how every REST error is answered, from our
-//! own `AppError`s to the router's 404/405 and the body limit's 413.
+//! own `AppError`s to the router's 404/405 and the body limit's 413 (those
+//! the edge rewrites, `server::edge`).
 
 use crate::error::{AppError, FieldError};
 use axum::{
-    extract::Request,
     http::{header, HeaderValue, StatusCode},
-    middleware::Next,
     response::{IntoResponse, Response},
     Json,
 };
@@ -137,45 +136,4 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         response(&self.0)
     }
-}
-
-/// Rewrites any error answer under `/api/v2` that is not already a problem
-/// (a route that does not exist, a method not allowed, a body over the
-/// limit) into one, so clients parse a single error format.
-pub async fn problems_only(req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with(super::BASE_PATH);
-    let response = next.run(req).await;
-    if !is_api {
-        return response;
-    }
-    let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(CONTENT_TYPE.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
-        return response;
-    }
-    let error = match status {
-        StatusCode::NOT_FOUND => AppError::NotFound,
-        StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
-        StatusCode::UNAUTHORIZED => AppError::Unauthenticated,
-        StatusCode::FORBIDDEN => AppError::Forbidden("Forbidden.".into()),
-        s if s.is_client_error() => AppError::BadRequest(
-            s.canonical_reason()
-                .unwrap_or("the request is malformed")
-                .to_lowercase(),
-        ),
-        _ => AppError::Internal,
-    };
-    let mut rewritten = self::response(&error);
-    *rewritten.status_mut() = status;
-    for name in [header::ALLOW] {
-        if let Some(value) = response.headers().get(&name) {
-            rewritten.headers_mut().insert(name, value.clone());
-        }
-    }
-    rewritten
 }

@@ -5,26 +5,33 @@
 //! left idle that long, and every request has a whole-request timeout
 //! (a layer of the router, see startup).
 
-use axum::{extract::ConnectInfo, Router};
+use axum::{extract::ConnectInfo, response::Response};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
 };
-use std::{future::Future, time::Duration};
+use std::{convert::Infallible, future::Future, time::Duration};
 use tokio::net::TcpListener;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
-/// Serves `router` on `listener` until `stop` completes; then accepts no
+/// Serves `site` on `listener` until `stop` completes; then accepts no
 /// more, lets requests in flight finish for up to `grace`, and returns
 /// whether they all did.
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    site: S,
     header_timeout: Duration,
     stop: impl Future<Output = ()>,
     grace: Duration,
-) -> bool {
+) -> bool
+where
+    S: Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let mut connections = auto::Builder::new(TokioExecutor::new());
     connections
         .http1()
@@ -50,10 +57,10 @@ pub async fn serve(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let site = site.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request)
+            site.clone().oneshot(request)
         });
         let connection = connections
             .serve_connection_with_upgrades(TokioIo::new(stream), service)

@@ -163,28 +163,66 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     response
 }
 
-/// [`track_requests`] for the verification route alone: the same series,
-/// with the handles of its answered verifications looked up once, so the
-/// hot path allocates nothing for its metrics. Its other answers (bad
-/// input, a wrong method) take the general way.
-pub async fn track_verifications(request: Request, next: Next) -> Response {
-    static ANSWERED: OnceLock<(Counter, Histogram)> = OnceLock::new();
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let response = next.run(request).await;
-    if method == "POST" && response.status() == StatusCode::OK {
-        let (count, latency) = ANSWERED.get_or_init(|| {
-            (
-                metrics::counter!(REQUESTS, "method" => "POST", "route" => VERIFY_PATH, "status" => "200"),
-                metrics::histogram!(DURATION, "method" => "POST", "route" => VERIFY_PATH),
-            )
+/// The routes mounted without per-route layers (verify, the probes): the
+/// edge counts and times them, with their `200` series' handles looked up
+/// once, so the hot path allocates nothing for its metrics. Their other
+/// answers (bad input, a wrong method) take the general way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HotRoute {
+    Verify,
+    Healthz,
+    Readyz,
+}
+
+impl HotRoute {
+    const ALL: [HotRoute; 3] = [HotRoute::Verify, HotRoute::Healthz, HotRoute::Readyz];
+
+    pub fn of(path: &str) -> Option<Self> {
+        HotRoute::ALL.into_iter().find(|route| route.path() == path)
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            HotRoute::Verify => VERIFY_PATH,
+            HotRoute::Healthz => "/healthz",
+            HotRoute::Readyz => "/readyz",
+        }
+    }
+
+    fn method(self) -> Method {
+        match self {
+            HotRoute::Verify => Method::POST,
+            HotRoute::Healthz | HotRoute::Readyz => Method::GET,
+        }
+    }
+
+    /// Counts and times one answer of this route, begun at `started`.
+    pub fn record(self, method: &Method, status: StatusCode, started: Instant) {
+        static ANSWERED: OnceLock<Vec<(Counter, Histogram)>> = OnceLock::new();
+        if *method != self.method() || status != StatusCode::OK {
+            return record(
+                method_label(method),
+                self.path().to_owned(),
+                status,
+                started,
+            );
+        }
+        let handles = ANSWERED.get_or_init(|| {
+            HotRoute::ALL
+                .iter()
+                .map(|route| {
+                    let method = method_label(&route.method());
+                    (
+                        metrics::counter!(REQUESTS, "method" => method, "route" => route.path(), "status" => "200"),
+                        metrics::histogram!(DURATION, "method" => method, "route" => route.path()),
+                    )
+                })
+                .collect()
         });
+        let (count, latency) = &handles[self as usize];
         count.increment(1);
         latency.record(started.elapsed());
-    } else {
-        record(method, VERIFY_PATH.to_owned(), response.status(), started);
     }
-    response
 }
 
 const REQUESTS: &str = "keysmith_http_requests_total";
@@ -236,7 +274,7 @@ pub async fn scrape(
     }
     let body = state.metrics.render(
         state.services.keys.cache_counts(),
-        super::health::key_changes(&state).await,
+        super::health::key_changes(&state),
     );
     Ok((
         [(

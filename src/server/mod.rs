@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod cli;
 pub mod config;
+pub mod edge;
 pub mod health;
 pub mod listener;
 pub mod metrics;

@@ -1,6 +1,7 @@
-//! HTTP-level defences applied to every request: security headers, the
-//! cross-site request check, the client's address, and honest status codes
-//! for server-function errors.
+//! HTTP-level defences of the pages and the API (those every request
+//! passes are the edge's): the pages' nonce and CSP, the cross-site request
+//! check, the client's address, and honest status codes for
+//! server-function errors.
 
 use super::AppState;
 use crate::{auth::identity::ClientInfo, error::AppError};
@@ -52,85 +53,6 @@ pub async fn page_nonce(mut req: Request, next: Next) -> Response {
         }
     }
     response
-}
-
-/// For every response that is not a page (assets, server functions, errors).
-const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-     style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; \
-     form-action 'self'; frame-ancestors 'none'";
-
-pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    let headers = response.headers_mut();
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DEFAULT_CSP),
-        );
-    }
-    // Pages, server functions and API answers may carry a secret shown
-    // once, or what only a signed-in user should see: no cache, shared or
-    // the browser's own, may keep them. Assets say how they are cached.
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
-    );
-    if state.config.serves_https() {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        );
-    }
-    response
-}
-
-/// Answers only for the configured host names (when there are any), so a
-/// name an attacker points at this server (DNS rebinding) reaches nothing.
-/// Loopback names may always reach the probes, for health checks.
-pub async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let allowed = state.config.allowed_hosts();
-    if allowed.is_empty() {
-        return next.run(req).await;
-    }
-    let authority = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| header_str(req.headers(), header::HOST.as_str()))
-        .unwrap_or_default();
-    let host = super::config::host_without_port(authority)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let is_probe = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
-    let is_loopback = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
-    if allowed.contains(&host) || (is_probe && is_loopback) {
-        return next.run(req).await;
-    }
-    tracing::warn!(host = %host.chars().take(100).collect::<String>(), "refused a request for an unknown host");
-    let error = AppError::BadRequest(
-        "this server does not answer for that host name (see KEYSMITH_ALLOWED_HOSTS)".into(),
-    );
-    if req.uri().path().starts_with("/api/") {
-        crate::rest::problem::response(&error)
-    } else {
-        error_response(&error)
-    }
 }
 
 /// Refuses state-changing requests that a browser sent on behalf of another

@@ -2,12 +2,11 @@
 //! production and the integration tests (which bind port 0).
 
 use super::{
-    metrics::{track_requests, track_verifications, Metrics},
+    edge::{EdgeLayer, EdgePolicy},
+    health::Readiness,
+    metrics::{track_requests, Metrics},
     secrets::ServerKeys,
-    security::{
-        check_host, identify_client, page_nonce, reject_cross_site, security_headers,
-        server_fn_error_status, PageNonce,
-    },
+    security::{identify_client, page_nonce, reject_cross_site, server_fn_error_status, PageNonce},
     state::{Services, Shared},
     AppState, BoxError, Config,
 };
@@ -40,7 +39,7 @@ use leptos::{config::LeptosOptions, nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
-use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+use tower::Layer;
 use tower_sessions::{
     cookie::{Key, SameSite},
     service::SignedCookie,
@@ -53,9 +52,12 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How often answers kept for expired Idempotency-Keys are deleted.
 const IDEMPOTENCY_SWEEP: Duration = Duration::from_secs(10 * 60);
 
+/// The whole server as one service: the edge around the router.
+type Site = super::edge::Edge<Router>;
+
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    site: Site,
     db: Db,
     usage: UsageTracker,
     shutdown_grace: Duration,
@@ -79,19 +81,19 @@ impl Application {
         services.keys.follow_other_processes();
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config)?,
+            readiness: Readiness::watch(db.clone()).await,
             config: Arc::new(config),
-            db: db.clone(),
             metrics,
             services,
         });
-        let sessions = sessions(&state, &secrets).await?;
-        let router = router(state.clone(), sessions);
+        let sessions = sessions(&state, &db, &secrets).await?;
+        let site = site(&state.config, router(state.clone(), sessions));
         let listener = TcpListener::bind(state.config.site_addr)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", state.config.site_addr))?;
         Ok(Application {
             listener,
-            router,
+            site,
             db,
             usage,
             shutdown_grace: state.config.shutdown_grace,
@@ -113,7 +115,7 @@ impl Application {
         tracing::info!("listening on http://{}", self.local_addr());
         let grace = self.shutdown_grace;
         let finished =
-            super::listener::serve(self.listener, self.router, self.header_timeout, stop, grace)
+            super::listener::serve(self.listener, self.site, self.header_timeout, stop, grace)
                 .await;
         if !finished {
             tracing::warn!(?grace, "requests still in flight; stopping without them");
@@ -177,9 +179,10 @@ fn leptos_options(config: &Config) -> Result<LeptosOptions, BoxError> {
 
 async fn sessions(
     state: &AppState,
+    db: &Db,
     keys: &ServerKeys,
 ) -> Result<SessionManagerLayer<impl ExpiredDeletion + Clone, SignedCookie>, BoxError> {
-    let store = state.db.session_store().await?;
+    let store = db.session_store().await?;
     tokio::spawn(ExpiredDeletion::continuously_delete_expired(
         store.clone(),
         Duration::from_secs(60 * 60),
@@ -194,6 +197,11 @@ async fn sessions(
         .with_signed(Key::from(&keys.session)))
 }
 
+/// The routes. Verify and the probes are mounted as they are, with no
+/// layer of their own: the edge around the router is all they pass (every
+/// route layer is boxed again per request). The REST API adds the client's
+/// address and request metrics; the pages add the session, its guards, the
+/// cross-site check and the page nonce.
 fn router<Store: SessionStore + Clone>(
     state: AppState,
     sessions: SessionManagerLayer<Store, SignedCookie>,
@@ -207,8 +215,6 @@ fn router<Store: SessionStore + Clone>(
     let rest = rest::routes(state.clone());
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .route("/healthz", get(super::health::live))
-        .route("/readyz", get(super::health::ready))
         .route("/metrics", get(super::metrics::scrape))
         .merge(super::assets::package_files(&state.leptos_options))
         .merge(super::assets::public_files(&state.leptos_options))
@@ -237,32 +243,28 @@ fn router<Store: SessionStore + Clone>(
         .api
         .layer(from_fn_with_state(state.clone(), identify_client))
         .layer(from_fn(track_requests));
-    // The verification route is the hot path of every service that accepts
-    // keys: it passes the edge and nothing else: no session, no cookie, no
-    // client address (the caller names the address it wants checked).
-    let verify = rest.verify.layer(from_fn(track_verifications));
-    let site = pages
+    let hot = Router::new()
+        .route(rest::VERIFY_PATH, rest.verify)
+        .route("/healthz", get(super::health::live))
+        .route("/readyz", get(super::health::ready));
+    pages
         .layer(from_fn(track_requests))
-        .nest(rest::BASE_PATH, api.merge(verify));
-    edge(site, &state).with_state(state)
+        .nest(rest::BASE_PATH, api)
+        .merge(hot)
+        .with_state(state)
 }
 
-/// What every request passes, outermost last: the body limit, the request
-/// timeout, problem documents for the errors of both, the host check and
-/// the security headers.
-fn edge(router: Router<AppState>, state: &AppState) -> Router<AppState> {
-    router
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        // A request (its body read included) that takes longer is answered
-        // 408 and dropped, so a client trickling its body cannot hold a
-        // connection and a task for ever.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            state.config.request_timeout,
-        ))
-        .layer(from_fn(rest::problem::problems_only))
-        .layer(from_fn_with_state(state.clone(), check_host))
-        .layer(from_fn_with_state(state.clone(), security_headers))
+/// The whole server: the router inside the edge (the host check, the body
+/// limit, the request timeout, problem documents, the security headers, the
+/// hot routes' metrics).
+fn site(config: &Config, router: Router) -> Site {
+    EdgeLayer::new(EdgePolicy {
+        allowed_hosts: config.allowed_hosts().to_vec(),
+        hsts: config.serves_https(),
+        request_timeout: config.request_timeout,
+        max_body_bytes: MAX_BODY_BYTES,
+    })
+    .layer(router)
 }
 
 /// Runs for each page and server-function request: gives server functions

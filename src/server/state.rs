@@ -1,11 +1,10 @@
-use super::{metrics::Metrics, Config};
+use super::{health::Readiness, metrics::Metrics, Config};
 use crate::{
     audit::service::AuditLog,
     auth::{service::Accounts, verifier::VerifyGate},
     idempotency::IdempotentAnswers,
     keys::Keys,
     shared::site::PublicUrl,
-    storage::Db,
     teams::service::Teams,
 };
 use axum::extract::FromRef;
@@ -23,8 +22,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
-    /// For the readiness probe.
-    pub db: Db,
+    /// What readiness last found of the database.
+    pub readiness: Readiness,
     pub metrics: Metrics,
     pub services: Services,
 }
