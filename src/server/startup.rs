@@ -38,7 +38,6 @@ use axum::{
 use leptos::{config::LeptosOptions, nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
-use tokio::net::TcpListener;
 use tower::Layer;
 use tower_sessions::{
     cookie::{Key, SameSite},
@@ -56,7 +55,7 @@ const IDEMPOTENCY_SWEEP: Duration = Duration::from_secs(10 * 60);
 type Site = super::edge::Edge<Router>;
 
 pub struct Application {
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     site: Site,
     db: Db,
     usage: UsageTracker,
@@ -88,8 +87,7 @@ impl Application {
         });
         let sessions = sessions(&state, &db, &secrets).await?;
         let site = site(&state.config, router(state.clone(), sessions));
-        let listener = TcpListener::bind(state.config.site_addr)
-            .await
+        let listener = super::listener::bind(state.config.site_addr)
             .map_err(|e| format!("cannot listen on {}: {e}", state.config.site_addr))?;
         Ok(Application {
             listener,
@@ -116,7 +114,7 @@ impl Application {
         let grace = self.shutdown_grace;
         let finished =
             super::listener::serve(self.listener, self.site, self.header_timeout, stop, grace)
-                .await;
+                .await?;
         if !finished {
             tracing::warn!(?grace, "requests still in flight; stopping without them");
         }
