@@ -19,7 +19,7 @@ use keysmith::{
         secret::KeyFormat,
         usage::UsageTracker,
         verifier::KeyVerifier,
-        Keys, Scopes,
+        Keys,
     },
     storage::Db,
 };
@@ -43,8 +43,7 @@ fn fixture() -> Fixture {
     let url = format!("sqlite://{}/bench.db", dir.path().display());
     let cache = CredentialCache::new(Duration::from_secs(60), 100_000);
     let catalogue = Arc::new(Catalogue::standard());
-    let read = Scopes::parse_field(&["read"], "required_scope").unwrap();
-    let required = catalogue.requirement(&read, "required_scope").unwrap();
+    let required = catalogue.requirement(&["read"], "required_scope").unwrap();
     let (verifier, secret) = runtime.block_on(async {
         let db = Db::connect(&url).await.unwrap();
         let client = ClientInfo::default();

@@ -7,7 +7,9 @@
 //! A key may hold a name the catalogue no longer offers (it was offered
 //! when the key was made): it is kept and shown, and grants nothing.
 
-use super::scope::{clip, CatalogueView, PermissionView, Scope, Scopes, NAME_RULE};
+use super::scope::{
+    clip, CatalogueView, PermissionView, Scope, Scopes, MAX_PER_REQUEST, NAME_RULE,
+};
 use crate::{auth::manager::ManagementScope, error::AppError, shared::key_type::KeyType};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -318,24 +320,40 @@ impl Catalogue {
         held.iter().filter(|s| self.offers(s)).cloned().collect()
     }
 
-    /// Resolves the scopes a verification requires; `field` names the
-    /// request's field when one is unknown.
-    pub fn requirement(&self, required: &Scopes, field: &str) -> Result<Requirement, AppError> {
-        required
-            .iter()
-            .map(|scope| match self.index.get(scope) {
-                Some(&position) => Ok((position, scope.clone())),
-                None => Err(AppError::field(
-                    field,
-                    format!(
+    /// Resolves the scope names a verification requires, as the request
+    /// gave them (trimmed; each must be offered); `field` names the
+    /// request's field when one is malformed or unknown. Looked up without
+    /// a copy of each name: verify does this on every call.
+    pub fn requirement<S: AsRef<str>>(
+        &self,
+        names: &[S],
+        field: &str,
+    ) -> Result<Requirement, AppError> {
+        if names.len() > MAX_PER_REQUEST {
+            return Err(AppError::field(
+                field,
+                format!("Name at most {MAX_PER_REQUEST} scopes."),
+            ));
+        }
+        let mut required = Vec::with_capacity(names.len());
+        for name in names {
+            let name = name.as_ref().trim();
+            let Some(&position) = self.index.get(name) else {
+                let why = match Scope::parse(name) {
+                    None => format!("{:?} is not a scope name: {NAME_RULE}.", clip(name)),
+                    Some(_) => format!(
                         "Unknown scope {:?}: use one of {}.",
-                        clip(scope.as_str()),
+                        clip(name),
                         self.names_for_humans()
                     ),
-                )),
-            })
-            .collect::<Result<_, _>>()
-            .map(Requirement)
+                };
+                return Err(AppError::field(field, why));
+            };
+            required.push((position, self.permissions[position].name.clone()));
+        }
+        required.sort_by(|a, b| a.1.cmp(&b.1));
+        required.dedup_by_key(|(position, _)| *position);
+        Ok(Requirement(required))
     }
 
     /// `search, read, write and admin` (the first ten of a long one).
@@ -568,9 +586,7 @@ mod tests {
     }
 
     fn holds(catalogue: &Catalogue, held: &[&str], required: &[&str]) -> bool {
-        let requirement = catalogue
-            .requirement(&scopes(required), "required_scopes")
-            .unwrap();
+        let requirement = catalogue.requirement(required, "required_scopes").unwrap();
         requirement
             .missing(&catalogue.grants(&scopes(held)))
             .is_empty()
@@ -614,10 +630,7 @@ mod tests {
             &["write:assets", "read:analytics"]
         ));
         let requirement = mediakit
-            .requirement(
-                &scopes(&["read:analytics", "write:assets"]),
-                "required_scopes",
-            )
+            .requirement(&["write:assets", "read:analytics"], "required_scopes")
             .unwrap();
         let missing = requirement.missing(&mediakit.grants(&scopes(&["read:assets"])));
         let missing: Vec<&str> = missing.iter().map(Scope::as_str).collect();
@@ -656,7 +669,7 @@ mod tests {
     #[test]
     fn an_unknown_required_scope_is_named_with_what_the_catalogue_offers() {
         let error = Catalogue::standard()
-            .requirement(&scopes(&["read", "delete"]), "required_scope")
+            .requirement(&["read", "delete"], "required_scope")
             .unwrap_err();
         assert_eq!(
             error.field_message("required_scope").unwrap(),

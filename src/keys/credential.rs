@@ -219,9 +219,8 @@ pub(super) mod tests {
     }
 
     fn needs(names: &[&str]) -> Requirement {
-        let scopes = Scopes::parse_field(names, "required_scopes").unwrap();
         Catalogue::standard()
-            .requirement(&scopes, "required_scopes")
+            .requirement(names, "required_scopes")
             .unwrap()
     }
 

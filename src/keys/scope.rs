@@ -67,6 +67,13 @@ impl From<Scope> for String {
     }
 }
 
+/// A scope is found in a catalogue's index by its name, without a copy.
+impl std::borrow::Borrow<str> for Scope {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -88,17 +88,20 @@ impl Keys {
     /// Resolves the scopes a verification requires (each must be offered
     /// by the operator's catalogue); `field` names the request's field in
     /// the error.
-    pub fn requirement(&self, required: &Scopes, field: &str) -> Result<Requirement, AppError> {
+    pub fn requirement<S: AsRef<str>>(
+        &self,
+        required: &[S],
+        field: &str,
+    ) -> Result<Requirement, AppError> {
         self.0.catalogues.platform.requirement(required, field)
     }
 
     /// Whether a verified API key holds the operator's `scope`, directly or
     /// by implication (a management key holds none of them).
     pub fn key_holds(&self, key: &VerifiedKey, scope: &Scope) -> bool {
-        let required = Scopes::from_iter([scope.clone()]);
         key.kind == KeyType::Api
             && self
-                .requirement(&required, "scope")
+                .requirement(&[scope.as_str()], "scope")
                 .is_ok_and(|requirement| requirement.missing(&key.grants).is_empty())
     }
 

@@ -23,6 +23,52 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// A JSON body, read but not parsed: for a handler that parses it
+/// borrowing its strings (the verify call, on every request a platform
+/// serves). Refused as [`Body`] refuses: not JSON, or too large.
+pub struct JsonBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_media_type);
+        if !is_json {
+            return Err(ApiError(AppError::UnsupportedMediaType));
+        }
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(JsonBytes)
+            .map_err(|rejection| match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError(AppError::PayloadTooLarge),
+                _ => ApiError(AppError::BadRequest(rejection.body_text())),
+            })
+    }
+}
+
+/// `application/json` or `application/…+json`, parameters aside.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl JsonBytes {
+    /// The body as `T`, whose strings may borrow from it.
+    pub fn parse<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T, AppError> {
+        serde_json::from_slice(&self.0).map_err(|error| {
+            AppError::BadRequest(format!(
+                "Failed to deserialize the JSON body into the target type: {error}"
+            ))
+        })
+    }
+}
+
 fn rejection_error(rejection: &JsonRejection) -> AppError {
     match rejection.status() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,

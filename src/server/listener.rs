@@ -73,13 +73,8 @@ where
                     .enable_all()
                     .build()
                     .expect("a runtime for the accept loop");
-                let all_finished = runtime.block_on(accept(
-                    listener,
-                    site,
-                    header_timeout,
-                    stopped,
-                    grace,
-                ));
+                let all_finished =
+                    runtime.block_on(accept(listener, site, header_timeout, stopped, grace));
                 let _ = done.send(all_finished);
             })?;
         loops.push(finished);
