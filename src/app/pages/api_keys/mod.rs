@@ -231,15 +231,29 @@ fn KeyTable(
 ) -> impl IntoView {
     let next = page.next_cursor.clone();
     view! {
+        <KeyRows keys=page.keys label="API keys, newest first" empty="No keys match." open allowed />
+        <Pager label="Pages of keys" cursors next />
+    }
+}
+
+/// Keys as a table, each row with the buttons its reader may use.
+#[component]
+fn KeyRows(
+    keys: Vec<ApiKeyView>,
+    label: &'static str,
+    empty: &'static str,
+    open: RwSignal<Option<OpenDialog>>,
+    allowed: Allowed,
+) -> impl IntoView {
+    view! {
         <DataTable
-            label="API keys, newest first".to_owned()
+            label=label.to_owned()
             class="keys"
             columns=KEY_COLUMNS.to_vec()
-            rows=page.keys
+            rows=keys
             row=move |key| key_row(key, open, &allowed)
-            empty="No keys match."
+            empty
         />
-        <Pager label="Pages of keys" cursors next />
     }
 }
 
@@ -338,14 +352,7 @@ fn ManagementKeys(
                     let allowed = Allowed::of(user.await.ok());
                     match keys.await {
                         Ok(page) => view! {
-                            <DataTable
-                                label="Management keys, newest first".to_owned()
-                                class="keys"
-                                columns=KEY_COLUMNS.to_vec()
-                                rows=page.keys
-                                row=move |key| key_row(key, open, &allowed)
-                                empty="No management keys."
-                            />
+                            <KeyRows keys=page.keys label="Management keys, newest first" empty="No management keys." open allowed />
                         }
                         .into_any(),
                         Err(error) => view! { <LoadError error /> }.into_any(),
