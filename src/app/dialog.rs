@@ -123,13 +123,8 @@ mod modal {
         );
         let hidden = StoredValue::new_local(Vec::<web_sys::Element>::new());
         Effect::new(move |_| {
-            if let Some(dialog) = dialog.get() {
-                if !dialog.open() {
-                    hidden.set_value(hide_others(&dialog));
-                    // showModal makes the rest inert and focuses the element
-                    // marked autofocus, or the first focusable one.
-                    let _ = dialog.show_modal();
-                }
+            if let Some(element) = dialog.get() {
+                open_once_connected(dialog, element, hidden);
             }
         });
         on_cleanup(move || {
@@ -141,6 +136,32 @@ mod modal {
             let opener = opener.try_get_value().flatten();
             request_animation_frame(move || restore_focus(opener));
         });
+    }
+
+    /// A view that waited for something (a wasm chunk, data) under a
+    /// `Suspense` is built before it is put in the page, and `showModal`
+    /// fails on a dialog outside the page: wait a frame for it, for as long
+    /// as the dialog's view lives.
+    fn open_once_connected(
+        dialog: NodeRef<html::Dialog>,
+        element: web_sys::HtmlDialogElement,
+        hidden: StoredValue<Vec<web_sys::Element>, LocalStorage>,
+    ) {
+        if element.open() {
+            return;
+        }
+        if !element.is_connected() {
+            request_animation_frame(move || {
+                if dialog.try_get_untracked().is_some() {
+                    open_once_connected(dialog, element, hidden);
+                }
+            });
+            return;
+        }
+        hidden.set_value(hide_others(&element));
+        // showModal makes the rest inert and focuses the element marked
+        // autofocus, or the first focusable one.
+        let _ = element.show_modal();
     }
 
     /// Marks every element beside the dialog and beside each of its

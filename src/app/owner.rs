@@ -1,11 +1,11 @@
 //! The fields of what a platform keeps on a key for itself: its external
 //! id, and `meta` as JSON in a text area that says at which line a mistake
-//! is, as it is typed.
+//! is, as it is typed. The JSON parser this needs is loaded with the first
+//! keystroke (a lazy function: its own wasm chunk), not with the page.
 
 use super::components::FormErrors;
-use crate::keys::meta::{KeyMeta, MAX_EXTERNAL_ID_CHARS, MAX_META_BYTES};
-use leptos::prelude::*;
-use serde_json::Value;
+use crate::keys::meta::{KeyMeta, MetaJson, MAX_EXTERNAL_ID_CHARS, MAX_META_BYTES};
+use leptos::{lazy, prelude::*};
 
 /// What the two fields hold, as typed.
 #[derive(Clone, Copy)]
@@ -15,14 +15,11 @@ pub struct OwnerForm {
 }
 
 impl OwnerForm {
-    pub fn new(external_id: Option<&str>, meta: Option<&Value>) -> Self {
-        let meta = meta
-            .and_then(|meta| KeyMeta::parse(meta).ok())
-            .map(|meta| meta.pretty())
-            .unwrap_or_default();
+    /// The fields filled with a key's external id and its meta, indented.
+    pub fn new(external_id: Option<&str>, meta_text: Option<&str>) -> Self {
         OwnerForm {
             external_id: RwSignal::new(external_id.unwrap_or_default().to_owned()),
-            meta: RwSignal::new(meta),
+            meta: RwSignal::new(meta_text.unwrap_or_default().to_owned()),
         }
     }
 
@@ -33,24 +30,38 @@ impl OwnerForm {
 
     /// The meta to send: `Ok(None)` when the field is empty, `Err` while the
     /// text is not a JSON object (the field says why).
-    pub fn meta(&self) -> Result<Option<Value>, ()> {
-        KeyMeta::parse_text(&self.meta.get_untracked())
-            .map(|meta| meta.map(|meta| meta.to_value()))
-            .map_err(drop)
+    pub async fn meta(&self) -> Result<Option<MetaJson>, String> {
+        meta_to_send(self.meta.get_untracked()).await
     }
+}
+
+/// Typed text as the meta to send, or what is wrong with it (with its line
+/// and column).
+#[lazy]
+fn meta_to_send(text: String) -> Result<Option<MetaJson>, String> {
+    KeyMeta::parse_text(&text)
+        .map(|meta| meta.map(|meta| meta.to_json()))
+        .map_err(|error| error.field_message("meta").unwrap_or_default())
 }
 
 #[component]
 pub fn OwnerFields(form: OwnerForm, errors: FormErrors) -> impl IntoView {
     let server_id_error = errors.field("external_id");
     let server_meta_error = errors.field("meta");
-    // What is wrong with the JSON as typed; else what the server said.
-    let meta_error = Signal::derive(move || {
-        KeyMeta::parse_text(&form.meta.get())
-            .err()
-            .and_then(|error| error.field_message("meta"))
-            .or_else(|| server_meta_error.get())
+    // What is wrong with the JSON as typed (checked in the browser only,
+    // once per change; a check overtaken by newer text is dropped); else
+    // what the server said.
+    let mistake = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let text = form.meta.get();
+        leptos::task::spawn_local(async move {
+            let found = meta_to_send(text.clone()).await.err();
+            if form.meta.get_untracked() == text {
+                mistake.set(found);
+            }
+        });
     });
+    let meta_error = Signal::derive(move || mistake.get().or_else(|| server_meta_error.get()));
     view! {
         <div class="field" class:invalid=move || server_id_error.get().is_some()>
             <label for="key-external-id">"External ID (optional)"</label>

@@ -2,6 +2,7 @@
 
 use super::{
     catalogue::{Catalogues, Grants, Requirement},
+    meta::MetaJson,
     model::KeyStatus,
     IpAllowlist, Scope, Scopes,
 };
@@ -13,7 +14,6 @@ use crate::{
     },
     storage::KeyCredential,
 };
-use serde_json::value::RawValue;
 use std::{net::IpAddr, sync::Arc};
 
 /// The outcome of checking a presented key.
@@ -74,30 +74,11 @@ pub struct VerifiedKey {
     /// What those grant, implications followed.
     pub grants: Grants,
     pub external_id: Option<String>,
-    pub meta: Option<StoredMeta>,
+    /// The key's `meta` as stored (compact JSON), answered as it is:
+    /// verify never decodes nor re-encodes it.
+    pub meta: Option<MetaJson>,
     pub expires_at: Option<UnixMs>,
 }
-
-/// A key's `meta` as stored (compact JSON), answered as it is: verify
-/// never decodes nor re-encodes it.
-#[derive(Clone, Debug, serde::Serialize)]
-#[serde(transparent)]
-pub struct StoredMeta(Box<RawValue>);
-
-impl StoredMeta {
-    /// `None` for text that is not JSON, which only a hand-edited row holds.
-    fn new(text: String) -> Option<Self> {
-        RawValue::from_string(text).ok().map(StoredMeta)
-    }
-}
-
-impl PartialEq for StoredMeta {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.get() == other.0.get()
-    }
-}
-
-impl Eq for StoredMeta {}
 
 /// A key as verification needs it, its stored scopes and addresses parsed
 /// once when it enters the cache.
@@ -137,7 +118,7 @@ impl Credential {
                 grants: catalogue.grants(&scopes),
                 scopes: catalogue.offered(&scopes),
                 external_id: stored.external_id,
-                meta: stored.meta.and_then(StoredMeta::new),
+                meta: stored.meta.and_then(MetaJson::from_text),
                 expires_at: stored.expires_at,
             }),
             ips,

@@ -3,7 +3,7 @@
 
 use super::{
     catalogue::Catalogue,
-    meta::{ExternalId, KeyMeta, AUDITED_META_BYTES},
+    meta::{ExternalId, KeyMeta, MetaJson, AUDITED_META_BYTES},
     model::{KeyChanges, KeyDraft, MAX_EXPIRY_DAYS},
     IpAllowlist, KeyName, Scopes,
 };
@@ -74,12 +74,7 @@ pub fn validate_expiry(days: Option<i64>) -> Result<Option<i64>, AppError> {
 
 /// The key `current` would be after `changes`: what was left out stays.
 pub fn changed(current: &KeyRecord, changes: &KeyChanges) -> KeyDraft {
-    let stored_meta = || {
-        current
-            .meta
-            .as_deref()
-            .map(|m| KeyMeta::from_stored(m).to_value())
-    };
+    let stored_meta = || current.meta.clone().and_then(MetaJson::from_text);
     KeyDraft {
         key_type: current.key_type,
         name: changes.name.clone().unwrap_or_else(|| current.name.clone()),
@@ -184,6 +179,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn wire(value: serde_json::Value) -> MetaJson {
+        MetaJson::from_text(value.to_string()).unwrap()
+    }
+
     fn draft() -> KeyDraft {
         KeyDraft {
             key_type: Default::default(),
@@ -192,7 +191,7 @@ mod tests {
             expires_in_days: None,
             ips: vec![],
             external_id: Some("cust_42".into()),
-            meta: Some(json!({ "plan": "pro" })),
+            meta: Some(wire(json!({ "plan": "pro" }))),
         }
     }
 
@@ -240,7 +239,7 @@ mod tests {
             expires_in_days: Some(366),
             ips: vec!["nope".into()],
             external_id: Some(String::new()),
-            meta: Some(json!([])),
+            meta: Some(wire(json!([]))),
         };
         let error = validate(&draft, &Catalogue::standard(), &Scopes::default())
             .err()
@@ -277,7 +276,7 @@ mod tests {
             },
         );
         assert_eq!(renamed.external_id.as_deref(), Some("cust_42"));
-        assert_eq!(renamed.meta, Some(json!({ "plan": "pro" })));
+        assert_eq!(renamed.meta, Some(wire(json!({ "plan": "pro" }))));
         let cleared = KeyChanges {
             external_id: Some(None),
             meta: Some(None),
@@ -299,7 +298,7 @@ mod tests {
         let mut after = draft();
         after.scopes = vec!["read".into(), "write".into()];
         after.external_id = None;
-        after.meta = Some(json!({ "notes": "x".repeat(300) }));
+        after.meta = Some(wire(json!({ "notes": "x".repeat(300) })));
         let detail = change_detail(&before, &valid(&after)).unwrap();
         assert!(
             detail.starts_with(

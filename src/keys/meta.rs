@@ -7,7 +7,7 @@
 use super::name::is_invisible_format;
 use crate::error::AppError;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{value::RawValue, Value};
 
 /// The most a key's `meta` may take, serialised.
 pub const MAX_META_BYTES: usize = 4 * 1024;
@@ -18,25 +18,58 @@ pub const MAX_EXTERNAL_ID_CHARS: usize = 256;
 /// Meta longer than this is named in the audit log by its digest.
 pub const AUDITED_META_BYTES: usize = 256;
 
-/// A key's metadata: a JSON object of at most [`MAX_META_BYTES`] and
-/// [`MAX_META_DEPTH`] levels, kept as its compact text.
+/// JSON as the wire carries it, kept as its text: a key's `meta` in the
+/// views, the drafts and the verify answer. Read and written as it is,
+/// never decoded into a tree on the way (the dashboard's list, which only
+/// passes it along, carries no JSON-tree code for it).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MetaJson(Box<RawValue>);
+
+impl MetaJson {
+    /// `None` for text that is not JSON.
+    pub fn from_text(text: String) -> Option<Self> {
+        RawValue::from_string(text).ok().map(MetaJson)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for MetaJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for MetaJson {}
+
+/// A key's metadata, checked: a JSON object of at most [`MAX_META_BYTES`]
+/// and [`MAX_META_DEPTH`] levels, kept as its compact text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyMeta(String);
 
 impl KeyMeta {
-    /// Checks a value a request gave.
-    pub fn parse(value: &Value) -> Result<KeyMeta, AppError> {
-        let Value::Object(object) = value else {
+    /// Checks the `meta` a request gave.
+    pub fn parse(json: &MetaJson) -> Result<KeyMeta, AppError> {
+        let value: Value = serde_json::from_str(json.as_str())
+            .map_err(|_| meta_error("meta must be a JSON object, like {\"plan\": \"pro\"}."))?;
+        KeyMeta::check(value)
+    }
+
+    fn check(value: Value) -> Result<KeyMeta, AppError> {
+        if !value.is_object() {
             return Err(meta_error(
                 "meta must be a JSON object, like {\"plan\": \"pro\"}.",
             ));
-        };
-        if depth_of(value) > MAX_META_DEPTH {
+        }
+        if depth_of(&value) > MAX_META_DEPTH {
             return Err(meta_error(format!(
                 "meta may nest at most {MAX_META_DEPTH} levels deep."
             )));
         }
-        let text = Value::Object(object.clone()).to_string();
+        let text = value.to_string();
         if text.len() > MAX_META_BYTES {
             return Err(meta_error(format!(
                 "meta takes {} bytes as JSON; at most {MAX_META_BYTES} are kept.",
@@ -60,7 +93,7 @@ impl KeyMeta {
                 reason(&error)
             ))
         })?;
-        KeyMeta::parse(&value).map(Some)
+        KeyMeta::check(value).map(Some)
     }
 
     /// Reads what was stored (written by [`KeyMeta::as_str`]).
@@ -73,13 +106,15 @@ impl KeyMeta {
         &self.0
     }
 
-    pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Object(Map::new()))
+    pub fn to_json(&self) -> MetaJson {
+        MetaJson::from_text(self.0.clone()).expect("checked meta is JSON")
     }
 
-    /// Indented, for a person to edit.
+    /// Indented, for a person to read and edit.
     pub fn pretty(&self) -> String {
-        serde_json::to_string_pretty(&self.to_value()).unwrap_or_else(|_| self.0.clone())
+        serde_json::from_str::<Value>(&self.0)
+            .and_then(|value| serde_json::to_string_pretty(&value))
+            .unwrap_or_else(|_| self.0.clone())
     }
 }
 
@@ -155,8 +190,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn wire(value: Value) -> MetaJson {
+        MetaJson::from_text(value.to_string()).unwrap()
+    }
+
     fn refusal(value: Value) -> String {
-        KeyMeta::parse(&value)
+        KeyMeta::parse(&wire(value))
             .unwrap_err()
             .field_message("meta")
             .unwrap()
@@ -165,19 +204,20 @@ mod tests {
 
     #[test]
     fn meta_is_an_object_of_at_most_4_kb_and_5_levels() {
-        let meta = KeyMeta::parse(&json!({ "plan": "pro", "limits": { "seats": 5 } })).unwrap();
+        let meta =
+            KeyMeta::parse(&wire(json!({ "plan": "pro", "limits": { "seats": 5 } }))).unwrap();
         assert_eq!(meta.as_str(), r#"{"limits":{"seats":5},"plan":"pro"}"#);
         assert_eq!(KeyMeta::from_stored(meta.as_str()), meta);
         for not_an_object in [json!([1]), json!("pro"), json!(3), json!(null)] {
             assert!(refusal(not_an_object).contains("must be a JSON object"));
         }
         let five = json!({ "a": { "b": { "c": { "d": [1] } } } });
-        assert!(KeyMeta::parse(&five).is_ok());
+        assert!(KeyMeta::parse(&wire(five)).is_ok());
         let six = json!({ "a": { "b": { "c": { "d": [[1]] } } } });
         assert!(refusal(six).contains("at most 5 levels"));
         let just_fits = json!({ "k": "x".repeat(MAX_META_BYTES - 8) });
         assert_eq!(
-            KeyMeta::parse(&just_fits).unwrap().as_str().len(),
+            KeyMeta::parse(&wire(just_fits)).unwrap().as_str().len(),
             MAX_META_BYTES
         );
         let too_big = json!({ "k": "x".repeat(MAX_META_BYTES - 7) });

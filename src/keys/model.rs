@@ -3,10 +3,9 @@
 //! digest, and a full key only in [`IssuedKey`], the one response that
 //! shows it.
 
-use super::meta::present;
+use super::meta::{present, MetaJson};
 use crate::shared::{clock::UnixMs, key_type::KeyType};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// A key's state, derived from its revocation and expiry times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,7 +70,7 @@ pub struct ApiKeyView {
     pub external_id: Option<String>,
     /// The platform's JSON object about the key, answered by verify.
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
-    pub meta: Option<Value>,
+    pub meta: Option<MetaJson>,
     pub status: KeyStatus,
     pub created_at: UnixMs,
     /// Who created the key: a user's id (`usr_…`), or a management key's
@@ -162,6 +161,8 @@ impl DailyUsage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyDetail {
     pub key: ApiKeyView,
+    /// The key's meta, indented for a person to read and edit.
+    pub meta_text: Option<String>,
     /// Oldest first, every day present.
     pub usage: Vec<DailyUsage>,
 }
@@ -242,7 +243,7 @@ pub struct KeyDraft {
     /// answers with the key.
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
-    pub meta: Option<Value>,
+    pub meta: Option<MetaJson>,
 }
 
 /// Changes to a key; `None` leaves a field as it is. The secret cannot be
@@ -268,7 +269,7 @@ pub struct KeyChanges {
         skip_serializing_if = "Option::is_none"
     )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
-    pub meta: Option<Option<Value>>,
+    pub meta: Option<Option<MetaJson>>,
 }
 
 /// Which keys to list.

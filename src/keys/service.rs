@@ -9,7 +9,7 @@ use super::{
     credential::{Verification, VerifiedKey},
     draft,
     fanout::{FanOut, FanOutStatus},
-    meta::{ExternalId, KeyMeta},
+    meta::{ExternalId, KeyMeta, MetaJson},
     model::*,
     scope::CatalogueView,
     secret::{self, KeyFormat, StoredSecret},
@@ -263,7 +263,15 @@ impl Keys {
         let usage = self
             .days_of_use(&by.account_id, id, UsageDays::parse(None)?)
             .await?;
-        Ok(KeyDetail { key, usage })
+        let meta_text = key
+            .meta
+            .as_ref()
+            .map(|meta| KeyMeta::from_stored(meta.as_str()).pretty());
+        Ok(KeyDetail {
+            key,
+            usage,
+            meta_text,
+        })
     }
 
     /// Days of use of a key already known to be the account's.
@@ -519,10 +527,7 @@ impl Keys {
             scopes: scopes.names(),
             ips: draft::words(&record.ip_allowlist),
             external_id: record.external_id,
-            meta: record
-                .meta
-                .as_deref()
-                .map(|m| KeyMeta::from_stored(m).to_value()),
+            meta: record.meta.and_then(MetaJson::from_text),
             status,
             id: record.id.into(),
             key_type: record.key_type,

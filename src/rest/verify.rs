@@ -7,11 +7,7 @@ use super::{
 use crate::auth::verifier::VerifyGate;
 use crate::{
     error::AppError,
-    keys::{
-        catalogue::Requirement,
-        credential::{StoredMeta, Verification},
-        Keys, Scope,
-    },
+    keys::{catalogue::Requirement, credential::Verification, meta::MetaJson, Keys, Scope},
     shared::{clock::UnixMs, key_type::KeyType},
 };
 use axum::{
@@ -79,7 +75,7 @@ pub struct ValidKey<'a> {
     scopes: &'a [Scope],
     /// The platform's JSON object about the key; `null` if none.
     #[schema(value_type = Option<Object>)]
-    meta: Option<&'a StoredMeta>,
+    meta: Option<&'a MetaJson>,
     /// The platform's own id for whom the key belongs to; `null` if none.
     external_id: Option<&'a str>,
     /// When the key stops working; `null` if never.

@@ -12,7 +12,6 @@ use crate::{
     },
     audit::{rpc::list_audit_events, AuditQuery},
     keys::{
-        meta::KeyMeta,
         model::{ApiKeyView, KeyChanges, KeyStatus},
         rpc::{api_key_detail, update_api_key},
     },
@@ -54,7 +53,7 @@ pub fn KeyDetailPage() -> impl IntoView {
                         <Settings key=detail.key.clone() />
                         {
                             let may_change = user.await.is_ok_and(|u| u.role.may_change_keys());
-                            view! { <Owner key=detail.key may_change saved /> }
+                            view! { <Owner key=detail.key meta_text=detail.meta_text may_change saved /> }
                         }
                         <section aria-labelledby="key-usage">
                             <h2 id="key-usage">"Requests, last 30 days"</h2>
@@ -149,21 +148,25 @@ fn Settings(key: ApiKeyView) -> impl IntoView {
 /// Whom the key belongs to and its metadata: a form for those who may
 /// change a key that is not revoked, else what is set.
 #[component]
-fn Owner(key: ApiKeyView, may_change: bool, saved: RwSignal<u32>) -> impl IntoView {
+fn Owner(
+    key: ApiKeyView,
+    meta_text: Option<String>,
+    may_change: bool,
+    saved: RwSignal<u32>,
+) -> impl IntoView {
     let editable = may_change && key.status != KeyStatus::Revoked;
     view! {
         <section aria-labelledby="key-owner">
             <h2 id="key-owner">"Owner and metadata"</h2>
             {if editable {
-                view! { <OwnerEditor key saved /> }.into_any()
+                view! { <OwnerEditor key meta_text saved /> }.into_any()
             } else {
-                let meta = key.meta.as_ref().and_then(|m| KeyMeta::parse(m).ok()).map(|m| m.pretty());
                 view! {
                     <dl class="details">
                         <dt>"External ID"</dt>
                         <dd>{key.external_id.clone().unwrap_or_else(|| "None".to_owned())}</dd>
                         <dt>"Metadata"</dt>
-                        <dd>{match meta {
+                        <dd>{match meta_text {
                             Some(meta) => view! { <pre class="meta">{meta}</pre> }.into_any(),
                             None => "None".into_any(),
                         }}</dd>
@@ -176,8 +179,8 @@ fn Owner(key: ApiKeyView, may_change: bool, saved: RwSignal<u32>) -> impl IntoVi
 }
 
 #[component]
-fn OwnerEditor(key: ApiKeyView, saved: RwSignal<u32>) -> impl IntoView {
-    let form = OwnerForm::new(key.external_id.as_deref(), key.meta.as_ref());
+fn OwnerEditor(key: ApiKeyView, meta_text: Option<String>, saved: RwSignal<u32>) -> impl IntoView {
+    let form = OwnerForm::new(key.external_id.as_deref(), meta_text.as_deref());
     let id = key.id.clone();
     let save = Action::new(move |changes: &KeyChanges| update_api_key(id.clone(), changes.clone()));
     let errors = FormErrors::of(save.value());
@@ -188,11 +191,15 @@ fn OwnerEditor(key: ApiKeyView, saved: RwSignal<u32>) -> impl IntoView {
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Ok(meta) = form.meta() else { return };
-        save.dispatch(KeyChanges {
-            external_id: Some(form.external_id()),
-            meta: Some(meta),
-            ..KeyChanges::default()
+        leptos::task::spawn_local(async move {
+            // A mistake in the JSON is shown at its field as it is typed.
+            if let Ok(meta) = form.meta().await {
+                save.dispatch(KeyChanges {
+                    external_id: Some(form.external_id()),
+                    meta: Some(meta),
+                    ..KeyChanges::default()
+                });
+            }
         });
     };
     view! {

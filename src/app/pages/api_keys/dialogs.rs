@@ -17,7 +17,21 @@ use crate::{
     },
     shared::key_type::KeyType,
 };
-use leptos::prelude::*;
+use leptos::{lazy, prelude::*};
+
+/// The view of `dialog`, loaded with its first opening: the dialogs and
+/// their editors are a wasm chunk of their own (a lazy function), not part
+/// of the page's first visit.
+#[lazy]
+pub fn dialog(dialog: OpenDialog, catalogue: CatalogueView, hooks: DialogHooks) -> AnyView {
+    match dialog {
+        OpenDialog::Create(kind) => view! { <CreateKeyDialog kind catalogue hooks /> }.into_any(),
+        OpenDialog::Edit(key) => view! { <EditKeyDialog catalogue key hooks /> }.into_any(),
+        OpenDialog::Rotate(key) => view! { <RotateKeyDialog key hooks /> }.into_any(),
+        OpenDialog::Revoke(key) => view! { <RevokeKeyDialog key hooks /> }.into_any(),
+        OpenDialog::Delete(key) => view! { <DeleteKeyDialog key hooks /> }.into_any(),
+    }
+}
 
 /// Which dialog is open, and on which key.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,11 +54,7 @@ const FORM_FIELDS: &[&str] = &[
 ];
 
 #[component]
-pub fn CreateKeyDialog(
-    kind: KeyType,
-    catalogue: CatalogueView,
-    hooks: DialogHooks,
-) -> impl IntoView {
+fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) -> impl IntoView {
     let form = KeyForm::blank(&catalogue);
     let owner = OwnerForm::new(None, None);
     let (titles, secret_kind) = match kind {
@@ -61,21 +71,29 @@ pub fn CreateKeyDialog(
     let issued = issued_secret(create.value(), hooks);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        // A mistake in the JSON is shown at its field as it is typed.
-        let Ok(meta) = owner.meta() else { return };
         let expires_in_days = match expiry.get_untracked().as_str() {
             "never" => None,
             "custom" => Some(custom_days.get_untracked().trim().parse().unwrap_or(0)),
             days => days.parse().ok(),
         };
-        create.dispatch(KeyDraft {
+        let draft = KeyDraft {
             key_type: kind,
             name: form.name.get_untracked(),
             scopes: form.scope_names(),
             expires_in_days,
             ips: form.ip_lines(),
             external_id: owner.external_id(),
-            meta,
+            meta: None,
+        };
+        if owner.meta.get_untracked().trim().is_empty() {
+            create.dispatch(draft);
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            // A mistake in the JSON is shown at its field as it is typed.
+            if let Ok(meta) = owner.meta().await {
+                create.dispatch(KeyDraft { meta, ..draft });
+            }
         });
     };
     view! {
@@ -125,11 +143,7 @@ pub fn CreateKeyDialog(
 }
 
 #[component]
-pub fn EditKeyDialog(
-    key: ApiKeyView,
-    catalogue: CatalogueView,
-    hooks: DialogHooks,
-) -> impl IntoView {
+fn EditKeyDialog(key: ApiKeyView, catalogue: CatalogueView, hooks: DialogHooks) -> impl IntoView {
     let form = KeyForm::of(&key);
     let id = key.id.clone();
     let save = Action::new(move |changes: &KeyChanges| update_api_key(id.clone(), changes.clone()));
@@ -171,7 +185,7 @@ const GRACE_CHOICES: [(&str, &str); 6] = [
 ];
 
 #[component]
-pub fn RotateKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
+fn RotateKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
     let grace = RwSignal::new("0".to_owned());
     let id = key.id.clone();
     let rotate = Action::new(move |minutes: &i64| rotate_api_key(id.clone(), *minutes));
@@ -208,7 +222,7 @@ pub fn RotateKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
 }
 
 #[component]
-pub fn RevokeKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
+fn RevokeKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
     let id = key.id.clone();
     let revoke = Action::new(move |_: &()| revoke_api_key(id.clone()));
     view! {
@@ -222,7 +236,7 @@ pub fn RevokeKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
 }
 
 #[component]
-pub fn DeleteKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
+fn DeleteKeyDialog(key: ApiKeyView, hooks: DialogHooks) -> impl IntoView {
     let id = key.id.clone();
     let delete = Action::new(move |_: &()| delete_api_key(id.clone()));
     close_on_success(delete.value(), hooks);

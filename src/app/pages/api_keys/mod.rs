@@ -19,9 +19,7 @@ use crate::{
     },
     shared::key_type::KeyType,
 };
-use dialogs::{
-    CreateKeyDialog, DeleteKeyDialog, EditKeyDialog, OpenDialog, RevokeKeyDialog, RotateKeyDialog,
-};
+use dialogs::OpenDialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -141,18 +139,16 @@ pub fn ApiKeysPage() -> impl IntoView {
                     {move || {
                         let dialog = dialog.clone();
                         Suspend::new(async move {
-                            let (platform, management) = (catalogue.await, management_scopes.await);
-                            let of = |kind| match kind {
-                                KeyType::Api => platform.clone().unwrap_or_default(),
-                                KeyType::Management => management.clone().unwrap_or_default(),
+                            let kind = match &dialog {
+                                OpenDialog::Create(kind) => *kind,
+                                OpenDialog::Edit(key) => key.key_type,
+                                _ => KeyType::Api,
                             };
-                            match dialog {
-                                OpenDialog::Create(kind) => view! { <CreateKeyDialog kind catalogue=of(kind) hooks /> }.into_any(),
-                                OpenDialog::Edit(key) => view! { <EditKeyDialog catalogue=of(key.key_type) key hooks /> }.into_any(),
-                                OpenDialog::Rotate(key) => view! { <RotateKeyDialog key hooks /> }.into_any(),
-                                OpenDialog::Revoke(key) => view! { <RevokeKeyDialog key hooks /> }.into_any(),
-                                OpenDialog::Delete(key) => view! { <DeleteKeyDialog key hooks /> }.into_any(),
-                            }
+                            let catalogue = match kind {
+                                KeyType::Api => catalogue.await,
+                                KeyType::Management => management_scopes.await,
+                            };
+                            dialogs::dialog(dialog, catalogue.unwrap_or_default(), hooks).await
                         })
                     }}
                 </Suspense>
