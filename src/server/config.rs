@@ -123,7 +123,7 @@ pub struct Config {
     #[arg(long = "shutdown-grace-seconds", env = "KEYSMITH_SHUTDOWN_GRACE_SECONDS", default_value = "10", value_parser = seconds)]
     pub shutdown_grace: Duration,
 
-    /// Time a client has to send a request's headers; a keep-alive connection idle this long between requests is closed too (slowloris).
+    /// Time a client has to send a request's headers; a keep-alive connection idle this long between requests is closed too (slowloris). Checked once per period: a connection is closed between one and two periods after its last request.
     #[arg(long = "header-timeout-seconds", env = "KEYSMITH_HEADER_TIMEOUT_SECONDS", default_value = "10", value_parser = seconds)]
     pub header_timeout: Duration,
 

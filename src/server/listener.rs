@@ -1,9 +1,16 @@
 //! Accepting connections. `axum::serve` offers no timeouts, so a client
 //! could hold a connection (and its memory) for ever by sending its headers
-//! a byte at a time (slowloris): here each connection is served by hyper
-//! with a header-read timeout, which also closes a keep-alive connection
-//! left idle that long, and every request has a whole-request timeout (the
-//! edge's, see `edge.rs`).
+//! a byte at a time (slowloris): here each connection has a watchdog that
+//! closes it once it has been idle for the header timeout (no request begun
+//! or in flight, nothing written), which also closes a keep-alive
+//! connection left idle that long; every request has a whole-request
+//! timeout (the edge's, see `edge.rs`).
+//!
+//! The watchdog is one timer per connection, moved only when it fires,
+//! where hyper's own header-read timeout boxes a timer and puts it in and
+//! out of the runtime's timer wheel for every request (BENCHMARKS.md §12).
+//! The price: an idle connection is closed between one and two header
+//! timeouts after its last request, not exactly one.
 //!
 //! One accept loop per core, each on a single-threaded runtime of its own,
 //! listening on the same port (`SO_REUSEPORT`: the kernel spreads new
@@ -19,8 +26,24 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
 };
-use std::{convert::Infallible, future::Future, io, net::SocketAddr, time::Duration};
-use tokio::{net::TcpSocket, sync::watch};
+use std::{
+    convert::Infallible,
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
+        Arc,
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpSocket, TcpStream},
+    sync::watch,
+};
 use tower::{Service, ServiceExt};
 
 /// A listening socket on `address` that other sockets of this process may
@@ -112,10 +135,9 @@ where
         }
     };
     let mut connections = auto::Builder::new(TokioExecutor::new());
-    connections
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+    // The watchdog below bounds reading headers; hyper's timer would do it
+    // again per request.
+    connections.http1().header_read_timeout(None);
     connections
         .http2()
         .timer(TokioTimer::new())
@@ -135,18 +157,34 @@ where
             _ = stopped.wait_for(|stop| *stop) => break,
         };
         let _ = stream.set_nodelay(true);
-        let site = site.clone();
+        let (site, life) = (site.clone(), Arc::new(Liveness::new()));
+        let stream = Watched {
+            stream,
+            life: Arc::clone(&life),
+        };
+        let busy = Arc::clone(&life);
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            site.clone().oneshot(request)
+            let (busy, answer) = (Busy::begin(&busy), site.clone().oneshot(request));
+            async move {
+                let answer = answer.await;
+                drop(busy);
+                answer
+            }
         });
         let connection = connections
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+            tokio::select! {
+                biased;
+                ended = connection => if let Err(error) = ended {
+                    tracing::debug!(%error, "connection ended with an error");
+                },
+                () = life.idle_for(header_timeout) => {
+                    tracing::debug!("closed a connection idle for the header timeout");
+                }
             }
         });
     }
@@ -154,5 +192,127 @@ where
     tokio::select! {
         () = graceful.shutdown() => true,
         () = tokio::time::sleep(grace) => false,
+    }
+}
+
+/// A connection's signs of life: requests in flight, and a count of the
+/// times it began or finished one or wrote anything. A count rather than a
+/// time, so that a sign of life costs no clock read.
+struct Liveness {
+    activity: AtomicU64,
+    in_flight: AtomicU32,
+}
+
+impl Liveness {
+    fn new() -> Self {
+        Liveness {
+            activity: AtomicU64::new(0),
+            in_flight: AtomicU32::new(0),
+        }
+    }
+
+    /// A load and a store, no locked instruction: the connection's tasks
+    /// share one thread, and a count lost to a race would only make the
+    /// connection look idle one period early.
+    fn touch(&self) {
+        let seen = self.activity.load(Relaxed);
+        self.activity.store(seen.wrapping_add(1), Relaxed);
+    }
+
+    /// Completes once a whole `limit` has passed with no sign of life and
+    /// no request in flight: an idle connection is closed between one and
+    /// two `limit`s after its last sign of life. The timer moves only when
+    /// it fires, so a busy connection costs one timer per `limit`, not one
+    /// per request.
+    async fn idle_for(&self, limit: Duration) {
+        let mut seen = self.activity.load(Relaxed);
+        loop {
+            tokio::time::sleep(limit).await;
+            let now = self.activity.load(Relaxed);
+            if now == seen && self.in_flight.load(Relaxed) == 0 {
+                return;
+            }
+            seen = now;
+        }
+    }
+}
+
+/// One request in flight on a connection, from its headers read to its
+/// answer made (the body is then written, which [`Watched`] sees).
+struct Busy(Arc<Liveness>);
+
+impl Busy {
+    fn begin(life: &Arc<Liveness>) -> Self {
+        life.in_flight.fetch_add(1, Relaxed);
+        life.touch();
+        Busy(Arc::clone(life))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The connection's socket, noting each write as a sign of life (an answer
+/// streamed to a slow reader is not idle). Reads are not: a client sending
+/// its headers a byte at a time is what the watchdog is for.
+struct Watched {
+    stream: TcpStream,
+    life: Arc<Liveness>,
+}
+
+impl Watched {
+    fn wrote(&self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(bytes)) = written {
+            if bytes > 0 {
+                self.life.touch();
+            }
+        }
+        written
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.wrote(written)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.wrote(written)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }

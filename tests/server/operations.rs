@@ -322,6 +322,26 @@ async fn a_body_trickled_past_the_request_timeout_is_answered_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
 
+/// The idle watchdog leaves a request in flight alone: a body still
+/// coming in after two header timeouts is the request timeout's to answer.
+#[tokio::test]
+async fn a_request_in_flight_outlives_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with(&[
+        ("KEYSMITH_HEADER_TIMEOUT_SECONDS", "1"),
+        ("KEYSMITH_REQUEST_TIMEOUT_SECONDS", "3"),
+    ])
+    .await;
+    let mut stream = connect(&app).await;
+    let head = "POST /api/v2/auth/token HTTP/1.1\r\nHost: localhost\r\n\
+                Content-Type: application/json\r\nContent-Length: 80\r\n\r\n{\"email\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let answer = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() >= Duration::from_millis(2_500));
+}
+
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
