@@ -8,11 +8,11 @@ use super::{
     credential::Credential,
     secret::{raw_from_hex, RawDigest},
 };
-use crate::storage::KeyDigests;
+use crate::{shared::shards::Counter, storage::KeyDigests};
 use quick_cache::sync::Cache;
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
         Arc, Mutex,
     },
     time::{Duration, Instant},
@@ -40,8 +40,8 @@ struct Inner {
     /// verification reads the database (another process's changes may be
     /// going unheard).
     trusted: AtomicBool,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    hits: Counter,
+    misses: Counter,
 }
 
 /// An entry and when it was read from the database: quick_cache bounds
@@ -93,8 +93,8 @@ impl CredentialCache {
                 ttl,
                 generation: Mutex::new(0),
                 trusted: AtomicBool::new(true),
-                hits: AtomicU64::new(0),
-                misses: AtomicU64::new(0),
+                hits: Counter::default(),
+                misses: Counter::default(),
             }),
         }
     }
@@ -102,7 +102,7 @@ impl CredentialCache {
     /// `None` when the cache knows nothing of this digest.
     pub fn get(&self, digest: &RawDigest) -> Option<Lookup> {
         if !self.inner.trusted.load(Ordering::Acquire) {
-            self.inner.misses.fetch_add(1, Ordering::Relaxed);
+            self.inner.misses.add(1);
             return None;
         }
         let found = match self.fresh(&self.inner.known, digest) {
@@ -113,7 +113,7 @@ impl CredentialCache {
             Some(_) => &self.inner.hits,
             None => &self.inner.misses,
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.add(1);
         found
     }
 
@@ -182,8 +182,8 @@ impl CredentialCache {
 
     pub fn counts(&self) -> CacheCounts {
         CacheCounts {
-            hits: self.inner.hits.load(Ordering::Relaxed),
-            misses: self.inner.misses.load(Ordering::Relaxed),
+            hits: self.inner.hits.sum(),
+            misses: self.inner.misses.sum(),
             entries: (self.inner.known.len() + self.inner.unknown.len()) as u64,
         }
     }

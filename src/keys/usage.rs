@@ -8,6 +8,7 @@ use crate::{
     shared::{
         clock::{Day, UnixMs},
         ids::KeyId,
+        shards::Shards,
     },
     storage::{DayUsage, Db, KeyUse},
 };
@@ -78,7 +79,8 @@ pub enum Outcome {
 
 #[derive(Clone, Default)]
 pub struct UsageTracker {
-    pending: Arc<Mutex<HashMap<KeyId, Pending>>>,
+    /// Per thread: the accept loops each note their own verifications.
+    pending: Arc<Shards<Mutex<HashMap<KeyId, Pending>>>>,
 }
 
 /// One key's use since the last flush.
@@ -127,6 +129,18 @@ impl Pending {
     }
 }
 
+fn merge_into(into: &mut HashMap<KeyId, Pending>, batch: HashMap<KeyId, Pending>) {
+    if into.is_empty() {
+        *into = batch;
+        return;
+    }
+    for (key_id, more) in batch {
+        into.entry(key_id)
+            .or_default()
+            .merge(more.latest, &more.per_day);
+    }
+}
+
 fn count_of(day: &mut DayUsage, outcome: Outcome) -> &mut i64 {
     match outcome {
         Outcome::Valid => &mut day.valid,
@@ -148,7 +162,7 @@ impl UsageTracker {
     /// Notes one verification of a known key; a successful one is also
     /// the key's latest use.
     pub fn record(&self, key_id: &KeyId, outcome: Outcome, at: UnixMs, ip: Option<IpAddr>) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.pending.lock_mine();
         // get_mut first: no allocation for a key already pending.
         match pending.get_mut(key_id) {
             Some(key) => key.add(outcome, at, ip),
@@ -163,7 +177,7 @@ impl UsageTracker {
     /// the batch is put back to be tried again with the next one.
     pub async fn flush(&self, db: &Db) -> Result<Flushed, sqlx::Error> {
         let started = Instant::now();
-        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let batch = self.take();
         if batch.is_empty() {
             return Ok(Flushed {
                 keys: 0,
@@ -191,12 +205,18 @@ impl UsageTracker {
         })
     }
 
-    fn put_back(&self, batch: HashMap<KeyId, Pending>) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        for (key_id, old) in batch {
-            let key = pending.entry(key_id).or_default();
-            key.merge(old.latest, &old.per_day);
+    /// Everything noted so far, each key's uses from every shard merged.
+    fn take(&self) -> HashMap<KeyId, Pending> {
+        let mut all = HashMap::new();
+        for shard in self.pending.iter() {
+            let batch = std::mem::take(&mut *shard.lock().unwrap_or_else(|e| e.into_inner()));
+            merge_into(&mut all, batch);
         }
+        all
+    }
+
+    fn put_back(&self, batch: HashMap<KeyId, Pending>) {
+        merge_into(&mut self.pending.lock_mine(), batch);
     }
 
     /// Flushes every `interval` until the process stops.
@@ -251,7 +271,7 @@ mod tests {
             "10.9.9.9".parse().ok(),
         );
         tracker.record(&key(2), Outcome::Valid, at(0, 5), None);
-        let pending = tracker.pending.lock().unwrap();
+        let pending = tracker.take();
         assert_eq!(pending.len(), 2);
         let first = &pending[&key(1)];
         let latest = Some((at(2, 1), "10.0.0.2".parse().ok()));
@@ -290,7 +310,7 @@ mod tests {
     fn a_key_only_refused_has_no_latest_use() {
         let tracker = UsageTracker::default();
         tracker.record(&key(1), Outcome::Revoked, at(0, 7), "10.0.0.1".parse().ok());
-        let pending = tracker.pending.lock().unwrap();
+        let pending = tracker.take();
         assert_eq!(pending[&key(1)].last_used(), None);
         assert_eq!(pending[&key(1)].per_day, vec![day(0, 0, 1, 0)]);
     }
@@ -299,11 +319,31 @@ mod tests {
     fn a_batch_that_could_not_be_written_is_merged_back() {
         let tracker = UsageTracker::default();
         tracker.record(&key(1), Outcome::Valid, at(0, 50), None);
-        let batch = std::mem::take(&mut *tracker.pending.lock().unwrap());
+        let batch = tracker.take();
         tracker.record(&key(1), Outcome::Revoked, at(0, 40), None);
         tracker.put_back(batch);
-        let pending = tracker.pending.lock().unwrap();
+        let pending = tracker.take();
         assert_eq!(pending[&key(1)].latest, Some((at(0, 50), None)));
         assert_eq!(pending[&key(1)].per_day, vec![day(0, 1, 1, 0)]);
+    }
+
+    #[test]
+    fn uses_noted_on_several_threads_are_flushed_as_one() {
+        let tracker = UsageTracker::default();
+        let threads: Vec<_> = (0..6)
+            .map(|n| {
+                let tracker = tracker.clone();
+                std::thread::spawn(move || {
+                    tracker.record(&key(1), Outcome::Valid, at(0, n), None);
+                    tracker.record(&key(2), Outcome::Revoked, at(0, n), None);
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let pending = tracker.take();
+        assert_eq!(pending[&key(1)].latest, Some((at(0, 5), None)));
+        assert_eq!(pending[&key(1)].per_day, vec![day(0, 6, 0, 0)]);
+        assert_eq!(pending[&key(2)].per_day, vec![day(0, 0, 6, 0)]);
+        assert!(tracker.take().is_empty(), "taken once");
     }
 }

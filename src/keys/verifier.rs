@@ -10,11 +10,14 @@ use super::{
     secret::{self, KeyFormat, RawDigest},
     usage::{Outcome, UsageTracker},
 };
-use crate::{error::AppError, shared::clock::UnixMs, storage::Db};
-use metrics::Counter;
+use crate::{
+    error::AppError,
+    shared::{clock::UnixMs, shards::Counter},
+    storage::Db,
+};
 use std::{
     net::IpAddr,
-    sync::{Arc, OnceLock},
+    sync::{Arc, LazyLock},
 };
 
 /// Checks presented keys, and notes each successful use.
@@ -109,15 +112,24 @@ fn usage_outcome(verdict: &Verification) -> Option<Outcome> {
     }
 }
 
-/// Counts a verdict by its code. The seven counters are looked up once:
-/// on the hot path, a label built per call would be an allocation.
+/// Verdicts by code since start, counted per thread (every verification
+/// writes one: a counter shared by the cores would move between them on
+/// each) and read at each scrape of the metrics.
+static BY_CODE: LazyLock<Vec<Counter>> = LazyLock::new(|| {
+    Verification::CODES
+        .iter()
+        .map(|_| Counter::default())
+        .collect()
+});
+
 fn count(outcome: &Verification) {
-    static BY_CODE: OnceLock<Vec<Counter>> = OnceLock::new();
-    let counters = BY_CODE.get_or_init(|| {
-        Verification::CODES
-            .iter()
-            .map(|&code| metrics::counter!("keysmith_key_verifications_total", "code" => code))
-            .collect()
-    });
-    counters[outcome.index()].increment(1);
+    BY_CODE[outcome.index()].add(1);
+}
+
+/// Each verdict code, and how many verifications it has answered.
+pub fn verdict_counts() -> impl Iterator<Item = (&'static str, u64)> {
+    Verification::CODES
+        .iter()
+        .zip(BY_CODE.iter())
+        .map(|(&code, count)| (code, count.sum()))
 }

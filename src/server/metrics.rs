@@ -4,6 +4,7 @@
 //! addresses in `KEYSMITH_METRICS_ALLOW` (loopback by default).
 
 use super::AppState;
+use crate::shared::shards::Counter as ShardedCounter;
 use crate::{
     auth::identity::ClientInfo,
     error::AppError,
@@ -16,10 +17,10 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use metrics::{Counter, Histogram};
+use metrics::Histogram;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::{
-    sync::OnceLock,
+    sync::{LazyLock, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -82,6 +83,10 @@ impl Metrics {
                 metrics::gauge!("keysmith_key_changes_behind").set(behind as f64);
             }
         }
+        for (code, count) in crate::keys::verifier::verdict_counts() {
+            metrics::counter!("keysmith_key_verifications_total", "code" => code).absolute(count);
+        }
+        HotRoute::publish();
         metrics::counter!("keysmith_verify_cache_hits_total").absolute(counts.hits);
         metrics::counter!("keysmith_verify_cache_misses_total").absolute(counts.misses);
         let lookups = counts.hits + counts.misses;
@@ -164,9 +169,11 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
 }
 
 /// The routes mounted without per-route layers (verify, the probes): the
-/// edge counts and times them, with their `200` series' handles looked up
-/// once, so the hot path allocates nothing for its metrics. Their other
-/// answers (bad input, a wrong method) take the general way.
+/// edge counts and times them. Their `200` answers are counted per thread
+/// and published at each scrape, and their latency handles looked up once,
+/// so the hot path allocates nothing and shares no counter between cores
+/// for its metrics. Their other answers (bad input, a wrong method) take
+/// the general way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HotRoute {
     Verify,
@@ -198,7 +205,7 @@ impl HotRoute {
 
     /// Counts and times one answer of this route, begun at `started`.
     pub fn record(self, method: &Method, status: StatusCode, started: Instant) {
-        static ANSWERED: OnceLock<Vec<(Counter, Histogram)>> = OnceLock::new();
+        static LATENCY: OnceLock<Vec<Histogram>> = OnceLock::new();
         if *method != self.method() || status != StatusCode::OK {
             return record(
                 method_label(method),
@@ -207,23 +214,31 @@ impl HotRoute {
                 started,
             );
         }
-        let handles = ANSWERED.get_or_init(|| {
+        let latency = LATENCY.get_or_init(|| {
             HotRoute::ALL
                 .iter()
                 .map(|route| {
                     let method = method_label(&route.method());
-                    (
-                        metrics::counter!(REQUESTS, "method" => method, "route" => route.path(), "status" => "200"),
-                        metrics::histogram!(DURATION, "method" => method, "route" => route.path()),
-                    )
+                    metrics::histogram!(DURATION, "method" => method, "route" => route.path())
                 })
                 .collect()
         });
-        let (count, latency) = &handles[self as usize];
-        count.increment(1);
-        latency.record(started.elapsed());
+        HOT_ANSWERS[self as usize].add(1);
+        latency[self as usize].record(started.elapsed());
+    }
+
+    /// Sets each hot route's count of `200` answers, for a scrape.
+    fn publish() {
+        for route in HotRoute::ALL {
+            let method = method_label(&route.method());
+            metrics::counter!(REQUESTS, "method" => method, "route" => route.path(), "status" => "200")
+                .absolute(HOT_ANSWERS[route as usize].sum());
+        }
     }
 }
+
+/// Each hot route's `200` answers since start (see [`HotRoute`]).
+static HOT_ANSWERS: LazyLock<[ShardedCounter; 3]> = LazyLock::new(Default::default);
 
 const REQUESTS: &str = "keysmith_http_requests_total";
 const DURATION: &str = "keysmith_http_request_duration_seconds";

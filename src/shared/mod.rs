@@ -1,9 +1,9 @@
 //! The ground floor, under every service and door: time (moments, days,
 //! spans), the ids of each kind of thing, cursor pagination, the roles'
-//! names, where the API lives, and what the server hands to server
-//! functions. Imports nothing of Keysmith but the error type. The calendar
-//! arithmetic of `clock`, the ids and the roles are in the browser's build
-//! too.
+//! names, where the API lives, what the server hands to server
+//! functions, and per-thread shards for what every verification writes.
+//! Imports nothing of Keysmith but the error type. The calendar arithmetic
+//! of `clock`, the ids and the roles are in the browser's build too.
 
 /// sqlx's `Type`, `Encode` and `Decode` for a value stored as its text, on
 /// either backend: written as `as_str()`, read back through `$parse`
@@ -104,5 +104,7 @@ pub mod key_type;
 #[cfg(feature = "ssr")]
 pub mod pagination;
 pub mod role;
+#[cfg(feature = "ssr")]
+pub mod shards;
 #[cfg(feature = "ssr")]
 pub mod site;
