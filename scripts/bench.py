@@ -5,7 +5,11 @@
    same run, of the floor (examples/floor.rs, a minimal axum server: its
    GET / and a POST carrying verify's body) and of Keysmith's
    POST /api/v2/keys/verify (a key with meta and an external id), GET
-   /healthz and GET /readyz, each as a ratio of the floor's GET;
+   /healthz and GET /readyz, each as a ratio of the floor's GET (with
+   --against BIN, verify and /healthz of a second build in the same rounds:
+   an A/B of two builds);
+   and (--only cpu) the CPU each of those requests costs the server (user,
+   system, context switches) and wrk, at 64 connections;
 2. listing 10,000 keys of one account: the API keys page (SSR), the page's
    next-page call deep in the list, and GET /api/v2/api-keys first and deep;
 3. peak RSS after verifying 100,000 distinct keys;
@@ -17,11 +21,13 @@ Standard library only.
 """
 
 import argparse
+import glob
 import gzip
 import hashlib
 import json
 import os
 import re
+import resource
 import secrets
 import sqlite3
 import statistics
@@ -179,31 +185,50 @@ def post_script(folder, name, path, body):
     return script
 
 
-def load(server, folder, seconds, floor_binary, runs):
-    """Each endpoint at 64 and 256 connections, `runs` times in turn (the
-    machine's speed drifts: alternating spreads the drift over all), with
-    the floor server idle while Keysmith is measured and the other way
-    round (both are started for the whole run)."""
+def verify_target(server, folder, name):
+    """A key with meta and an external id on `server`, and a wrk script
+    verifying it (a cached key after the first call)."""
     token = sign_up(server, "load@example.com")
     draft = {"name": "load", "scopes": ["read"], "external_id": "cust_42",
              "meta": {"plan": "pro", "seats": 25, "region": "eu-west-1"}}
     status, created = server.json("POST", "/api/v2/api-keys", draft, token)
     assert status == 201, (status, created)
-    key = created["data"]["key"]
-    body = json.dumps({"key": key, "required_scope": "read"}, separators=(",", ":"))
+    body = json.dumps({"key": created["data"]["key"], "required_scope": "read"}, separators=(",", ":"))
     status, answer, _ = server.call("POST", "/api/v2/keys/verify", json.loads(body))
     assert status == 200 and json.loads(answer)["data"]["meta"]["plan"] == "pro", answer
+    return body, post_script(folder, name, "/api/v2/keys/verify", body)
+
+
+def targets_of(server, folder, floor_port, against=None):
+    """What the load and CPU parts measure: the floor's GET and POST, and
+    verify and the probes on Keysmith (and verify and /healthz on a second
+    build, `against`, when comparing two)."""
+    body, verify_script = verify_target(server, folder, "verify.lua")
+    keysmith = f"http://127.0.0.1:{server.port}"
+    floor_base = f"http://127.0.0.1:{floor_port}"
+    targets = {
+        "floor GET /": (f"{floor_base}/", None),
+        "floor POST (verify's body)": (floor_base, post_script(folder, "floor-post.lua", "/verify", body)),
+        "verify (meta, external id)": (keysmith, verify_script),
+        "/healthz": (f"{keysmith}/healthz", None),
+        "/readyz": (f"{keysmith}/readyz", None),
+    }
+    if against:
+        _, against_script = verify_target(against, folder, "against.lua")
+        other = f"http://127.0.0.1:{against.port}"
+        targets["against: verify"] = (other, against_script)
+        targets["against: /healthz"] = (f"{other}/healthz", None)
+    return targets
+
+
+def load(server, folder, seconds, floor_binary, runs, against=None):
+    """Each endpoint at 64 and 256 connections, `runs` times in turn (the
+    machine's speed drifts: alternating spreads the drift over all), with
+    the floor server idle while Keysmith is measured and the other way
+    round (both are started for the whole run)."""
     floor, floor_port = start_floor(floor_binary, folder)
     try:
-        keysmith = f"http://127.0.0.1:{server.port}"
-        floor_base = f"http://127.0.0.1:{floor_port}"
-        targets = {
-            "floor GET /": (f"{floor_base}/", None),
-            "floor POST (verify's body)": (floor_base, post_script(folder, "floor-post.lua", "/verify", body)),
-            "verify (meta, external id)": (keysmith, post_script(folder, "verify.lua", "/api/v2/keys/verify", body)),
-            "/healthz": (f"{keysmith}/healthz", None),
-            "/readyz": (f"{keysmith}/readyz", None),
-        }
+        targets = targets_of(server, folder, floor_port, against)
         for url, script in targets.values():  # warm-up
             wrk(url, 64, 2, script)
         results = {connections: {name: [] for name in targets} for connections in (64, 256)}
@@ -215,6 +240,49 @@ def load(server, folder, seconds, floor_binary, runs):
     finally:
         floor.kill()
         floor.wait()
+
+
+def cpu(server, folder, seconds, floor_binary):
+    """CPU per request at 64 connections, on each side: the server's user
+    and system time and context switches (all its threads, from /proc), and
+    wrk's own time (its rusage). Client and server share the cores, so a
+    microsecond either side spends is a microsecond the other does not get."""
+    floor, floor_port = start_floor(floor_binary, folder)
+    try:
+        targets = targets_of(server, folder, floor_port)
+        results = {}
+        for name, (url, script) in targets.items():
+            pid = floor.pid if name.startswith("floor") else server.process.pid
+            wrk(url, 64, 2, script)
+            client_before, server_before = resource.getrusage(resource.RUSAGE_CHILDREN), process_cpu(pid)
+            run = wrk(url, 64, seconds, script)
+            client_after, server_after = resource.getrusage(resource.RUSAGE_CHILDREN), process_cpu(pid)
+            requests = run["rps"] * seconds
+            per_request = lambda after, before: (after - before) / requests
+            results[name] = {
+                "rps": run["rps"],
+                "server user µs": per_request(server_after["user"], server_before["user"]) * 1e6,
+                "server system µs": per_request(server_after["system"], server_before["system"]) * 1e6,
+                "server switches": per_request(server_after["switches"], server_before["switches"]),
+                "wrk µs": per_request(client_after.ru_utime + client_after.ru_stime,
+                                      client_before.ru_utime + client_before.ru_stime) * 1e6,
+            }
+        return results
+    finally:
+        floor.kill()
+        floor.wait()
+
+
+def process_cpu(pid):
+    """Seconds of user and system time, and context switches, of every
+    thread of `pid` so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    switches = 0
+    for status in glob.glob(f"/proc/{pid}/task/*/status"):
+        text = open(status).read()
+        switches += sum(int(n) for n in re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", text, re.M))
+    return {"user": int(fields[11]) / ticks, "system": int(fields[12]) / ticks, "switches": switches}
 
 
 def listing(server, folder):
@@ -326,26 +394,43 @@ def main():
     parser.add_argument("--floor", default="target/release/examples/floor",
                         help="the floor server (cargo build --release --features ssr --example floor)")
     parser.add_argument("--memory-keys", type=int, default=100_000)
-    parser.add_argument("--only", choices=["load", "listing", "memory", "wasm"])
+    parser.add_argument("--against", help="a second Keysmith build whose verify and /healthz the load part measures in the same rounds (an A/B)")
+    parser.add_argument("--only", choices=["load", "cpu", "listing", "memory", "wasm"])
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="keysmith-bench-")
     folder = tempfile.mkdtemp(dir=root)
     server = start_server(args.binary, folder)
+    against = start_server(args.against, tempfile.mkdtemp(dir=root)) if args.against else None
     wanted = lambda part: args.only in (None, part)
     results = {}
     try:
         if wanted("load"):
-            results["load"] = load(server, folder, args.seconds, args.floor, args.runs)
+            results["load"] = load(server, folder, args.seconds, args.floor, args.runs, against)
+        if wanted("cpu"):
+            results["cpu"] = cpu(server, tempfile.mkdtemp(dir=root), args.seconds, args.floor)
         if wanted("listing"):
             results["listing"] = listing(server, folder)
     finally:
         server.stop()
+        if against:
+            against.stop()
     if wanted("memory"):
         results["memory"] = memory(args.binary, root, args.memory_keys)
     if wanted("wasm"):
         results["wasm"] = wasm_size()
     print(json.dumps(results, indent=2))
     print_load(results.get("load", {}))
+    print_cpu(results.get("cpu", {}))
+
+
+def print_cpu(cpu_results):
+    if not cpu_results:
+        return
+    print("\n| 64 connections | req/s | server user µs | server system µs | server switches | wrk µs |")
+    print("|---|---|---|---|---|---|")
+    for name, r in cpu_results.items():
+        print(f"| {name} | {r['rps']:,.0f} | {r['server user µs']:.2f} | {r['server system µs']:.2f} "
+              f"| {r['server switches']:.3f} | {r['wrk µs']:.2f} |")
 
 
 def print_load(load_results):
