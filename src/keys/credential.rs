@@ -14,7 +14,11 @@ use crate::{
     },
     storage::KeyCredential,
 };
-use std::{net::IpAddr, sync::Arc};
+use bytes::Bytes;
+use std::{
+    net::IpAddr,
+    sync::{Arc, OnceLock},
+};
 
 /// The outcome of checking a presented key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,7 +82,36 @@ pub struct VerifiedKey {
     /// verify never decodes nor re-encodes it.
     pub meta: Option<MetaJson>,
     pub expires_at: Option<UnixMs>,
+    /// What the verify endpoint answers for this key, rendered on its first
+    /// valid verification and kept with the key in the cache: every valid
+    /// answer of one cache entry is the same, and a change to the key
+    /// replaces the entry.
+    pub answer: RenderedAnswer,
 }
+
+/// A door's rendering of a valid verdict, made once (the keys service
+/// never reads it). Not part of what a key is, so always equal.
+#[derive(Clone, Debug, Default)]
+pub struct RenderedAnswer(OnceLock<Bytes>);
+
+impl RenderedAnswer {
+    /// The rendering, made by `render` the first time.
+    pub fn get_or_render<E>(&self, render: impl FnOnce() -> Result<Bytes, E>) -> Result<Bytes, E> {
+        if let Some(rendered) = self.0.get() {
+            return Ok(rendered.clone());
+        }
+        let rendered = render()?;
+        Ok(self.0.get_or_init(|| rendered).clone())
+    }
+}
+
+impl PartialEq for RenderedAnswer {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for RenderedAnswer {}
 
 /// A key as verification needs it, its stored scopes and addresses parsed
 /// once when it enters the cache.
@@ -120,6 +153,7 @@ impl Credential {
                 external_id: stored.external_id,
                 meta: stored.meta.and_then(MetaJson::from_text),
                 expires_at: stored.expires_at,
+                answer: RenderedAnswer::default(),
             }),
             ips,
             revoked_at: stored.revoked_at,
@@ -164,6 +198,22 @@ impl Credential {
 pub(super) mod tests {
     use super::*;
     use crate::keys::catalogue::Catalogue;
+
+    #[test]
+    fn an_answer_is_rendered_once_and_a_failed_rendering_is_not_kept() {
+        let answer = RenderedAnswer::default();
+        let failed: Result<Bytes, &str> = answer.get_or_render(|| Err("no"));
+        assert_eq!(failed, Err("no"));
+        let mut renderings = 0;
+        for _ in 0..3 {
+            let rendered = answer.get_or_render(|| {
+                renderings += 1;
+                Ok::<_, ()>(Bytes::from_static(b"{}"))
+            });
+            assert_eq!(rendered.unwrap(), "{}");
+        }
+        assert_eq!(renderings, 1);
+    }
 
     fn at(ms: i64) -> UnixMs {
         UnixMs::from_millis(ms)

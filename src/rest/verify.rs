@@ -11,6 +11,7 @@ use crate::{
     shared::{clock::UnixMs, key_type::KeyType},
 };
 use axum::{
+    body::Bytes,
     extract::{FromRef, FromRequestParts, State},
     http::{header, request::Parts, HeaderValue},
     response::{IntoResponse, Response},
@@ -142,34 +143,40 @@ pub async fn verify(
         })
         .transpose()?;
     let verdict = keys.verify(&request.key, &required, client_ip).await?;
-    let result = match &verdict {
-        Verification::Valid(key) => VerifyResult::Valid(ValidKey {
-            valid: true,
-            code: verdict.code(),
-            key_id: key.key_id.as_str(),
-            account_id: key.account_id.as_str(),
-            name: &key.name,
-            key_type: key.kind,
-            scopes: &key.scopes,
-            meta: key.meta.as_ref(),
-            external_id: key.external_id.as_deref(),
-            expires_at: key.expires_at,
-        }),
-        refused => VerifyResult::Refused(Refusal {
+    let body = match &verdict {
+        Verification::Valid(key) => key.answer.get_or_render(|| {
+            render(VerifyResult::Valid(ValidKey {
+                valid: true,
+                code: verdict.code(),
+                key_id: key.key_id.as_str(),
+                account_id: key.account_id.as_str(),
+                name: &key.name,
+                key_type: key.kind,
+                scopes: &key.scopes,
+                meta: key.meta.as_ref(),
+                external_id: key.external_id.as_deref(),
+                expires_at: key.expires_at,
+            }))
+        })?,
+        refused => render(VerifyResult::Refused(Refusal {
             valid: false,
             code: refused.code(),
             missing_scopes: match refused {
                 Verification::InsufficientScope(missing) => Some(missing),
                 _ => None,
             },
-        }),
+        }))?,
     };
-    // Sized for a key with some meta in one allocation (axum's own JSON
-    // answer starts at 128 bytes and grows).
+    Ok(([(header::CONTENT_TYPE, JSON)], body).into_response())
+}
+
+/// The answer's JSON, in one allocation sized for a key with some meta
+/// (axum's own JSON answer starts at 128 bytes and grows).
+fn render(result: VerifyResult) -> Result<Bytes, ApiError> {
     let mut body = Vec::with_capacity(ANSWER_CAPACITY);
     serde_json::to_writer(&mut body, &Data { data: result })
         .map_err(|_| ApiError(AppError::Internal))?;
-    Ok(([(header::CONTENT_TYPE, JSON)], body).into_response())
+    Ok(Bytes::from(body))
 }
 
 /// What the request requires: `required_scope` or `required_scopes`, each
