@@ -6,7 +6,7 @@
    GET / and a POST carrying verify's body) and of Keysmith's
    POST /api/v2/keys/verify (a key with meta and an external id), GET
    /healthz and GET /readyz, each as a ratio of the floor's GET (with
-   --against BIN, verify and /healthz of a second build in the same rounds:
+   --against BIN, verify and the probes of a second build in the same rounds:
    an A/B of two builds);
    and (--only cpu) the CPU each of those requests costs the server (user,
    system, context switches) and wrk, at 64 connections;
@@ -201,7 +201,7 @@ def verify_target(server, folder, name):
 
 def targets_of(server, folder, floor_port, against=None):
     """What the load and CPU parts measure: the floor's GET and POST, and
-    verify and the probes on Keysmith (and verify and /healthz on a second
+    verify and the probes on Keysmith (and verify and the probes on a second
     build, `against`, when comparing two)."""
     body, verify_script = verify_target(server, folder, "verify.lua")
     keysmith = f"http://127.0.0.1:{server.port}"
@@ -218,6 +218,7 @@ def targets_of(server, folder, floor_port, against=None):
         other = f"http://127.0.0.1:{against.port}"
         targets["against: verify"] = (other, against_script)
         targets["against: /healthz"] = (f"{other}/healthz", None)
+        targets["against: /readyz"] = (f"{other}/readyz", None)
     return targets
 
 
@@ -394,7 +395,7 @@ def main():
     parser.add_argument("--floor", default="target/release/examples/floor",
                         help="the floor server (cargo build --release --features ssr --example floor)")
     parser.add_argument("--memory-keys", type=int, default=100_000)
-    parser.add_argument("--against", help="a second Keysmith build whose verify and /healthz the load part measures in the same rounds (an A/B)")
+    parser.add_argument("--against", help="a second Keysmith build whose verify and probes the load part measures in the same rounds (an A/B)")
     parser.add_argument("--only", choices=["load", "cpu", "listing", "memory", "wasm"])
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="keysmith-bench-")
