@@ -13,6 +13,7 @@ use crate::{
     error::AppError,
     idempotency::{Begun, IdempotentAnswers, Scope},
     keys::Keys,
+    shared::key_type::KeyType,
 };
 use axum::{
     body::{to_bytes, Body, Bytes},
@@ -21,6 +22,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
@@ -80,8 +82,35 @@ where
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
             store(&answers, &scope, key, response).await
         }
-        Begun::Replay { status, answer } => replay(status, &answer),
+        Begun::Replay { status, answer } => {
+            // A replay skips the operation's own checks: a management key's
+            // secret is given again only to who may manage those keys now.
+            if is_about_a_management_key(&answer) {
+                by.require(Operation::ManageManagementKeys)?;
+            }
+            replay(status, &answer)
+        }
     }
+}
+
+/// Whether a stored answer (its content type, a newline, its body) shows a
+/// management key, made or rotated.
+fn is_about_a_management_key(plain: &[u8]) -> bool {
+    let Some(split) = plain.iter().position(|&b| b == b'\n') else {
+        return false;
+    };
+    #[derive(Deserialize)]
+    struct Stored {
+        data: Option<Shown>,
+    }
+    #[derive(Deserialize)]
+    struct Shown {
+        #[serde(rename = "type")]
+        key_type: Option<KeyType>,
+    }
+    serde_json::from_slice::<Stored>(&plain[split + 1..]).is_ok_and(|stored| {
+        stored.data.and_then(|shown| shown.key_type) == Some(KeyType::Management)
+    })
 }
 
 fn parse_key(raw: &HeaderValue) -> Result<&str, AppError> {
@@ -176,6 +205,18 @@ fn plaintext(content_type: &str, body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_answer_is_about_a_management_key_only_if_it_shows_one() {
+        let shown = |key_type: &str| {
+            format!("application/json\n{{\"data\":{{\"id\":\"key_1\",\"type\":\"{key_type}\",\"key\":\"s\"}}}}")
+        };
+        assert!(is_about_a_management_key(shown("management").as_bytes()));
+        assert!(!is_about_a_management_key(shown("api").as_bytes()));
+        let problem = b"application/problem+json\n{\"status\":409}";
+        assert!(!is_about_a_management_key(problem));
+        assert!(!is_about_a_management_key(b"no newline"));
+    }
 
     #[test]
     fn refusals_of_the_caller_and_server_errors_are_not_kept() {

@@ -379,3 +379,39 @@ async fn refused_requests_use_up_no_idempotency_keys_and_the_cap_is_per_member()
         "another member's cap is their own"
     );
 }
+
+/// The operation's own check (only owners and admins manage management
+/// keys) does not run on a replay: the replay checks it itself.
+#[tokio::test]
+async fn a_demoted_admin_is_refused_the_replay_of_a_management_key() {
+    let app = roomy_app().await;
+    let team = Team::new(&app).await;
+    let body = json!({ "name": "CI", "type": "management", "scopes": ["keys:read"] });
+    let made = post_idempotently(&app, &team.admin.token, "/api-keys", "ci-1", &body).await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: Value = made.json().await.unwrap();
+    let secret = made["data"]["key"].as_str().unwrap().to_owned();
+
+    let demoted = app
+        .api(
+            Method::PATCH,
+            &format!("/members/{}", team.admin.user_id),
+            Auth::Bearer(&team.owner.token),
+            Some(json!({ "role": "developer" })),
+        )
+        .await;
+    assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.body);
+    let developer_token = token_for(&app, &team.admin.email, None).await;
+    let replay = post_idempotently(&app, &developer_token, "/api-keys", "ci-1", &body).await;
+    assert_eq!(replay.status(), StatusCode::FORBIDDEN);
+    assert!(replay.headers().get("idempotent-replayed").is_none());
+    assert!(!replay.text().await.unwrap().contains(&secret[14..]));
+
+    // An API key's stored answer still replays for the developer.
+    let api_key = json!({ "name": "deploy", "scopes": ["read"] });
+    let made = post_idempotently(&app, &developer_token, "/api-keys", "deploy-1", &api_key).await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let again = post_idempotently(&app, &developer_token, "/api-keys", "deploy-1", &api_key).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert!(again.headers().get("idempotent-replayed").is_some());
+}
