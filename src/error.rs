@@ -258,11 +258,22 @@ impl From<sqlx::Error> for AppError {
         if unreachable(&error) {
             tracing::warn!(%error, "database unreachable");
             AppError::Unavailable
+        } else if holds_nul(&error) {
+            // PostgreSQL's text cannot hold U+0000; SQLite's can. The
+            // fields that take text refuse control characters themselves;
+            // this is the net under any that does not.
+            AppError::BadRequest("text may not contain the NUL character (\\u0000)".into())
         } else {
             tracing::error!(%error, "database error");
             AppError::Internal
         }
     }
+}
+
+/// PostgreSQL's "invalid byte sequence" for a NUL in a text parameter.
+#[cfg(feature = "ssr")]
+fn holds_nul(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("22021"))
 }
 
 /// Whether the database could not be reached or is going away, rather

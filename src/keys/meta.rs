@@ -158,7 +158,7 @@ impl ExternalId {
         }
         if raw
             .chars()
-            .any(|c| c.is_control() || is_invisible_format(c))
+            .any(|c| c.is_control() || is_invisible_format(c) || is_private_use(c))
         {
             return refuse(
                 "An external id takes printable characters only (no line breaks, control or invisible characters).".into(),
@@ -173,6 +173,13 @@ impl ExternalId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters with no meaning but one agreed privately (they print as a
+/// box), and the code points that are not characters at all.
+fn is_private_use(c: char) -> bool {
+    matches!(c, '\u{E000}'..='\u{F8FF}' | '\u{FDD0}'..='\u{FDEF}' | '\u{F0000}'..='\u{10FFFF}')
+        || (c as u32 & 0xFFFE) == 0xFFFE
 }
 
 /// For a field of a change that may be left out (unchanged), `null`
@@ -249,7 +256,21 @@ mod tests {
         assert_eq!(ExternalId::parse("cust_42").unwrap().as_str(), "cust_42");
         assert!(ExternalId::parse("Zürich AG / 42").is_ok());
         assert!(ExternalId::parse(&"x".repeat(256)).is_ok());
-        for bad in ["", " cust", "cust ", "a\nb", "a\u{200B}b", &"x".repeat(257)] {
+        assert!(ExternalId::parse("客户-42 ✓").is_ok());
+        let unprintable = [
+            "a\u{2028}b",
+            "a\u{2029}b",
+            "a\u{00AD}b",
+            "a\u{2060}b",
+            "a\u{E0041}b",
+            "a\u{E000}b",
+            "a\u{FFFF}b",
+            "a\u{10FFFD}b",
+        ];
+        for bad in ["", " cust", "cust ", "a\nb", "a\u{200B}b", &"x".repeat(257)]
+            .into_iter()
+            .chain(unprintable)
+        {
             let error = ExternalId::parse(bad).unwrap_err();
             assert!(error.field_message("external_id").is_some(), "{bad:?}");
         }

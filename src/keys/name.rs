@@ -46,10 +46,22 @@ impl KeyName {
     }
 }
 
+/// Characters that show nothing, or break a line, in text meant to be read
+/// on one line: zero-width and directional marks, the soft hyphen, the line
+/// and paragraph separators, invisible operators, interlinear annotation and
+/// tag characters.
 pub(crate) fn is_invisible_format(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        '\u{00AD}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
     )
 }
 

@@ -210,6 +210,15 @@ impl Keys {
                 "Search for at most 100 characters.",
             ));
         }
+        if search
+            .as_ref()
+            .is_some_and(|s| s.chars().any(char::is_control))
+        {
+            return Err(AppError::field(
+                "search",
+                "Search for printable characters only.",
+            ));
+        }
         let external_id = query
             .external_id
             .as_deref()
@@ -343,7 +352,12 @@ impl Keys {
             .db
             .update_key(&by.account_id, &current.id, &edit, &event)
             .await?
-            .ok_or(AppError::NotFound)?;
+            // Revoked or deleted since it was read above.
+            .ok_or_else(|| {
+                AppError::Conflict(
+                    "The key was revoked or deleted while it was being changed.".into(),
+                )
+            })?;
         self.0.cache.invalidate(changed.iter());
         self.view_of(&by.account_id, &current.id).await
     }

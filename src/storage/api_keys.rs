@@ -102,8 +102,9 @@ impl Db {
             .await)
     }
 
-    /// Applies `edit` to an account's key; `None` when there is no such key.
-    /// Each change answers the digests the key had, for the cache to forget.
+    /// Applies `edit` to an account's key; `None` when there is no such key,
+    /// or it was revoked (a revoke that won the row lock first). Each change
+    /// answers the digests the key had, for the cache to forget.
     pub async fn update_key(
         &self,
         account_id: &AccountId,
@@ -118,7 +119,7 @@ impl Db {
         let changed = on_either!(tx.conn(), c => sqlx::query(
             "UPDATE api_keys SET name = $1, scopes = $2, ip_allowlist = $3,
                 updated_at = $4, updated_by = $5, external_id = $8, meta = $9
-             WHERE account_id = $6 AND id = $7",
+             WHERE account_id = $6 AND id = $7 AND revoked_at IS NULL",
         )
         .bind(edit.name)
         .bind(edit.scopes)

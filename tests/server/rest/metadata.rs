@@ -164,6 +164,9 @@ async fn bad_meta_or_external_ids_are_refused_naming_the_field() {
         ("external_id", json!("")),
         ("external_id", json!("x".repeat(257))),
         ("external_id", json!("two\nlines")),
+        ("external_id", json!("two\u{2028}lines")),
+        ("external_id", json!("soft\u{00AD}hyphen")),
+        ("external_id", json!("private\u{E000}use")),
         ("external_id", json!(" padded")),
     ];
     for (field, value) in cases {
@@ -187,6 +190,34 @@ async fn bad_meta_or_external_ids_are_refused_naming_the_field() {
     let five_levels = json!({ "a": { "b": { "c": { "d": [1] } } } });
     let fits = edit_key(&app, &token, &id, json!({ "meta": five_levels })).await;
     assert_eq!(fits.status, StatusCode::OK, "{}", fits.body);
+}
+
+/// A NUL in a search would reach PostgreSQL, whose text cannot hold one:
+/// refused first, the same on both backends.
+#[tokio::test]
+async fn a_search_or_filter_with_control_characters_is_refused_naming_it() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    for (field, query) in [
+        ("search", "search=a%00b"),
+        ("search", "search=a%0Ab"),
+        ("external_id", "external_id=a%00b"),
+    ] {
+        let refused = app
+            .api(
+                Method::GET,
+                &format!("/api-keys?{query}"),
+                Auth::Bearer(&token),
+                None,
+            )
+            .await;
+        assert_problem(&refused, StatusCode::BAD_REQUEST, "validation_failed");
+        assert!(
+            field_error(&refused, field).is_some(),
+            "{query}: {}",
+            refused.body
+        );
+    }
 }
 
 #[tokio::test]
