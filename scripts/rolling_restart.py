@@ -130,9 +130,23 @@ def main():
         finally:
             for server in servers:
                 server.stop()
+    tally.failures += database_lost_while_stopping(root)
     if tally.failures:
         print("\n".join(tally.failures[:20]))
         sys.exit(f"rolling restart FAILED ({len(tally.failures)} problems); data in {root}")
+
+
+def database_lost_while_stopping(root):
+    """Lines where a replica lost the database while it stopped gracefully.
+    A restart must not: requests still in flight and the last usage write
+    need it (an accept loop's runtime, gone too early, once took the pool's
+    connections it drove with it)."""
+    lost = []
+    for n in range(3):
+        with open(os.path.join(root, f"replica-{n}", "server.log"), errors="replace") as log:
+            lost += [f"replica-{n}: {line.strip()}" for line in log
+                     if "database unreachable" in line or "cannot write the last key usage" in line]
+    return lost
 
 
 def roll(args, port, servers, tally):

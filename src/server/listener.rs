@@ -99,6 +99,12 @@ where
                 let all_finished =
                     runtime.block_on(accept(listener, site, header_timeout, stopped, grace));
                 let _ = done.send(all_finished);
+                // The database connections a request on this loop opened
+                // are driven by this runtime and shared by the pool with
+                // every other loop and the main runtime, which still use
+                // them to finish their requests and write the last usage:
+                // this runtime goes with the process, not before.
+                runtime.block_on(std::future::pending::<()>());
             })?;
         loops.push(finished);
     }
