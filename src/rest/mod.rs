@@ -11,6 +11,9 @@ pub mod openapi;
 pub mod problem;
 mod verify;
 
+/// Verify's handler, which the edge calls for its `POST` without the router.
+pub use verify::verify;
+
 use crate::{
     audit::service::AuditLog,
     auth::{manager::Operation, service::Accounts, verifier::VerifyGate},

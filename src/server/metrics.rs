@@ -196,7 +196,8 @@ impl HotRoute {
         }
     }
 
-    fn method(self) -> Method {
+    /// The method the route is for.
+    pub fn method(self) -> Method {
         match self {
             HotRoute::Verify => Method::POST,
             HotRoute::Healthz | HotRoute::Readyz => Method::GET,

@@ -86,7 +86,7 @@ impl Application {
             services,
         });
         let sessions = sessions(&state, &db, &secrets).await?;
-        let site = site(&state.config, router(state.clone(), sessions));
+        let site = site(&state, router(state.clone(), sessions));
         let listener = super::listener::bind(state.config.site_addr)
             .map_err(|e| format!("cannot listen on {}: {e}", state.config.site_addr))?;
         Ok(Application {
@@ -254,14 +254,16 @@ fn router<Store: SessionStore + Clone>(
 
 /// The whole server: the router inside the edge (the host check, the body
 /// limit, the request timeout, problem documents, the security headers, the
-/// hot routes' metrics).
-fn site(config: &Config, router: Router) -> Site {
+/// hot routes' metrics, and the hot routes answered without the router).
+fn site(state: &AppState, router: Router) -> Site {
+    let config = &state.config;
     EdgeLayer::new(EdgePolicy {
         allowed_hosts: config.allowed_hosts().to_vec(),
         hsts: config.serves_https(),
         request_timeout: config.request_timeout,
         max_body_bytes: MAX_BODY_BYTES,
     })
+    .with_hot_routes(state.clone())
     .layer(router)
 }
 

@@ -137,6 +137,16 @@ async fn health_probes_answer_without_a_session() {
         ready.json::<serde_json::Value>().await.unwrap()["database"],
         "ok"
     );
+    // The edge answers their GET itself; their other methods are the
+    // router's, as every route's are.
+    let client = reqwest::Client::new();
+    for probe in ["/healthz", "/readyz"] {
+        let head = client.head(app.url(probe)).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "{probe}");
+        let post = client.post(app.url(probe)).send().await.unwrap();
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED, "{probe}");
+        assert_eq!(post.headers()[header::ALLOW], "GET,HEAD", "{probe}");
+    }
 }
 
 #[tokio::test]
