@@ -1,11 +1,10 @@
 //! The fields of what a platform keeps on a key for itself: its external
 //! id, and `meta` as JSON in a text area that says at which line a mistake
-//! is, as it is typed. The JSON parser this needs is loaded with the first
-//! keystroke (a lazy function: its own wasm chunk), not with the page.
+//! is, as it is typed.
 
 use super::components::FormErrors;
 use crate::keys::meta::{KeyMeta, MetaJson, MAX_EXTERNAL_ID_CHARS, MAX_META_BYTES};
-use leptos::{lazy, prelude::*};
+use leptos::prelude::*;
 
 /// What the two fields hold, as typed.
 #[derive(Clone, Copy)]
@@ -37,8 +36,7 @@ impl OwnerForm {
 
 /// Typed text as the meta to send, or what is wrong with it (with its line
 /// and column).
-#[lazy]
-fn meta_to_send(text: String) -> Result<Option<MetaJson>, String> {
+async fn meta_to_send(text: String) -> Result<Option<MetaJson>, String> {
     KeyMeta::parse_text(&text)
         .map(|meta| meta.map(|meta| meta.to_json()))
         .map_err(|error| error.field_message("meta").unwrap_or_default())

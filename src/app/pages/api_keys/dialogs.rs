@@ -17,13 +17,13 @@ use crate::{
     },
     shared::key_type::KeyType,
 };
-use leptos::{lazy, prelude::*};
+use leptos::prelude::*;
 
-/// The view of `dialog`, loaded with its first opening: the dialogs and
-/// their editors are a wasm chunk of their own (a lazy function), not part
-/// of the page's first visit.
-#[lazy]
-pub fn dialog(dialog: OpenDialog, catalogue: CatalogueView, hooks: DialogHooks) -> AnyView {
+/// The view of `dialog`. Not a lazy function (a wasm chunk of its own):
+/// `#[lazy]` free functions break hydration in builds without `--split`
+/// (their placeholder import is left unresolved), which the README's
+/// `cargo leptos build --release` must keep working.
+pub async fn dialog(dialog: OpenDialog, catalogue: CatalogueView, hooks: DialogHooks) -> AnyView {
     match dialog {
         OpenDialog::Create(kind) => view! { <CreateKeyDialog kind catalogue hooks /> }.into_any(),
         OpenDialog::Edit(key) => view! { <EditKeyDialog catalogue key hooks /> }.into_any(),
