@@ -11,7 +11,7 @@ function wasmRequests(page: Page): string[] {
   return names;
 }
 
-test("a page loads the shell and its own code; another page's code comes when it is first visited", async ({
+test("a page loads the shell and its own code; another page's code comes when it is first visited, a dialog's when it is first opened", async ({
   page,
 }) => {
   const fetched = wasmRequests(page);
@@ -29,9 +29,11 @@ test("a page loads the shell and its own code; another page's code comes when it
   await expect(page.getByRole("heading", { name: "No API keys yet" })).toBeVisible();
   await hydrated(page);
   expect(fetched.some((name) => name.startsWith("split___api_keys_view"))).toBe(true);
+  expect(fetched.some((name) => name.startsWith("split_dialog_"))).toBe(false);
 
   await page.getByRole("button", { name: "Create API key" }).click();
   const dialog = page.getByRole("dialog", { name: "Create API key" });
   await expect(dialog).toBeVisible();
   await expect(dialog.getByLabel("Name")).toBeFocused();
+  expect(fetched.some((name) => name.startsWith("split_dialog_"))).toBe(true);
 });

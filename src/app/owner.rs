@@ -1,6 +1,8 @@
 //! The fields of what a platform keeps on a key for itself: its external
 //! id, and `meta` as JSON in a text area that says at which line a mistake
-//! is, as it is typed.
+//! is, as it is typed. In a split build the JSON parser this needs is
+//! loaded with the first keystroke (a lazy function: its own wasm chunk),
+//! not with the page.
 
 use super::components::FormErrors;
 use crate::keys::meta::{KeyMeta, MetaJson, MAX_EXTERNAL_ID_CHARS, MAX_META_BYTES};
@@ -36,6 +38,7 @@ impl OwnerForm {
 
 /// Typed text as the meta to send, or what is wrong with it (with its line
 /// and column).
+#[cfg_attr(any(not(target_arch = "wasm32"), wasm_split), leptos::lazy)]
 async fn meta_to_send(text: String) -> Result<Option<MetaJson>, String> {
     KeyMeta::parse_text(&text)
         .map(|meta| meta.map(|meta| meta.to_json()))

@@ -19,10 +19,13 @@ use crate::{
 };
 use leptos::prelude::*;
 
-/// The view of `dialog`. Not a lazy function (a wasm chunk of its own):
-/// `#[lazy]` free functions break hydration in builds without `--split`
-/// (their placeholder import is left unresolved), which the README's
-/// `cargo leptos build --release` must keep working.
+/// The view of `dialog`. In a split build it is loaded with the first
+/// opening: the dialogs and their editors are a wasm chunk of their own (a
+/// lazy function), not part of the page's first visit. A build without
+/// `--split` has no chunk to fetch (a lazy function there would import a
+/// module that never exists), so there it is a plain async function
+/// (`cfg(wasm_split)` comes from build.rs).
+#[cfg_attr(any(not(target_arch = "wasm32"), wasm_split), leptos::lazy)]
 pub async fn dialog(dialog: OpenDialog, catalogue: CatalogueView, hooks: DialogHooks) -> AnyView {
     match dialog {
         OpenDialog::Create(kind) => view! { <CreateKeyDialog kind catalogue hooks /> }.into_any(),
