@@ -1,6 +1,7 @@
 //! The hot path, through the service layer on a real SQLite file:
-//! verifying a cached key, an uncached key (a database read each time) and a
-//! malformed key; generating a key; checking a key's form and checksum.
+//! verifying a cached key (without and with a rate limit), an uncached key
+//! (a database read each time) and a malformed key; generating a key;
+//! checking a key's form and checksum.
 //!
 //! `cargo bench --features ssr --bench verify`
 
@@ -15,10 +16,12 @@ use keysmith::{
     keys::{
         cache::CredentialCache,
         catalogue::{Catalogue, Catalogues, Requirement},
+        limiter::{LimitBuckets, RateLimiter},
+        limits::RateLimit,
         model::KeyDraft,
         secret::KeyFormat,
         usage::UsageTracker,
-        verifier::KeyVerifier,
+        verifier::{Charge, KeyVerifier},
         Keys,
     },
     storage::Db,
@@ -31,6 +34,8 @@ struct Fixture {
     cache: CredentialCache,
     required: Requirement,
     secret: String,
+    /// A key with one rate limit, too large to be reached.
+    limited: String,
     _dir: tempfile::TempDir,
 }
 
@@ -44,7 +49,7 @@ fn fixture() -> Fixture {
     let cache = CredentialCache::new(Duration::from_secs(60), 100_000);
     let catalogue = Arc::new(Catalogue::standard());
     let required = catalogue.requirement(&["read"], "required_scope").unwrap();
-    let (verifier, secret) = runtime.block_on(async {
+    let (verifier, secret, limited) = runtime.block_on(async {
         let db = Db::connect(&url).await.unwrap();
         let client = ClientInfo::default();
         let passwords = PasswordHasher::new(1);
@@ -78,14 +83,26 @@ fn fixture() -> Fixture {
             client,
         });
         let issued = keys.create(&by, &draft).await.unwrap();
+        let limit = RateLimit {
+            name: "requests".into(),
+            limit: 1_000_000_000,
+            window_seconds: 86_400,
+        };
+        let limited_draft = KeyDraft {
+            ratelimits: vec![limit],
+            ..draft
+        };
+        let limited = keys.create(&by, &limited_draft).await.unwrap();
+        let limiter = RateLimiter::new(db.clone(), false, Arc::new(LimitBuckets::new(100)));
         let verifier = KeyVerifier::new(
             db,
             format,
             UsageTracker::default(),
             cache.clone(),
             Arc::new(Catalogues::new(catalogue)),
+            limiter,
         );
-        (verifier, issued.secret)
+        (verifier, issued.secret, limited.secret)
     });
     Fixture {
         runtime,
@@ -93,6 +110,7 @@ fn fixture() -> Fixture {
         cache,
         required,
         secret,
+        limited,
         _dir: dir,
     }
 }
@@ -100,14 +118,19 @@ fn fixture() -> Fixture {
 fn verification(c: &mut Criterion) {
     let f = fixture();
     let ip: Option<IpAddr> = "10.1.2.3".parse().ok();
+    let charge = Charge::default();
     let verify = |key: &str| {
         f.runtime
-            .block_on(f.verifier.verify(black_box(key), &f.required, ip))
+            .block_on(
+                f.verifier
+                    .verify(black_box(key), &f.required, ip, Some(&charge)),
+            )
             .unwrap()
     };
     let digest = keysmith::keys::secret::digest(&f.secret);
     let mut group = c.benchmark_group("verify");
     group.bench_function("cached", |b| b.iter(|| verify(&f.secret)));
+    group.bench_function("cached, one rate limit", |b| b.iter(|| verify(&f.limited)));
     group.bench_function("uncached (database read)", |b| {
         b.iter(|| {
             f.cache.invalidate([digest.as_str()]);

@@ -14,6 +14,9 @@ async function noSeriousViolations(page: Page, what: string): Promise<void> {
 }
 
 test("no page or dialog has a serious or critical accessibility violation", async ({ page, browser }) => {
+  // A journey through every page and dialog, each scanned: several times a
+  // single page's test, and slower still in a debug build on a busy machine.
+  test.slow();
   const visitor = await (await browser.newContext()).newPage();
   for (const path of ["/login", "/signup"]) {
     await visitor.goto(path);
@@ -31,7 +34,9 @@ test("no page or dialog has a serious or critical accessibility violation", asyn
   await page.getByRole("button", { name: "Create API key" }).click();
   const create = page.getByRole("dialog", { name: "Create API key" });
   await expect(create).toBeVisible();
-  await noSeriousViolations(page, "create dialog");
+  await create.getByRole("button", { name: "Add rate limit" }).click();
+  await noSeriousViolations(page, "create dialog, with a rate limit");
+  await create.getByRole("button", { name: "Remove rate limit 1" }).click();
   await create.getByText("Owner and metadata", { exact: true }).click();
   await create.getByLabel("Metadata").fill("{ not json");
   await expect(create.getByText(/^Line 1, column/)).toBeVisible();

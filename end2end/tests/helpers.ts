@@ -57,3 +57,13 @@ export async function openFromMenu(page: Page, link: string): Promise<void> {
   await hydrated(page);
   await expect(page.getByRole("heading", { name: link, level: 1 })).toBeVisible();
 }
+
+/** Reads the new key from the "API key created" dialog, then closes it. */
+export async function takeNewKey(page: Page): Promise<string> {
+  const created = page.getByRole("dialog", { name: "API key created" });
+  const key = await created.getByLabel("Your API key").inputValue();
+  await created.getByRole("button", { name: "Done" }).click();
+  await created.getByRole("button", { name: "Yes, close" }).click();
+  await expect(created).toBeHidden();
+  return key;
+}

@@ -77,13 +77,15 @@ pub fn UsageChart(
     }
 }
 
-const USAGE_COLUMNS: [Column; 6] = [
+const USAGE_COLUMNS: [Column; 8] = [
     Column::row_header("Date (UTC)"),
     Column::number("Valid"),
     Column::number("Revoked"),
     Column::number("Expired"),
     Column::number("Insufficient scope"),
     Column::number("IP not allowed"),
+    Column::number("Rate limited"),
+    Column::number("Usage exceeded"),
 ];
 
 /// The chart's numbers, newest day first.
@@ -97,6 +99,8 @@ fn UsageTable(days: Vec<DailyUsage>, title: String) -> impl IntoView {
             day.refused.expired.into_any(),
             day.refused.insufficient_scope.into_any(),
             day.refused.ip_not_allowed.into_any(),
+            day.refused.rate_limited.into_any(),
+            day.refused.usage_exceeded.into_any(),
         ])
     };
     view! {

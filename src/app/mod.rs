@@ -5,6 +5,7 @@ mod components;
 mod dialog;
 mod format;
 mod layout;
+mod limits;
 mod owner;
 mod pages;
 mod routes;

@@ -37,6 +37,8 @@ pub enum AuditAction {
     PasswordChanged,
     #[serde(rename = "account.created")]
     AccountCreated,
+    #[serde(rename = "account.ratelimits_changed")]
+    AccountRateLimitsChanged,
     #[serde(rename = "key.created")]
     KeyCreated,
     #[serde(rename = "key.updated")]
@@ -60,7 +62,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -68,6 +70,7 @@ impl AuditAction {
         AuditAction::SignedOutEverywhere,
         AuditAction::PasswordChanged,
         AuditAction::AccountCreated,
+        AuditAction::AccountRateLimitsChanged,
         AuditAction::KeyCreated,
         AuditAction::KeyUpdated,
         AuditAction::KeyRotated,
@@ -90,6 +93,7 @@ impl AuditAction {
             AuditAction::SignedOutEverywhere => "user.signed_out_everywhere",
             AuditAction::PasswordChanged => "user.password_changed",
             AuditAction::AccountCreated => "account.created",
+            AuditAction::AccountRateLimitsChanged => "account.ratelimits_changed",
             AuditAction::KeyCreated => "key.created",
             AuditAction::KeyUpdated => "key.updated",
             AuditAction::KeyRotated => "key.rotated",
@@ -113,6 +117,7 @@ impl AuditAction {
             AuditAction::SignedOutEverywhere => "Signed out everywhere",
             AuditAction::PasswordChanged => "Password changed",
             AuditAction::AccountCreated => "Account created",
+            AuditAction::AccountRateLimitsChanged => "Account rate limits changed",
             AuditAction::KeyCreated => "Key created",
             AuditAction::KeyUpdated => "Key updated",
             AuditAction::KeyRotated => "Key rotated",

@@ -117,6 +117,8 @@ pub enum Operation {
     ReadAuditLog,
     /// Creating or changing management keys: people only.
     ManageManagementKeys,
+    /// Setting the rate limits all the account's keys share.
+    SetAccountLimits,
 }
 
 impl Operation {
@@ -129,6 +131,7 @@ impl Operation {
             }
             Operation::SeeMembers => Role::SEE_MEMBERS,
             Operation::ManageManagementKeys => Role::MANAGE_MANAGEMENT_KEYS,
+            Operation::SetAccountLimits => Role::SET_ACCOUNT_LIMITS,
         }
     }
 
@@ -136,7 +139,7 @@ impl Operation {
     pub fn management_scope(self) -> Option<ManagementScope> {
         match self {
             Operation::SeeKeys => Some(ManagementScope::KeysRead),
-            Operation::ChangeKeys => Some(ManagementScope::KeysWrite),
+            Operation::ChangeKeys | Operation::SetAccountLimits => Some(ManagementScope::KeysWrite),
             Operation::RevokeKeys => Some(ManagementScope::KeysRevoke),
             Operation::DeleteKeys => Some(ManagementScope::KeysDelete),
             Operation::SeeMembers => Some(ManagementScope::MembersRead),

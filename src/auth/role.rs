@@ -55,6 +55,8 @@ impl Role {
     pub const DELETE_ANY_KEY: Role = Role::Admin;
     /// Creating and changing management keys (keys that manage keys).
     pub const MANAGE_MANAGEMENT_KEYS: Role = Role::Admin;
+    /// Setting the rate limits every key of the account shares.
+    pub const SET_ACCOUNT_LIMITS: Role = Role::Admin;
     /// Seeing the members and pending invitations.
     pub const SEE_MEMBERS: Role = Role::Admin;
     /// Seeing who is in the team and what they do: membership and sign-in

@@ -99,6 +99,11 @@ impl CredentialCache {
         }
     }
 
+    /// How many known keys it holds at most.
+    pub fn capacity(&self) -> usize {
+        usize::try_from(self.inner.known.capacity()).unwrap_or(usize::MAX)
+    }
+
     /// `None` when the cache knows nothing of this digest.
     pub fn get(&self, digest: &RawDigest) -> Option<Lookup> {
         if !self.inner.trusted.load(Ordering::Acquire) {

@@ -2,6 +2,8 @@
 
 use super::{
     catalogue::{Catalogues, Grants, Requirement},
+    limiter::{AppliedLimit, Holder, LimitBuckets, LimitState},
+    limits::RateLimits,
     meta::MetaJson,
     model::KeyStatus,
     IpAllowlist, Scope, Scopes,
@@ -32,11 +34,16 @@ pub enum Verification {
     /// The required scopes the key does not hold, by name.
     InsufficientScope(Vec<Scope>),
     IpNotAllowed,
+    /// A rate limit had no room for the cost; nothing was taken. It may
+    /// come again in this many milliseconds.
+    RateLimited {
+        retry_after_ms: i64,
+    },
 }
 
 impl Verification {
     /// Every code, in the order of [`Self::index`].
-    pub const CODES: [&'static str; 7] = [
+    pub const CODES: [&'static str; 8] = [
         "VALID",
         "MALFORMED",
         "NOT_FOUND",
@@ -44,6 +51,7 @@ impl Verification {
         "EXPIRED",
         "INSUFFICIENT_SCOPE",
         "IP_NOT_ALLOWED",
+        "RATE_LIMITED",
     ];
 
     /// The stable code the verification endpoint answers with.
@@ -61,6 +69,25 @@ impl Verification {
             Verification::Expired => 4,
             Verification::InsufficientScope(_) => 5,
             Verification::IpNotAllowed => 6,
+            Verification::RateLimited { .. } => 7,
+        }
+    }
+}
+
+/// A verification's outcome, and where each rate limit it counted against
+/// stands after it (none for a key without limits, and for a refusal that
+/// came before the limits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub verification: Verification,
+    pub limits: Vec<LimitState>,
+}
+
+impl From<Verification> for Verdict {
+    fn from(verification: Verification) -> Self {
+        Verdict {
+            verification,
+            limits: Vec::new(),
         }
     }
 }
@@ -124,6 +151,8 @@ pub struct Credential {
     /// until `previous_expires_at`.
     is_previous: bool,
     previous_expires_at: Option<UnixMs>,
+    /// The key's rate limits, then its account's.
+    limits: Vec<AppliedLimit>,
 }
 
 impl Credential {
@@ -135,12 +164,33 @@ impl Credential {
     /// `None` (and an error in the log) if the stored addresses do not
     /// parse, which only a hand-edited database can cause. Its scopes are
     /// read against its kind's catalogue, once, as it enters the cache.
-    pub(super) fn parse(stored: KeyCredential, catalogues: &Catalogues) -> Option<Self> {
+    pub(super) fn parse(
+        stored: KeyCredential,
+        catalogues: &Catalogues,
+        buckets: &LimitBuckets,
+    ) -> Option<Self> {
         let catalogue = catalogues.of(stored.key_type);
         let Ok(ips) = IpAllowlist::from_text(&stored.ip_allowlist) else {
             tracing::error!(key_id = %stored.id, "stored IP allowlist does not parse");
             return None;
         };
+        let (Some(own), Some(account)) = (
+            RateLimits::from_text(&stored.ratelimits),
+            RateLimits::from_text(&stored.account_ratelimits),
+        ) else {
+            tracing::error!(key_id = %stored.id, "stored rate limits do not parse");
+            return None;
+        };
+        let limits =
+            own.into_vec()
+                .into_iter()
+                .map(|spec| buckets.apply(stored.id.as_str(), Holder::Key, spec))
+                .chain(
+                    account.into_vec().into_iter().map(|spec| {
+                        buckets.apply(stored.account_id.as_str(), Holder::Account, spec)
+                    }),
+                )
+                .collect();
         let scopes = Scopes::from_text(&stored.scopes);
         Some(Credential {
             key: Arc::new(VerifiedKey {
@@ -159,7 +209,21 @@ impl Credential {
             revoked_at: stored.revoked_at,
             is_previous: stored.is_previous,
             previous_expires_at: stored.previous_expires_at,
+            limits,
         })
+    }
+
+    /// The limits a verification counts against: all of them, or those of
+    /// the names given (each name may be the key's and its account's).
+    pub(super) fn limits<'a>(&'a self, only: Option<&[String]>) -> Vec<&'a AppliedLimit> {
+        self.limits
+            .iter()
+            .filter(|limit| only.is_none_or(|names| names.contains(&limit.spec.name)))
+            .collect()
+    }
+
+    pub(super) fn is_limited(&self) -> bool {
+        !self.limits.is_empty()
     }
 
     /// State first, then scope, then address.
@@ -237,11 +301,13 @@ pub(super) mod tests {
             revoked_at: None,
             is_previous: false,
             previous_expires_at: None,
+            ratelimits: "[]".into(),
+            account_ratelimits: "[]".into(),
         }
     }
 
     fn stored(credential: KeyCredential) -> Credential {
-        Credential::parse(credential, &catalogues()).unwrap()
+        Credential::parse(credential, &catalogues(), &LimitBuckets::new(10)).unwrap()
     }
 
     /// What a verification requires, of the standard catalogue.

@@ -3,6 +3,7 @@
 
 use super::{
     catalogue::Catalogue,
+    limits::RateLimits,
     meta::{ExternalId, KeyMeta, MetaJson, AUDITED_META_BYTES},
     model::{KeyChanges, KeyDraft, MAX_EXPIRY_DAYS},
     IpAllowlist, KeyName, Scopes,
@@ -18,6 +19,7 @@ pub struct ValidDraft {
     pub ips: IpAllowlist,
     pub external_id: Option<ExternalId>,
     pub meta: Option<KeyMeta>,
+    pub ratelimits: RateLimits,
 }
 
 /// Checks every field of a draft. Its scopes must be offered by
@@ -40,24 +42,33 @@ pub fn validate(
         .map(ExternalId::parse)
         .transpose();
     let meta = draft.meta.as_ref().map(KeyMeta::parse).transpose();
-    match (name, scopes, expiry, ips, external_id, meta) {
-        (Ok(name), Ok(scopes), Ok(expires_in_days), Ok(ips), Ok(external_id), Ok(meta)) => {
-            Ok(ValidDraft {
-                name,
-                scopes,
-                expires_in_days,
-                ips,
-                external_id,
-                meta,
-            })
-        }
-        (name, scopes, expiry, ips, external_id, meta) => Err(AppError::collect([
+    let ratelimits = RateLimits::parse(&draft.ratelimits, "ratelimits");
+    match (name, scopes, expiry, ips, external_id, meta, ratelimits) {
+        (
+            Ok(name),
+            Ok(scopes),
+            Ok(expires_in_days),
+            Ok(ips),
+            Ok(external_id),
+            Ok(meta),
+            Ok(ratelimits),
+        ) => Ok(ValidDraft {
+            name,
+            scopes,
+            expires_in_days,
+            ips,
+            external_id,
+            meta,
+            ratelimits,
+        }),
+        (name, scopes, expiry, ips, external_id, meta, ratelimits) => Err(AppError::collect([
             name.err(),
             scopes.err(),
             expiry.err(),
             ips.err(),
             external_id.err(),
             meta.err(),
+            ratelimits.err(),
         ])),
     }
 }
@@ -95,6 +106,12 @@ pub fn changed(current: &KeyRecord, changes: &KeyChanges) -> KeyDraft {
             Some(given) => given.clone(),
             None => stored_meta(),
         },
+        ratelimits: match &changes.ratelimits {
+            Some(given) => given.clone(),
+            None => RateLimits::from_text(&current.ratelimits)
+                .unwrap_or_default()
+                .into_vec(),
+        },
     }
 }
 
@@ -112,6 +129,7 @@ pub fn creation_detail(key: &ValidDraft) -> Option<String> {
         key.meta
             .as_ref()
             .map(|meta| format!("meta: {}", audited(meta))),
+        (!key.ratelimits.is_empty()).then(|| format!("ratelimits: {}", key.ratelimits.describe())),
     ]
     .into_iter()
     .flatten()
@@ -140,6 +158,13 @@ pub fn change_detail(before: &KeyRecord, after: &ValidDraft) -> Option<String> {
             .as_ref()
             .map(|id| id.as_str().to_owned())
             .unwrap_or_default(),
+    );
+    compare(
+        "ratelimits",
+        RateLimits::from_text(&before.ratelimits)
+            .unwrap_or_default()
+            .describe(),
+        after.ratelimits.describe(),
     );
     let new_meta = after.meta.as_ref().map(KeyMeta::as_str);
     if before.meta.as_deref() != new_meta {
@@ -177,6 +202,7 @@ fn audited(meta: &KeyMeta) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::limits::RateLimit;
     use serde_json::json;
 
     fn wire(value: serde_json::Value) -> MetaJson {
@@ -192,6 +218,7 @@ mod tests {
             ips: vec![],
             external_id: Some("cust_42".into()),
             meta: Some(wire(json!({ "plan": "pro" }))),
+            ratelimits: vec![],
         }
     }
 
@@ -211,6 +238,7 @@ mod tests {
             key_type: Default::default(),
             external_id: valid.external_id.as_ref().map(|id| id.as_str().to_owned()),
             meta: valid.meta.as_ref().map(|m| m.as_str().to_owned()),
+            ratelimits: valid.ratelimits.to_text(),
             created_at: Default::default(),
             created_by: None,
             created_by_email: None,
@@ -240,6 +268,11 @@ mod tests {
             ips: vec!["nope".into()],
             external_id: Some(String::new()),
             meta: Some(wire(json!([]))),
+            ratelimits: vec![RateLimit {
+                name: "requests".into(),
+                limit: 0,
+                window_seconds: 60,
+            }],
         };
         let error = validate(&draft, &Catalogue::standard(), &Scopes::default())
             .err()
@@ -251,6 +284,7 @@ mod tests {
             "ips",
             "external_id",
             "meta",
+            "ratelimits",
         ] {
             assert!(error.field_message(field).is_some(), "{field}");
         }

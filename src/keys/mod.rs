@@ -2,6 +2,7 @@
 //! addresses, what the dashboard shows, the `/rpc` door of the key pages,
 //! and (server-only) the service that holds the rules and verifies keys.
 
+pub mod limits;
 pub mod meta;
 pub mod model;
 pub mod name;
@@ -21,6 +22,8 @@ pub mod draft;
 pub mod fanout;
 #[cfg(feature = "ssr")]
 pub mod ip_allowlist;
+#[cfg(feature = "ssr")]
+pub mod limiter;
 #[cfg(feature = "ssr")]
 pub mod secret;
 #[cfg(feature = "ssr")]

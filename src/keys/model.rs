@@ -3,7 +3,10 @@
 //! digest, and a full key only in [`IssuedKey`], the one response that
 //! shows it.
 
-use super::meta::{present, MetaJson};
+use super::{
+    limits::RateLimit,
+    meta::{present, MetaJson},
+};
 use crate::shared::{clock::UnixMs, key_type::KeyType};
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +74,8 @@ pub struct ApiKeyView {
     /// The platform's JSON object about the key, answered by verify.
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub meta: Option<MetaJson>,
+    /// The key's own rate limits (its account's apply too).
+    pub ratelimits: Vec<RateLimit>,
     pub status: KeyStatus,
     pub created_at: UnixMs,
     /// Who created the key: a user's id (`usr_…`), or a management key's
@@ -197,11 +202,20 @@ pub struct Refusals {
     pub expired: i64,
     pub insufficient_scope: i64,
     pub ip_not_allowed: i64,
+    /// Refused by a rate limit of the key or its account.
+    pub rate_limited: i64,
+    /// Refused for want of credits.
+    pub usage_exceeded: i64,
 }
 
 impl Refusals {
     pub fn total(&self) -> i64 {
-        self.revoked + self.expired + self.insufficient_scope + self.ip_not_allowed
+        self.revoked
+            + self.expired
+            + self.insufficient_scope
+            + self.ip_not_allowed
+            + self.rate_limited
+            + self.usage_exceeded
     }
 }
 
@@ -244,6 +258,9 @@ pub struct KeyDraft {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub meta: Option<MetaJson>,
+    /// Up to 5 named rate limits the key's verifications count against.
+    #[serde(default)]
+    pub ratelimits: Vec<RateLimit>,
 }
 
 /// Changes to a key; `None` leaves a field as it is. The secret cannot be
@@ -270,6 +287,9 @@ pub struct KeyChanges {
     )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub meta: Option<Option<MetaJson>>,
+    /// The key's rate limits, all of them, replacing the old ones; `[]`
+    /// removes them.
+    pub ratelimits: Option<Vec<RateLimit>>,
 }
 
 /// Which keys to list.

@@ -3,6 +3,7 @@
 //! arrive intact.
 
 use super::{
+    limits::RateLimit,
     model::{
         AccountActivity, ApiAccess, ApiKeyView, IssuedKey, KeyChanges, KeyDetail, KeyDraft,
         KeyPage, KeyQuery, KeyStats,
@@ -131,4 +132,23 @@ pub async fn api_overview() -> Result<ApiAccess, AppError> {
         catalogue: keys.catalogue(KeyType::Api),
         verifier_token_required: provided::<VerifyGate>()?.0.is_some(),
     })
+}
+
+/// The rate limits every key of the signed-in user's account shares.
+#[server(prefix = "/rpc", endpoint = "account_ratelimits")]
+pub async fn account_ratelimits() -> Result<Vec<RateLimit>, AppError> {
+    let user = signed_in().await?;
+    provided::<Keys>()?
+        .account_ratelimits(&Manager::reader(user))
+        .await
+}
+
+#[server(prefix = "/rpc", endpoint = "set_account_ratelimits", input = Json)]
+pub async fn set_account_ratelimits(
+    ratelimits: Vec<RateLimit>,
+) -> Result<Vec<RateLimit>, AppError> {
+    let by = Manager::member(signed_in_actor().await?);
+    provided::<Keys>()?
+        .set_account_ratelimits(&by, &ratelimits)
+        .await
 }

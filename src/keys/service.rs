@@ -6,15 +6,17 @@
 use super::{
     cache::{CacheCounts, CredentialCache},
     catalogue::{Catalogue, Catalogues, Requirement},
-    credential::{Verification, VerifiedKey},
+    credential::{Verdict, VerifiedKey},
     draft,
     fanout::{FanOut, FanOutStatus},
+    limiter::{LimitBuckets, RateLimiter},
+    limits::{RateLimit, RateLimits},
     meta::{ExternalId, KeyMeta, MetaJson},
     model::*,
     scope::CatalogueView,
     secret::{self, KeyFormat, StoredSecret},
     usage::{self, UsageDays, UsageTracker},
-    verifier::KeyVerifier,
+    verifier::{Charge, KeyVerifier},
     Scope, Scopes,
 };
 use crate::{
@@ -51,6 +53,7 @@ struct Parts {
     verifier: KeyVerifier,
     fanout: Arc<FanOut>,
     catalogues: Arc<Catalogues>,
+    limiter: RateLimiter,
 }
 
 impl Keys {
@@ -62,12 +65,16 @@ impl Keys {
         catalogue: Arc<Catalogue>,
     ) -> Self {
         let catalogues = Arc::new(Catalogues::new(catalogue));
+        // Ten limits (a key's five, its account's five) per cached key.
+        let buckets = Arc::new(LimitBuckets::new(cache.capacity().saturating_mul(10)));
+        let limiter = RateLimiter::new(db.clone(), db.is_shared(), buckets);
         let verifier = KeyVerifier::new(
             db.clone(),
             format.clone(),
             usage,
             cache.clone(),
             Arc::clone(&catalogues),
+            limiter.clone(),
         );
         Keys(Arc::new(Parts {
             db,
@@ -76,6 +83,7 @@ impl Keys {
             verifier,
             fanout: Arc::default(),
             catalogues,
+            limiter,
         }))
     }
 
@@ -137,8 +145,18 @@ impl Keys {
         presented: &str,
         required: &Requirement,
         client_ip: Option<IpAddr>,
-    ) -> Result<Verification, AppError> {
-        self.0.verifier.verify(presented, required, client_ip).await
+        charge: Option<&Charge>,
+    ) -> Result<Verdict, AppError> {
+        self.0
+            .verifier
+            .verify(presented, required, client_ip, charge)
+            .await
+    }
+
+    /// Gives back the parts of rate limits this process leased and did not
+    /// use, as it stops.
+    pub async fn give_back_leases(&self) {
+        self.0.limiter.give_back_all().await;
     }
 
     pub fn cache_counts(&self) -> CacheCounts {
@@ -177,6 +195,7 @@ impl Keys {
                     ip_allowlist: &valid.ips.to_text(),
                     external_id: valid.external_id.as_ref().map(ExternalId::as_str),
                     meta: valid.meta.as_ref().map(KeyMeta::as_str),
+                    ratelimits: &valid.ratelimits.to_text(),
                     created_by: &created_by,
                     now,
                     expires_at: valid.expires_in_days.map(|d| now + clock::days(d)),
@@ -244,6 +263,48 @@ impl Keys {
             keys: rows.into_iter().map(|r| self.view(r, now)).collect(),
             next_cursor,
         })
+    }
+
+    /// The rate limits every key of the account shares.
+    pub async fn account_ratelimits(&self, by: &Manager) -> Result<Vec<RateLimit>, AppError> {
+        by.require(Operation::SeeKeys)?;
+        let stored = self.0.db.account_ratelimits(&by.account_id).await?;
+        Ok(stored
+            .and_then(|text| RateLimits::from_text(&text))
+            .unwrap_or_default()
+            .into_vec())
+    }
+
+    /// Replaces the rate limits every key of the account shares; each
+    /// verification of any of its keys counts against them from now on.
+    pub async fn set_account_ratelimits(
+        &self,
+        by: &Manager,
+        given: &[RateLimit],
+    ) -> Result<Vec<RateLimit>, AppError> {
+        by.require(Operation::SetAccountLimits)?;
+        let limits = RateLimits::parse(given, "ratelimits")?;
+        let before = self.account_ratelimits(by).await?;
+        let event = NewAuditEvent {
+            detail: Some(format!(
+                "ratelimits: {} → {}",
+                RateLimits::parse(&before, "ratelimits")
+                    .unwrap_or_default()
+                    .describe(),
+                limits.describe()
+            )),
+            ..by.event(AuditAction::AccountRateLimitsChanged, None)
+        };
+        let keys = self
+            .0
+            .db
+            .set_account_ratelimits(&by.account_id, &limits.to_text(), &event)
+            .await?;
+        self.0
+            .cache
+            .invalidate(keys.iter().flat_map(|digests| digests.iter()));
+        tracing::info!(account_id = %by.account_id, keys = keys.len(), "account rate limits set");
+        Ok(limits.into_vec())
     }
 
     pub async fn get(&self, by: &Manager, id: &KeyId) -> Result<ApiKeyView, AppError> {
@@ -346,6 +407,7 @@ impl Keys {
             ip_allowlist: &valid.ips.to_text(),
             external_id: valid.external_id.as_ref().map(ExternalId::as_str),
             meta: valid.meta.as_ref().map(KeyMeta::as_str),
+            ratelimits: &valid.ratelimits.to_text(),
         };
         let changed = self
             .0
@@ -542,6 +604,9 @@ impl Keys {
             ips: draft::words(&record.ip_allowlist),
             external_id: record.external_id,
             meta: record.meta.and_then(MetaJson::from_text),
+            ratelimits: RateLimits::from_text(&record.ratelimits)
+                .unwrap_or_default()
+                .into_vec(),
             status,
             id: record.id.into(),
             key_type: record.key_type,
@@ -569,6 +634,7 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::credential::Verification;
 
     #[tokio::test]
     async fn a_revoke_dropped_part_way_leaves_no_stale_valid_verdict() {
@@ -616,9 +682,10 @@ mod tests {
             let issued = keys.create(&by, &draft).await.unwrap();
             let id = KeyId::parse(&issued.key.id).unwrap();
             assert!(matches!(
-                keys.verify(&issued.secret, &Requirement::default(), None)
+                keys.verify(&issued.secret, &Requirement::default(), None, None)
                     .await
-                    .unwrap(),
+                    .unwrap()
+                    .verification,
                 Verification::Valid(_)
             ));
             {
@@ -634,9 +701,10 @@ mod tests {
             }
             let stored = keys.get(&by, &id).await.unwrap();
             let verdict = keys
-                .verify(&issued.secret, &Requirement::default(), None)
+                .verify(&issued.secret, &Requirement::default(), None, None)
                 .await
-                .unwrap();
+                .unwrap()
+                .verification;
             if stored.status == KeyStatus::Revoked {
                 cut_after_commit += 1;
                 assert_eq!(

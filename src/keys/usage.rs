@@ -60,6 +60,8 @@ pub fn every_day(first: Day, last: Day, stored: &[DayUsage]) -> Vec<DailyUsage> 
                     expired: counts.expired,
                     insufficient_scope: counts.insufficient_scope,
                     ip_not_allowed: counts.ip_not_allowed,
+                    rate_limited: counts.rate_limited,
+                    usage_exceeded: counts.usage_exceeded,
                 },
             }
         })
@@ -75,6 +77,8 @@ pub enum Outcome {
     Expired,
     InsufficientScope,
     IpNotAllowed,
+    RateLimited,
+    UsageExceeded,
 }
 
 #[derive(Clone, Default)]
@@ -117,6 +121,8 @@ impl Pending {
                     day.expired += more.expired;
                     day.insufficient_scope += more.insufficient_scope;
                     day.ip_not_allowed += more.ip_not_allowed;
+                    day.rate_limited += more.rate_limited;
+                    day.usage_exceeded += more.usage_exceeded;
                 }
                 None => self.per_day.push(*more),
             }
@@ -148,6 +154,8 @@ fn count_of(day: &mut DayUsage, outcome: Outcome) -> &mut i64 {
         Outcome::Expired => &mut day.expired,
         Outcome::InsufficientScope => &mut day.insufficient_scope,
         Outcome::IpNotAllowed => &mut day.ip_not_allowed,
+        Outcome::RateLimited => &mut day.rate_limited,
+        Outcome::UsageExceeded => &mut day.usage_exceeded,
     }
 }
 

@@ -6,7 +6,8 @@
 use super::{
     cache::{CredentialCache, Lookup},
     catalogue::{Catalogues, Requirement},
-    credential::{Credential, Verification},
+    credential::{Credential, Verdict, Verification},
+    limiter::{LimitVerdict, RateLimiter},
     secret::{self, KeyFormat, RawDigest},
     usage::{Outcome, UsageTracker},
 };
@@ -20,7 +21,7 @@ use std::{
     sync::{Arc, LazyLock},
 };
 
-/// Checks presented keys, and notes each successful use.
+/// Checks presented keys, and notes each use.
 #[derive(Clone)]
 pub struct KeyVerifier {
     db: Db,
@@ -28,6 +29,24 @@ pub struct KeyVerifier {
     usage: UsageTracker,
     cache: CredentialCache,
     catalogues: Arc<Catalogues>,
+    limiter: RateLimiter,
+}
+
+/// What a verification spends from the key's rate limits: its cost (0 to
+/// check without spending) against all of them, or only those named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Charge {
+    pub cost: i64,
+    pub only: Option<Vec<String>>,
+}
+
+impl Default for Charge {
+    fn default() -> Self {
+        Charge {
+            cost: 1,
+            only: None,
+        }
+    }
 }
 
 impl KeyVerifier {
@@ -37,6 +56,7 @@ impl KeyVerifier {
         usage: UsageTracker,
         cache: CredentialCache,
         catalogues: Arc<Catalogues>,
+        limiter: RateLimiter,
     ) -> Self {
         KeyVerifier {
             db,
@@ -44,21 +64,24 @@ impl KeyVerifier {
             usage,
             cache,
             catalogues,
+            limiter,
         }
     }
 
     /// Checks a presented key: its form first (no look-up for typos), then
     /// its state, scope and allowed addresses, against the clock of this
-    /// moment.
+    /// moment; then, with a `charge`, takes its cost from the key's rate
+    /// limits (a refusal before them takes nothing).
     pub async fn verify(
         &self,
         presented: &str,
         required: &Requirement,
         client_ip: Option<IpAddr>,
-    ) -> Result<Verification, AppError> {
-        let outcome = self.check(presented, required, client_ip).await?;
-        count(&outcome);
-        Ok(outcome)
+        charge: Option<&Charge>,
+    ) -> Result<Verdict, AppError> {
+        let verdict = self.check(presented, required, client_ip, charge).await?;
+        count(&verdict.verification);
+        Ok(verdict)
     }
 
     async fn check(
@@ -66,9 +89,10 @@ impl KeyVerifier {
         presented: &str,
         required: &Requirement,
         client_ip: Option<IpAddr>,
-    ) -> Result<Verification, AppError> {
+        charge: Option<&Charge>,
+    ) -> Result<Verdict, AppError> {
         if !self.format.is_well_formed(presented) {
-            return Ok(Verification::Malformed);
+            return Ok(Verification::Malformed.into());
         }
         let digest = secret::raw_digest(presented);
         let lookup = match self.cache.get(&digest) {
@@ -76,15 +100,33 @@ impl KeyVerifier {
             None => self.load(digest).await?,
         };
         let Some(credential) = lookup else {
-            return Ok(Verification::NotFound);
+            return Ok(Verification::NotFound.into());
         };
         let now = UnixMs::now();
-        let outcome = credential.judge(required, client_ip, now);
-        if let Some(counted) = usage_outcome(&outcome) {
+        let verdict = match (credential.judge(required, client_ip, now), charge) {
+            (Verification::Valid(key), Some(charge)) if credential.is_limited() => {
+                let limits = credential.limits(charge.only.as_deref());
+                match self.limiter.admit(&limits, charge.cost).await? {
+                    LimitVerdict::Admitted(limits) => Verdict {
+                        verification: Verification::Valid(key),
+                        limits,
+                    },
+                    LimitVerdict::Refused {
+                        states,
+                        retry_after_ms,
+                    } => Verdict {
+                        verification: Verification::RateLimited { retry_after_ms },
+                        limits: states,
+                    },
+                }
+            }
+            (outcome, _) => outcome.into(),
+        };
+        if let Some(counted) = usage_outcome(&verdict.verification) {
             self.usage
                 .record(credential.key_id(), counted, now, client_ip);
         }
-        Ok(outcome)
+        Ok(verdict)
     }
 
     async fn load(&self, digest: RawDigest) -> Result<Lookup, AppError> {
@@ -93,7 +135,7 @@ impl KeyVerifier {
             .db
             .key_by_digest(&hex::encode(digest))
             .await?
-            .and_then(|stored| Credential::parse(stored, &self.catalogues))
+            .and_then(|stored| Credential::parse(stored, &self.catalogues, self.limiter.buckets()))
             .map(Arc::new);
         self.cache.fill(digest, lookup.clone(), read_at);
         Ok(lookup)
@@ -108,6 +150,7 @@ fn usage_outcome(verdict: &Verification) -> Option<Outcome> {
         Verification::Expired => Some(Outcome::Expired),
         Verification::InsufficientScope(_) => Some(Outcome::InsufficientScope),
         Verification::IpNotAllowed => Some(Outcome::IpNotAllowed),
+        Verification::RateLimited { .. } => Some(Outcome::RateLimited),
         Verification::Malformed | Verification::NotFound => None,
     }
 }

@@ -1,7 +1,7 @@
 //! Tokens, sign-up, "who am I" and the audit log over HTTP.
 
 use super::{
-    auth::{management_key, Caller},
+    auth::{management_key, Caller, ManagerCaller},
     json::{Body, Data, Page, Params},
     problem::{self, ApiError},
 };
@@ -12,7 +12,7 @@ use crate::{
         summary::AccountChoice,
     },
     error::AppError,
-    keys::{Keys, Scope},
+    keys::{limits::RateLimit, Keys, Scope},
     shared::{clock::UnixMs, ids::AccountId, key_type::KeyType},
 };
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Extension};
@@ -239,5 +239,52 @@ pub async fn audit_events(
     Ok(axum::Json(Page::<AuditEventView> {
         data: page.events,
         next_cursor: page.next_cursor,
+    }))
+}
+
+/// The rate limits every key of the account shares.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRateLimits {
+    /// Up to 5; each verification of any of the account's keys counts
+    /// against them, beside the key's own.
+    ratelimits: Vec<RateLimit>,
+}
+
+#[utoipa::path(get, path = "/account/ratelimits", tag = "Account", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "The limits every key of the account shares", body = Data<AccountRateLimits>),
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden
+    ))]
+pub async fn ratelimits(
+    State(keys): State<Keys>,
+    ManagerCaller(by): ManagerCaller,
+) -> Result<impl IntoResponse, ApiError> {
+    let ratelimits = keys.account_ratelimits(&by).await?;
+    Ok(axum::Json(Data {
+        data: AccountRateLimits { ratelimits },
+    }))
+}
+
+#[utoipa::path(put, path = "/account/ratelimits", tag = "Account", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
+    request_body = AccountRateLimits,
+    responses(
+        (status = 200, description = "The limits now in force, all of them replaced", body = Data<AccountRateLimits>),
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::TooLarge,
+        problem::NotJson
+    ))]
+pub async fn set_ratelimits(
+    State(keys): State<Keys>,
+    ManagerCaller(by): ManagerCaller,
+    Body(given): Body<AccountRateLimits>,
+) -> Result<impl IntoResponse, ApiError> {
+    let ratelimits = keys.set_account_ratelimits(&by, &given.ratelimits).await?;
+    Ok(axum::Json(Data {
+        data: AccountRateLimits { ratelimits },
     }))
 }

@@ -82,8 +82,12 @@ where
         let client = client_of(parts);
         match presented(parts, &keys)? {
             Presented::Key(key) => {
-                let verdict = keys.verify(key, &Requirement::default(), client.ip).await?;
-                match verdict {
+                // Keysmith's own API spends nothing from a key's rate limits:
+                // they are the platform's, counted by its verify calls.
+                let verdict = keys
+                    .verify(key, &Requirement::default(), client.ip, None)
+                    .await?;
+                match verdict.verification {
                     Verification::Valid(key) => Ok(Caller::Key(key)),
                     Verification::IpNotAllowed => Err(AppError::IpNotAllowed.into()),
                     _ => Err(AppError::Unauthenticated.into()),

@@ -95,6 +95,7 @@ where
         .routes(routes!(members::revoke_invitation))
         .routes(routes!(members::accept))
         .routes(routes!(account::me))
+        .routes(routes!(account::ratelimits, account::set_ratelimits))
         .routes(routes!(account::audit_events))
         .routes(routes!(openapi::document))
         .split_for_parts();

@@ -26,7 +26,7 @@ use utoipa::{
         (name = "Authentication", description = "Bearer tokens and sign-up"),
         (name = "API keys", description = "Key management: a user's bearer token only"),
         (name = "Members", description = "The account's members, their roles and invitations: a user's bearer token only"),
-        (name = "Account", description = "Who is calling, and the audit log"),
+        (name = "Account", description = "Who is calling, the rate limits all the account's keys share, and the audit log"),
         (name = "Verification", description = "For the services that accept Keysmith keys"),
         (name = "Meta", description = "This document"),
     )

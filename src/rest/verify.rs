@@ -7,7 +7,15 @@ use super::{
 use crate::auth::verifier::VerifyGate;
 use crate::{
     error::AppError,
-    keys::{catalogue::Requirement, credential::Verification, meta::MetaJson, Keys, Scope},
+    keys::{
+        catalogue::Requirement,
+        credential::Verification,
+        limiter::{Holder, LimitState},
+        limits::MAX_RATELIMITS,
+        meta::MetaJson,
+        verifier::Charge,
+        Keys, Scope,
+    },
     shared::{clock::UnixMs, key_type::KeyType},
 };
 use axum::{
@@ -18,6 +26,9 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use std::{borrow::Cow, net::IpAddr};
+
+/// The most a verification may cost.
+const MAX_COST: i64 = 1_000;
 
 /// Bytes set aside for an answer: a valid key's with a few hundred bytes of
 /// meta fits.
@@ -46,6 +57,14 @@ pub struct VerifyRequest<'a> {
     #[serde(borrow)]
     #[schema(value_type = Option<String>)]
     client_ip: Option<Cow<'a, str>>,
+    /// How much this verification takes from the key's rate limits: 0 (a
+    /// check that spends nothing) to 1,000; 1 when left out.
+    cost: Option<i64>,
+    /// The names of the rate limits to count against (the key's and its
+    /// account's of each name); all of them when left out.
+    #[serde(borrow)]
+    #[schema(value_type = Option<Vec<String>>)]
+    ratelimits: Option<Vec<Cow<'a, str>>>,
 }
 
 /// The verdict: a valid key's own details, or why not (its code alone, and
@@ -81,6 +100,36 @@ pub struct ValidKey<'a> {
     external_id: Option<&'a str>,
     /// When the key stops working; `null` if never.
     expires_at: Option<UnixMs>,
+    /// Where each rate limit counted stands after this verification; only
+    /// for a key (or account) with limits.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    ratelimits: &'a [LimitAnswer<'a>],
+}
+
+/// One rate limit after a verification.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LimitAnswer<'a> {
+    name: &'a str,
+    /// `key`: the key's own limit; `account`: its account's, shared by
+    /// all its keys.
+    applies_to: Holder,
+    limit: i64,
+    /// How much the window still admits, as far as this server knows.
+    remaining: i64,
+    /// When the window ends and the limit admits again in full.
+    reset_at: UnixMs,
+}
+
+impl<'a> From<&'a LimitState> for LimitAnswer<'a> {
+    fn from(state: &'a LimitState) -> Self {
+        LimitAnswer {
+            name: &state.name,
+            applies_to: state.holder,
+            limit: state.limit,
+            remaining: state.remaining,
+            reset_at: state.reset_at,
+        }
+    }
 }
 
 /// Why a key is refused, and nothing else about it.
@@ -90,12 +139,20 @@ pub struct Refusal<'a> {
     /// Always `false`.
     valid: bool,
     /// `MALFORMED`, `NOT_FOUND`, `REVOKED`, `EXPIRED`,
-    /// `INSUFFICIENT_SCOPE` or `IP_NOT_ALLOWED`.
+    /// `INSUFFICIENT_SCOPE`, `IP_NOT_ALLOWED` or `RATE_LIMITED`.
     code: &'static str,
     /// `INSUFFICIENT_SCOPE`: the required scopes the key does not hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>)]
     missing_scopes: Option<&'a [Scope]>,
+    /// `RATE_LIMITED`: where each rate limit counted stands (nothing was
+    /// taken from any of them).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    ratelimits: &'a [LimitAnswer<'a>],
+    /// `RATE_LIMITED`: in how many milliseconds the limits short of the
+    /// cost begin a new window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_ms: Option<i64>,
 }
 
 /// A caller verify lets in: anyone, or (with verifier tokens configured)
@@ -142,27 +199,45 @@ pub async fn verify(
                 .map_err(|_| AppError::field("client_ip", "Give an IPv4 or IPv6 address."))
         })
         .transpose()?;
-    let verdict = keys.verify(&request.key, &required, client_ip).await?;
-    let body = match &verdict {
-        Verification::Valid(key) => key.answer.get_or_render(|| {
-            render(VerifyResult::Valid(ValidKey {
-                valid: true,
-                code: verdict.code(),
-                key_id: key.key_id.as_str(),
-                account_id: key.account_id.as_str(),
-                name: &key.name,
-                key_type: key.kind,
-                scopes: &key.scopes,
-                meta: key.meta.as_ref(),
-                external_id: key.external_id.as_deref(),
-                expires_at: key.expires_at,
-            }))
-        })?,
+    let charge = charge(&request)?;
+    let verdict = keys
+        .verify(&request.key, &required, client_ip, Some(&charge))
+        .await?;
+    let limits: Vec<LimitAnswer> = verdict.limits.iter().map(LimitAnswer::from).collect();
+    let verification = &verdict.verification;
+    let body = match verification {
+        Verification::Valid(key) => {
+            let valid = || {
+                render(VerifyResult::Valid(ValidKey {
+                    valid: true,
+                    code: verification.code(),
+                    key_id: key.key_id.as_str(),
+                    account_id: key.account_id.as_str(),
+                    name: &key.name,
+                    key_type: key.kind,
+                    scopes: &key.scopes,
+                    meta: key.meta.as_ref(),
+                    external_id: key.external_id.as_deref(),
+                    expires_at: key.expires_at,
+                    ratelimits: &limits,
+                }))
+            };
+            // Only an answer without limits is the same every time.
+            match limits.is_empty() {
+                true => key.answer.get_or_render(valid)?,
+                false => valid()?,
+            }
+        }
         refused => render(VerifyResult::Refused(Refusal {
             valid: false,
             code: refused.code(),
             missing_scopes: match refused {
                 Verification::InsufficientScope(missing) => Some(missing),
+                _ => None,
+            },
+            ratelimits: &limits,
+            retry_after_ms: match refused {
+                Verification::RateLimited { retry_after_ms } => Some(*retry_after_ms),
                 _ => None,
             },
         }))?,
@@ -177,6 +252,32 @@ fn render(result: VerifyResult) -> Result<Bytes, ApiError> {
     serde_json::to_writer(&mut body, &Data { data: result })
         .map_err(|_| ApiError(AppError::Internal))?;
     Ok(Bytes::from(body))
+}
+
+/// What the verification spends: `cost` (1 unless given) from the limits
+/// `ratelimits` names, or from all.
+fn charge(request: &VerifyRequest) -> Result<Charge, AppError> {
+    let cost = request.cost.unwrap_or(1);
+    if !(0..=MAX_COST).contains(&cost) {
+        return Err(AppError::field(
+            "cost",
+            format!("cost must be a whole number from 0 to {MAX_COST}."),
+        ));
+    }
+    let only = match &request.ratelimits {
+        None => None,
+        Some(names) if names.len() > 2 * MAX_RATELIMITS => {
+            return Err(AppError::field(
+                "ratelimits",
+                format!(
+                    "Name at most {} rate limits (a key's {MAX_RATELIMITS} and its account's).",
+                    2 * MAX_RATELIMITS
+                ),
+            ))
+        }
+        Some(names) => Some(names.iter().map(|name| name.to_string()).collect()),
+    };
+    Ok(Charge { cost, only })
 }
 
 /// What the request requires: `required_scope` or `required_scopes`, each

@@ -59,6 +59,7 @@ pub struct Application {
     site: Site,
     db: Db,
     usage: UsageTracker,
+    keys: Keys,
     shutdown_grace: Duration,
     header_timeout: Duration,
 }
@@ -78,6 +79,7 @@ impl Application {
         metrics.keep_up_every(Duration::from_secs(5));
         let services = services(&config, &db, &secrets, usage.clone());
         services.keys.follow_other_processes();
+        let keys = services.keys.clone();
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config)?,
             readiness: Readiness::watch(db.clone()).await,
@@ -94,6 +96,7 @@ impl Application {
             site,
             db,
             usage,
+            keys,
             shutdown_grace: state.config.shutdown_grace,
             header_timeout: state.config.header_timeout,
         })
@@ -106,8 +109,9 @@ impl Application {
     }
 
     /// Serves until SIGINT or SIGTERM; then stops accepting, lets requests
-    /// in flight finish (for up to the configured grace), writes the key
-    /// usage gathered in memory and closes the database.
+    /// in flight finish (for up to the configured grace), gives back unused
+    /// rate limit leases, writes the key usage gathered in memory and
+    /// closes the database.
     pub async fn run_until_stopped(self) -> Result<(), BoxError> {
         let stop = shutdown_signal()?;
         tracing::info!("listening on http://{}", self.local_addr());
@@ -118,6 +122,7 @@ impl Application {
         if !finished {
             tracing::warn!(?grace, "requests still in flight; stopping without them");
         }
+        self.keys.give_back_leases().await;
         match self.usage.flush(&self.db).await {
             Ok(flushed) => tracing::info!(keys = flushed.keys, "key usage written"),
             Err(error) => tracing::error!(%error, "cannot write the last key usage"),

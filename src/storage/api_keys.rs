@@ -15,7 +15,7 @@ use sqlx::{Database, QueryBuilder};
 
 const KEY_COLUMNS: &str =
     "k.id, k.key_type, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
-    k.scopes, k.ip_allowlist, k.external_id, k.meta, k.created_at, k.created_by,
+    k.scopes, k.ip_allowlist, k.external_id, k.meta, k.ratelimits, k.created_at, k.created_by,
     c.email AS created_by_email, ck.name AS created_by_name,
     k.updated_at, k.updated_by, u.email AS updated_by_email, uk.name AS updated_by_name,
     k.expires_at, k.revoked_at,
@@ -37,11 +37,12 @@ const KEY_PEOPLE: &str =
     LEFT JOIN api_keys rk ON rk.id = k.revoked_by AND rk.account_id = k.account_id";
 
 const KEY_BY_DIGEST: &str =
-    "SELECT id, key_type, account_id, name, scopes, ip_allowlist, external_id,
-        meta, expires_at,
-        revoked_at, (previous_digest IS NOT NULL AND previous_digest = $1) AS is_previous,
-        previous_expires_at
-    FROM api_keys WHERE secret_digest = $1 OR previous_digest = $1";
+    "SELECT k.id, k.key_type, k.account_id, k.name, k.scopes, k.ip_allowlist, k.external_id,
+        k.meta, k.expires_at, k.revoked_at,
+        (k.previous_digest IS NOT NULL AND k.previous_digest = $1) AS is_previous,
+        k.previous_expires_at, k.ratelimits, a.ratelimits AS account_ratelimits
+    FROM api_keys k JOIN accounts a ON a.id = k.account_id
+    WHERE k.secret_digest = $1 OR k.previous_digest = $1";
 
 impl Db {
     pub async fn insert_key(
@@ -54,8 +55,8 @@ impl Db {
             "INSERT INTO api_keys
                (id, account_id, name, secret_digest, key_prefix, last_four, scopes, ip_allowlist,
                 created_at, created_by, updated_at, updated_by, expires_at, external_id, meta,
-                key_type)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11, $12, $13, $14)",
+                key_type, ratelimits)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(key.id)
         .bind(key.account_id)
@@ -71,6 +72,7 @@ impl Db {
         .bind(key.external_id)
         .bind(key.meta)
         .bind(key.key_type)
+        .bind(key.ratelimits)
         .execute(c)
         .await
         .map(drop))?;
@@ -118,7 +120,7 @@ impl Db {
         };
         let changed = on_either!(tx.conn(), c => sqlx::query(
             "UPDATE api_keys SET name = $1, scopes = $2, ip_allowlist = $3,
-                updated_at = $4, updated_by = $5, external_id = $8, meta = $9
+                updated_at = $4, updated_by = $5, external_id = $8, meta = $9, ratelimits = $10
              WHERE account_id = $6 AND id = $7 AND revoked_at IS NULL",
         )
         .bind(edit.name)
@@ -130,6 +132,7 @@ impl Db {
         .bind(id)
         .bind(edit.external_id)
         .bind(edit.meta)
+        .bind(edit.ratelimits)
         .execute(c)
         .await?
         .rows_affected());
@@ -256,15 +259,18 @@ impl Db {
             for day in key_use.days {
                 on_either!(tx.conn(), c => sqlx::query(
                     "INSERT INTO key_usage_daily (key_id, account_id, day, requests, revoked,
-                       expired, insufficient_scope, ip_not_allowed)
-                     SELECT id, account_id, $2, $3, $4, $5, $6, $7 FROM api_keys WHERE id = $1
+                       expired, insufficient_scope, ip_not_allowed, rate_limited, usage_exceeded)
+                     SELECT id, account_id, $2, $3, $4, $5, $6, $7, $8, $9
+                     FROM api_keys WHERE id = $1
                      ON CONFLICT (key_id, day) DO UPDATE SET
                        requests = key_usage_daily.requests + excluded.requests,
                        revoked = key_usage_daily.revoked + excluded.revoked,
                        expired = key_usage_daily.expired + excluded.expired,
                        insufficient_scope =
                          key_usage_daily.insufficient_scope + excluded.insufficient_scope,
-                       ip_not_allowed = key_usage_daily.ip_not_allowed + excluded.ip_not_allowed",
+                       ip_not_allowed = key_usage_daily.ip_not_allowed + excluded.ip_not_allowed,
+                       rate_limited = key_usage_daily.rate_limited + excluded.rate_limited,
+                       usage_exceeded = key_usage_daily.usage_exceeded + excluded.usage_exceeded",
                 )
                 .bind(key_use.key_id)
                 .bind(day.day)
@@ -273,6 +279,8 @@ impl Db {
                 .bind(day.expired)
                 .bind(day.insufficient_scope)
                 .bind(day.ip_not_allowed)
+                .bind(day.rate_limited)
+                .bind(day.usage_exceeded)
                 .execute(c)
                 .await
                 .map(drop))?;
@@ -291,7 +299,8 @@ impl Db {
         last_day: Day,
     ) -> Result<Vec<DayUsage>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
-            "SELECT day, requests AS valid, revoked, expired, insufficient_scope, ip_not_allowed
+            "SELECT day, requests AS valid, revoked, expired, insufficient_scope, ip_not_allowed,
+               rate_limited, usage_exceeded
              FROM key_usage_daily
              WHERE account_id = $1 AND key_id = $2 AND day BETWEEN $3 AND $4
              ORDER BY day",
@@ -316,7 +325,9 @@ impl Db {
             "SELECT day, CAST(SUM(requests) AS BIGINT) AS valid,
                CAST(SUM(revoked) AS BIGINT) AS revoked, CAST(SUM(expired) AS BIGINT) AS expired,
                CAST(SUM(insufficient_scope) AS BIGINT) AS insufficient_scope,
-               CAST(SUM(ip_not_allowed) AS BIGINT) AS ip_not_allowed
+               CAST(SUM(ip_not_allowed) AS BIGINT) AS ip_not_allowed,
+               CAST(SUM(rate_limited) AS BIGINT) AS rate_limited,
+               CAST(SUM(usage_exceeded) AS BIGINT) AS usage_exceeded
              FROM key_usage_daily
              WHERE account_id = $1 AND day BETWEEN $2 AND $3
              GROUP BY day ORDER BY day",
@@ -338,8 +349,8 @@ impl Db {
     ) -> Result<Vec<KeyUseTotal>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT k.id AS key_id, k.name, CAST(SUM(u.requests) AS BIGINT) AS valid,
-               CAST(SUM(u.revoked + u.expired + u.insufficient_scope + u.ip_not_allowed)
-                    AS BIGINT) AS refused
+               CAST(SUM(u.revoked + u.expired + u.insufficient_scope + u.ip_not_allowed
+                        + u.rate_limited + u.usage_exceeded) AS BIGINT) AS refused
              FROM key_usage_daily u JOIN api_keys k ON k.id = u.key_id
              WHERE u.account_id = $1 AND u.day BETWEEN $2 AND $3
              GROUP BY k.id, k.name HAVING SUM(u.requests) > 0

@@ -3,7 +3,7 @@
 //! [`Db`] and never learn which backend answers. Each operation is written
 //! once for both databases, as a plain method of [`Db`] in the file of its
 //! area (`users.rs`, `members.rs`, `api_keys.rs`, `audit.rs`,
-//! `idempotency.rs`, `throttle.rs`), over portable column types (times in
+//! `idempotency.rs`, `throttle.rs`, `limits.rs`), over portable column types (times in
 //! unix milliseconds, digests and addresses as text). `either.rs` compiles
 //! each body for both backends and holds what truly differs, one named
 //! function per concept (row and advisory locks, the throttle sweep, the
@@ -14,6 +14,7 @@ mod api_keys;
 mod audit;
 mod either;
 mod idempotency;
+mod limits;
 mod members;
 mod postgres;
 mod records;
@@ -22,6 +23,7 @@ mod sqlite;
 mod throttle;
 mod users;
 
+pub use limits::{LeaseRequest, LimitLease};
 pub use records::*;
 pub use sessions::SessionStore;
 
@@ -106,6 +108,12 @@ impl Db {
             Backend::Sqlite(_) => None,
             Backend::Postgres(store) => Some(KeyChanges(store.listen_for_key_changes())),
         }
+    }
+
+    /// Whether other processes may share this database (PostgreSQL); a
+    /// SQLite file has one.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, Backend::Postgres(_))
     }
 
     /// The number of the last key change any process made (`None` on

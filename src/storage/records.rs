@@ -25,6 +25,8 @@ pub struct KeyRecord {
     pub external_id: Option<String>,
     /// Compact JSON text.
     pub meta: Option<String>,
+    /// Its rate limits, as a JSON array.
+    pub ratelimits: String,
     pub created_at: UnixMs,
     pub created_by: Option<ActorId>,
     pub created_by_email: Option<String>,
@@ -62,6 +64,9 @@ pub struct KeyCredential {
     /// inside its grace period only if `previous_expires_at` is later than now).
     pub is_previous: bool,
     pub previous_expires_at: Option<UnixMs>,
+    /// The key's rate limits and its account's, as stored (JSON arrays).
+    pub ratelimits: String,
+    pub account_ratelimits: String,
 }
 
 pub struct NewKey<'a> {
@@ -76,6 +81,7 @@ pub struct NewKey<'a> {
     pub ip_allowlist: &'a str,
     pub external_id: Option<&'a str>,
     pub meta: Option<&'a str>,
+    pub ratelimits: &'a str,
     pub created_by: &'a ActorId,
     pub now: UnixMs,
     pub expires_at: Option<UnixMs>,
@@ -87,6 +93,7 @@ pub struct KeyEdit<'a> {
     pub ip_allowlist: &'a str,
     pub external_id: Option<&'a str>,
     pub meta: Option<&'a str>,
+    pub ratelimits: &'a str,
 }
 
 pub struct NewSecret<'a> {
@@ -146,6 +153,8 @@ pub struct DayUsage {
     pub expired: i64,
     pub insufficient_scope: i64,
     pub ip_not_allowed: i64,
+    pub rate_limited: i64,
+    pub usage_exceeded: i64,
 }
 
 /// The digests a key's secrets had when it was changed: what a cache of

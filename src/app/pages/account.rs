@@ -1,9 +1,22 @@
-//! The Account page: change the password, or sign out everywhere. Both end
-//! every other browser session and every API bearer token.
+//! The Account page: the rate limits every key of the account shares (set
+//! by owners and admins), changing the password, and signing out
+//! everywhere (both end every other browser session and every API bearer
+//! token).
 
 use crate::{
-    app::components::{FormAlert, FormErrors, SubmitButton, TextField},
-    auth::rpc::{ChangePassword, SignOutEverywhere},
+    app::{
+        components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
+        layout::UserResource,
+        limits::{LimitsForm, RateLimitList, RateLimitsFields},
+    },
+    auth::{
+        role::Role,
+        rpc::{ChangePassword, SignOutEverywhere},
+    },
+    keys::{
+        limits::RateLimit,
+        rpc::{account_ratelimits, set_account_ratelimits},
+    },
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -20,6 +33,7 @@ pub fn AccountPage() -> impl IntoView {
         <header class="page-header">
             <h1>"Account"</h1>
         </header>
+        <AccountLimits />
         <section class="doc-section card" aria-labelledby="change-password">
             <h2 id="change-password">"Change password"</h2>
             <p class="hint">"Changing it signs you out of every other browser and ends every API bearer token issued before."</p>
@@ -54,5 +68,55 @@ pub fn AccountPage() -> impl IntoView {
                 <SubmitButton label="Sign out everywhere" pending_label="Signing out…" pending=everywhere.pending() />
             </ActionForm>
         </section>
+    }
+}
+
+/// The limits every key of the account counts against, beside its own: a
+/// form for owners and admins, a list for everyone else.
+#[component]
+fn AccountLimits() -> impl IntoView {
+    let user = expect_context::<UserResource>();
+    let limits = Resource::new(|| (), |_| account_ratelimits());
+    view! {
+        <section class="doc-section card" aria-labelledby="account-limits">
+            <h2 id="account-limits">"Rate limits"</h2>
+            <p class="hint">"Shared by every key of this account: a verification of any of them counts against these, beside the key's own limits."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let may_set = user.await.is_ok_and(|u| u.role >= Role::SET_ACCOUNT_LIMITS);
+                    match limits.await {
+                        Ok(current) if may_set => view! { <AccountLimitsForm current /> }.into_any(),
+                        Ok(current) => view! { <RateLimitList limits=current empty="None." /> }.into_any(),
+                        Err(error) => view! { <LoadError error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn AccountLimitsForm(current: Vec<RateLimit>) -> impl IntoView {
+    let form = LimitsForm::of(&current);
+    let save = Action::new(move |limits: &Vec<RateLimit>| set_account_ratelimits(limits.clone()));
+    let errors = FormErrors::of(save.value());
+    let saved = move || matches!(save.value().get(), Some(Ok(_)));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(form.limits());
+    };
+    view! {
+        <form on:submit=submit novalidate=true>
+            <RateLimitsFields
+                form
+                errors
+                id="account-ratelimits"
+                legend="Limits for every key"
+                hint="Up to 5, each counting every verification's cost per window."
+            />
+            <FormAlert message=errors.form(&["ratelimits"]) />
+            <p class="notice success" role="status">{move || saved().then_some("Rate limits saved.")}</p>
+            <SubmitButton label="Save rate limits" pending_label="Saving…" pending=save.pending() />
+        </form>
     }
 }

@@ -8,6 +8,7 @@ use crate::{
         components::{FormAlert, FormErrors, LoadError, ScopeChips, SubmitButton},
         format,
         layout::UserResource,
+        limits::RateLimitList,
         owner::{OwnerFields, OwnerForm},
     },
     audit::{rpc::list_audit_events, AuditQuery},
@@ -15,7 +16,7 @@ use crate::{
         model::{ApiKeyView, KeyChanges, KeyStatus},
         rpc::{api_key_detail, update_api_key},
     },
-    shared::clock::UnixMs,
+    shared::{clock::UnixMs, key_type::KeyType},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -119,6 +120,10 @@ fn Settings(key: ApiKeyView) -> impl IntoView {
                 </dd>
                 <dt>"Allowed addresses"</dt>
                 <dd>{if key.ips.is_empty() { "Any".to_owned() } else { key.ips.join(", ") }}</dd>
+                {(key.key_type == KeyType::Api).then(|| view! {
+                    <dt>"Rate limits"</dt>
+                    <dd><RateLimitList limits=key.ratelimits.clone() empty="None: only the account's limits apply." /></dd>
+                })}
                 <dt>"Expires"</dt>
                 <dd>{key.expires_at.map(format::date_time).unwrap_or_else(|| "Never".to_owned())}</dd>
                 <dt>"Created"</dt>

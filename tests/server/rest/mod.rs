@@ -7,5 +7,6 @@ mod management_keys;
 mod metadata;
 mod openapi;
 mod permissions;
+mod ratelimits;
 mod usage;
 mod verification;

@@ -56,7 +56,10 @@ async fn usage_counts_every_verification_of_the_key_by_outcome_and_day() {
     let path = format!("/api-keys/{id}/usage");
     let expected = json!({
         "valid": 3,
-        "refused": { "REVOKED": 1, "EXPIRED": 0, "INSUFFICIENT_SCOPE": 1, "IP_NOT_ALLOWED": 2 },
+        "refused": {
+            "REVOKED": 1, "EXPIRED": 0, "INSUFFICIENT_SCOPE": 1, "IP_NOT_ALLOWED": 2,
+            "RATE_LIMITED": 0, "USAGE_EXCEEDED": 0,
+        },
     });
     // Usage is written once a second (KEYSMITH_USAGE_FLUSH_SECONDS).
     eventually(
@@ -79,7 +82,10 @@ async fn usage_counts_every_verification_of_the_key_by_outcome_and_day() {
         .all(|d| d[0]["date"].as_str() < d[1]["date"].as_str()));
     let quiet = json!({
         "valid": 0,
-        "refused": { "REVOKED": 0, "EXPIRED": 0, "INSUFFICIENT_SCOPE": 0, "IP_NOT_ALLOWED": 0 },
+        "refused": {
+            "REVOKED": 0, "EXPIRED": 0, "INSUFFICIENT_SCOPE": 0, "IP_NOT_ALLOWED": 0,
+            "RATE_LIMITED": 0, "USAGE_EXCEEDED": 0,
+        },
     });
     for day in &days[..29] {
         assert_eq!(day["valid"], quiet["valid"], "{day}");

@@ -6,6 +6,7 @@ use crate::{
     app::{
         components::{FormAlert, FormErrors, SubmitButton},
         dialog::{close_on_success, ConfirmDialog, DialogHooks, Modal},
+        limits::{LimitsForm, RateLimitsFields},
         owner::{OwnerFields, OwnerForm},
         secret::{SecretDialog, SecretKind},
     },
@@ -54,12 +55,14 @@ const FORM_FIELDS: &[&str] = &[
     "ips",
     "external_id",
     "meta",
+    "ratelimits",
 ];
 
 #[component]
 fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) -> impl IntoView {
     let form = KeyForm::blank(&catalogue);
     let owner = OwnerForm::new(None, None);
+    let limits = LimitsForm::of(&[]);
     let (titles, secret_kind) = match kind {
         KeyType::Api => (("Create API key", "API key created"), SecretKind::ApiKey),
         KeyType::Management => (
@@ -87,6 +90,7 @@ fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) 
             ips: form.ip_lines(),
             external_id: owner.external_id(),
             meta: None,
+            ratelimits: limits.limits(),
         };
         if owner.meta.get_untracked().trim().is_empty() {
             create.dispatch(draft);
@@ -125,6 +129,7 @@ fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) 
                     </Field>
                 </Show>
                 <IpAllowlistField form errors />
+                {(kind == KeyType::Api).then(|| view! { <KeyLimitsFields limits errors /> })}
                 {(kind == KeyType::Api).then(|| view! {
                     // Opened by a refusal of its fields, so the message is seen.
                     <details
@@ -145,9 +150,25 @@ fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) 
     }
 }
 
+/// A key's own rate limits, in its create and edit dialogs.
+#[component]
+fn KeyLimitsFields(limits: LimitsForm, errors: FormErrors) -> impl IntoView {
+    view! {
+        <RateLimitsFields
+            form=limits
+            errors
+            id="key-ratelimits"
+            legend="Rate limits (optional)"
+            hint="How much verify admits per window, each verification's cost added up. The account's own limits apply too."
+        />
+    }
+}
+
 #[component]
 fn EditKeyDialog(key: ApiKeyView, catalogue: CatalogueView, hooks: DialogHooks) -> impl IntoView {
     let form = KeyForm::of(&key);
+    let limits = LimitsForm::of(&key.ratelimits);
+    let is_api_key = key.key_type == KeyType::Api;
     let id = key.id.clone();
     let save = Action::new(move |changes: &KeyChanges| update_api_key(id.clone(), changes.clone()));
     let errors = FormErrors::of(save.value());
@@ -158,6 +179,7 @@ fn EditKeyDialog(key: ApiKeyView, catalogue: CatalogueView, hooks: DialogHooks) 
             name: Some(form.name.get_untracked()),
             scopes: Some(form.scope_names()),
             ips: Some(form.ip_lines()),
+            ratelimits: is_api_key.then(|| limits.limits()),
             ..KeyChanges::default()
         });
     };
@@ -167,6 +189,7 @@ fn EditKeyDialog(key: ApiKeyView, catalogue: CatalogueView, hooks: DialogHooks) 
                 <p class="hint">"Change the name, scopes or allowed addresses. The secret stays the same: rotate the key to replace it."</p>
                 <KeyFields form errors catalogue retired=key.retired_scopes.clone() />
                 <IpAllowlistField form errors />
+                {is_api_key.then(|| view! { <KeyLimitsFields limits errors /> })}
                 <FormAlert message=errors.form(FORM_FIELDS) />
                 <div class="modal-actions">
                     <button type="button" class="button subtle" on:click=move |_| hooks.close.run(())>"Cancel"</button>

@@ -288,6 +288,9 @@ fn key_row(key: ApiKeyView, open: RwSignal<Option<OpenDialog>>, allowed: &Allowe
         view! {
             <a class="key-name" href=format!("/dashboard/api-keys/{}", key.id)>{key.name.clone()}</a>
             {key.external_id.clone().map(|id| view! { <span class="by external-id">"for " {id}</span> })}
+            {key.ratelimits.iter().map(|limit| view! {
+                <span class="by rate-limit">{format!("{}: {}", limit.name, limit.describe())}</span>
+            }).collect_view()}
         }
         .into_any(),
         view! { <code class="masked-key">{key.masked_key.clone()}</code> }.into_any(),
