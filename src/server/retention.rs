@@ -1,10 +1,11 @@
 //! How long Keysmith keeps what it no longer needs: once a day, audit
-//! events older than `KEYSMITH_AUDIT_RETENTION_DAYS` and invitations that
-//! ended (accepted, revoked or expired) more than 30 days ago are deleted.
+//! events older than `KEYSMITH_AUDIT_RETENTION_DAYS`, invitations that
+//! ended (accepted, revoked or expired) more than 30 days ago, and rate
+//! limit windows that ended over a minute ago are deleted.
 //! Every replica sweeps; a sweep another one already did deletes nothing.
 
 use crate::{
-    shared::clock::{self, UnixMs, DAY},
+    shared::clock::{self, UnixMs, DAY, MINUTE},
     storage::Db,
 };
 
@@ -49,5 +50,12 @@ async fn sweep(db: &Db, audit_retention_days: u32, now: UnixMs) {
         Ok(0) => {}
         Ok(swept) => tracing::info!(swept, "invitations ended 30 days ago deleted"),
         Err(error) => tracing::warn!(%error, "cannot sweep ended invitations"),
+    }
+    // A minute after its end, no replica's clock still counts in a window:
+    // the next verification begins a new one either way.
+    match db.sweep_rate_limit_windows(now - MINUTE).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "ended rate limit windows deleted"),
+        Err(error) => tracing::warn!(%error, "cannot sweep ended rate limit windows"),
     }
 }

@@ -442,3 +442,35 @@ async fn a_restart_keeps_what_the_window_admitted() {
         "the unused part of the lease was given back as the server stopped"
     );
 }
+
+#[tokio::test]
+async fn windows_that_ended_are_swept_and_current_ones_kept() {
+    let app = TestApp::spawn().await;
+    let dir = app.stop().await;
+    let url = database_url(dir.path());
+    let now = now_s() as i64 * 1_000;
+    for (subject, started_at) in [("key_ended", now - 3_600_000), ("key_current", now)] {
+        run_sql(
+            &url,
+            &format!(
+                "INSERT INTO ratelimit_windows
+                   (subject, name, window_ms, started_at, granted, last_given)
+                 VALUES ('{subject}', 'requests', 60000, {started_at}, 5, 5)"
+            ),
+        )
+        .await;
+    }
+    let swept = TestApp::spawn_in(dir, &[]).await;
+    let url = swept.database_url();
+    eventually(Duration::from_secs(5), "swept at start-up", || async {
+        query_number(
+            &url,
+            "SELECT COUNT(*) FROM ratelimit_windows WHERE subject = 'key_ended'",
+        )
+        .await
+            == 0
+    })
+    .await;
+    let current = "SELECT COUNT(*) FROM ratelimit_windows WHERE subject = 'key_current'";
+    assert_eq!(query_number(&url, current).await, 1);
+}
