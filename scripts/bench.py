@@ -185,12 +185,16 @@ def post_script(folder, name, path, body):
     return script
 
 
-def verify_target(server, folder, name):
-    """A key with meta and an external id on `server`, and a wrk script
-    verifying it (a cached key after the first call)."""
-    token = sign_up(server, "load@example.com")
+# A limit verify never reaches in a benchmark: what is measured is its cost.
+UNREACHED_LIMIT = {"name": "requests", "limit": 1_000_000_000, "window_seconds": 86_400}
+
+
+def verify_target(server, folder, name, token, **more):
+    """A key with meta and an external id (and `more` of the draft's fields)
+    on `server`, and a wrk script verifying it (a cached key after the first
+    call)."""
     draft = {"name": "load", "scopes": ["read"], "external_id": "cust_42",
-             "meta": {"plan": "pro", "seats": 25, "region": "eu-west-1"}}
+             "meta": {"plan": "pro", "seats": 25, "region": "eu-west-1"}, **more}
     status, created = server.json("POST", "/api/v2/api-keys", draft, token)
     assert status == 201, (status, created)
     body = json.dumps({"key": created["data"]["key"], "required_scope": "read"}, separators=(",", ":"))
@@ -203,18 +207,21 @@ def targets_of(server, folder, floor_port, against=None):
     """What the load and CPU parts measure: the floor's GET and POST, and
     verify and the probes on Keysmith (and verify and the probes on a second
     build, `against`, when comparing two)."""
-    body, verify_script = verify_target(server, folder, "verify.lua")
+    token = sign_up(server, "load@example.com")
+    body, verify_script = verify_target(server, folder, "verify.lua", token)
+    _, limited_script = verify_target(server, folder, "limited.lua", token, ratelimits=[UNREACHED_LIMIT])
     keysmith = f"http://127.0.0.1:{server.port}"
     floor_base = f"http://127.0.0.1:{floor_port}"
     targets = {
         "floor GET /": (f"{floor_base}/", None),
         "floor POST (verify's body)": (floor_base, post_script(folder, "floor-post.lua", "/verify", body)),
         "verify (meta, external id)": (keysmith, verify_script),
+        "verify, one rate limit": (keysmith, limited_script),
         "/healthz": (f"{keysmith}/healthz", None),
         "/readyz": (f"{keysmith}/readyz", None),
     }
     if against:
-        _, against_script = verify_target(against, folder, "against.lua")
+        _, against_script = verify_target(against, folder, "against.lua", sign_up(against, "load@example.com"))
         other = f"http://127.0.0.1:{against.port}"
         targets["against: verify"] = (other, against_script)
         targets["against: /healthz"] = (f"{other}/healthz", None)

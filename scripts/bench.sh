@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark in one command, on the release build (results: BENCHMARKS.md):
-#   1. criterion, through the service layer: verify (cached, uncached,
-#      malformed), key generation, checksum;
+#   1. criterion, through the service layer: verify (cached, with a rate
+#      limit, uncached, malformed), key generation, checksum;
 #   2. HTTP load with wrk: verify, /healthz and /readyz at 64 and 256
 #      connections, against the floor server (examples/floor.rs) in the
 #      same run;
@@ -11,7 +11,8 @@
 #   6. the crash test with 20 kills, on SQLite, on PostgreSQL and on three
 #      replicas behind nginx;
 #   7-9. PostgreSQL: revocation propagation between two replicas, PostgreSQL
-#      against SQLite, nginx in front of 1 and 3 replicas.
+#      against SQLite, nginx in front of 1 and 3 replicas;
+#   10. rate limits' accuracy: one node exact, three replicas never over.
 # Installs what is missing first: wrk (Debian) here, nginx through
 # `scripts/setup.sh test`, PostgreSQL through scripts/postgres.sh.
 set -euo pipefail
@@ -38,6 +39,9 @@ python3 scripts/bench.py "$@"
 
 echo "==> PostgreSQL: propagation, against SQLite, several replicas"
 python3 scripts/bench_postgres.py
+
+echo "==> Rate limits: exact on one node, never over on three replicas"
+python3 scripts/limits_accuracy.py
 
 echo "==> Crash tests, 20 kills each, release build"
 python3 scripts/crash_test.py --rounds 20 --binary target/release/keysmith

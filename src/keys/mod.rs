@@ -2,6 +2,7 @@
 //! addresses, what the dashboard shows, the `/rpc` door of the key pages,
 //! and (server-only) the service that holds the rules and verifies keys.
 
+pub mod credits;
 pub mod limits;
 pub mod meta;
 pub mod model;

@@ -124,6 +124,29 @@ impl Day {
         format!("{year:04}-{month:02}-{day:02}")
     }
 
+    /// The day of a (year, month, day), proleptic Gregorian (Howard
+    /// Hinnant's days-from-civil algorithm); the inverse of [`Self::civil`].
+    pub fn from_civil(year: i64, month: u32, day: u32) -> Self {
+        let year = year - i64::from(month <= 2);
+        let era = year.div_euclid(400);
+        let yoe = year.rem_euclid(400);
+        let month = i64::from(month);
+        let doy =
+            (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        Day(era * 146_097 + doe - 719_468)
+    }
+
+    /// How many days `month` of `year` has.
+    pub fn days_in_month(year: i64, month: u32) -> u32 {
+        let (next_year, next_month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+        (Day::from_civil(next_year, next_month, 1).0 - Day::from_civil(year, month, 1).0) as u32
+    }
+
     /// (year, month, day), proleptic Gregorian (Howard Hinnant's
     /// days-to-civil algorithm).
     pub fn civil(self) -> (i64, u32, u32) {
@@ -210,6 +233,25 @@ mod tests {
             (moment - Duration::from_millis(1)).day().iso_date(),
             "2026-11-29"
         );
+    }
+
+    #[test]
+    fn calendar_dates_turn_into_days_and_back() {
+        for n in [-800_000, -1, 0, 11_016, 11_017, 20_787, 2_932_896] {
+            let (year, month, day) = Day::from_number(n).civil();
+            assert_eq!(
+                Day::from_civil(year, month, day),
+                Day::from_number(n),
+                "{n}"
+            );
+        }
+        assert_eq!(Day::from_civil(2000, 2, 29).iso_date(), "2000-02-29");
+        assert_eq!(Day::days_in_month(2024, 2), 29);
+        assert_eq!(Day::days_in_month(2026, 2), 28);
+        assert_eq!(Day::days_in_month(2100, 2), 28);
+        assert_eq!(Day::days_in_month(2000, 2), 29);
+        assert_eq!(Day::days_in_month(2026, 4), 30);
+        assert_eq!(Day::days_in_month(2026, 12), 31);
     }
 
     #[test]

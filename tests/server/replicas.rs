@@ -447,3 +447,53 @@ async fn on_postgres_a_listener_connection_that_dies_silently_is_noticed_within_
     wait_until_listening(&b).await;
     assert_eq!(b.verdict(&key, None).await, "REVOKED");
 }
+
+/// Verifications of `key` spread over `replicas` in turn, all at once; how
+/// many were admitted.
+async fn admitted_across(replicas: &[Arc<TestApp>], key: &str, count: usize) -> usize {
+    let verifications: Vec<_> = (0..count)
+        .map(|n| {
+            let app = Arc::clone(&replicas[n % replicas.len()]);
+            let key = key.to_owned();
+            tokio::spawn(async move {
+                let body = json!({ "key": key });
+                let answer = app
+                    .api(Method::POST, "/keys/verify", Auth::None, Some(body))
+                    .await;
+                assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+                answer.body["data"]["code"].as_str().unwrap().to_owned()
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for verification in verifications {
+        match verification.await.unwrap().as_str() {
+            "VALID" => admitted += 1,
+            "RATE_LIMITED" => {}
+            other => panic!("{other}"),
+        }
+    }
+    admitted
+}
+
+#[tokio::test]
+async fn on_postgres_a_rate_limit_is_never_exceeded_across_replicas_even_when_one_is_killed() {
+    let [a, b, c] = three_replicas().await;
+    let token = user_token(&a).await;
+    // Leases of ⌈60/32⌉ = 2: each replica strands at most 1 at the end.
+    let limit = json!({ "name": "requests", "limit": 60, "window_seconds": 600 });
+    let body = json!({ "name": "shared", "scopes": ["read"], "ratelimits": [limit] });
+    let (_, key) = create_key(&a, &token, body).await;
+    let [a, b, c] = [Arc::new(a), Arc::new(b), Arc::new(c)];
+    let before = admitted_across(&[a.clone(), b.clone(), c.clone()], &key, 30).await;
+    assert_eq!(before, 30, "30 of a limit of 60, wherever they land");
+    // Killed mid-lease: what it leased and did not use stays granted.
+    drop(Arc::into_inner(c).expect("no other holder"));
+    let after = admitted_across(&[a.clone(), b.clone()], &key, 100).await;
+    let total = before + after;
+    assert!(total <= 60, "never over the limit: {total}");
+    assert!(
+        total >= 60 - 3 - 2,
+        "at most one unused lease part per replica, and the killed one's lease: {total}"
+    );
+}
