@@ -21,21 +21,11 @@ import tempfile
 import threading
 import time
 
+from bench import sign_up
 from harness import Nginx, PostgresCluster, Server
 
-PASSWORD = "benchmark-password-1"
-
-
-def token_for(server, email):
-    status, _ = server.json("POST", "/api/v2/auth/signup", {"email": email, "password": PASSWORD})
-    assert status == 201, status
-    status, token = server.json("POST", "/api/v2/auth/token", {"email": email, "password": PASSWORD})
-    assert status == 200, status
-    return token["access_token"]
-
-
 def limited_key(server, limit, window_seconds):
-    token = token_for(server, "limits@example.com")
+    token = sign_up(server, "limits@example.com")
     draft = {"name": "limited", "scopes": ["read"],
              "ratelimits": [{"name": "requests", "limit": limit, "window_seconds": window_seconds}]}
     status, created = server.json("POST", "/api/v2/api-keys", draft, token)

@@ -306,31 +306,42 @@ enum Taken<'a> {
 /// the room; refuses when one of them is spent for its window (or could
 /// never admit `cost`); else names those that need a lease.
 fn take<'a>(limits: &[&'a AppliedLimit], cost: i64, now: UnixMs) -> Taken<'a> {
-    let mut order: Vec<&AppliedLimit> = limits.to_vec();
-    order.sort_by(|a, b| a.bucket.id.cmp_key().cmp(&b.bucket.id.cmp_key()));
-    let mut guards: Vec<MutexGuard<Window>> = order
-        .iter()
-        .map(|limit| lock(&limit.bucket.window))
+    // Locks are taken in one order, so verifications sharing limits (a key's
+    // and its account's) cannot wait on each other in a circle.
+    let mut order: Vec<usize> = (0..limits.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&limits[a].bucket.id, &limits[b].bucket.id);
+        a.cmp_key().cmp(&b.cmp_key())
+    });
+    let mut guards: Vec<(usize, MutexGuard<Window>)> = order
+        .into_iter()
+        .map(|index| (index, lock(&limits[index].bucket.window)))
         .collect();
     let mut lacking = Vec::new();
-    for (limit, window) in order.iter().zip(&guards) {
+    for (index, window) in &guards {
+        let limit = limits[*index];
         let current = window.is_current(&limit.spec, now);
         if cost > limit.spec.limit || (current && window.is_spent() && window.room() < cost) {
             drop(guards);
             return Taken::Refused(refused(limits, cost, now));
         }
         if !current || window.room() < cost {
-            lacking.push(*limit);
+            lacking.push(limit);
         }
     }
     if !lacking.is_empty() {
         return Taken::Lacking(lacking);
     }
-    for window in guards.iter_mut() {
+    for (_, window) in guards.iter_mut() {
         window.used += cost;
     }
-    drop(guards);
-    Taken::All(states(limits, now))
+    guards.sort_by_key(|(index, _)| *index);
+    Taken::All(
+        guards
+            .iter()
+            .map(|(index, window)| state_of(limits[*index], window, now))
+            .collect(),
+    )
 }
 
 /// The refusal of a verification that took nothing: it may come again
@@ -354,26 +365,27 @@ fn refused(limits: &[&AppliedLimit], cost: i64, now: UnixMs) -> LimitVerdict {
 fn states(limits: &[&AppliedLimit], now: UnixMs) -> Vec<LimitState> {
     limits
         .iter()
-        .map(|limit| {
-            let window = *lock(&limit.bucket.window);
-            let current = window.is_current(&limit.spec, now);
-            LimitState {
-                name: limit.spec.name.clone(),
-                holder: limit.holder,
-                limit: limit.spec.limit,
-                remaining: if current {
-                    window.remaining().min(limit.spec.limit)
-                } else {
-                    limit.spec.limit
-                },
-                reset_at: if current {
-                    window.ends_at
-                } else {
-                    now + Duration::from_millis(limit.spec.window_ms() as u64)
-                },
-            }
-        })
+        .map(|limit| state_of(limit, &lock(&limit.bucket.window), now))
         .collect()
+}
+
+/// Where `limit` stands: what is left of its window, or all of it when its
+/// window has ended (the next verification begins a new one).
+fn state_of(limit: &AppliedLimit, window: &Window, now: UnixMs) -> LimitState {
+    let current = window.is_current(&limit.spec, now);
+    LimitState {
+        name: limit.spec.name.clone(),
+        holder: limit.holder,
+        limit: limit.spec.limit,
+        remaining: match current {
+            true => window.remaining().min(limit.spec.limit),
+            false => limit.spec.limit,
+        },
+        reset_at: match current {
+            true => window.ends_at,
+            false => now + Duration::from_millis(limit.spec.window_ms() as u64),
+        },
+    }
 }
 
 impl BucketId {

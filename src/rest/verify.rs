@@ -207,7 +207,9 @@ pub async fn verify(
     let verification = &verdict.verification;
     let body = match verification {
         Verification::Valid(key) => {
-            let valid = || {
+            // The key's part of the answer is the same every time: rendered
+            // once per cache entry, its limits' states appended.
+            let fixed = key.answer.get_or_render(|| {
                 render(VerifyResult::Valid(ValidKey {
                     valid: true,
                     code: verification.code(),
@@ -219,14 +221,10 @@ pub async fn verify(
                     meta: key.meta.as_ref(),
                     external_id: key.external_id.as_deref(),
                     expires_at: key.expires_at,
-                    ratelimits: &limits,
+                    ratelimits: &[],
                 }))
-            };
-            // Only an answer without limits is the same every time.
-            match limits.is_empty() {
-                true => key.answer.get_or_render(valid)?,
-                false => valid()?,
-            }
+            })?;
+            with_limits(fixed, &limits)?
         }
         refused => render(VerifyResult::Refused(Refusal {
             valid: false,
@@ -251,6 +249,23 @@ fn render(result: VerifyResult) -> Result<Bytes, ApiError> {
     let mut body = Vec::with_capacity(ANSWER_CAPACITY);
     serde_json::to_writer(&mut body, &Data { data: result })
         .map_err(|_| ApiError(AppError::Internal))?;
+    Ok(Bytes::from(body))
+}
+
+/// A rendered valid answer (`{"data":{…}}`) with `"ratelimits":[…]` put
+/// at the end of `data`; the answer itself when there are none.
+fn with_limits(answer: Bytes, limits: &[LimitAnswer]) -> Result<Bytes, ApiError> {
+    if limits.is_empty() {
+        return Ok(answer);
+    }
+    let Some(open) = answer.strip_suffix(b"}}") else {
+        return Err(ApiError(AppError::Internal));
+    };
+    let mut body = Vec::with_capacity(answer.len() + 96 * limits.len());
+    body.extend_from_slice(open);
+    body.extend_from_slice(b",\"ratelimits\":");
+    serde_json::to_writer(&mut body, limits).map_err(|_| ApiError(AppError::Internal))?;
+    body.extend_from_slice(b"}}");
     Ok(Bytes::from(body))
 }
 
@@ -302,4 +317,38 @@ pub async fn method_not_allowed() -> Response {
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_appended_to_a_rendered_answer_as_its_last_field() {
+        let answer = Bytes::from_static(br#"{"data":{"valid":true,"meta":{"a":{}}}}"#);
+        let state = LimitState {
+            name: "requests".into(),
+            holder: Holder::Key,
+            limit: 3,
+            remaining: 2,
+            reset_at: UnixMs::from_millis(60_000),
+        };
+        let limits = [LimitAnswer::from(&state)];
+        let Ok(joined) = with_limits(answer.clone(), &limits) else {
+            panic!("a rendered answer ends with }}");
+        };
+        let value: serde_json::Value = serde_json::from_slice(&joined).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({ "data": {
+                "valid": true,
+                "meta": { "a": {} },
+                "ratelimits": [{
+                    "name": "requests", "applies_to": "key", "limit": 3,
+                    "remaining": 2, "reset_at": 60_000
+                }],
+            }})
+        );
+        assert!(with_limits(answer.clone(), &[]).is_ok_and(|same| same == answer));
+    }
 }
