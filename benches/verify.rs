@@ -16,12 +16,14 @@ use keysmith::{
     keys::{
         cache::CredentialCache,
         catalogue::{Catalogue, Catalogues, Requirement},
+        credits::{Credits, MAX_CREDITS},
         limiter::{LimitBuckets, RateLimiter},
         limits::RateLimit,
         model::KeyDraft,
         secret::KeyFormat,
         usage::UsageTracker,
         verifier::{Charge, KeyVerifier},
+        wallet::Wallets,
         Keys,
     },
     storage::Db,
@@ -36,6 +38,8 @@ struct Fixture {
     secret: String,
     /// A key with one rate limit, too large to be reached.
     limited: String,
+    /// The same with credits too, too many to run out.
+    metered: String,
     _dir: tempfile::TempDir,
 }
 
@@ -49,7 +53,7 @@ fn fixture() -> Fixture {
     let cache = CredentialCache::new(Duration::from_secs(60), 100_000);
     let catalogue = Arc::new(Catalogue::standard());
     let required = catalogue.requirement(&["read"], "required_scope").unwrap();
-    let (verifier, secret, limited) = runtime.block_on(async {
+    let (verifier, secret, limited, metered) = runtime.block_on(async {
         let db = Db::connect(&url).await.unwrap();
         let client = ClientInfo::default();
         let passwords = PasswordHasher::new(1);
@@ -93,7 +97,20 @@ fn fixture() -> Fixture {
             ..draft
         };
         let limited = keys.create(&by, &limited_draft).await.unwrap();
-        let limiter = RateLimiter::new(db.clone(), false, Arc::new(LimitBuckets::new(100)));
+        let metered_draft = KeyDraft {
+            credits: Some(Credits {
+                remaining: MAX_CREDITS,
+                refill: None,
+            }),
+            ..limited_draft
+        };
+        let metered = keys.create(&by, &metered_draft).await.unwrap();
+        let limiter = RateLimiter::new(
+            db.clone(),
+            false,
+            Arc::new(LimitBuckets::new(100)),
+            Arc::new(Wallets::new(false, 100)),
+        );
         let verifier = KeyVerifier::new(
             db,
             format,
@@ -102,7 +119,7 @@ fn fixture() -> Fixture {
             Arc::new(Catalogues::new(catalogue)),
             limiter,
         );
-        (verifier, issued.secret, limited.secret)
+        (verifier, issued.secret, limited.secret, metered.secret)
     });
     Fixture {
         runtime,
@@ -111,6 +128,7 @@ fn fixture() -> Fixture {
         required,
         secret,
         limited,
+        metered,
         _dir: dir,
     }
 }
@@ -131,6 +149,9 @@ fn verification(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
     group.bench_function("cached", |b| b.iter(|| verify(&f.secret)));
     group.bench_function("cached, one rate limit", |b| b.iter(|| verify(&f.limited)));
+    group.bench_function("cached, one rate limit and credits", |b| {
+        b.iter(|| verify(&f.metered))
+    });
     group.bench_function("uncached (database read)", |b| {
         b.iter(|| {
             f.cache.invalidate([digest.as_str()]);

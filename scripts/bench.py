@@ -210,6 +210,8 @@ def targets_of(server, folder, floor_port, against=None):
     token = sign_up(server, "load@example.com")
     body, verify_script = verify_target(server, folder, "verify.lua", token)
     _, limited_script = verify_target(server, folder, "limited.lua", token, ratelimits=[UNREACHED_LIMIT])
+    _, metered_script = verify_target(server, folder, "metered.lua", token, ratelimits=[UNREACHED_LIMIT],
+                                      credits={"remaining": 10**12})
     keysmith = f"http://127.0.0.1:{server.port}"
     floor_base = f"http://127.0.0.1:{floor_port}"
     targets = {
@@ -217,6 +219,7 @@ def targets_of(server, folder, floor_port, against=None):
         "floor POST (verify's body)": (floor_base, post_script(folder, "floor-post.lua", "/verify", body)),
         "verify (meta, external id)": (keysmith, verify_script),
         "verify, one rate limit": (keysmith, limited_script),
+        "verify, one rate limit and credits": (keysmith, metered_script),
         "/healthz": (f"{keysmith}/healthz", None),
         "/readyz": (f"{keysmith}/readyz", None),
     }

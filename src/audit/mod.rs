@@ -49,6 +49,8 @@ pub enum AuditAction {
     KeyRevoked,
     #[serde(rename = "key.deleted")]
     KeyDeleted,
+    #[serde(rename = "key.credits_changed")]
+    KeyCreditsChanged,
     #[serde(rename = "member.invited")]
     MemberInvited,
     #[serde(rename = "member.joined")]
@@ -62,7 +64,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -76,6 +78,7 @@ impl AuditAction {
         AuditAction::KeyRotated,
         AuditAction::KeyRevoked,
         AuditAction::KeyDeleted,
+        AuditAction::KeyCreditsChanged,
         AuditAction::MemberInvited,
         AuditAction::MemberJoined,
         AuditAction::MemberRoleChanged,
@@ -99,6 +102,7 @@ impl AuditAction {
             AuditAction::KeyRotated => "key.rotated",
             AuditAction::KeyRevoked => "key.revoked",
             AuditAction::KeyDeleted => "key.deleted",
+            AuditAction::KeyCreditsChanged => "key.credits_changed",
             AuditAction::MemberInvited => "member.invited",
             AuditAction::MemberJoined => "member.joined",
             AuditAction::MemberRoleChanged => "member.role_changed",
@@ -123,6 +127,7 @@ impl AuditAction {
             AuditAction::KeyRotated => "Key rotated",
             AuditAction::KeyRevoked => "Key revoked",
             AuditAction::KeyDeleted => "Key deleted",
+            AuditAction::KeyCreditsChanged => "Credits changed",
             AuditAction::MemberInvited => "Member invited",
             AuditAction::MemberJoined => "Member joined",
             AuditAction::MemberRoleChanged => "Role changed",

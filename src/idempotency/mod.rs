@@ -175,6 +175,12 @@ pub async fn sweep_every(db: Db, period: Duration) {
             Ok(swept) => tracing::info!(swept, "expired idempotent answers forgotten"),
             Err(error) => tracing::warn!(%error, "cannot sweep expired idempotent answers"),
         }
+        // Verify's answers to a request_id, kept as long.
+        match db.sweep_verify_answers(UnixMs::now() - LIFETIME).await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "expired verify answers forgotten"),
+            Err(error) => tracing::warn!(%error, "cannot sweep expired verify answers"),
+        }
         tokio::time::sleep(period).await;
     }
 }

@@ -6,6 +6,7 @@ use super::{
     limits::RateLimits,
     meta::MetaJson,
     model::KeyStatus,
+    wallet::{CreditState, Wallet, Wallets},
     IpAllowlist, Scope, Scopes,
 };
 use crate::{
@@ -39,11 +40,13 @@ pub enum Verification {
     RateLimited {
         retry_after_ms: i64,
     },
+    /// Fewer credits than the cost remain; nothing was taken.
+    UsageExceeded,
 }
 
 impl Verification {
     /// Every code, in the order of [`Self::index`].
-    pub const CODES: [&'static str; 8] = [
+    pub const CODES: [&'static str; 9] = [
         "VALID",
         "MALFORMED",
         "NOT_FOUND",
@@ -52,6 +55,7 @@ impl Verification {
         "INSUFFICIENT_SCOPE",
         "IP_NOT_ALLOWED",
         "RATE_LIMITED",
+        "USAGE_EXCEEDED",
     ];
 
     /// The stable code the verification endpoint answers with.
@@ -70,6 +74,7 @@ impl Verification {
             Verification::InsufficientScope(_) => 5,
             Verification::IpNotAllowed => 6,
             Verification::RateLimited { .. } => 7,
+            Verification::UsageExceeded => 8,
         }
     }
 }
@@ -81,6 +86,9 @@ impl Verification {
 pub struct Verdict {
     pub verification: Verification,
     pub limits: Vec<LimitState>,
+    /// Where the key's credits stand, for a key that keeps them (and a
+    /// verdict that reached them).
+    pub credits: Option<CreditState>,
 }
 
 impl From<Verification> for Verdict {
@@ -88,6 +96,7 @@ impl From<Verification> for Verdict {
         Verdict {
             verification,
             limits: Vec::new(),
+            credits: None,
         }
     }
 }
@@ -153,6 +162,8 @@ pub struct Credential {
     previous_expires_at: Option<UnixMs>,
     /// The key's rate limits, then its account's.
     limits: Vec<AppliedLimit>,
+    /// Its credits, if it keeps them.
+    wallet: Option<Arc<Wallet>>,
 }
 
 impl Credential {
@@ -168,6 +179,7 @@ impl Credential {
         stored: KeyCredential,
         catalogues: &Catalogues,
         buckets: &LimitBuckets,
+        wallets: &Wallets,
     ) -> Option<Self> {
         let catalogue = catalogues.of(stored.key_type);
         let Ok(ips) = IpAllowlist::from_text(&stored.ip_allowlist) else {
@@ -192,6 +204,7 @@ impl Credential {
                 )
                 .collect();
         let scopes = Scopes::from_text(&stored.scopes);
+        let wallet = stored.has_credits.then(|| wallets.of(&stored.id));
         Some(Credential {
             key: Arc::new(VerifiedKey {
                 key_id: stored.id,
@@ -210,6 +223,7 @@ impl Credential {
             is_previous: stored.is_previous,
             previous_expires_at: stored.previous_expires_at,
             limits,
+            wallet,
         })
     }
 
@@ -223,7 +237,11 @@ impl Credential {
     }
 
     pub(super) fn is_limited(&self) -> bool {
-        !self.limits.is_empty()
+        !self.limits.is_empty() || self.wallet.is_some()
+    }
+
+    pub(super) fn wallet(&self) -> Option<&Wallet> {
+        self.wallet.as_deref()
     }
 
     /// State first, then scope, then address.
@@ -303,11 +321,18 @@ pub(super) mod tests {
             previous_expires_at: None,
             ratelimits: "[]".into(),
             account_ratelimits: "[]".into(),
+            has_credits: false,
         }
     }
 
     fn stored(credential: KeyCredential) -> Credential {
-        Credential::parse(credential, &catalogues(), &LimitBuckets::new(10)).unwrap()
+        Credential::parse(
+            credential,
+            &catalogues(),
+            &LimitBuckets::new(10),
+            &Wallets::new(false, 10),
+        )
+        .unwrap()
     }
 
     /// What a verification requires, of the standard catalogue.

@@ -125,6 +125,53 @@ fn refill_problem(refill: &Refill) -> Option<String> {
     }
 }
 
+/// A key's credits as the API and the dashboard show them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreditsView {
+    /// What verify may still take, the credits servers hold included.
+    pub remaining: i64,
+    pub refill: Option<Refill>,
+    /// When the next refill comes; `null` without one.
+    pub refill_at: Option<UnixMs>,
+    /// Credits held by servers that were killed: counted as spent.
+    pub lost: i64,
+}
+
+impl CreditsView {
+    /// As stored, a refill that came since applied.
+    pub fn as_of(
+        remaining: i64,
+        refill: Option<Refill>,
+        refill_at: Option<UnixMs>,
+        lost: i64,
+        now: UnixMs,
+    ) -> Self {
+        match (refill, refill_at) {
+            (Some(refill), Some(at)) if at <= now => CreditsView {
+                remaining: refill.amount,
+                refill: Some(refill),
+                refill_at: Some(refill.next_after(now)),
+                lost,
+            },
+            _ => CreditsView {
+                remaining,
+                refill,
+                refill_at,
+                lost,
+            },
+        }
+    }
+
+    /// `2 remaining`, `950 remaining, refilled to 1000 every day`.
+    pub fn describe(&self) -> String {
+        match &self.refill {
+            Some(refill) => format!("{} remaining, {}", self.remaining, refill.describe()),
+            None => format!("{} remaining", self.remaining),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

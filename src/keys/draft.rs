@@ -3,6 +3,7 @@
 
 use super::{
     catalogue::Catalogue,
+    credits::Credits,
     limits::RateLimits,
     meta::{ExternalId, KeyMeta, MetaJson, AUDITED_META_BYTES},
     model::{KeyChanges, KeyDraft, MAX_EXPIRY_DAYS},
@@ -20,6 +21,7 @@ pub struct ValidDraft {
     pub external_id: Option<ExternalId>,
     pub meta: Option<KeyMeta>,
     pub ratelimits: RateLimits,
+    pub credits: Option<Credits>,
 }
 
 /// Checks every field of a draft. Its scopes must be offered by
@@ -43,7 +45,17 @@ pub fn validate(
         .transpose();
     let meta = draft.meta.as_ref().map(KeyMeta::parse).transpose();
     let ratelimits = RateLimits::parse(&draft.ratelimits, "ratelimits");
-    match (name, scopes, expiry, ips, external_id, meta, ratelimits) {
+    let credits = draft.credits.as_ref().map(Credits::check).transpose();
+    match (
+        name,
+        scopes,
+        expiry,
+        ips,
+        external_id,
+        meta,
+        ratelimits,
+        credits,
+    ) {
         (
             Ok(name),
             Ok(scopes),
@@ -52,6 +64,7 @@ pub fn validate(
             Ok(external_id),
             Ok(meta),
             Ok(ratelimits),
+            Ok(_),
         ) => Ok(ValidDraft {
             name,
             scopes,
@@ -60,16 +73,20 @@ pub fn validate(
             external_id,
             meta,
             ratelimits,
+            credits: draft.credits,
         }),
-        (name, scopes, expiry, ips, external_id, meta, ratelimits) => Err(AppError::collect([
-            name.err(),
-            scopes.err(),
-            expiry.err(),
-            ips.err(),
-            external_id.err(),
-            meta.err(),
-            ratelimits.err(),
-        ])),
+        (name, scopes, expiry, ips, external_id, meta, ratelimits, credits) => {
+            Err(AppError::collect([
+                name.err(),
+                scopes.err(),
+                expiry.err(),
+                ips.err(),
+                external_id.err(),
+                meta.err(),
+                ratelimits.err(),
+                credits.err(),
+            ]))
+        }
     }
 }
 
@@ -112,6 +129,8 @@ pub fn changed(current: &KeyRecord, changes: &KeyChanges) -> KeyDraft {
                 .unwrap_or_default()
                 .into_vec(),
         },
+        // Credits change only when given (a new refill period begins).
+        credits: changes.credits.flatten(),
     }
 }
 
@@ -130,6 +149,8 @@ pub fn creation_detail(key: &ValidDraft) -> Option<String> {
             .as_ref()
             .map(|meta| format!("meta: {}", audited(meta))),
         (!key.ratelimits.is_empty()).then(|| format!("ratelimits: {}", key.ratelimits.describe())),
+        key.credits
+            .map(|credits| format!("credits: {}", describe_credits(&credits))),
     ]
     .into_iter()
     .flatten()
@@ -176,6 +197,14 @@ pub fn change_detail(before: &KeyRecord, after: &ValidDraft) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
+/// `2`, `1000, refilled to 1000 every day`.
+pub fn describe_credits(credits: &Credits) -> String {
+    match &credits.refill {
+        Some(refill) => format!("{}, {}", credits.remaining, refill.describe()),
+        None => credits.remaining.to_string(),
+    }
+}
+
 fn or_none(text: &str) -> &str {
     if text.is_empty() {
         "none"
@@ -219,6 +248,7 @@ mod tests {
             external_id: Some("cust_42".into()),
             meta: Some(wire(json!({ "plan": "pro" }))),
             ratelimits: vec![],
+            credits: None,
         }
     }
 
@@ -239,6 +269,10 @@ mod tests {
             external_id: valid.external_id.as_ref().map(|id| id.as_str().to_owned()),
             meta: valid.meta.as_ref().map(|m| m.as_str().to_owned()),
             ratelimits: valid.ratelimits.to_text(),
+            credits_remaining: None,
+            credits_refill: None,
+            credits_refill_at: None,
+            credits_lost: 0,
             created_at: Default::default(),
             created_by: None,
             created_by_email: None,
@@ -273,6 +307,10 @@ mod tests {
                 limit: 0,
                 window_seconds: 60,
             }],
+            credits: Some(Credits {
+                remaining: -1,
+                refill: None,
+            }),
         };
         let error = validate(&draft, &Catalogue::standard(), &Scopes::default())
             .err()
@@ -285,6 +323,7 @@ mod tests {
             "external_id",
             "meta",
             "ratelimits",
+            "credits",
         ] {
             assert!(error.field_message(field).is_some(), "{field}");
         }

@@ -24,10 +24,13 @@
 //! of them at once under their locks (taken in one order), so a refusal by
 //! any of them takes nothing from the others.
 
-use super::limits::RateLimit;
+use super::{
+    limits::RateLimit,
+    wallet::{spend, CreditState, Funds, Wallet, Wallets},
+};
 use crate::{
     error::AppError,
-    shared::clock::UnixMs,
+    shared::{clock::UnixMs, shards::lock},
     storage::{Db, LeaseRequest},
 };
 use std::{
@@ -41,7 +44,9 @@ use std::{
 const MAX_ROUNDS: usize = 8;
 
 /// What a limit counts: one key's verifications, or all of an account's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Holder {
     Key,
@@ -57,6 +62,7 @@ struct Inner {
     /// A lease is this share of the limit, at least.
     lease_divisor: i64,
     buckets: Arc<LimitBuckets>,
+    wallets: Arc<Wallets>,
 }
 
 /// This process's limits, each known by its subject (a key's or an
@@ -128,7 +134,7 @@ pub struct AppliedLimit {
 }
 
 /// A limit's state after a verification, as the answer shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LimitState {
     pub name: String,
     pub holder: Holder,
@@ -140,12 +146,16 @@ pub struct LimitState {
 /// Whether a verification's cost was taken from all its limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LimitVerdict {
-    Admitted(Vec<LimitState>),
-    /// Nothing was taken; the first window to end ends in `retry_after_ms`.
+    /// Taken from every limit, and from the credits (their state after).
+    Admitted(Vec<LimitState>, Option<CreditState>),
+    /// A limit had no room; nothing was taken. The limits short of the cost
+    /// begin a new window in `retry_after_ms`.
     Refused {
         states: Vec<LimitState>,
         retry_after_ms: i64,
     },
+    /// Fewer credits than the cost remain; nothing was taken.
+    Exhausted(Vec<LimitState>, CreditState),
 }
 
 impl LimitBuckets {
@@ -195,11 +205,12 @@ fn forget_unheld(buckets: &mut HashMap<BucketId, Arc<Bucket>>) {
 
 impl RateLimiter {
     /// `shared`: other processes may lease from the same database.
-    pub fn new(db: Db, shared: bool, buckets: Arc<LimitBuckets>) -> Self {
+    pub fn new(db: Db, shared: bool, buckets: Arc<LimitBuckets>, wallets: Arc<Wallets>) -> Self {
         RateLimiter(Arc::new(Inner {
             db,
             lease_divisor: if shared { 32 } else { 4 },
             buckets,
+            wallets,
         }))
     }
 
@@ -207,8 +218,47 @@ impl RateLimiter {
         &self.0.buckets
     }
 
-    /// Gives back every unused lease, as the process stops.
+    /// Puts back what an admitted verification took (a verification whose
+    /// `request_id` another server answered first): into each limit whose
+    /// window has not ended since, and into the credits if their period
+    /// has not either.
+    pub fn refund(
+        &self,
+        limits: &[&AppliedLimit],
+        states: &[LimitState],
+        wallet: Option<(&Wallet, CreditState)>,
+        cost: i64,
+    ) {
+        for (limit, state) in limits.iter().zip(states) {
+            let mut window = lock(&limit.bucket.window);
+            if window.ends_at == state.reset_at {
+                window.used -= cost;
+            }
+        }
+        if let Some((wallet, credits)) = wallet {
+            wallet.refund(credits, cost);
+        }
+    }
+
+    /// Reports the credits this process holds, and gives back those of
+    /// idle keys (about once a second).
+    pub async fn report_credits(&self) -> Result<(), AppError> {
+        self.0.wallets.report(&self.0.db).await
+    }
+
+    /// Gives back what this process holds of a key's credits, before they
+    /// are changed.
+    pub async fn give_back_credits(
+        &self,
+        key_id: &crate::shared::ids::KeyId,
+    ) -> Result<(), AppError> {
+        self.0.wallets.give_back_key(&self.0.db, key_id).await
+    }
+
+    /// Gives back every unused lease, of limits and credits, as the process
+    /// stops.
     pub async fn give_back_all(&self) {
+        self.0.wallets.give_back_all(&self.0.db).await;
         let now = UnixMs::now();
         let unused: Vec<Unused> = lock(&self.0.buckets.buckets)
             .values()
@@ -217,24 +267,32 @@ impl RateLimiter {
         give_back(&self.0.db, unused).await;
     }
 
-    /// Takes `cost` from every limit in `limits`, or from none of them.
+    /// Takes `cost` from every limit in `limits` and from the key's
+    /// credits (`wallet`), or from none of them.
     pub async fn admit(
         &self,
         limits: &[&AppliedLimit],
+        wallet: Option<&Wallet>,
         cost: i64,
     ) -> Result<LimitVerdict, AppError> {
         for _ in 0..MAX_ROUNDS {
             let now = UnixMs::now();
-            let lacking = match take(limits, cost, now) {
-                Taken::All(states) => return Ok(LimitVerdict::Admitted(states)),
-                Taken::Refused(verdict) => return Ok(verdict),
-                Taken::Lacking(lacking) => lacking,
+            let (lacking, credits_lacking) = match take(limits, wallet, cost, now) {
+                Taken::Done(verdict) => return Ok(verdict),
+                Taken::Lacking(lacking, credits) => (lacking, credits),
             };
             for limit in lacking {
                 self.lease(limit, cost).await?;
             }
+            if let (true, Some(wallet)) = (credits_lacking, wallet) {
+                self.0.wallets.lease(&self.0.db, wallet, cost).await?;
+            }
         }
         Ok(refused(limits, cost, UnixMs::now()))
+    }
+
+    pub fn wallets(&self) -> &Wallets {
+        &self.0.wallets
     }
 
     /// Leases more of `limit`'s window, unless another request did while
@@ -297,15 +355,20 @@ impl RateLimiter {
 }
 
 enum Taken<'a> {
-    All(Vec<LimitState>),
-    Refused(LimitVerdict),
-    Lacking(Vec<&'a AppliedLimit>),
+    Done(LimitVerdict),
+    /// The limits that need a lease first, and whether the credits do.
+    Lacking(Vec<&'a AppliedLimit>, bool),
 }
 
 /// Under every limit's lock at once: takes `cost` from all when each has
 /// the room; refuses when one of them is spent for its window (or could
 /// never admit `cost`); else names those that need a lease.
-fn take<'a>(limits: &[&'a AppliedLimit], cost: i64, now: UnixMs) -> Taken<'a> {
+fn take<'a>(
+    limits: &[&'a AppliedLimit],
+    wallet: Option<&Wallet>,
+    cost: i64,
+    now: UnixMs,
+) -> Taken<'a> {
     // Locks are taken in one order, so verifications sharing limits (a key's
     // and its account's) cannot wait on each other in a circle.
     let mut order: Vec<usize> = (0..limits.len()).collect();
@@ -323,25 +386,35 @@ fn take<'a>(limits: &[&'a AppliedLimit], cost: i64, now: UnixMs) -> Taken<'a> {
         let current = window.is_current(&limit.spec, now);
         if cost > limit.spec.limit || (current && window.is_spent() && window.room() < cost) {
             drop(guards);
-            return Taken::Refused(refused(limits, cost, now));
+            return Taken::Done(refused(limits, cost, now));
         }
         if !current || window.room() < cost {
             lacking.push(limit);
         }
     }
-    if !lacking.is_empty() {
-        return Taken::Lacking(lacking);
+    let mut funds = wallet.map(|wallet| wallet.check(cost, now));
+    let credits_lacking = matches!(funds, Some(Funds::Lacking));
+    if !lacking.is_empty() || credits_lacking {
+        return Taken::Lacking(lacking, credits_lacking);
     }
-    for (_, window) in guards.iter_mut() {
-        window.used += cost;
-    }
-    guards.sort_by_key(|(index, _)| *index);
-    Taken::All(
+    let states_now = |guards: &mut Vec<(usize, MutexGuard<Window>)>| {
+        guards.sort_by_key(|(index, _)| *index);
         guards
             .iter()
             .map(|(index, window)| state_of(limits[*index], window, now))
-            .collect(),
-    )
+            .collect()
+    };
+    let credits = match &mut funds {
+        Some(Funds::Exhausted(credits)) => {
+            return Taken::Done(LimitVerdict::Exhausted(states_now(&mut guards), *credits))
+        }
+        Some(Funds::Enough(purse)) => Some(spend(purse, cost)),
+        Some(Funds::Lacking) | None => None,
+    };
+    for (_, window) in guards.iter_mut() {
+        window.used += cost;
+    }
+    Taken::Done(LimitVerdict::Admitted(states_now(&mut guards), credits))
 }
 
 /// The refusal of a verification that took nothing: it may come again
@@ -428,14 +501,6 @@ async fn give_back(db: &Db, unused: Vec<Unused>) {
     }
 }
 
-/// A lock whose holder cannot panic midway (plain arithmetic), so a
-/// poisoned one is taken as it is.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,7 +537,8 @@ mod tests {
     }
 
     fn remaining(taken: &Taken) -> Vec<i64> {
-        let (Taken::All(states) | Taken::Refused(LimitVerdict::Refused { states, .. })) = taken
+        let Taken::Done(LimitVerdict::Admitted(states, _) | LimitVerdict::Refused { states, .. }) =
+            taken
         else {
             panic!("neither taken nor refused");
         };
@@ -485,13 +551,13 @@ mod tests {
         let requests = applied(&buckets, "requests", 2, 2, 2);
         let tokens = applied(&buckets, "tokens", 10, 10, 10);
         let both = [&requests, &tokens];
-        let taken = take(&both, 2, at(10));
-        assert!(matches!(taken, Taken::All(_)));
+        let taken = take(&both, None, 2, at(10));
+        assert!(matches!(taken, Taken::Done(LimitVerdict::Admitted(..))));
         assert_eq!(remaining(&taken), [0, 8]);
-        let refused = take(&both, 1, at(20));
-        assert!(matches!(refused, Taken::Refused(_)));
+        let refused = take(&both, None, 1, at(20));
+        assert!(matches!(refused, Taken::Done(LimitVerdict::Refused { .. })));
         assert_eq!(remaining(&refused), [0, 8], "nothing taken from tokens");
-        let Taken::Refused(LimitVerdict::Refused { retry_after_ms, .. }) = refused else {
+        let Taken::Done(LimitVerdict::Refused { retry_after_ms, .. }) = refused else {
             unreachable!()
         };
         assert_eq!(retry_after_ms, 980, "when the spent limit's window ends");
@@ -501,14 +567,17 @@ mod tests {
     fn a_limit_short_of_its_lease_asks_for_more_and_an_ended_window_begins_again() {
         let buckets = LimitBuckets::new(10);
         let requests = applied(&buckets, "requests", 10, 1, 1);
-        assert!(matches!(take(&[&requests], 1, at(10)), Taken::All(_)));
-        let Taken::Lacking(lacking) = take(&[&requests], 1, at(11)) else {
+        assert!(matches!(
+            take(&[&requests], None, 1, at(10)),
+            Taken::Done(LimitVerdict::Admitted(..))
+        ));
+        let Taken::Lacking(lacking, false) = take(&[&requests], None, 1, at(11)) else {
             panic!("more can be leased: 9 of 10 were never handed out");
         };
         assert_eq!(lacking.len(), 1);
         assert!(matches!(
-            take(&[&requests], 1, at(1_000)),
-            Taken::Lacking(_)
+            take(&[&requests], None, 1, at(1_000)),
+            Taken::Lacking(..)
         ));
     }
 
@@ -516,7 +585,10 @@ mod tests {
     fn a_cost_above_the_limit_is_refused_without_a_lease() {
         let buckets = LimitBuckets::new(10);
         let requests = applied(&buckets, "requests", 3, 0, 0);
-        assert!(matches!(take(&[&requests], 4, at(10)), Taken::Refused(_)));
+        assert!(matches!(
+            take(&[&requests], None, 4, at(10)),
+            Taken::Done(LimitVerdict::Refused { .. })
+        ));
     }
 
     #[test]

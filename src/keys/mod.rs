@@ -33,6 +33,8 @@ pub mod service;
 pub mod usage;
 #[cfg(feature = "ssr")]
 pub mod verifier;
+#[cfg(feature = "ssr")]
+pub mod wallet;
 
 #[cfg(feature = "ssr")]
 pub use ip_allowlist::IpAllowlist;

@@ -4,6 +4,7 @@
 //! shows it.
 
 use super::{
+    credits::{Credits, CreditsView},
     limits::RateLimit,
     meta::{present, MetaJson},
 };
@@ -76,6 +77,8 @@ pub struct ApiKeyView {
     pub meta: Option<MetaJson>,
     /// The key's own rate limits (its account's apply too).
     pub ratelimits: Vec<RateLimit>,
+    /// Its usage credits; `null` when it keeps none (verify spends none).
+    pub credits: Option<CreditsView>,
     pub status: KeyStatus,
     pub created_at: UnixMs,
     /// Who created the key: a user's id (`usr_…`), or a management key's
@@ -261,6 +264,9 @@ pub struct KeyDraft {
     /// Up to 5 named rate limits the key's verifications count against.
     #[serde(default)]
     pub ratelimits: Vec<RateLimit>,
+    /// Usage credits verify spends (its `cost`); none kept when left out.
+    #[serde(default)]
+    pub credits: Option<Credits>,
 }
 
 /// Changes to a key; `None` leaves a field as it is. The secret cannot be
@@ -290,6 +296,14 @@ pub struct KeyChanges {
     /// The key's rate limits, all of them, replacing the old ones; `[]`
     /// removes them.
     pub ratelimits: Option<Vec<RateLimit>>,
+    /// New credits, replacing the old ones (a new refill period begins);
+    /// `null`: the key keeps none any more.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub credits: Option<Option<Credits>>,
 }
 
 /// Which keys to list.

@@ -7,6 +7,7 @@ use super::{
     cache::{CacheCounts, CredentialCache},
     catalogue::{Catalogue, Catalogues, Requirement},
     credential::{Verdict, VerifiedKey},
+    credits::{Credits, CreditsView, MAX_CREDITS},
     draft,
     fanout::{FanOut, FanOutStatus},
     limiter::{LimitBuckets, RateLimiter},
@@ -17,6 +18,7 @@ use super::{
     secret::{self, KeyFormat, StoredSecret},
     usage::{self, UsageDays, UsageTracker},
     verifier::{Charge, KeyVerifier},
+    wallet::Wallets,
     Scope, Scopes,
 };
 use crate::{
@@ -32,7 +34,10 @@ use crate::{
         key_type::KeyType,
         pagination,
     },
-    storage::{Db, KeyEdit, KeyListing, KeyRecord, NewAuditEvent, NewKey, NewSecret, StatusFilter},
+    storage::{
+        Db, KeyEdit, KeyListing, KeyRecord, NewAuditEvent, NewKey, NewSecret, StatusFilter,
+        StoredCredits,
+    },
 };
 use std::{net::IpAddr, sync::Arc};
 
@@ -67,7 +72,8 @@ impl Keys {
         let catalogues = Arc::new(Catalogues::new(catalogue));
         // Ten limits (a key's five, its account's five) per cached key.
         let buckets = Arc::new(LimitBuckets::new(cache.capacity().saturating_mul(10)));
-        let limiter = RateLimiter::new(db.clone(), db.is_shared(), buckets);
+        let wallets = Arc::new(Wallets::new(db.is_shared(), cache.capacity()));
+        let limiter = RateLimiter::new(db.clone(), db.is_shared(), buckets, wallets);
         let verifier = KeyVerifier::new(
             db.clone(),
             format.clone(),
@@ -180,6 +186,7 @@ impl Keys {
         };
         let now = event.occurred_at;
         let created_by = by.actor_id();
+        let refill_text = refill_json(&valid.credits);
         self.0
             .db
             .insert_key(
@@ -196,6 +203,7 @@ impl Keys {
                     external_id: valid.external_id.as_ref().map(ExternalId::as_str),
                     meta: valid.meta.as_ref().map(KeyMeta::as_str),
                     ratelimits: &valid.ratelimits.to_text(),
+                    credits: stored_credits(&valid.credits, &refill_text, now),
                     created_by: &created_by,
                     now,
                     expires_at: valid.expires_in_days.map(|d| now + clock::days(d)),
@@ -307,6 +315,90 @@ impl Keys {
         Ok(limits.into_vec())
     }
 
+    /// Adds credits to a key, or takes some away (`delta` below zero), for
+    /// a `reason` the audit log keeps. Only what the key holds can be taken:
+    /// this process first gives back what it leased; what other servers
+    /// hold comes back within seconds of going unused.
+    pub async fn adjust_credits(
+        &self,
+        by: &Manager,
+        id: &KeyId,
+        delta: i64,
+        reason: &str,
+    ) -> Result<ApiKeyView, AppError> {
+        let reason = credit_reason(reason);
+        let delta_ok = (delta != 0 && delta.abs() <= MAX_CREDITS)
+            .then_some(())
+            .ok_or_else(|| {
+                AppError::field(
+                    "delta",
+                    format!(
+                        "delta must be a whole number from -{MAX_CREDITS} to {MAX_CREDITS}, not 0."
+                    ),
+                )
+            });
+        let reason = match (delta_ok, reason) {
+            (Ok(()), Ok(reason)) => reason,
+            (delta, reason) => return Err(AppError::collect([delta.err(), reason.err()])),
+        };
+        let current = self.to_change(by, Operation::ChangeKeys, id).await?;
+        let _forget = self.0.cache.forget_when_done(current.digests.clone());
+        if current.credits_remaining.is_none() {
+            return Err(AppError::Conflict(
+                "This key keeps no credits: give it some first (credits on update).".into(),
+            ));
+        }
+        self.0.limiter.give_back_credits(&current.id).await?;
+        let event = NewAuditEvent {
+            detail: Some(format!("credits: {delta:+} ({reason})")),
+            ..by.event(
+                AuditAction::KeyCreditsChanged,
+                Some((&current.id, &current.name)),
+            )
+        };
+        match self
+            .0
+            .db
+            .adjust_credits(&by.account_id, &current.id, delta, &event)
+            .await?
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(AppError::NotFound),
+            Err(available) => {
+                return Err(AppError::field(
+                    "delta",
+                    format!(
+                        "The key holds {available} credits now: at most that many can be taken."
+                    ),
+                ))
+            }
+        }
+        tracing::info!(key_id = %current.id, account_id = %by.account_id, delta, "credits changed");
+        self.view_of(&by.account_id, &current.id).await
+    }
+
+    /// Reports the credits this process holds about once a second (so a
+    /// lease of a process that stops reporting can be counted lost), and
+    /// gives back those of idle keys.
+    pub fn report_credits_every(&self, interval: std::time::Duration) {
+        let limiter = self.0.limiter.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = limiter.report_credits().await {
+                    tracing::warn!(%error, "cannot report the credits this server holds");
+                }
+            }
+        });
+    }
+
+    /// Credits this process found held by servers that stopped reporting.
+    pub fn credits_lost(&self) -> u64 {
+        self.0.limiter.wallets().lost()
+    }
+
     pub async fn get(&self, by: &Manager, id: &KeyId) -> Result<ApiKeyView, AppError> {
         by.require(Operation::SeeKeys)?;
         self.view_of(&by.account_id, id).await
@@ -356,8 +448,15 @@ impl Keys {
         Ok(usage::every_day(first, last, &stored))
     }
 
+    /// The key as the views show it. Credits this process holds of it go
+    /// back first, so what it shows is exact on one server (what other
+    /// servers hold counts as they last reported it).
     async fn view_of(&self, account_id: &AccountId, id: &KeyId) -> Result<ApiKeyView, AppError> {
-        let record = self.find(account_id, id).await?;
+        let mut record = self.find(account_id, id).await?;
+        if record.credits_remaining.is_some() {
+            self.0.limiter.give_back_credits(id).await?;
+            record = self.find(account_id, id).await?;
+        }
         Ok(self.view(record, UnixMs::now()))
     }
 
@@ -394,8 +493,19 @@ impl Keys {
         let draft = draft::changed(&current, changes);
         let catalogue = self.0.catalogues.of(current.key_type);
         let valid = draft::validate(&draft, catalogue, &held)?;
+        let mut detail = draft::change_detail(&current, &valid);
+        if let Some(given) = &changes.credits {
+            let credits = given
+                .as_ref()
+                .map_or("none".to_owned(), draft::describe_credits);
+            let parts = detail
+                .into_iter()
+                .chain([format!("credits set: {credits}")]);
+            detail = Some(parts.collect::<Vec<_>>().join("; "));
+        }
+        let refill_text = refill_json(&changes.credits.flatten());
         let event = NewAuditEvent {
-            detail: draft::change_detail(&current, &valid),
+            detail,
             ..by.event(
                 AuditAction::KeyUpdated,
                 Some((&current.id, valid.name.as_str())),
@@ -408,6 +518,9 @@ impl Keys {
             external_id: valid.external_id.as_ref().map(ExternalId::as_str),
             meta: valid.meta.as_ref().map(KeyMeta::as_str),
             ratelimits: &valid.ratelimits.to_text(),
+            credits: changes
+                .credits
+                .map(|given| stored_credits(&given, &refill_text, event.occurred_at)),
         };
         let changed = self
             .0
@@ -607,6 +720,19 @@ impl Keys {
             ratelimits: RateLimits::from_text(&record.ratelimits)
                 .unwrap_or_default()
                 .into_vec(),
+            credits: record.credits_remaining.map(|remaining| {
+                let refill = record
+                    .credits_refill
+                    .as_deref()
+                    .and_then(|text| serde_json::from_str(text).ok());
+                CreditsView::as_of(
+                    remaining,
+                    refill,
+                    record.credits_refill_at,
+                    record.credits_lost,
+                    now,
+                )
+            }),
             status,
             id: record.id.into(),
             key_type: record.key_type,
@@ -629,6 +755,40 @@ impl Keys {
             previous_secret_expires_at: grace,
         }
     }
+}
+
+/// A credit change's reason: 1 to 200 characters, none of them control
+/// characters.
+fn credit_reason(reason: &str) -> Result<String, AppError> {
+    let reason = reason.trim();
+    let count = reason.chars().count();
+    if count == 0 || count > 200 || reason.chars().any(char::is_control) {
+        return Err(AppError::field(
+            "reason",
+            "Say why, in 1 to 200 characters (like \"refund\" or \"plan upgrade\").",
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+/// A refill as stored: its JSON.
+fn refill_json(credits: &Option<Credits>) -> Option<String> {
+    credits
+        .and_then(|credits| credits.refill)
+        .and_then(|refill| serde_json::to_string(&refill).ok())
+}
+
+/// Credits as stored, their first refill counted from `now`.
+fn stored_credits<'a>(
+    credits: &Option<Credits>,
+    refill_text: &'a Option<String>,
+    now: UnixMs,
+) -> Option<StoredCredits<'a>> {
+    credits.map(|credits| StoredCredits {
+        remaining: credits.remaining,
+        refill: refill_text.as_deref(),
+        refill_at: credits.refill.map(|refill| refill.next_after(now)),
+    })
 }
 
 #[cfg(test)]

@@ -6,14 +6,15 @@
 use super::{
     cache::{CredentialCache, Lookup},
     catalogue::{Catalogues, Requirement},
-    credential::{Credential, Verdict, Verification},
-    limiter::{LimitVerdict, RateLimiter},
+    credential::{Credential, Verdict, Verification, VerifiedKey},
+    limiter::{LimitState, LimitVerdict, RateLimiter},
     secret::{self, KeyFormat, RawDigest},
     usage::{Outcome, UsageTracker},
+    wallet::CreditState,
 };
 use crate::{
     error::AppError,
-    shared::{clock::UnixMs, shards::Counter},
+    shared::{clock::UnixMs, ids::KeyId, shards::Counter},
     storage::Db,
 };
 use std::{
@@ -38,6 +39,54 @@ pub struct KeyVerifier {
 pub struct Charge {
     pub cost: i64,
     pub only: Option<Vec<String>>,
+    /// The caller's id for this verification: a retry with the same one
+    /// (within [`REQUEST_ID_LIFETIME`], on any server) is answered as the
+    /// first was and spends nothing again.
+    pub request_id: Option<String>,
+}
+
+/// How long verify remembers what it answered a `request_id`.
+pub const REQUEST_ID_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// A verdict that spent (or was refused spending), as kept for its
+/// `request_id`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptVerdict {
+    code: String,
+    limits: Vec<LimitState>,
+    credits: Option<CreditState>,
+    retry_after_ms: Option<i64>,
+}
+
+impl KeptVerdict {
+    fn of(verdict: &Verdict) -> Self {
+        KeptVerdict {
+            code: verdict.verification.code().to_owned(),
+            limits: verdict.limits.clone(),
+            credits: verdict.credits,
+            retry_after_ms: match verdict.verification {
+                Verification::RateLimited { retry_after_ms } => Some(retry_after_ms),
+                _ => None,
+            },
+        }
+    }
+
+    /// The verdict again, for the key as it is now.
+    fn verdict(self, key: &Arc<VerifiedKey>) -> Option<Verdict> {
+        let verification = match self.code.as_str() {
+            "VALID" => Verification::Valid(Arc::clone(key)),
+            "RATE_LIMITED" => Verification::RateLimited {
+                retry_after_ms: self.retry_after_ms.unwrap_or(0),
+            },
+            "USAGE_EXCEEDED" => Verification::UsageExceeded,
+            _ => return None,
+        };
+        Some(Verdict {
+            verification,
+            limits: self.limits,
+            credits: self.credits,
+        })
+    }
 }
 
 impl Default for Charge {
@@ -45,6 +94,7 @@ impl Default for Charge {
         Charge {
             cost: 1,
             only: None,
+            request_id: None,
         }
     }
 }
@@ -105,20 +155,7 @@ impl KeyVerifier {
         let now = UnixMs::now();
         let verdict = match (credential.judge(required, client_ip, now), charge) {
             (Verification::Valid(key), Some(charge)) if credential.is_limited() => {
-                let limits = credential.limits(charge.only.as_deref());
-                match self.limiter.admit(&limits, charge.cost).await? {
-                    LimitVerdict::Admitted(limits) => Verdict {
-                        verification: Verification::Valid(key),
-                        limits,
-                    },
-                    LimitVerdict::Refused {
-                        states,
-                        retry_after_ms,
-                    } => Verdict {
-                        verification: Verification::RateLimited { retry_after_ms },
-                        limits: states,
-                    },
-                }
+                self.spend(&credential, key, charge).await?
             }
             (outcome, _) => outcome.into(),
         };
@@ -129,13 +166,97 @@ impl KeyVerifier {
         Ok(verdict)
     }
 
+    /// Takes the charge's cost from the key's limits and credits, or
+    /// answers as it did the first time it saw the charge's `request_id`.
+    async fn spend(
+        &self,
+        credential: &Credential,
+        key: Arc<VerifiedKey>,
+        charge: &Charge,
+    ) -> Result<Verdict, AppError> {
+        let key_id = credential.key_id();
+        if let Some(request_id) = &charge.request_id {
+            if let Some(kept) = self.kept(key_id, request_id, &key).await? {
+                return Ok(kept);
+            }
+        }
+        let limits = credential.limits(charge.only.as_deref());
+        let wallet = credential.wallet();
+        let verdict = match self.limiter.admit(&limits, wallet, charge.cost).await? {
+            LimitVerdict::Admitted(limits, credits) => Verdict {
+                verification: Verification::Valid(Arc::clone(&key)),
+                limits,
+                credits,
+            },
+            LimitVerdict::Refused {
+                states,
+                retry_after_ms,
+            } => Verdict {
+                verification: Verification::RateLimited { retry_after_ms },
+                limits: states,
+                credits: None,
+            },
+            LimitVerdict::Exhausted(limits, credits) => Verdict {
+                verification: Verification::UsageExceeded,
+                limits,
+                credits: Some(credits),
+            },
+        };
+        let Some(request_id) = &charge.request_id else {
+            return Ok(verdict);
+        };
+        let now = UnixMs::now();
+        let answer =
+            serde_json::to_string(&KeptVerdict::of(&verdict)).map_err(|_| AppError::Internal)?;
+        let kept = self
+            .db
+            .keep_verify_answer(key_id, request_id, &answer, now, now - REQUEST_ID_LIFETIME)
+            .await?;
+        if kept {
+            return Ok(verdict);
+        }
+        // Another verification of this request_id was answered first (on
+        // this server or another): what this one took goes back, and it
+        // answers as that one did.
+        if let Verification::Valid(_) = verdict.verification {
+            let spent = wallet.zip(verdict.credits);
+            self.limiter
+                .refund(&limits, &verdict.limits, spent, charge.cost);
+        }
+        Ok(self
+            .kept(key_id, request_id, &key)
+            .await?
+            .unwrap_or(verdict))
+    }
+
+    /// What verify answered `request_id` of this key within a day.
+    async fn kept(
+        &self,
+        key_id: &KeyId,
+        request_id: &str,
+        key: &Arc<VerifiedKey>,
+    ) -> Result<Option<Verdict>, AppError> {
+        let since = UnixMs::now() - REQUEST_ID_LIFETIME;
+        let kept = self.db.verify_answer(key_id, request_id, since).await?;
+        Ok(kept
+            .and_then(|text| serde_json::from_str::<KeptVerdict>(&text).ok())
+            .and_then(|kept| kept.verdict(key)))
+    }
+
     async fn load(&self, digest: RawDigest) -> Result<Lookup, AppError> {
         let read_at = self.cache.generation();
         let lookup = self
             .db
             .key_by_digest(&hex::encode(digest))
             .await?
-            .and_then(|stored| Credential::parse(stored, &self.catalogues, self.limiter.buckets()))
+            .and_then(|stored| {
+                Credential::parse(
+                    stored,
+                    &self.catalogues,
+                    self.limiter.buckets(),
+                    self.limiter.wallets(),
+                )
+            })
             .map(Arc::new);
         self.cache.fill(digest, lookup.clone(), read_at);
         Ok(lookup)
@@ -151,6 +272,7 @@ fn usage_outcome(verdict: &Verification) -> Option<Outcome> {
         Verification::InsufficientScope(_) => Some(Outcome::InsufficientScope),
         Verification::IpNotAllowed => Some(Outcome::IpNotAllowed),
         Verification::RateLimited { .. } => Some(Outcome::RateLimited),
+        Verification::UsageExceeded => Some(Outcome::UsageExceeded),
         Verification::Malformed | Verification::NotFound => None,
     }
 }

@@ -255,3 +255,39 @@ pub async fn delete(
     keys.delete(&by, &KeyId::parse(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Credits to add (or, below zero, to take away), and why.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreditChange {
+    /// -10^12 to 10^12, not 0.
+    delta: i64,
+    /// Why, for the audit log: 1 to 200 characters.
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api-keys/{key_id}/credits", tag = "API keys", security(("bearer" = []), ("api_key" = []), ("access_token" = [])),
+    params(("key_id" = String, Path, description = "The key's id, `key_…`")),
+    request_body = CreditChange,
+    responses(
+        (status = 200, description = "The key, its credits changed", body = Data<ApiKeyView>),
+        problem::BadInput,
+        problem::Unauthenticated,
+        problem::Forbidden,
+        problem::NotFound,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::NotJson
+    ))]
+pub async fn credits(
+    State(keys): State<Keys>,
+    ManagerCaller(by): ManagerCaller,
+    Path(id): Path<String>,
+    Body(change): Body<CreditChange>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = KeyId::parse(&id)?;
+    let key = keys
+        .adjust_credits(&by, &id, change.delta, &change.reason)
+        .await?;
+    Ok(axum::Json(Data { data: key }))
+}

@@ -83,6 +83,7 @@ where
         .routes(routes!(keys::list))
         .routes(routes!(keys::get, keys::update, keys::delete))
         .routes(routes!(keys::usage))
+        .routes(routes!(keys::credits))
         .routes(with_idempotency(Operation::ChangeKeys)(routes!(
             keys::rotate
         )))

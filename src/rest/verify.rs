@@ -14,6 +14,7 @@ use crate::{
         limits::MAX_RATELIMITS,
         meta::MetaJson,
         verifier::Charge,
+        wallet::CreditState,
         Keys, Scope,
     },
     shared::{clock::UnixMs, key_type::KeyType},
@@ -29,6 +30,8 @@ use std::{borrow::Cow, net::IpAddr};
 
 /// The most a verification may cost.
 const MAX_COST: i64 = 1_000;
+/// The longest `request_id`.
+const MAX_REQUEST_ID_CHARS: usize = 128;
 
 /// Bytes set aside for an answer: a valid key's with a few hundred bytes of
 /// meta fits.
@@ -65,6 +68,12 @@ pub struct VerifyRequest<'a> {
     #[serde(borrow)]
     #[schema(value_type = Option<Vec<String>>)]
     ratelimits: Option<Vec<Cow<'a, str>>>,
+    /// The caller's id for this verification (1 to 128 characters): a
+    /// retry with the same key and `request_id` within 24 hours, on any
+    /// server, is answered as the first was and spends nothing again.
+    #[serde(borrow)]
+    #[schema(value_type = Option<String>)]
+    request_id: Option<Cow<'a, str>>,
 }
 
 /// The verdict: a valid key's own details, or why not (its code alone, and
@@ -104,6 +113,29 @@ pub struct ValidKey<'a> {
     /// for a key (or account) with limits.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     ratelimits: &'a [LimitAnswer<'a>],
+    /// The key's credits after this verification took its cost; only for
+    /// a key that keeps credits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credits: Option<CreditAnswer>,
+}
+
+/// A key's credits after a verification.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreditAnswer {
+    /// How many are left, as far as this server knows (exact on one
+    /// server; across replicas, what the others hold unused is counted).
+    remaining: i64,
+    /// When the refill comes; `null` without one.
+    refill_at: Option<UnixMs>,
+}
+
+impl From<CreditState> for CreditAnswer {
+    fn from(state: CreditState) -> Self {
+        CreditAnswer {
+            remaining: state.remaining,
+            refill_at: state.refill_at,
+        }
+    }
 }
 
 /// One rate limit after a verification.
@@ -139,7 +171,8 @@ pub struct Refusal<'a> {
     /// Always `false`.
     valid: bool,
     /// `MALFORMED`, `NOT_FOUND`, `REVOKED`, `EXPIRED`,
-    /// `INSUFFICIENT_SCOPE`, `IP_NOT_ALLOWED` or `RATE_LIMITED`.
+    /// `INSUFFICIENT_SCOPE`, `IP_NOT_ALLOWED`, `RATE_LIMITED` or
+    /// `USAGE_EXCEEDED`.
     code: &'static str,
     /// `INSUFFICIENT_SCOPE`: the required scopes the key does not hold.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,6 +186,10 @@ pub struct Refusal<'a> {
     /// cost begin a new window.
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_ms: Option<i64>,
+    /// `USAGE_EXCEEDED`: the key's credits, fewer than the cost (none was
+    /// taken).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credits: Option<CreditAnswer>,
 }
 
 /// A caller verify lets in: anyone, or (with verifier tokens configured)
@@ -222,9 +259,10 @@ pub async fn verify(
                     external_id: key.external_id.as_deref(),
                     expires_at: key.expires_at,
                     ratelimits: &[],
+                    credits: None,
                 }))
             })?;
-            with_limits(fixed, &limits)?
+            with_spending(fixed, &limits, verdict.credits.map(CreditAnswer::from))?
         }
         refused => render(VerifyResult::Refused(Refusal {
             valid: false,
@@ -236,6 +274,10 @@ pub async fn verify(
             ratelimits: &limits,
             retry_after_ms: match refused {
                 Verification::RateLimited { retry_after_ms } => Some(*retry_after_ms),
+                _ => None,
+            },
+            credits: match refused {
+                Verification::UsageExceeded => verdict.credits.map(CreditAnswer::from),
                 _ => None,
             },
         }))?,
@@ -252,19 +294,31 @@ fn render(result: VerifyResult) -> Result<Bytes, ApiError> {
     Ok(Bytes::from(body))
 }
 
-/// A rendered valid answer (`{"data":{…}}`) with `"ratelimits":[…]` put
-/// at the end of `data`; the answer itself when there are none.
-fn with_limits(answer: Bytes, limits: &[LimitAnswer]) -> Result<Bytes, ApiError> {
-    if limits.is_empty() {
+/// A rendered valid answer (`{"data":{…}}`) with `"ratelimits":[…]` and
+/// `"credits":{…}` put at the end of `data`; the answer itself when there
+/// are neither.
+fn with_spending(
+    answer: Bytes,
+    limits: &[LimitAnswer],
+    credits: Option<CreditAnswer>,
+) -> Result<Bytes, ApiError> {
+    if limits.is_empty() && credits.is_none() {
         return Ok(answer);
     }
     let Some(open) = answer.strip_suffix(b"}}") else {
         return Err(ApiError(AppError::Internal));
     };
-    let mut body = Vec::with_capacity(answer.len() + 96 * limits.len());
+    let internal = |_| ApiError(AppError::Internal);
+    let mut body = Vec::with_capacity(answer.len() + 96 * (limits.len() + 1));
     body.extend_from_slice(open);
-    body.extend_from_slice(b",\"ratelimits\":");
-    serde_json::to_writer(&mut body, limits).map_err(|_| ApiError(AppError::Internal))?;
+    if !limits.is_empty() {
+        body.extend_from_slice(b",\"ratelimits\":");
+        serde_json::to_writer(&mut body, limits).map_err(internal)?;
+    }
+    if let Some(credits) = credits {
+        body.extend_from_slice(b",\"credits\":");
+        serde_json::to_writer(&mut body, &credits).map_err(internal)?;
+    }
     body.extend_from_slice(b"}}");
     Ok(Bytes::from(body))
 }
@@ -292,7 +346,25 @@ fn charge(request: &VerifyRequest) -> Result<Charge, AppError> {
         }
         Some(names) => Some(names.iter().map(|name| name.to_string()).collect()),
     };
-    Ok(Charge { cost, only })
+    let request_id = match &request.request_id {
+        None => None,
+        Some(id) if (1..=MAX_REQUEST_ID_CHARS).contains(&id.chars().count())
+            && !id.chars().any(char::is_control) =>
+        {
+            Some(id.to_string())
+        }
+        Some(_) => {
+            return Err(AppError::field(
+                "request_id",
+                format!("request_id is 1 to {MAX_REQUEST_ID_CHARS} characters, none of them control characters."),
+            ))
+        }
+    };
+    Ok(Charge {
+        cost,
+        only,
+        request_id,
+    })
 }
 
 /// What the request requires: `required_scope` or `required_scopes`, each
@@ -324,7 +396,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_are_appended_to_a_rendered_answer_as_its_last_field() {
+    fn limits_and_credits_are_appended_to_a_rendered_answer_as_its_last_fields() {
         let answer = Bytes::from_static(br#"{"data":{"valid":true,"meta":{"a":{}}}}"#);
         let state = LimitState {
             name: "requests".into(),
@@ -334,7 +406,11 @@ mod tests {
             reset_at: UnixMs::from_millis(60_000),
         };
         let limits = [LimitAnswer::from(&state)];
-        let Ok(joined) = with_limits(answer.clone(), &limits) else {
+        let credits = CreditAnswer {
+            remaining: 7,
+            refill_at: None,
+        };
+        let Ok(joined) = with_spending(answer.clone(), &limits, Some(credits)) else {
             panic!("a rendered answer ends with }}");
         };
         let value: serde_json::Value = serde_json::from_slice(&joined).unwrap();
@@ -347,8 +423,9 @@ mod tests {
                     "name": "requests", "applies_to": "key", "limit": 3,
                     "remaining": 2, "reset_at": 60_000
                 }],
+                "credits": { "remaining": 7, "refill_at": null },
             }})
         );
-        assert!(with_limits(answer.clone(), &[]).is_ok_and(|same| same == answer));
+        assert!(with_spending(answer.clone(), &[], None).is_ok_and(|same| same == answer));
     }
 }

@@ -74,7 +74,12 @@ impl Metrics {
         });
     }
 
-    fn render(&self, counts: CacheCounts, fanout: Option<(FanOutStatus, Option<i64>)>) -> String {
+    fn render(
+        &self,
+        counts: CacheCounts,
+        fanout: Option<(FanOutStatus, Option<i64>)>,
+        credits_lost: u64,
+    ) -> String {
         if let Some((fanout, behind)) = fanout {
             metrics::gauge!("keysmith_key_changes_listening")
                 .set(f64::from(u8::from(fanout.listening)));
@@ -87,6 +92,7 @@ impl Metrics {
             metrics::counter!("keysmith_key_verifications_total", "code" => code).absolute(count);
         }
         HotRoute::publish();
+        metrics::counter!("keysmith_credits_lost_total").absolute(credits_lost);
         metrics::counter!("keysmith_verify_cache_hits_total").absolute(counts.hits);
         metrics::counter!("keysmith_verify_cache_misses_total").absolute(counts.misses);
         let lookups = counts.hits + counts.misses;
@@ -115,6 +121,10 @@ fn describe() {
     describe_counter!(
         "keysmith_key_verifications_total",
         "Key verifications (the endpoint and X-API-Key callers), by result code."
+    );
+    describe_counter!(
+        "keysmith_credits_lost_total",
+        "Credits this process found held by a server that stopped reporting (killed mid-lease): counted as spent, never handed out again."
     );
     describe_counter!(
         "keysmith_verify_cache_hits_total",
@@ -291,6 +301,7 @@ pub async fn scrape(
     let body = state.metrics.render(
         state.services.keys.cache_counts(),
         super::health::key_changes(&state),
+        state.services.keys.credits_lost(),
     );
     Ok((
         [(

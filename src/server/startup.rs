@@ -50,6 +50,9 @@ use tower_sessions::{
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How often answers kept for expired Idempotency-Keys are deleted.
 const IDEMPOTENCY_SWEEP: Duration = Duration::from_secs(10 * 60);
+/// How often this process reports the credits it holds: well within
+/// `wallet::STALE_AFTER`, after which an unreported lease is counted lost.
+const CREDIT_REPORTS: Duration = Duration::from_secs(1);
 
 /// The whole server as one service: the edge around the router.
 type Site = super::edge::Edge<Router>;
@@ -79,6 +82,7 @@ impl Application {
         metrics.keep_up_every(Duration::from_secs(5));
         let services = services(&config, &db, &secrets, usage.clone());
         services.keys.follow_other_processes();
+        services.keys.report_credits_every(CREDIT_REPORTS);
         let keys = services.keys.clone();
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config)?,

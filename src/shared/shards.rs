@@ -47,7 +47,7 @@ impl<T> Shards<Mutex<T>> {
     /// This thread's shard, locked (a poisoned lock still holds good data:
     /// every writer leaves it whole).
     pub fn lock_mine(&self) -> MutexGuard<'_, T> {
-        self.mine().lock().unwrap_or_else(|e| e.into_inner())
+        lock(self.mine())
     }
 }
 
@@ -108,4 +108,12 @@ mod tests {
         all.sort();
         assert_eq!(all, vec![1, 2, 3]);
     }
+}
+
+/// Locks a mutex whose holders only do plain arithmetic and copies (they
+/// cannot leave it half-changed), so a poisoned one is taken as it is.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -5,7 +5,7 @@ use super::{
     contains_pattern,
     either::{announce_key_change, lock_key_row, on_either, Conn, WriteTx},
     DayUsage, Db, KeyCounts, KeyCredential, KeyDigests, KeyEdit, KeyListing, KeyRecord, KeyUse,
-    KeyUseTotal, NewAuditEvent, NewKey, NewSecret, StatusFilter,
+    KeyUseTotal, NewAuditEvent, NewKey, NewSecret, StatusFilter, StoredCredits,
 };
 use crate::shared::{
     clock::{Day, UnixMs},
@@ -15,7 +15,10 @@ use sqlx::{Database, QueryBuilder};
 
 const KEY_COLUMNS: &str =
     "k.id, k.key_type, k.name, k.key_prefix, k.last_four, k.previous_expires_at,
-    k.scopes, k.ip_allowlist, k.external_id, k.meta, k.ratelimits, k.created_at, k.created_by,
+    k.scopes, k.ip_allowlist, k.external_id, k.meta, k.ratelimits,
+    k.credits_remaining + CAST(COALESCE((SELECT SUM(l.amount) FROM credit_leases l
+        WHERE l.key_id = k.id AND l.period = k.credits_period), 0) AS BIGINT) AS credits_remaining,
+    k.credits_refill, k.credits_refill_at, k.credits_lost, k.created_at, k.created_by,
     c.email AS created_by_email, ck.name AS created_by_name,
     k.updated_at, k.updated_by, u.email AS updated_by_email, uk.name AS updated_by_name,
     k.expires_at, k.revoked_at,
@@ -40,7 +43,8 @@ const KEY_BY_DIGEST: &str =
     "SELECT k.id, k.key_type, k.account_id, k.name, k.scopes, k.ip_allowlist, k.external_id,
         k.meta, k.expires_at, k.revoked_at,
         (k.previous_digest IS NOT NULL AND k.previous_digest = $1) AS is_previous,
-        k.previous_expires_at, k.ratelimits, a.ratelimits AS account_ratelimits
+        k.previous_expires_at, k.ratelimits, a.ratelimits AS account_ratelimits,
+        k.credits_remaining IS NOT NULL AS has_credits
     FROM api_keys k JOIN accounts a ON a.id = k.account_id
     WHERE k.secret_digest = $1 OR k.previous_digest = $1";
 
@@ -55,8 +59,9 @@ impl Db {
             "INSERT INTO api_keys
                (id, account_id, name, secret_digest, key_prefix, last_four, scopes, ip_allowlist,
                 created_at, created_by, updated_at, updated_by, expires_at, external_id, meta,
-                key_type, ratelimits)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11, $12, $13, $14, $15)",
+                key_type, ratelimits, credits_remaining, credits_refill, credits_refill_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $10, $11, $12, $13, $14, $15,
+                     $16, $17, $18)",
         )
         .bind(key.id)
         .bind(key.account_id)
@@ -73,6 +78,9 @@ impl Db {
         .bind(key.meta)
         .bind(key.key_type)
         .bind(key.ratelimits)
+        .bind(key.credits.map(|credits| credits.remaining))
+        .bind(key.credits.and_then(|credits| credits.refill))
+        .bind(key.credits.and_then(|credits| credits.refill_at))
         .execute(c)
         .await
         .map(drop))?;
@@ -136,6 +144,9 @@ impl Db {
         .execute(c)
         .await?
         .rows_affected());
+        if let (1, Some(credits)) = (changed, edit.credits) {
+            set_credits(tx.conn(), id, credits).await?;
+        }
         finish_key_change(tx, changed, event, digests, None).await
     }
 
@@ -422,6 +433,33 @@ impl Db {
 
 /// The key's digests before a change, its row locked for the change
 /// ([`lock_key_row`]); `None` when the account has no such key.
+/// Gives a key new credits (or none): a new period begins, so the leases
+/// servers held of the old credits end (they drop them at their next
+/// report or lease).
+async fn set_credits(
+    mut conn: Conn<'_>,
+    id: &KeyId,
+    credits: Option<StoredCredits<'_>>,
+) -> Result<(), sqlx::Error> {
+    on_either!(conn.again(), c => sqlx::query(
+        "UPDATE api_keys SET credits_remaining = $2, credits_refill = $3, credits_refill_at = $4,
+            credits_period = credits_period + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(credits.map(|credits| credits.remaining))
+    .bind(credits.and_then(|credits| credits.refill))
+    .bind(credits.and_then(|credits| credits.refill_at))
+    .execute(c)
+    .await
+    .map(drop))?;
+    on_either!(conn, c => sqlx::query("DELETE FROM credit_leases WHERE key_id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(drop))
+}
+
 async fn digests_of_locked(
     mut conn: Conn<'_>,
     account_id: &AccountId,

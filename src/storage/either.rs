@@ -176,6 +176,19 @@ pub(super) async fn lock_key_row(
     Ok(())
 }
 
+/// Holds a key's row, by its id alone, for a change to its credits
+/// (PostgreSQL: `FOR UPDATE`); SQLite's write transaction already does.
+pub(super) async fn lock_key_by_id(conn: Conn<'_>, id: &KeyId) -> Result<(), sqlx::Error> {
+    let Either::Postgres(c) = conn else {
+        return Ok(());
+    };
+    sqlx::query("SELECT 1 FROM api_keys WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
 /// Tells every other process sharing the database which digests to forget
 /// (PostgreSQL: numbered and NOTIFY'd when the transaction commits). A
 /// SQLite file has one process: its own cache is told by the service.

@@ -12,6 +12,7 @@
 
 mod api_keys;
 mod audit;
+mod credits;
 mod either;
 mod idempotency;
 mod limits;
@@ -23,6 +24,7 @@ mod sqlite;
 mod throttle;
 mod users;
 
+pub use credits::{CreditGrant, CreditPlan, CreditRow, Holding};
 pub use limits::{LeaseRequest, LimitLease};
 pub use records::*;
 pub use sessions::SessionStore;

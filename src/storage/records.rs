@@ -27,6 +27,11 @@ pub struct KeyRecord {
     pub meta: Option<String>,
     /// Its rate limits, as a JSON array.
     pub ratelimits: String,
+    /// Its credits, those servers hold included; `None`: it keeps none.
+    pub credits_remaining: Option<i64>,
+    pub credits_refill: Option<String>,
+    pub credits_refill_at: Option<UnixMs>,
+    pub credits_lost: i64,
     pub created_at: UnixMs,
     pub created_by: Option<ActorId>,
     pub created_by_email: Option<String>,
@@ -67,6 +72,17 @@ pub struct KeyCredential {
     /// The key's rate limits and its account's, as stored (JSON arrays).
     pub ratelimits: String,
     pub account_ratelimits: String,
+    /// Whether it keeps credits.
+    pub has_credits: bool,
+}
+
+/// Credits as a key is given them: how many, its refill (JSON) and when
+/// that comes.
+#[derive(Clone, Copy)]
+pub struct StoredCredits<'a> {
+    pub remaining: i64,
+    pub refill: Option<&'a str>,
+    pub refill_at: Option<UnixMs>,
 }
 
 pub struct NewKey<'a> {
@@ -82,6 +98,7 @@ pub struct NewKey<'a> {
     pub external_id: Option<&'a str>,
     pub meta: Option<&'a str>,
     pub ratelimits: &'a str,
+    pub credits: Option<StoredCredits<'a>>,
     pub created_by: &'a ActorId,
     pub now: UnixMs,
     pub expires_at: Option<UnixMs>,
@@ -94,6 +111,8 @@ pub struct KeyEdit<'a> {
     pub external_id: Option<&'a str>,
     pub meta: Option<&'a str>,
     pub ratelimits: &'a str,
+    /// New credits (`Some(None)`: none kept any more); `None` leaves them.
+    pub credits: Option<Option<StoredCredits<'a>>>,
 }
 
 pub struct NewSecret<'a> {

@@ -450,7 +450,7 @@ async fn on_postgres_a_listener_connection_that_dies_silently_is_noticed_within_
 
 /// Verifications of `key` spread over `replicas` in turn, all at once; how
 /// many were admitted.
-async fn admitted_across(replicas: &[Arc<TestApp>], key: &str, count: usize) -> usize {
+async fn admitted_across(replicas: &[Arc<TestApp>], key: &str, count: usize) -> i64 {
     let verifications: Vec<_> = (0..count)
         .map(|n| {
             let app = Arc::clone(&replicas[n % replicas.len()]);
@@ -469,7 +469,7 @@ async fn admitted_across(replicas: &[Arc<TestApp>], key: &str, count: usize) -> 
     for verification in verifications {
         match verification.await.unwrap().as_str() {
             "VALID" => admitted += 1,
-            "RATE_LIMITED" => {}
+            "RATE_LIMITED" | "USAGE_EXCEEDED" => {}
             other => panic!("{other}"),
         }
     }
@@ -496,4 +496,64 @@ async fn on_postgres_a_rate_limit_is_never_exceeded_across_replicas_even_when_on
         total >= 60 - 3 - 2,
         "at most one unused lease part per replica, and the killed one's lease: {total}"
     );
+}
+
+#[tokio::test]
+async fn on_postgres_credits_are_never_overspent_across_replicas_and_a_killed_ones_lease_is_counted_lost(
+) {
+    let [a, b, c] = three_replicas().await;
+    let token = user_token(&a).await;
+    // Leases of ⌈100/32⌉ = 4 while 100 are left.
+    let body = json!({ "name": "metered", "scopes": ["read"], "credits": { "remaining": 100 } });
+    let (id, key) = create_key(&a, &token, body).await;
+    let once = json!({ "key": key, "request_id": "invoice-7" });
+    let on_a = a
+        .api(Method::POST, "/keys/verify", Auth::None, Some(once.clone()))
+        .await;
+    let on_b = b
+        .api(Method::POST, "/keys/verify", Auth::None, Some(once))
+        .await;
+    assert_eq!(on_a.body["data"]["code"], "VALID");
+    assert_eq!(
+        on_b.body, on_a.body,
+        "a retry on another replica is answered the same"
+    );
+    let [a, b, c] = [Arc::new(a), Arc::new(b), Arc::new(c)];
+    let mut admitted = 1 + admitted_across(&[a.clone(), b.clone(), c.clone()], &key, 60).await;
+    assert_eq!(admitted, 61);
+    // Killed holding a lease: its credits are never handed out again.
+    drop(Arc::into_inner(c).expect("no other holder"));
+    admitted += admitted_across(&[a.clone(), b.clone()], &key, 60).await;
+    assert!(admitted <= 100, "never overspent: {admitted}");
+    // Unreported for 10 s, the lease is counted lost by the next lease.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    admitted += admitted_across(std::slice::from_ref(&a), &key, 1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let shown = a
+        .api(
+            Method::GET,
+            &format!("/api-keys/{id}"),
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
+    let credits = &shown.body["data"]["credits"];
+    let (remaining, lost) = (
+        credits["remaining"].as_i64().unwrap(),
+        credits["lost"].as_i64().unwrap(),
+    );
+    assert!(
+        lost <= 4,
+        "at most the killed replica's one lease: {credits}"
+    );
+    assert!(
+        admitted + remaining <= 100,
+        "{admitted} admitted, {credits}"
+    );
+    assert!(
+        admitted + remaining + lost >= 100,
+        "every credit admitted, left or counted lost: {admitted} admitted, {credits}"
+    );
+    let metrics = a.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("keysmith_credits_lost_total"), "{metrics}");
 }

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v2`, by area.
 
 mod credentials;
+mod credits;
 mod idempotency;
 mod keys;
 mod management_keys;

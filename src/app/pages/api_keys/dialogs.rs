@@ -91,6 +91,7 @@ fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) 
             external_id: owner.external_id(),
             meta: None,
             ratelimits: limits.limits(),
+            credits: None,
         };
         if owner.meta.get_untracked().trim().is_empty() {
             create.dispatch(draft);
