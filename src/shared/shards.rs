@@ -74,6 +74,14 @@ fn thread_index() -> usize {
     INDEX.with(|index| *index)
 }
 
+/// Locks a mutex whose holders only do plain arithmetic and copies (they
+/// cannot leave it half-changed), so a poisoned one is taken as it is.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,12 +116,4 @@ mod tests {
         all.sort();
         assert_eq!(all, vec![1, 2, 3]);
     }
-}
-
-/// Locks a mutex whose holders only do plain arithmetic and copies (they
-/// cannot leave it half-changed), so a poisoned one is taken as it is.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
