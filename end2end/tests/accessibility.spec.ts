@@ -35,8 +35,11 @@ test("no page or dialog has a serious or critical accessibility violation", asyn
   const create = page.getByRole("dialog", { name: "Create API key" });
   await expect(create).toBeVisible();
   await create.getByRole("button", { name: "Add rate limit" }).click();
-  await noSeriousViolations(page, "create dialog, with a rate limit");
+  await create.getByLabel("Credits", { exact: true }).fill("5");
+  await create.getByLabel("Refill", { exact: true }).selectOption("monthly");
+  await noSeriousViolations(page, "create dialog, with a rate limit and credits refilled monthly");
   await create.getByRole("button", { name: "Remove rate limit 1" }).click();
+  await create.getByLabel("Refill", { exact: true }).selectOption("none");
   await create.getByText("Owner and metadata", { exact: true }).click();
   await create.getByLabel("Metadata").fill("{ not json");
   await expect(create.getByText(/^Line 1, column/)).toBeVisible();

@@ -1,4 +1,4 @@
-import { expect, type Page } from "@playwright/test";
+import { expect, type Locator, type Page } from "@playwright/test";
 
 export const PASSWORD = "correct horse battery staple";
 
@@ -66,4 +66,15 @@ export async function takeNewKey(page: Page): Promise<string> {
   await created.getByRole("button", { name: "Yes, close" }).click();
   await expect(created).toBeHidden();
   return key;
+}
+
+/** Signs up a new user, opens API Keys and its Create dialog, and names the key. */
+export async function startCreatingKey(page: Page, name: string): Promise<Locator> {
+  await signUp(page, uniqueEmail());
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await openFromMenu(page, "API Keys");
+  await page.getByRole("button", { name: "Create API key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create API key" });
+  await dialog.getByLabel("Name").fill(name);
+  return dialog;
 }

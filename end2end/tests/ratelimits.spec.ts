@@ -1,16 +1,11 @@
 import { expect, test } from "@playwright/test";
-import { hydrated, openFromMenu, signUp, takeNewKey, uniqueEmail } from "./helpers";
+import { hydrated, openFromMenu, signUp, startCreatingKey, takeNewKey, uniqueEmail } from "./helpers";
 
 test("a key made with a limit of 3 per minute admits 3 of 5 verifications, and its page counts the 2 refused", async ({
   page,
   request,
 }) => {
-  await signUp(page, uniqueEmail());
-  await expect(page).toHaveURL(/\/dashboard$/);
-  await openFromMenu(page, "API Keys");
-  await page.getByRole("button", { name: "Create API key" }).click();
-  const dialog = page.getByRole("dialog", { name: "Create API key" });
-  await dialog.getByLabel("Name").fill("Limited");
+  const dialog = await startCreatingKey(page, "Limited");
   await dialog.getByRole("button", { name: "Add rate limit" }).click();
   const limit = dialog.getByRole("group", { name: "Rate limit 1" });
   await expect(limit.getByLabel("Counter")).toHaveValue("requests");

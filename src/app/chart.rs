@@ -49,21 +49,9 @@ pub fn UsageChart(
             }
         })
         .collect_view();
-    let first = days.first().map(|d| d.date.clone()).unwrap_or_default();
-    let last = days.last().map(|d| d.date.clone()).unwrap_or_default();
     view! {
         <figure class="chart">
-            <svg
-                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
-                role="img"
-                aria-labelledby="usage-chart-title usage-chart-summary"
-            >
-                <title id="usage-chart-title">{title.clone()}</title>
-                {bars}
-                <text class="chart-axis" x=0 y=HEIGHT - 4.0>{first}</text>
-                <text class="chart-axis" x=WIDTH y=HEIGHT - 4.0 text-anchor="end">{last}</text>
-                <text class="chart-axis" x=4 y=12>{format!("peak {peak} a day")}</text>
-            </svg>
+            <ChartSvg id="usage-chart" title=title.clone() span=span_of(&days) peak>{bars}</ChartSvg>
             <figcaption id="usage-chart-summary">{summary}</figcaption>
             <p class="chart-legend" aria-hidden="true">
                 <span class="swatch chart-valid"></span>"Valid "
@@ -72,6 +60,97 @@ pub fn UsageChart(
             <details>
                 <summary>"Show the numbers"</summary>
                 <UsageTable days title />
+            </details>
+        </figure>
+    }
+}
+
+/// The first and last dates of `days`.
+fn span_of(days: &[DailyUsage]) -> (String, String) {
+    let date = |day: Option<&DailyUsage>| day.map(|d| d.date.clone()).unwrap_or_default();
+    (date(days.first()), date(days.last()))
+}
+
+/// A chart's drawing: its bars (the children), the first and last dates,
+/// and the peak; labelled by its title and by the caption whose id is
+/// `{id}-summary`.
+#[component]
+fn ChartSvg(
+    id: &'static str,
+    title: String,
+    /// The first and last dates.
+    span: (String, String),
+    peak: i64,
+    children: Children,
+) -> impl IntoView {
+    let (first, last) = span;
+    view! {
+        <svg
+            viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+            role="img"
+            aria-labelledby=format!("{id}-title {id}-summary")
+        >
+            <title id=format!("{id}-title")>{title}</title>
+            {children()}
+            <text class="chart-axis" x=0 y=HEIGHT - 4.0>{first}</text>
+            <text class="chart-axis" x=WIDTH y=HEIGHT - 4.0 text-anchor="end">{last}</text>
+            <text class="chart-axis" x=4 y=12>{format!("peak {peak} a day")}</text>
+        </svg>
+    }
+}
+
+/// Credits spent per day: one bar a day.
+#[component]
+pub fn CreditsChart(
+    /// Oldest first, every day present.
+    days: Vec<DailyUsage>,
+    title: String,
+) -> impl IntoView {
+    let total: i64 = days.iter().map(|day| day.credits_spent).sum();
+    let peak = days.iter().map(|day| day.credits_spent).max().unwrap_or(0);
+    let scale = if peak == 0 {
+        0.0
+    } else {
+        (HEIGHT - AXIS - 4.0) / peak as f64
+    };
+    let slot = WIDTH / days.len().max(1) as f64;
+    let base = HEIGHT - AXIS;
+    let bars = days
+        .iter()
+        .enumerate()
+        .map(|(i, day)| {
+            let x = i as f64 * slot + 1.0;
+            let spent = day.credits_spent as f64 * scale;
+            view! {
+                <g class="chart-day">
+                    <title>{format!("{}: {} credits spent", day.date, day.credits_spent)}</title>
+                    <rect class="chart-hover" x=x y=0 width=slot - 2.0 height=base />
+                    <rect class="chart-valid" x=x y=base - spent width=slot - 2.0 height=spent />
+                </g>
+            }
+        })
+        .collect_view();
+    let summary = format!(
+        "{total} credit{} spent in the last {} days.",
+        if total == 1 { "" } else { "s" },
+        days.len()
+    );
+    let svg = view! { <ChartSvg id="credits-chart" title=title.clone() span=span_of(&days) peak>{bars}</ChartSvg> };
+    let rows: Vec<DailyUsage> = days.into_iter().rev().collect();
+    view! {
+        <figure class="chart">
+            {svg}
+            <figcaption id="credits-chart-summary">{summary}</figcaption>
+            <details>
+                <summary>"Show the numbers"</summary>
+                <DataTable
+                    label=title
+                    class="usage"
+                    columns=vec![Column::row_header("Date (UTC)"), Column::number("Credits spent")]
+                    rows=rows
+                    row=|day: DailyUsage| DataRow::new(vec![day.date.into_any(), day.credits_spent.into_any()])
+                    empty="No days to show."
+                />
             </details>
         </figure>
     }
@@ -160,6 +239,7 @@ mod tests {
                 revoked,
                 ..Refusals::default()
             },
+            credits_spent: valid,
         }
     }
 

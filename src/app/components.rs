@@ -185,3 +185,21 @@ pub fn ScopeChips(key: crate::keys::model::ApiKeyView) -> impl IntoView {
         </ul>
     }
 }
+
+/// A label, the control given as children, and the control's error below it
+/// (with the id `{id}-error` that the control names in aria-describedby).
+#[component]
+pub fn Field(
+    label: &'static str,
+    id: &'static str,
+    #[prop(into)] error: Signal<Option<String>>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id>{label}</label>
+            {children()}
+            <p class="field-error" id=format!("{id}-error")>{move || error.get()}</p>
+        </div>
+    }
+}

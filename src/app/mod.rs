@@ -2,6 +2,7 @@
 
 mod chart;
 mod components;
+mod credits;
 mod dialog;
 mod format;
 mod layout;

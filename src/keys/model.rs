@@ -157,6 +157,8 @@ pub struct DailyUsage {
     pub valid: i64,
     /// Verifications refused, by code.
     pub refused: Refusals,
+    /// Credits the valid ones spent.
+    pub credits_spent: i64,
 }
 
 impl DailyUsage {

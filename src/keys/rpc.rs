@@ -152,3 +152,16 @@ pub async fn set_account_ratelimits(
         .set_account_ratelimits(&by, &ratelimits)
         .await
 }
+
+/// Adds credits to a key, or takes some away, for a reason.
+#[server(prefix = "/rpc", endpoint = "change_api_key_credits", input = Json)]
+pub async fn change_api_key_credits(
+    id: String,
+    delta: i64,
+    reason: String,
+) -> Result<ApiKeyView, AppError> {
+    let by = Manager::member(signed_in_actor().await?);
+    provided::<Keys>()?
+        .adjust_credits(&by, &KeyId::parse(&id)?, delta, &reason)
+        .await
+}

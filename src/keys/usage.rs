@@ -63,6 +63,7 @@ pub fn every_day(first: Day, last: Day, stored: &[DayUsage]) -> Vec<DailyUsage> 
                     rate_limited: counts.rate_limited,
                     usage_exceeded: counts.usage_exceeded,
                 },
+                credits_spent: counts.credits_spent,
             }
         })
         .collect()
@@ -97,9 +98,10 @@ struct Pending {
 }
 
 impl Pending {
-    fn add(&mut self, outcome: Outcome, at: UnixMs, ip: Option<IpAddr>) {
+    fn add(&mut self, outcome: Outcome, at: UnixMs, ip: Option<IpAddr>, credits: i64) {
         let mut day = DayUsage {
             day: at.day(),
+            credits_spent: credits,
             ..DayUsage::default()
         };
         *count_of(&mut day, outcome) = 1;
@@ -123,6 +125,7 @@ impl Pending {
                     day.ip_not_allowed += more.ip_not_allowed;
                     day.rate_limited += more.rate_limited;
                     day.usage_exceeded += more.usage_exceeded;
+                    day.credits_spent += more.credits_spent;
                 }
                 None => self.per_day.push(*more),
             }
@@ -170,14 +173,26 @@ impl UsageTracker {
     /// Notes one verification of a known key; a successful one is also
     /// the key's latest use.
     pub fn record(&self, key_id: &KeyId, outcome: Outcome, at: UnixMs, ip: Option<IpAddr>) {
+        self.record_spending(key_id, outcome, at, ip, 0);
+    }
+
+    /// [`Self::record`] of a verification that spent `credits`.
+    pub fn record_spending(
+        &self,
+        key_id: &KeyId,
+        outcome: Outcome,
+        at: UnixMs,
+        ip: Option<IpAddr>,
+        credits: i64,
+    ) {
         let mut pending = self.pending.lock_mine();
         // get_mut first: no allocation for a key already pending.
         match pending.get_mut(key_id) {
-            Some(key) => key.add(outcome, at, ip),
+            Some(key) => key.add(outcome, at, ip, credits),
             None => pending
                 .entry(key_id.clone())
                 .or_default()
-                .add(outcome, at, ip),
+                .add(outcome, at, ip, credits),
         }
     }
 

@@ -14,10 +14,15 @@ use super::{
 };
 use crate::{
     error::AppError,
-    shared::{clock::UnixMs, ids::KeyId, shards::Counter},
+    shared::{
+        clock::UnixMs,
+        ids::KeyId,
+        shards::{lock, Counter},
+    },
     storage::Db,
 };
 use std::{
+    collections::HashMap,
     net::IpAddr,
     sync::{Arc, LazyLock},
 };
@@ -31,6 +36,49 @@ pub struct KeyVerifier {
     cache: CredentialCache,
     catalogues: Arc<Catalogues>,
     limiter: RateLimiter,
+    requests: Arc<InFlight>,
+}
+
+/// The `request_id`s being answered in this process, one verification of
+/// each at a time: a retry that arrives while the first is answered waits
+/// for its answer instead of spending and giving back (which would show in
+/// the first one's `remaining`). Bounded by the verifications in flight.
+#[derive(Default)]
+struct InFlight(std::sync::Mutex<HashMap<RequestKey, Arc<tokio::sync::Mutex<()>>>>);
+
+/// A key and one of its verifications' `request_id`.
+type RequestKey = (KeyId, String);
+
+/// This verification's turn at its `request_id`.
+struct Turn<'a> {
+    requests: &'a InFlight,
+    id: RequestKey,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl InFlight {
+    async fn turn(&self, key_id: &KeyId, request_id: &str) -> Turn<'_> {
+        let id = (key_id.clone(), request_id.to_owned());
+        let slot = Arc::clone(lock(&self.0).entry(id.clone()).or_default());
+        Turn {
+            requests: self,
+            id,
+            _held: slot.lock_owned().await,
+        }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut slots = lock(&self.requests.0);
+        // The map's and this turn's: nobody waits behind it.
+        if slots
+            .get(&self.id)
+            .is_some_and(|slot| Arc::strong_count(slot) <= 2)
+        {
+            slots.remove(&self.id);
+        }
+    }
 }
 
 /// What a verification spends from the key's rate limits: its cost (0 to
@@ -115,6 +163,7 @@ impl KeyVerifier {
             cache,
             catalogues,
             limiter,
+            requests: Arc::default(),
         }
     }
 
@@ -160,8 +209,12 @@ impl KeyVerifier {
             (outcome, _) => outcome.into(),
         };
         if let Some(counted) = usage_outcome(&verdict.verification) {
+            let spent = match (&verdict.verification, verdict.credits, charge) {
+                (Verification::Valid(_), Some(_), Some(charge)) => charge.cost,
+                _ => 0,
+            };
             self.usage
-                .record(credential.key_id(), counted, now, client_ip);
+                .record_spending(credential.key_id(), counted, now, client_ip, spent);
         }
         Ok(verdict)
     }
@@ -175,6 +228,10 @@ impl KeyVerifier {
         charge: &Charge,
     ) -> Result<Verdict, AppError> {
         let key_id = credential.key_id();
+        let _turn = match &charge.request_id {
+            Some(request_id) => Some(self.requests.turn(key_id, request_id).await),
+            None => None,
+        };
         if let Some(request_id) = &charge.request_id {
             if let Some(kept) = self.kept(key_id, request_id, &key).await? {
                 return Ok(kept);

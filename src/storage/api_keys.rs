@@ -270,8 +270,9 @@ impl Db {
             for day in key_use.days {
                 on_either!(tx.conn(), c => sqlx::query(
                     "INSERT INTO key_usage_daily (key_id, account_id, day, requests, revoked,
-                       expired, insufficient_scope, ip_not_allowed, rate_limited, usage_exceeded)
-                     SELECT id, account_id, $2, $3, $4, $5, $6, $7, $8, $9
+                       expired, insufficient_scope, ip_not_allowed, rate_limited, usage_exceeded,
+                       credits_spent)
+                     SELECT id, account_id, $2, $3, $4, $5, $6, $7, $8, $9, $10
                      FROM api_keys WHERE id = $1
                      ON CONFLICT (key_id, day) DO UPDATE SET
                        requests = key_usage_daily.requests + excluded.requests,
@@ -281,7 +282,8 @@ impl Db {
                          key_usage_daily.insufficient_scope + excluded.insufficient_scope,
                        ip_not_allowed = key_usage_daily.ip_not_allowed + excluded.ip_not_allowed,
                        rate_limited = key_usage_daily.rate_limited + excluded.rate_limited,
-                       usage_exceeded = key_usage_daily.usage_exceeded + excluded.usage_exceeded",
+                       usage_exceeded = key_usage_daily.usage_exceeded + excluded.usage_exceeded,
+                       credits_spent = key_usage_daily.credits_spent + excluded.credits_spent",
                 )
                 .bind(key_use.key_id)
                 .bind(day.day)
@@ -292,6 +294,7 @@ impl Db {
                 .bind(day.ip_not_allowed)
                 .bind(day.rate_limited)
                 .bind(day.usage_exceeded)
+                .bind(day.credits_spent)
                 .execute(c)
                 .await
                 .map(drop))?;
@@ -311,7 +314,7 @@ impl Db {
     ) -> Result<Vec<DayUsage>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT day, requests AS valid, revoked, expired, insufficient_scope, ip_not_allowed,
-               rate_limited, usage_exceeded
+               rate_limited, usage_exceeded, credits_spent
              FROM key_usage_daily
              WHERE account_id = $1 AND key_id = $2 AND day BETWEEN $3 AND $4
              ORDER BY day",
@@ -338,7 +341,8 @@ impl Db {
                CAST(SUM(insufficient_scope) AS BIGINT) AS insufficient_scope,
                CAST(SUM(ip_not_allowed) AS BIGINT) AS ip_not_allowed,
                CAST(SUM(rate_limited) AS BIGINT) AS rate_limited,
-               CAST(SUM(usage_exceeded) AS BIGINT) AS usage_exceeded
+               CAST(SUM(usage_exceeded) AS BIGINT) AS usage_exceeded,
+               CAST(SUM(credits_spent) AS BIGINT) AS credits_spent
              FROM key_usage_daily
              WHERE account_id = $1 AND day BETWEEN $2 AND $3
              GROUP BY day ORDER BY day",

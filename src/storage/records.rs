@@ -174,6 +174,7 @@ pub struct DayUsage {
     pub ip_not_allowed: i64,
     pub rate_limited: i64,
     pub usage_exceeded: i64,
+    pub credits_spent: i64,
 }
 
 /// The digests a key's secrets had when it was changed: what a cache of

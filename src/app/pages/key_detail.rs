@@ -4,8 +4,8 @@
 
 use crate::{
     app::{
-        chart::UsageChart,
-        components::{FormAlert, FormErrors, LoadError, ScopeChips, SubmitButton},
+        chart::{CreditsChart, UsageChart},
+        components::{Field, FormAlert, FormErrors, LoadError, ScopeChips, SubmitButton},
         format,
         layout::UserResource,
         limits::RateLimitList,
@@ -13,8 +13,9 @@ use crate::{
     },
     audit::{rpc::list_audit_events, AuditQuery},
     keys::{
-        model::{ApiKeyView, KeyChanges, KeyStatus},
-        rpc::{api_key_detail, update_api_key},
+        credits::CreditsView,
+        model::{ApiKeyView, DailyUsage, KeyChanges, KeyStatus},
+        rpc::{api_key_detail, change_api_key_credits, update_api_key},
     },
     shared::{clock::UnixMs, key_type::KeyType},
 };
@@ -32,13 +33,17 @@ pub fn KeyDetailPage() -> impl IntoView {
         |(id, _)| api_key_detail(id),
     );
     let user = expect_context::<UserResource>();
-    let events = Resource::new(key_id, |id| {
-        list_audit_events(AuditQuery {
-            key_id: Some(id),
-            cursor: None,
-            limit: Some(10),
-        })
-    });
+    // A change made on this page is listed at once.
+    let events = Resource::new(
+        move || (key_id(), saved.get()),
+        |(id, _)| {
+            list_audit_events(AuditQuery {
+                key_id: Some(id),
+                cursor: None,
+                limit: Some(10),
+            })
+        },
+    );
     view! {
         <nav class="breadcrumb" aria-label="Breadcrumb">
             <a href="/dashboard/api-keys">"API keys"</a>
@@ -54,7 +59,19 @@ pub fn KeyDetailPage() -> impl IntoView {
                         <Settings key=detail.key.clone() />
                         {
                             let may_change = user.await.is_ok_and(|u| u.role.may_change_keys());
-                            view! { <Owner key=detail.key meta_text=detail.meta_text may_change saved /> }
+                            let credits = detail.key.credits.map(|credits| view! {
+                                <Credits
+                                    key_id=detail.key.id.clone()
+                                    credits
+                                    days=detail.usage.clone()
+                                    may_change=may_change && detail.key.status != KeyStatus::Revoked
+                                    saved
+                                />
+                            });
+                            view! {
+                                {credits}
+                                <Owner key=detail.key meta_text=detail.meta_text may_change saved />
+                            }
                         }
                         <section aria-labelledby="key-usage">
                             <h2 id="key-usage">"Requests, last 30 days"</h2>
@@ -147,6 +164,73 @@ fn Settings(key: ApiKeyView) -> impl IntoView {
                 })}
             </dl>
         </section>
+    }
+}
+
+/// The key's credits: what remains, the next refill, a form to add or
+/// take some (with a reason) for those who may change the key, and 30 days
+/// of credits spent.
+#[component]
+fn Credits(
+    key_id: String,
+    credits: CreditsView,
+    days: Vec<DailyUsage>,
+    may_change: bool,
+    saved: RwSignal<u32>,
+) -> impl IntoView {
+    view! {
+        <section aria-labelledby="key-credits">
+            <h2 id="key-credits">"Credits"</h2>
+            <dl class="details">
+                <dt>"Remaining"</dt>
+                <dd class="credits-remaining">{credits.remaining.to_string()}</dd>
+                <dt>"Next refill"</dt>
+                <dd>{match (credits.refill, credits.refill_at) {
+                    (Some(refill), Some(at)) => format!("{} ({})", format::date_time(at), refill.describe()),
+                    _ => "None".to_owned(),
+                }}</dd>
+                {(credits.lost > 0).then(|| view! {
+                    <dt>"Lost"</dt>
+                    <dd>{format!("{} (held by a server that was stopped abruptly; counted as spent)", credits.lost)}</dd>
+                })}
+            </dl>
+            {may_change.then(|| view! { <CreditChangeForm key_id saved /> })}
+            <CreditsChart days title="Credits spent per day, last 30 days".to_owned() />
+        </section>
+    }
+}
+
+#[component]
+fn CreditChangeForm(key_id: String, saved: RwSignal<u32>) -> impl IntoView {
+    let delta = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let change = Action::new(move |(delta, reason): &(i64, String)| {
+        change_api_key_credits(key_id.clone(), *delta, reason.clone())
+    });
+    let errors = FormErrors::of(change.value());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = change.value().get() {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        // A number that does not parse is sent as 0, which the service names.
+        let amount = delta.get_untracked().trim().parse().unwrap_or(0);
+        change.dispatch((amount, reason.get_untracked()));
+    };
+    view! {
+        <form class="credit-form" on:submit=submit novalidate=true>
+            <h3>"Add or remove credits"</h3>
+            <Field label="Credits to add (negative to remove)" id="credit-delta" error=errors.field("delta")>
+                <input id="credit-delta" type="number" inputmode="numeric" bind:value=delta aria-describedby="credit-delta-error" />
+            </Field>
+            <Field label="Reason" id="credit-reason" error=errors.field("reason")>
+                <input id="credit-reason" type="text" maxlength="200" placeholder="refund" bind:value=reason aria-describedby="credit-reason-error" />
+            </Field>
+            <FormAlert message=errors.form(&["delta", "reason"]) />
+            <SubmitButton label="Apply" pending_label="Applying…" pending=change.pending() />
+        </form>
     }
 }
 

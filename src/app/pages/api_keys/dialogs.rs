@@ -1,10 +1,11 @@
 //! The dialogs of the API Keys page: create, edit, rotate, revoke, delete,
 //! and the one-time display of a new secret.
 
-use super::form::{Field, IpAllowlistField, KeyFields, KeyForm};
+use super::form::{IpAllowlistField, KeyFields, KeyForm};
 use crate::{
     app::{
-        components::{FormAlert, FormErrors, SubmitButton},
+        components::{Field, FormAlert, FormErrors, SubmitButton},
+        credits::{CreditsFields, CreditsForm},
         dialog::{close_on_success, ConfirmDialog, DialogHooks, Modal},
         limits::{LimitsForm, RateLimitsFields},
         owner::{OwnerFields, OwnerForm},
@@ -56,6 +57,7 @@ const FORM_FIELDS: &[&str] = &[
     "external_id",
     "meta",
     "ratelimits",
+    "credits",
 ];
 
 #[component]
@@ -63,6 +65,7 @@ fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) 
     let form = KeyForm::blank(&catalogue);
     let owner = OwnerForm::new(None, None);
     let limits = LimitsForm::of(&[]);
+    let credits = CreditsForm::blank();
     let (titles, secret_kind) = match kind {
         KeyType::Api => (("Create API key", "API key created"), SecretKind::ApiKey),
         KeyType::Management => (
@@ -91,7 +94,7 @@ fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) 
             external_id: owner.external_id(),
             meta: None,
             ratelimits: limits.limits(),
-            credits: None,
+            credits: credits.credits(),
         };
         if owner.meta.get_untracked().trim().is_empty() {
             create.dispatch(draft);
@@ -130,7 +133,10 @@ fn CreateKeyDialog(kind: KeyType, catalogue: CatalogueView, hooks: DialogHooks) 
                     </Field>
                 </Show>
                 <IpAllowlistField form errors />
-                {(kind == KeyType::Api).then(|| view! { <KeyLimitsFields limits errors /> })}
+                {(kind == KeyType::Api).then(|| view! {
+                    <KeyLimitsFields limits errors />
+                    <CreditsFields form=credits errors />
+                })}
                 {(kind == KeyType::Api).then(|| view! {
                     // Opened by a refusal of its fields, so the message is seen.
                     <details

@@ -1,7 +1,7 @@
 //! The fields a person edits on a key: name, scopes and allowed addresses.
 
 use crate::{
-    app::components::FormErrors,
+    app::components::{Field, FormErrors},
     keys::{
         model::ApiKeyView,
         name::MAX_CHARS,
@@ -185,23 +185,5 @@ pub fn IpAllowlistField(form: KeyForm, errors: FormErrors) -> impl IntoView {
                 "One IPv4 or IPv6 address or CIDR range per line. Leave empty to allow any address."
             </p>
         </Field>
-    }
-}
-
-/// A label, the control given as children, and the control's error below it
-/// (with the id `{id}-error` that the control names in aria-describedby).
-#[component]
-pub fn Field(
-    label: &'static str,
-    id: &'static str,
-    #[prop(into)] error: Signal<Option<String>>,
-    children: Children,
-) -> impl IntoView {
-    view! {
-        <div class="field" class:invalid=move || error.get().is_some()>
-            <label for=id>{label}</label>
-            {children()}
-            <p class="field-error" id=format!("{id}-error")>{move || error.get()}</p>
-        </div>
     }
 }
