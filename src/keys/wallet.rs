@@ -202,6 +202,9 @@ impl Wallets {
                 held.push((wallet, purse));
             }
         }
+        if held.is_empty() {
+            return Ok(());
+        }
         let holdings: Vec<Holding> = held
             .iter()
             .map(|(wallet, purse)| Holding {
