@@ -89,6 +89,9 @@ pub struct Verdict {
     /// Where the key's credits stand, for a key that keeps them (and a
     /// verdict that reached them).
     pub credits: Option<CreditState>,
+    /// Credits this verification spent: its cost when it took them, none
+    /// for a refusal or an answer repeated for its `request_id`.
+    pub spent: i64,
 }
 
 impl From<Verification> for Verdict {
@@ -97,6 +100,7 @@ impl From<Verification> for Verdict {
             verification,
             limits: Vec::new(),
             credits: None,
+            spent: 0,
         }
     }
 }

@@ -133,6 +133,7 @@ impl KeptVerdict {
             verification,
             limits: self.limits,
             credits: self.credits,
+            spent: 0,
         })
     }
 }
@@ -209,12 +210,8 @@ impl KeyVerifier {
             (outcome, _) => outcome.into(),
         };
         if let Some(counted) = usage_outcome(&verdict.verification) {
-            let spent = match (&verdict.verification, verdict.credits, charge) {
-                (Verification::Valid(_), Some(_), Some(charge)) => charge.cost,
-                _ => 0,
-            };
             self.usage
-                .record_spending(credential.key_id(), counted, now, client_ip, spent);
+                .record_spending(credential.key_id(), counted, now, client_ip, verdict.spent);
         }
         Ok(verdict)
     }
@@ -244,19 +241,19 @@ impl KeyVerifier {
                 verification: Verification::Valid(Arc::clone(&key)),
                 limits,
                 credits,
+                spent: credits.map_or(0, |_| charge.cost),
             },
             LimitVerdict::Refused {
                 states,
                 retry_after_ms,
             } => Verdict {
-                verification: Verification::RateLimited { retry_after_ms },
                 limits: states,
-                credits: None,
+                ..Verification::RateLimited { retry_after_ms }.into()
             },
             LimitVerdict::Exhausted(limits, credits) => Verdict {
-                verification: Verification::UsageExceeded,
                 limits,
                 credits: Some(credits),
+                ..Verification::UsageExceeded.into()
             },
         };
         let Some(request_id) = &charge.request_id else {
@@ -280,10 +277,14 @@ impl KeyVerifier {
             self.limiter
                 .refund(&limits, &verdict.limits, spent, charge.cost);
         }
+        let refunded = Verdict {
+            spent: 0,
+            ..verdict
+        };
         Ok(self
             .kept(key_id, request_id, &key)
             .await?
-            .unwrap_or(verdict))
+            .unwrap_or(refunded))
     }
 
     /// What verify answered `request_id` of this key within a day.

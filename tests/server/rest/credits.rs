@@ -392,3 +392,31 @@ async fn a_retried_request_id_is_answered_as_the_first_was_and_spends_once() {
         assert!(field_error(&answer, "request_id").is_some());
     }
 }
+
+#[tokio::test]
+async fn credits_spent_are_counted_per_day_once_per_request_id() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let (id, key) = key_with_credits(&app, &token, json!({ "remaining": 10 })).await;
+    for request in [
+        json!({ "key": key, "cost": 3, "request_id": "r-1" }),
+        json!({ "key": key, "cost": 3, "request_id": "r-1" }),
+        json!({ "key": key, "cost": 2 }),
+        json!({ "key": key, "cost": 9 }),
+    ] {
+        verify(&app, request).await;
+    }
+    let path = format!("/api-keys/{id}/usage?days=1");
+    eventually(
+        std::time::Duration::from_secs(10),
+        "usage is written",
+        || async {
+            let answer = app
+                .api(Method::GET, &path, Auth::Bearer(&token), None)
+                .await;
+            let today = &answer.body["data"][0];
+            today["credits_spent"] == 5 && today["refused"]["USAGE_EXCEEDED"] == 1
+        },
+    )
+    .await;
+}
