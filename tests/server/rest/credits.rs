@@ -420,3 +420,53 @@ async fn credits_spent_are_counted_per_day_once_per_request_id() {
     )
     .await;
 }
+
+/// The first 00:00 UTC after now on the 31st, or on the last day of a
+/// month that has no 31st.
+fn next_month_end_refill() -> i64 {
+    use keysmith::shared::clock::{Day, UnixMs};
+    let today = UnixMs::from_millis(now_s() as i64 * 1_000).day();
+    (1..=62)
+        .map(|ahead| today + ahead)
+        .find(|day| {
+            let (year, month, date) = day.civil();
+            date == Day::days_in_month(year, month).min(31)
+        })
+        .unwrap()
+        .start()
+        .as_millis()
+}
+
+#[tokio::test]
+async fn a_monthly_refill_on_the_31st_comes_on_the_last_day_of_a_shorter_month() {
+    let app = TestApp::spawn().await;
+    let token = user_token(&app).await;
+    let refill = json!({ "amount": 7, "interval": "monthly", "day_of_month": 31 });
+    let body = json!({ "name": "monthly", "scopes": ["read"],
+                       "credits": { "remaining": 1, "refill": refill } });
+    let created = try_create_key(&app, &token, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let (id, key) = (
+        created.body["data"]["id"].as_str().unwrap().to_owned(),
+        created.body["data"]["key"].as_str().unwrap().to_owned(),
+    );
+    let next = next_month_end_refill();
+    assert_eq!(created.body["data"]["credits"]["refill_at"], next);
+    // The refill before it came (the clock moved back in the database).
+    let came = next - 40 * 86_400_000;
+    run_sql(
+        &app.database_url(),
+        &format!("UPDATE api_keys SET credits_refill_at = {came} WHERE id = '{id}'"),
+    )
+    .await;
+    let shown = credits_of(&app, &token, &id).await;
+    assert_eq!(
+        (&shown["remaining"], &shown["refill_at"]),
+        (&json!(7), &json!(next))
+    );
+    let answer = verify(&app, json!({ "key": key })).await;
+    assert_eq!(
+        answer["credits"],
+        json!({ "remaining": 6, "refill_at": next })
+    );
+}
