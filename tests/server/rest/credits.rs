@@ -470,3 +470,29 @@ async fn a_monthly_refill_on_the_31st_comes_on_the_last_day_of_a_shorter_month()
         json!({ "remaining": 6, "refill_at": next })
     );
 }
+
+#[tokio::test]
+async fn forty_concurrent_removals_never_take_more_than_the_key_holds() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let token = user_token(&app).await;
+    let (id, _) = key_with_credits(&app, &token, json!({ "remaining": 10 })).await;
+    let removals: Vec<_> = (0..40)
+        .map(|n| {
+            let (app, token, id) = (app.clone(), token.clone(), id.clone());
+            tokio::spawn(async move {
+                let body = json!({ "delta": -1, "reason": format!("removal {n}") });
+                change_credits(&app, &token, &id, body).await.status
+            })
+        })
+        .collect();
+    let mut taken = 0;
+    for removal in removals {
+        match removal.await.unwrap() {
+            StatusCode::OK => taken += 1,
+            StatusCode::BAD_REQUEST => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(taken, 10);
+    assert_eq!(credits_of(&app, &token, &id).await["remaining"], 0);
+}
