@@ -61,7 +61,8 @@ impl Refill {
         }
     }
 
-    /// `1,000 every day`, `1,000 on the 31st of each month`.
+    /// `refilled to 1000 every day`, `refilled to 1000 on day 31 of each
+    /// month`.
     pub fn describe(&self) -> String {
         match self.interval {
             RefillInterval::Daily => format!("refilled to {} every day", self.amount),
@@ -160,14 +161,6 @@ impl CreditsView {
                 refill_at,
                 lost,
             },
-        }
-    }
-
-    /// `2 remaining`, `950 remaining, refilled to 1000 every day`.
-    pub fn describe(&self) -> String {
-        match &self.refill {
-            Some(refill) => format!("{} remaining, {}", self.remaining, refill.describe()),
-            None => format!("{} remaining", self.remaining),
         }
     }
 }

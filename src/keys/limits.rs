@@ -106,10 +106,6 @@ impl RateLimits {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "[]".to_owned())
     }
 
-    pub fn as_slice(&self) -> &[RateLimit] {
-        &self.0
-    }
-
     pub fn into_vec(self) -> Vec<RateLimit> {
         self.0
     }
@@ -164,7 +160,7 @@ mod tests {
     fn limits_within_the_rules_are_kept_in_their_order() {
         let given = [limit("requests", 100, 60), limit("tokens", 1, 86_400)];
         let parsed = RateLimits::parse(&given, "ratelimits").unwrap();
-        assert_eq!(parsed.as_slice(), given);
+        assert_eq!(parsed.clone().into_vec(), given);
         assert_eq!(RateLimits::from_text(&parsed.to_text()).unwrap(), parsed);
         assert_eq!(
             parsed.describe(),
