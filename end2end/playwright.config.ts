@@ -14,6 +14,10 @@ const binary = process.env.KEYSMITH_BIN ?? path.join(root, "target/debug/keysmit
 // scopes (they `test.use` this base URL).
 const catalogueUrl = `http://127.0.0.1:${port + 1}`;
 process.env.KEYSMITH_E2E_CATALOGUE_URL ??= catalogueUrl;
+// A real SMTP server (scripts/smtp_sink.py, aiosmtpd) the first server
+// mails through; each message lands in this folder as a file.
+const smtpPort = port + 2;
+process.env.KEYSMITH_E2E_MAIL ??= path.join(process.env.KEYSMITH_E2E_DATA, "mail");
 
 // Debian's Chromium where it exists (browser downloads do not work here),
 // else Playwright's own browser on an ordinary machine.
@@ -48,9 +52,23 @@ export default defineConfig({
       ],
     },
   },
-  webServer: [server(port, "keysmith.db", {}), server(port + 1, "mediakit.db", {
-    KEYSMITH_PERMISSIONS_FILE: path.join(root, "examples/mediakit-permissions.toml"),
-  })],
+  webServer: [
+    {
+      command: `${path.join(root, "tools/venv/bin/python")} ${path.join(root, "scripts/smtp_sink.py")} --port ${smtpPort} --folder ${process.env.KEYSMITH_E2E_MAIL}`,
+      port: smtpPort,
+      reuseExistingServer: false,
+      timeout: 20_000,
+      gracefulShutdown: { signal: "SIGTERM" as const, timeout: 5_000 },
+    },
+    server(port, "keysmith.db", {
+      KEYSMITH_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      KEYSMITH_MAIL_FROM: "Keysmith <keys@keysmith.test>",
+      KEYSMITH_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    }),
+    server(port + 1, "mediakit.db", {
+      KEYSMITH_PERMISSIONS_FILE: path.join(root, "examples/mediakit-permissions.toml"),
+    }),
+  ],
 });
 
 function server(at: number, database: string, settings: Record<string, string>) {

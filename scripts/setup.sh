@@ -3,7 +3,8 @@
 # whatever is already in place, so a second run takes seconds.
 #   scripts/setup.sh        tools to build and run
 #   scripts/setup.sh test   also Chromium and Playwright for the browser tests,
-#                           schemathesis for the generated API tests and nginx
+#                           schemathesis for the generated API tests, aiosmtpd
+#                           for the mail tests and nginx
 #                           for the several-replicas crash test (PostgreSQL:
 #                           scripts/postgres.sh installs it when first used)
 # Nothing is downloaded from outside the package registries: cargo-leptos
@@ -74,10 +75,12 @@ if [ "${1:-}" = "test" ]; then
     sudo_if_needed apt-get update
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
   fi
-  if ! tools/venv/bin/schemathesis --version 2>/dev/null | grep -q "$(cut -d= -f3 tools/requirements-test.txt)"; then
-    say "Installing schemathesis (PyPI) for the generated API tests"
+  # Again whenever the requirements changed since (a new test tool).
+  if [ ! -f tools/venv/.installed ] || [ tools/requirements-test.txt -nt tools/venv/.installed ]; then
+    say "Installing schemathesis (generated API tests) and aiosmtpd (the mail tests' SMTP server) from PyPI"
     python3 -m venv tools/venv
     tools/venv/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-test.txt
+    touch tools/venv/.installed
   fi
   # Again whenever the lock file changed since (a new test library).
   if [ ! -f end2end/node_modules/.package-lock.json ] ||

@@ -29,6 +29,15 @@ pub enum AppError {
     Throttled { retry_after_minutes: u64 },
     #[error("Too many sign-ups from your address. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
     TooManySignUps { retry_after_minutes: u64 },
+    /// As many password reset emails for one address (or from one client)
+    /// in the last hour as the operator allows.
+    #[error("Too many password reset requests. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
+    TooManyResets { retry_after_minutes: u64 },
+    /// A feature that needs email, on a server that sends none.
+    #[error(
+        "This server does not send email, so {0}. Ask its operator (keysmith user reset-password)."
+    )]
+    EmailOff(String),
     /// The account made as many invitations in the last hour as it may.
     #[error("This account has sent {per_hour} invitations in the last hour, the most it may. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
     TooManyInvitations {
@@ -181,7 +190,9 @@ impl AppError {
             AppError::IdempotencyKeyInUse | AppError::TooManyIdempotencyKeys(_) => 409,
             AppError::Throttled { .. }
             | AppError::TooManySignUps { .. }
+            | AppError::TooManyResets { .. }
             | AppError::TooManyInvitations { .. } => 429,
+            AppError::EmailOff(_) => 403,
             AppError::Network | AppError::Busy | AppError::Unavailable => 503,
             AppError::Internal => 500,
         }
@@ -194,6 +205,9 @@ impl AppError {
                 retry_after_minutes,
             }
             | AppError::TooManySignUps {
+                retry_after_minutes,
+            }
+            | AppError::TooManyResets {
                 retry_after_minutes,
             }
             | AppError::TooManyInvitations {
@@ -212,6 +226,8 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Throttled { .. } => "too_many_attempts",
             AppError::TooManySignUps { .. } => "too_many_sign_ups",
+            AppError::TooManyResets { .. } => "too_many_password_resets",
+            AppError::EmailOff(_) => "email_not_configured",
             AppError::TooManyInvitations { .. } => "too_many_invitations",
             AppError::Busy => "busy",
             AppError::Unauthenticated => "unauthenticated",

@@ -16,6 +16,8 @@ pub mod error;
 pub mod idempotency;
 pub mod keys;
 #[cfg(feature = "ssr")]
+pub mod mail;
+#[cfg(feature = "ssr")]
 pub mod rest;
 #[cfg(feature = "ssr")]
 pub mod server;

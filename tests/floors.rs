@@ -6,7 +6,7 @@
 //! server/                      the composition root: builds everything
 //! app/   rest/                 the doors (pages, the REST API)
 //! teams/ keys/ auth/ audit/     the services, each with its `/rpc` door (rpc.rs),
-//! idempotency/                 and the REST API's idempotent answers
+//! idempotency/ mail/           the REST API's idempotent answers, and email
 //! storage/  shared/  error.rs  the ground floor
 //! ```
 
@@ -23,10 +23,17 @@ const RULES: &[(&str, &[&str])] = &[
     ("shared", &["error"]),
     ("storage", &["error", "shared"]),
     ("audit", &["error", "shared", "storage", "auth"]),
-    ("auth", &["error", "shared", "storage", "audit"]),
-    ("keys", &["error", "shared", "storage", "audit", "auth"]),
-    ("teams", &["error", "shared", "storage", "audit", "auth"]),
+    ("auth", &["error", "shared", "storage", "mail", "audit"]),
+    (
+        "keys",
+        &["error", "shared", "storage", "mail", "audit", "auth"],
+    ),
+    (
+        "teams",
+        &["error", "shared", "storage", "mail", "audit", "auth"],
+    ),
     ("idempotency", &["error", "shared", "storage"]),
+    ("mail", &["error", "shared", "storage"]),
     (
         "rest",
         &[

@@ -22,8 +22,8 @@ use leptos_router::{
 };
 use pages::NotFound;
 use routes::{
-    Account, Api, ApiKeys, AuditLog, Invitation, KeyDetail, Login, Members, Overview, Signup,
-    Welcome,
+    Account, Api, ApiKeys, AuditLog, ForgotPassword, Invitation, KeyDetail, Login, Members,
+    Overview, ResetPassword, Signup, Welcome,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -57,6 +57,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view={Lazy::<Login>::new()} />
                 <Route path=path!("/signup") view={Lazy::<Signup>::new()} />
+                <Route path=path!("/forgot-password") view={Lazy::<ForgotPassword>::new()} />
+                <Route path=path!("/reset-password") view={Lazy::<ResetPassword>::new()} />
                 <Route path=path!("/welcome") view={Lazy::<Welcome>::new()} />
                 // Waits for the invitation before answering, so an unknown
                 // link is a real 404.

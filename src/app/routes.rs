@@ -6,8 +6,9 @@
 //! eager: same views, one wasm file (`cfg(wasm_split)` comes from build.rs).
 
 use super::pages::{
-    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, InvitationPage, KeyDetailPage, LoginPage,
-    MembersPage, OverviewPage, SignupPage, WelcomePage,
+    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, ForgotPasswordPage, InvitationPage,
+    KeyDetailPage, LoginPage, MembersPage, OverviewPage, ResetPasswordPage, SignupPage,
+    WelcomePage,
 };
 use leptos::prelude::*;
 #[cfg(any(not(target_arch = "wasm32"), wasm_split))]
@@ -48,6 +49,8 @@ macro_rules! lazy_routes {
 lazy_routes! {
     Login => LoginPage,
     Signup => SignupPage,
+    ForgotPassword => ForgotPasswordPage,
+    ResetPassword => ResetPasswordPage,
     Invitation => InvitationPage,
     Welcome => WelcomePage,
     Overview => OverviewPage,

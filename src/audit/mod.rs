@@ -35,6 +35,12 @@ pub enum AuditAction {
     SignedOutEverywhere,
     #[serde(rename = "user.password_changed")]
     PasswordChanged,
+    #[serde(rename = "user.password_reset")]
+    PasswordReset,
+    #[serde(rename = "user.email_changed")]
+    EmailChanged,
+    #[serde(rename = "user.email_verified")]
+    EmailVerified,
     #[serde(rename = "account.created")]
     AccountCreated,
     #[serde(rename = "account.ratelimits_changed")]
@@ -64,13 +70,16 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
         AuditAction::SignedOut,
         AuditAction::SignedOutEverywhere,
         AuditAction::PasswordChanged,
+        AuditAction::PasswordReset,
+        AuditAction::EmailChanged,
+        AuditAction::EmailVerified,
         AuditAction::AccountCreated,
         AuditAction::AccountRateLimitsChanged,
         AuditAction::KeyCreated,
@@ -95,6 +104,9 @@ impl AuditAction {
             AuditAction::SignedOut => "user.signed_out",
             AuditAction::SignedOutEverywhere => "user.signed_out_everywhere",
             AuditAction::PasswordChanged => "user.password_changed",
+            AuditAction::PasswordReset => "user.password_reset",
+            AuditAction::EmailChanged => "user.email_changed",
+            AuditAction::EmailVerified => "user.email_verified",
             AuditAction::AccountCreated => "account.created",
             AuditAction::AccountRateLimitsChanged => "account.ratelimits_changed",
             AuditAction::KeyCreated => "key.created",
@@ -120,6 +132,9 @@ impl AuditAction {
             AuditAction::SignedOut => "Signed out",
             AuditAction::SignedOutEverywhere => "Signed out everywhere",
             AuditAction::PasswordChanged => "Password changed",
+            AuditAction::PasswordReset => "Password reset by email",
+            AuditAction::EmailChanged => "Email address changed",
+            AuditAction::EmailVerified => "Email address verified",
             AuditAction::AccountCreated => "Account created",
             AuditAction::AccountRateLimitsChanged => "Account rate limits changed",
             AuditAction::KeyCreated => "Key created",

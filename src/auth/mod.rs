@@ -15,6 +15,8 @@ pub mod identity;
 #[cfg(feature = "ssr")]
 pub mod manager;
 #[cfg(feature = "ssr")]
+pub mod recovery;
+#[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod session;

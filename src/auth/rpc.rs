@@ -24,6 +24,8 @@ use crate::{
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryOptions {
     pub signup_enabled: bool,
+    /// Whether the server sends mail (password reset links among it).
+    pub mail_enabled: bool,
 }
 
 pub const DEFAULT_RETURN_PATH: &str = "/dashboard";
@@ -158,7 +160,44 @@ pub async fn switch_account(account_id: String) -> Result<(), AppError> {
 pub async fn auth_options() -> Result<EntryOptions, AppError> {
     Ok(EntryOptions {
         signup_enabled: provided::<Accounts>()?.signup_enabled(),
+        mail_enabled: provided::<Accounts>()?.mail_on(),
     })
+}
+
+/// Emails a password reset link if the address has an account; the answer
+/// is the same either way.
+#[server(prefix = "/rpc", endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    let client = ClientInfo::of_this_request().await;
+    provided::<Accounts>()?
+        .request_password_reset(&email, &client)
+        .await
+}
+
+/// The address a password reset link is for, while the link works.
+#[server(prefix = "/rpc", endpoint = "reset_link_email")]
+pub async fn reset_link_email(token: String) -> Result<String, AppError> {
+    provided::<Accounts>()?.reset_link_email(&token).await
+}
+
+/// Sets the new password with a reset link, and signs this browser in.
+#[server(prefix = "/rpc", endpoint = "reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    let accounts = provided::<Accounts>()?;
+    let client = ClientInfo::of_this_request().await;
+    let user = accounts.reset_password(&token, password, &client).await?;
+    let session = this_session().await?;
+    match accounts.enter_after_reset(user, &client).await? {
+        SignedIn::Member(member) => {
+            session::sign_in(&session, &member).await?;
+            leptos_axum::redirect(DEFAULT_RETURN_PATH);
+        }
+        SignedIn::WithoutAccount(user) => {
+            session::sign_in_without_account(&session, &user).await?;
+            leptos_axum::redirect(WITHOUT_ACCOUNT_PATH);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use super::{
 use crate::{
     audit::AuditAction,
     error::AppError,
+    mail::Mailer,
     shared::{
         clock::UnixMs,
         ids::{AccountId, UserId},
@@ -27,14 +28,15 @@ use crate::{
 use std::sync::Arc;
 
 #[derive(Clone)]
-pub struct Accounts(Arc<Parts>);
+pub struct Accounts(pub(super) Arc<Parts>);
 
-struct Parts {
-    db: Db,
-    passwords: PasswordHasher,
+pub(super) struct Parts {
+    pub(super) db: Db,
+    pub(super) passwords: PasswordHasher,
     tokens: TokenSigner,
     throttle: ThrottlePolicy,
     signup_enabled: bool,
+    pub(super) mailer: Mailer,
 }
 
 impl Accounts {
@@ -44,6 +46,7 @@ impl Accounts {
         tokens: TokenSigner,
         throttle: ThrottlePolicy,
         signup_enabled: bool,
+        mailer: Mailer,
     ) -> Self {
         Accounts(Arc::new(Parts {
             db,
@@ -51,6 +54,7 @@ impl Accounts {
             tokens,
             throttle,
             signup_enabled,
+            mailer,
         }))
     }
 
@@ -59,7 +63,7 @@ impl Accounts {
         self.0.signup_enabled
     }
 
-    fn throttle(&self) -> Throttle<'_> {
+    pub(super) fn throttle(&self) -> Throttle<'_> {
         Throttle::new(&self.0.db, &self.0.throttle)
     }
 
@@ -115,6 +119,17 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<SignedIn, AppError> {
         let user = self.check_password(email, password, client).await?;
+        self.enter(user, account_id, client).await
+    }
+
+    /// Signs a user whose credentials were checked into the account asked
+    /// for (or their first, or none), recording the sign-in.
+    pub(super) async fn enter(
+        &self,
+        user: UserRecord,
+        account_id: Option<&AccountId>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, AppError> {
         let Some(member) = self.entry_membership(&user.id, account_id).await? else {
             tracing::info!(user_id = %user.id, "signed in without an account");
             return Ok(SignedIn::WithoutAccount(AccountlessUser {

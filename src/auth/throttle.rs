@@ -28,6 +28,9 @@ pub struct ThrottlePolicy {
     pub window: Duration,
     pub email_slowdown_after: u32,
     pub signups_per_hour: u32,
+    /// Password reset emails per address per hour (ten times as many per
+    /// client address).
+    pub resets_per_hour: u32,
 }
 
 pub struct Throttle<'a> {
@@ -157,6 +160,41 @@ impl<'a> Throttle<'a> {
     }
 }
 
+impl Throttle<'_> {
+    /// Counts a password reset request for `email` from `ip`, or refuses
+    /// it. Counted whether or not the email has an account, so the answer
+    /// says nothing about that.
+    pub async fn begin_password_reset(
+        &self,
+        email: &str,
+        ip: Option<IpAddr>,
+        now: UnixMs,
+    ) -> Result<(), AppError> {
+        let per_email = digest("reset-email", email);
+        let per_address = digest("reset-address", &address_key(ip));
+        let per_hour = i64::from(self.policy.resets_per_hour);
+        let since = now - HOUR;
+        let limits = [
+            Limit {
+                subject: &per_email,
+                max: Some(per_hour),
+                since,
+            },
+            Limit {
+                subject: &per_address,
+                max: Some(per_hour * 10),
+                since,
+            },
+        ];
+        match self.admit(&limits, now).await?.1 {
+            Admission::Refused { oldest } => Err(AppError::TooManyResets {
+                retry_after_minutes: minutes_until((oldest + HOUR).since(now), HOUR),
+            }),
+            Admission::Admitted { .. } => Ok(()),
+        }
+    }
+}
+
 /// One second more for each failure past the slow-down threshold.
 fn slowdown(email_failures: i64, threshold: u32) -> Duration {
     let over = email_failures - i64::from(threshold);
@@ -176,6 +214,7 @@ mod tests {
             window: Duration::from_secs(15 * 60),
             email_slowdown_after: 2,
             signups_per_hour: 3,
+            resets_per_hour: 2,
         }
     }
 
@@ -283,6 +322,36 @@ mod tests {
             .begin_password_check("ada@example.com", ip("192.0.2.1"), at(9))
             .await
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn password_resets_are_limited_per_email_and_per_address() {
+        let (_dir, db) = db().await;
+        let policy = policy();
+        let throttle = Throttle::new(&db, &policy);
+        let reset = |email: &'static str, ip_text: &str, ms: i64| {
+            throttle.begin_password_reset(email, ip(ip_text), at(ms))
+        };
+        reset("ada@example.com", "192.0.2.1", 0).await.unwrap();
+        reset("ada@example.com", "192.0.2.2", 1).await.unwrap();
+        let refused = reset("ada@example.com", "192.0.2.3", 2).await.unwrap_err();
+        assert_eq!(
+            refused,
+            AppError::TooManyResets {
+                retry_after_minutes: 60
+            }
+        );
+        for n in 0..20 {
+            let email = format!("u{n}@example.com");
+            throttle
+                .begin_password_reset(&email, ip("198.51.100.1"), at(10 + n))
+                .await
+                .unwrap();
+        }
+        assert!(reset("last@example.com", "198.51.100.1", 40).await.is_err());
+        reset("ada@example.com", "192.0.2.1", 3_600_001)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ mod keys;
 mod members;
 pub mod openapi;
 pub mod problem;
+mod recovery;
 mod verify;
 
 /// Verify's handler, which the edge calls for its `POST` without the router.
@@ -77,6 +78,8 @@ where
     let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(account::token))
         .routes(routes!(account::signup))
+        .routes(routes!(recovery::request_reset))
+        .routes(routes!(recovery::confirm_reset))
         .routes(with_idempotency(Operation::ChangeKeys)(routes!(
             keys::create
         )))

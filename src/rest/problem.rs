@@ -83,12 +83,13 @@ documented_problems! {
     BadInput = 400, "Invalid input; each bad field is listed. Or more than one credential header (`ambiguous_credentials`, naming them in `headers`)";
     Unauthenticated = 401, "Missing, malformed, unknown, revoked or expired credential";
     Forbidden = 403, "The credential may not do this: an API key where a bearer token is needed, a scope or role too low (`insufficient_scope`, `insufficient_role` with `required_role`), an address outside the key's allowlist";
+    EmailOff = 403, "This server sends no email (`email_not_configured`): its operator makes reset links with `keysmith user reset-password`";
     NotFound = 404, "No such key in this account";
     Conflict = 409, "A request with this Idempotency-Key is still running, or the key is not in a state that allows this";
     TooLarge = 413, "The body is too large";
     NotJson = 415, "The body is not JSON";
     IdempotencyKeyReused = 422, "This Idempotency-Key was used with a different body";
-    TooManyAttempts = 429, "Too many failed sign-ins from this address, sign-ups, or invitations this hour; `Retry-After` says when to try again";
+    TooManyAttempts = 429, "Too many failed sign-ins from this address, sign-ups, password reset requests or invitations this hour; `Retry-After` says when to try again";
     Busy = 503, "Every password-hashing slot is taken, or the database cannot be reached; `Retry-After` says when to try again";
 }
 

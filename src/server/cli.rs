@@ -3,7 +3,7 @@
 
 use super::{config::Config, Application, BoxError};
 use crate::{
-    auth::{hashing::PasswordHasher, service},
+    auth::{hashing::PasswordHasher, recovery, service},
     storage::Db,
 };
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -20,7 +20,13 @@ Every setting can also be given as the environment variable shown beside it
 
 Create a user while public sign-up is off (the password is read from a
 prompt, or from standard input when piped, never from the arguments):
-  keysmith user create --email <EMAIL>";
+  keysmith user create --email <EMAIL>
+
+Help a user who forgot their password, on a server without mail: print a
+one-time link (one hour) to hand them, or set a password yourself (read as
+above); either way every session and token of theirs ends:
+  keysmith user reset-password <EMAIL>
+  keysmith user reset-password <EMAIL> --set-password";
 
 #[derive(Parser)]
 #[command(name = "keysmith", version, about = ABOUT)]
@@ -48,6 +54,14 @@ enum UserAction {
     Create {
         #[arg(long)]
         email: String,
+    },
+    /// Print a one-time password reset link for a user, or set their
+    /// password (read from a prompt or standard input).
+    ResetPassword {
+        email: String,
+        /// Set the password now instead of printing a link.
+        #[arg(long)]
+        set_password: bool,
     },
 }
 
@@ -106,6 +120,13 @@ pub async fn run(args: Vec<String>) -> ExitCode {
         Command::User {
             action: UserAction::Create { email },
         } => create_user(config, &email).await,
+        Command::User {
+            action:
+                UserAction::ResetPassword {
+                    email,
+                    set_password,
+                },
+        } => reset_password(config, &email, set_password).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,6 +153,29 @@ async fn create_user(config: Config, email: &str) -> Result<(), BoxError> {
         "created user {} in account {}",
         user.user_id, user.account_id
     );
+    Ok(())
+}
+
+async fn reset_password(config: Config, email: &str, set: bool) -> Result<(), BoxError> {
+    let password = set.then(read_password).transpose()?;
+    let db = Db::connect(&config.database_url).await?;
+    let done = match password {
+        Some(password) => {
+            let passwords = PasswordHasher::new(1);
+            recovery::operator_set_password(&db, &passwords, email, password)
+                .await
+                .map(|()| format!("password set for {email}; their sessions and tokens have ended"))
+        }
+        None => {
+            let origin = config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", config.site_addr));
+            recovery::operator_reset_link(&db, email, &origin).await
+        }
+    };
+    db.close().await;
+    println!("{}", done?);
     Ok(())
 }
 
@@ -183,6 +227,29 @@ mod tests {
                 _ => panic!("{list:?} should parse"),
             }
         }
+    }
+
+    #[test]
+    fn reset_password_prints_a_link_or_sets_one() {
+        match parsed(&["user", "reset-password", "a@b.io"]) {
+            Some(Command::User {
+                action:
+                    UserAction::ResetPassword {
+                        email,
+                        set_password,
+                    },
+            }) => assert_eq!((email.as_str(), set_password), ("a@b.io", false)),
+            _ => panic!("reset-password should parse"),
+        }
+        assert!(matches!(
+            parsed(&["user", "reset-password", "a@b.io", "--set-password"]),
+            Some(Command::User {
+                action: UserAction::ResetPassword {
+                    set_password: true,
+                    ..
+                },
+            })
+        ));
     }
 
     #[test]

@@ -6,10 +6,12 @@
 use crate::{
     auth::{throttle::ThrottlePolicy, verifier::VerifierTokens},
     keys::catalogue::Catalogue,
+    mail::{smtp::SmtpServer, MailSettings},
     storage::MembershipLimits,
 };
 use clap::{ArgAction, Args};
 use ipnet::IpNet;
+use lettre::message::Mailbox;
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 /// Comma-separated host names, read as one value.
@@ -34,6 +36,18 @@ pub struct Config {
     /// The URL people use, e.g. `https://keys.example.com`. With https, cookies are `Secure` and HSTS is sent; behind a proxy it is also accepted as our origin.
     #[arg(long, env = "KEYSMITH_PUBLIC_URL", value_parser = public_url)]
     pub public_url: Option<String>,
+
+    /// The SMTP server Keysmith sends mail through: `smtps://user:password@host:465`, `smtp://user:password@host:587?tls=starttls`, or `smtp://host:25` for a relay on this machine (no password in clear across a network). Needs `KEYSMITH_MAIL_FROM` and `KEYSMITH_PUBLIC_URL` (links in mail start there). Unset: nothing is emailed, and pages say to ask the operator (`keysmith user reset-password`).
+    #[arg(long, env = "KEYSMITH_SMTP_URL", hide_env_values = true, value_parser = SmtpServer::parse)]
+    pub smtp_url: Option<SmtpServer>,
+
+    /// Who Keysmith's mail comes from, e.g. `Keysmith <keys@example.com>`.
+    #[arg(long, env = "KEYSMITH_MAIL_FROM", value_parser = mailbox)]
+    pub mail_from: Option<Mailbox>,
+
+    /// Password reset emails one address may be sent per hour; further requests get 429 with `Retry-After`. One client address may ask for ten times as many, for any addresses.
+    #[arg(long, env = "KEYSMITH_PASSWORD_RESETS_PER_HOUR", default_value = "3", value_parser = count::<u32, 1_000>)]
+    pub password_resets_per_hour: u32,
 
     /// Comma-separated host names Keysmith answers for (the `Host` header); others get 400, so a name an attacker points at the server (DNS rebinding) reaches nothing. Unset: the public URL's host; with neither set, any host is answered. Loopback names always reach `/healthz`, `/readyz` and `/metrics`.
     #[arg(long, env = "KEYSMITH_ALLOWED_HOSTS", value_parser = host_names)]
@@ -225,6 +239,36 @@ impl Config {
             window: self.login_window,
             email_slowdown_after: self.login_email_slowdown_after,
             signups_per_hour: self.signup_max_per_hour,
+            resets_per_hour: self.password_resets_per_hour,
+        }
+    }
+
+    /// What mail needs, when it is on: the SMTP server, the sender and the
+    /// public URL, all three or none of the first two.
+    pub fn mail(&self) -> Result<Option<MailSettings>, ConfigError> {
+        let missing = |variable: &str, message: &str| ConfigError {
+            variable: variable.into(),
+            message: message.into(),
+        };
+        match (&self.smtp_url, &self.mail_from, &self.public_url) {
+            (None, None, _) => Ok(None),
+            (Some(server), Some(from), Some(public_url)) => Ok(Some(MailSettings {
+                server: server.clone(),
+                from: from.clone(),
+                public_url: public_url.clone(),
+            })),
+            (None, Some(_), _) => Err(missing(
+                "KEYSMITH_SMTP_URL",
+                "must be set with KEYSMITH_MAIL_FROM (where mail goes)",
+            )),
+            (Some(_), None, _) => Err(missing(
+                "KEYSMITH_MAIL_FROM",
+                "must be set with KEYSMITH_SMTP_URL (who mail comes from)",
+            )),
+            (Some(_), Some(_), None) => Err(missing(
+                "KEYSMITH_PUBLIC_URL",
+                "must be set to send mail: links in mail start there",
+            )),
         }
     }
 
@@ -373,6 +417,13 @@ fn host_names(raw: &str) -> Result<HostNames, String> {
                 .ok_or_else(|| format!("{entry:?} is not a host name"))
         })
         .collect()
+}
+
+/// `Name <address>` or a bare address.
+fn mailbox(raw: &str) -> Result<Mailbox, String> {
+    let raw = raw.trim();
+    raw.parse()
+        .map_err(|_| format!("expected an address like Keysmith <keys@example.com>, got {raw:?}"))
 }
 
 fn boolean(raw: &str) -> Result<bool, String> {
@@ -601,6 +652,35 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.allowed_hosts(), ["a.example", "b.example", "[::1]"]);
+    }
+
+    #[test]
+    fn mail_needs_a_server_a_sender_and_the_public_url_together() {
+        assert!(config_from(&[]).unwrap().mail().unwrap().is_none());
+        let smtp = ("KEYSMITH_SMTP_URL", "smtp://127.0.0.1:2525");
+        let from = ("KEYSMITH_MAIL_FROM", "Keysmith <keys@example.com>");
+        let public = ("KEYSMITH_PUBLIC_URL", "https://keys.example.com");
+        let mail = config_from(&[smtp, from, public])
+            .unwrap()
+            .mail()
+            .unwrap()
+            .unwrap();
+        assert_eq!(mail.from.email.to_string(), "keys@example.com");
+        assert_eq!(mail.public_url, "https://keys.example.com");
+        for (vars, variable) in [
+            (&[smtp, public][..], "KEYSMITH_MAIL_FROM"),
+            (&[from, public], "KEYSMITH_SMTP_URL"),
+            (&[smtp, from], "KEYSMITH_PUBLIC_URL"),
+        ] {
+            let error = config_from(vars).unwrap().mail().unwrap_err();
+            assert_eq!(error.variable, variable);
+        }
+        let error = config_from(&[("KEYSMITH_MAIL_FROM", "not an address")]).unwrap_err();
+        assert_eq!(error.variable, "KEYSMITH_MAIL_FROM");
+        let error =
+            config_from(&[("KEYSMITH_SMTP_URL", "smtp://a:hunter2@mail.example.com")]).unwrap_err();
+        assert_eq!(error.variable, "KEYSMITH_SMTP_URL");
+        assert!(!error.to_string().contains("hunter2"));
     }
 
     #[test]

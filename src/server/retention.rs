@@ -1,10 +1,13 @@
 //! How long Keysmith keeps what it no longer needs: once a day, audit
 //! events older than `KEYSMITH_AUDIT_RETENTION_DAYS`, invitations that
 //! ended (accepted, revoked or expired) more than 30 days ago, and rate
-//! limit windows that ended over a minute ago are deleted.
+//! limit windows that ended over a minute ago, mail finished (sent or
+//! given up) over 7 days ago and one-time links expired over a day ago are
+//! deleted.
 //! Every replica sweeps; a sweep another one already did deletes nothing.
 
 use crate::{
+    mail::KEEP_FINISHED,
     shared::clock::{self, UnixMs, DAY, MINUTE},
     storage::Db,
 };
@@ -57,5 +60,15 @@ async fn sweep(db: &Db, audit_retention_days: u32, now: UnixMs) {
         Ok(0) => {}
         Ok(swept) => tracing::info!(swept, "ended rate limit windows deleted"),
         Err(error) => tracing::warn!(%error, "cannot sweep ended rate limit windows"),
+    }
+    match db.sweep_mail(now - KEEP_FINISHED).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "mail finished 7 days ago deleted"),
+        Err(error) => tracing::warn!(%error, "cannot sweep finished mail"),
+    }
+    match db.sweep_user_links(now - DAY).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "expired one-time links deleted"),
+        Err(error) => tracing::warn!(%error, "cannot sweep expired one-time links"),
     }
 }

@@ -26,6 +26,8 @@ pub struct ServerKeys {
     pub jwt: [u8; 32],
     /// Keys the HMAC under which Idempotency-Keys are stored.
     pub idempotency: [u8; 32],
+    /// Seals the fields of mail waiting in the outbox.
+    pub mail: [u8; 32],
 }
 
 impl ServerKeys {
@@ -62,10 +64,14 @@ impl ServerKeys {
         let mut idempotency = [0u8; 32];
         hkdf.expand(b"idempotency-key-digest-v1", &mut idempotency)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
+        let mut mail = [0u8; 32];
+        hkdf.expand(b"mail-outbox-seal-v1", &mut mail)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
         ServerKeys {
             session,
             jwt,
             idempotency,
+            mail,
         }
     }
 }

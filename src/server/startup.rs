@@ -22,6 +22,7 @@ use crate::{
     },
     idempotency::{self, IdempotentAnswers},
     keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, Keys},
+    mail::Mailer,
     rest,
     shared::site::PublicUrl,
     storage::Db,
@@ -80,7 +81,12 @@ impl Application {
         ));
         let metrics = Metrics::install();
         metrics.keep_up_every(Duration::from_secs(5));
-        let services = services(&config, &db, &secrets, usage.clone());
+        let mailer = match config.mail()? {
+            Some(settings) => Mailer::new(settings, &secrets.mail),
+            None => Mailer::default(),
+        };
+        mailer.start_sending(db.clone());
+        let services = services(&config, &db, &secrets, usage.clone(), mailer);
         services.keys.follow_other_processes();
         services.keys.report_credits_every(CREDIT_REPORTS);
         let keys = services.keys.clone();
@@ -138,13 +144,21 @@ impl Application {
 }
 
 /// The services, each handed what it depends on.
-fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker) -> Services {
+fn services(
+    config: &Config,
+    db: &Db,
+    secrets: &ServerKeys,
+    usage: UsageTracker,
+    mailer: Mailer,
+) -> Services {
+    let public_url = PublicUrl(config.public_url.clone());
     let accounts = Accounts::new(
         db.clone(),
         PasswordHasher::new(config.max_concurrent_hashes),
         TokenSigner::new(&secrets.jwt, config.token_lifetime),
         config.throttle(),
         config.allow_signup,
+        mailer,
     );
     Services {
         keys: Keys::new(
@@ -167,7 +181,7 @@ fn services(config: &Config, db: &Db, secrets: &ServerKeys, usage: UsageTracker)
             secrets.idempotency,
             config.idempotency_max_keys,
         ),
-        public_url: PublicUrl(config.public_url.clone()),
+        public_url,
         verify_gate: VerifyGate(config.verify_tokens.clone()),
     }
 }

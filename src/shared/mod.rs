@@ -102,6 +102,8 @@ pub mod context;
 pub mod ids;
 pub mod key_type;
 #[cfg(feature = "ssr")]
+pub mod link_token;
+#[cfg(feature = "ssr")]
 pub mod pagination;
 pub mod role;
 #[cfg(feature = "ssr")]

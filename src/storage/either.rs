@@ -201,3 +201,13 @@ pub(super) async fn announce_key_change(
         Either::Postgres(c) => super::postgres::announce_key_change(c, digests).await,
     }
 }
+
+/// What a claim's subquery adds so that replicas claiming at once skip the
+/// rows another is taking rather than wait for them (PostgreSQL); SQLite's
+/// one writer claims alone.
+pub(super) fn skip_locked(conn: Conn<'_>) -> &'static str {
+    match conn {
+        Either::Sqlite(_) => "",
+        Either::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+    }
+}

@@ -301,6 +301,8 @@ pub struct UserRecord {
     pub password_hash: String,
     pub created_at: UnixMs,
     pub token_generation: i64,
+    /// When the user proved the address is theirs; `None`: not yet.
+    pub email_verified_at: Option<UnixMs>,
 }
 
 /// A sign-up: a new account and its owner, written together.

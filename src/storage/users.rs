@@ -12,7 +12,8 @@ use crate::shared::{
     role::Role,
 };
 
-const USER_COLUMNS: &str = "id, email, password_hash, created_at, token_generation";
+const USER_COLUMNS: &str =
+    "id, email, password_hash, created_at, token_generation, email_verified_at";
 
 /// Inserts a user; false when the email is taken.
 pub(super) async fn insert_user(conn: Conn<'_>, user: &NewUser<'_>) -> Result<bool, sqlx::Error> {

@@ -5,8 +5,6 @@
 pub mod rpc;
 #[cfg(feature = "ssr")]
 pub mod service;
-#[cfg(feature = "ssr")]
-pub mod token;
 
 use crate::{auth::role::Role, shared::clock::UnixMs};
 use serde::{Deserialize, Serialize};

@@ -4,8 +4,8 @@
 //! with its audit event.
 
 use super::{
-    token::InvitationToken, InvitationPreview, InvitationState, InvitationView, IssuedInvitation,
-    Joined, MemberView, NewInvitation, Team, WaitingFor, WaitingInvitation, INVITATION_DAYS,
+    InvitationPreview, InvitationState, InvitationView, IssuedInvitation, Joined, MemberView,
+    NewInvitation, Team, WaitingFor, WaitingInvitation, INVITATION_DAYS,
 };
 use crate::{
     audit::AuditAction,
@@ -19,6 +19,7 @@ use crate::{
     shared::{
         clock::{self, UnixMs, HOUR},
         ids::{InvitationId, UserId},
+        link_token::LinkToken,
     },
     storage::{
         Acceptance, Db, InvitationCreated, InvitationLimits, InvitationRecord, Invitee,
@@ -110,7 +111,7 @@ impl Teams {
         let role = *role;
         actor.user.role.require(Role::SEE_MEMBERS)?;
         actor.user.role.require(Role::to_manage(role))?;
-        let token = InvitationToken::generate();
+        let token = LinkToken::generate();
         let id = InvitationId::new();
         let event = actor.member_event(
             AuditAction::MemberInvited,
@@ -522,8 +523,8 @@ pub fn no_longer_waiting() -> AppError {
     )
 }
 
-fn parse_token(token: &str) -> Result<InvitationToken, AppError> {
-    InvitationToken::parse(token.trim()).ok_or_else(unknown_link)
+fn parse_token(token: &str) -> Result<LinkToken, AppError> {
+    LinkToken::parse(token.trim()).ok_or_else(unknown_link)
 }
 
 fn unknown_link() -> AppError {

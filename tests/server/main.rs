@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod keys;
+mod mail;
 mod operations;
 mod replicas;
 mod rest;

@@ -557,3 +557,39 @@ async fn on_postgres_credits_are_never_overspent_across_replicas_and_a_killed_on
     let metrics = a.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("keysmith_credits_lost_total"), "{metrics}");
 }
+
+/// Two replicas sending from one outbox: each message is claimed by one
+/// sender and reaches its recipient exactly once.
+#[tokio::test]
+async fn on_postgres_two_replicas_send_each_message_exactly_once() {
+    assert!(postgres_server().is_some(), "set KEYSMITH_TEST_POSTGRES");
+    let mail = MailServer::start().await;
+    let a = app_with_mail(&mail, &[]).await;
+    let url = a.database_url();
+    let b = app_with_mail(&mail, &[("DATABASE_URL", &url)]).await;
+    let emails: Vec<String> = (0..8).map(|_| unique_email()).collect();
+    for email in &emails {
+        a.signed_up(email).await;
+    }
+    // Asked on both replicas at once; both senders race for the outbox.
+    let asks = emails.iter().enumerate().map(|(n, email)| {
+        let app = if n % 2 == 0 { &a } else { &b };
+        app.api(
+            Method::POST,
+            "/auth/password-reset",
+            Auth::None,
+            Some(json!({ "email": email })),
+        )
+    });
+    for answer in futures::future::join_all(asks).await {
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    }
+    for email in &emails {
+        mail.wait_for(email, 1).await;
+    }
+    // Long enough for any second copy: both senders look every 2 s.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for email in &emails {
+        assert_eq!(mail.to(email).len(), 1, "{email} got more than one copy");
+    }
+}

@@ -33,6 +33,7 @@ pub fn LoginPage() -> impl IntoView {
                     <FormAlert message=errors.form(&["email", "password"]) />
                     <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending() />
                 </ActionForm>
+                <p class="entry-switch"><a href="/forgot-password">"Forgot password?"</a></p>
                 <SignupInvitation />
             </section>
         </main>

@@ -8,6 +8,7 @@ mod key_detail;
 mod members;
 mod not_found;
 mod overview;
+mod recovery;
 mod welcome;
 
 pub use account::AccountPage;
@@ -20,4 +21,5 @@ pub use key_detail::KeyDetailPage;
 pub use members::MembersPage;
 pub use not_found::NotFound;
 pub use overview::OverviewPage;
+pub use recovery::{ForgotPasswordPage, ResetPasswordPage};
 pub use welcome::WelcomePage;

@@ -122,7 +122,7 @@ async fn the_openapi_document_describes_every_route_and_both_credentials() {
             );
         }
     }
-    assert_eq!(operations, 24);
+    assert_eq!(operations, 26);
     assert_every_reference_resolves(&doc.body);
     // Every moment is one type on the wire: an integer of milliseconds.
     let moment = &doc.body["components"]["schemas"]["UnixMs"];

@@ -1,5 +1,6 @@
-//! Invitation tokens: 256 random bits, written as 64 hex digits in the
-//! link. Only their SHA-256 digest is stored.
+//! The secret of a link sent or shown once (invitations, password resets,
+//! address checks): 256 random bits, written as 64 hex digits in the link.
+//! Only their SHA-256 digest is stored.
 
 use rand::{rngs::OsRng, TryRngCore};
 use sha2::{Digest, Sha256};
@@ -7,17 +8,17 @@ use std::fmt;
 
 const BYTES: usize = 32;
 
-/// An invitation link's secret. Not `Clone` or `Serialize`, and its `Debug`
+/// A link's secret. Not `Clone` or `Serialize`, and its `Debug`
 /// is redacted, so it is not copied or logged by accident.
-pub struct InvitationToken(String);
+pub struct LinkToken(String);
 
-impl InvitationToken {
+impl LinkToken {
     pub fn generate() -> Self {
         let mut bytes = [0u8; BYTES];
         OsRng
             .try_fill_bytes(&mut bytes)
             .expect("the operating system's random number generator failed");
-        InvitationToken(hex::encode(bytes))
+        LinkToken(hex::encode(bytes))
     }
 
     /// A token as found in a link: exactly 64 lower-case hex digits.
@@ -26,7 +27,7 @@ impl InvitationToken {
             && raw
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        well_formed.then(|| InvitationToken(raw.to_owned()))
+        well_formed.then(|| LinkToken(raw.to_owned()))
     }
 
     /// What is stored and looked up (hex).
@@ -40,9 +41,9 @@ impl InvitationToken {
     }
 }
 
-impl fmt::Debug for InvitationToken {
+impl fmt::Debug for LinkToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("InvitationToken(…)")
+        f.write_str("LinkToken(…)")
     }
 }
 
@@ -51,23 +52,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_are_256_bits_parse_back_and_differ() {
-        let a = InvitationToken::generate();
-        let b = InvitationToken::generate();
+    fn link_tokens_are_256_bits_parse_back_and_differ() {
+        let a = LinkToken::generate();
+        let b = LinkToken::generate();
         assert_eq!(a.digest().len(), 64);
         assert_ne!(a.digest(), b.digest());
         let text = a.reveal();
         assert_eq!(text.len(), 64);
-        let parsed = InvitationToken::parse(&text).unwrap();
+        let parsed = LinkToken::parse(&text).unwrap();
         assert_ne!(parsed.digest(), text, "the digest is not the token");
-        assert_eq!(format!("{parsed:?}"), "InvitationToken(…)");
+        assert_eq!(format!("{parsed:?}"), "LinkToken(…)");
     }
 
     #[test]
     fn anything_but_64_hex_digits_is_no_token() {
         for raw in ["", "abc", &"A".repeat(64), &"g".repeat(64), &"a".repeat(65)] {
-            assert!(InvitationToken::parse(raw).is_none(), "{raw}");
+            assert!(LinkToken::parse(raw).is_none(), "{raw}");
         }
-        assert!(InvitationToken::parse(&"0f".repeat(32)).is_some());
+        assert!(LinkToken::parse(&"0f".repeat(32)).is_some());
     }
 }

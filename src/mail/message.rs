@@ -1,0 +1,195 @@
+//! What Keysmith emails, and how each message reads: plain text and HTML,
+//! with the product's name and links that start at the public URL.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The product's name, as every message signs it.
+pub const PRODUCT: &str = "Keysmith";
+/// How long a password reset link works.
+pub const RESET_LINK_MINUTES: i64 = 60;
+/// How long a link that confirms an address works.
+pub const VERIFY_LINK_HOURS: i64 = 24;
+
+/// One message's fields: what is sealed in the outbox until it is sent.
+/// Its `Debug` shows the kind alone, never a link's token.
+#[derive(Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mail {
+    PasswordReset {
+        token: String,
+    },
+    VerifyEmail {
+        token: String,
+    },
+    Invitation {
+        token: String,
+        account: String,
+        invited_by: String,
+        role: String,
+        days: i64,
+    },
+}
+
+impl fmt::Debug for Mail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Mail({})", self.kind())
+    }
+}
+
+/// A message ready for the wire.
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mail {
+    /// The outbox's name for it (kept after the fields are forgotten).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Mail::PasswordReset { .. } => "password_reset",
+            Mail::VerifyEmail { .. } => "verify_email",
+            Mail::Invitation { .. } => "invitation",
+        }
+    }
+
+    /// The message, its links starting at `origin` (the public URL).
+    pub fn render(&self, origin: &str) -> Rendered {
+        match self {
+            Mail::PasswordReset { token } => Letter {
+                subject: format!("Reset your {PRODUCT} password"),
+                paragraphs: vec![
+                    format!("Someone, hopefully you, asked to reset the password of your {PRODUCT} account at {origin}."),
+                    format!("To choose a new password, open this link within {RESET_LINK_MINUTES} minutes. It works once."),
+                ],
+                action: ("Choose a new password", format!("{origin}/reset-password?token={token}")),
+                closing: "If you did not ask, ignore this email: your password stays as it is.".into(),
+            },
+            Mail::VerifyEmail { token } => Letter {
+                subject: format!("Confirm your email address for {PRODUCT}"),
+                paragraphs: vec![
+                    format!("Confirm that this is your address to create API keys on {PRODUCT} at {origin}."),
+                    format!("The link works once, within {VERIFY_LINK_HOURS} hours."),
+                ],
+                action: ("Confirm my address", format!("{origin}/verify-email?token={token}")),
+                closing: "If you did not sign up, ignore this email.".into(),
+            },
+            Mail::Invitation { token, account, invited_by, role, days } => Letter {
+                subject: format!("{invited_by} invited you to {account} on {PRODUCT}"),
+                paragraphs: vec![
+                    format!("{invited_by} invited you to join the account {account} on {PRODUCT} at {origin}, as {role}."),
+                    format!("The invitation works for {days} days."),
+                ],
+                action: ("Accept the invitation", format!("{origin}/invite/{token}")),
+                closing: "If you did not expect it, ignore this email.".into(),
+            },
+        }
+        .render()
+    }
+}
+
+/// A message's parts: paragraphs, one link to act on, a closing line.
+struct Letter {
+    subject: String,
+    paragraphs: Vec<String>,
+    action: (&'static str, String),
+    closing: String,
+}
+
+impl Letter {
+    fn render(self) -> Rendered {
+        let (label, link) = &self.action;
+        let mut text = String::new();
+        for paragraph in &self.paragraphs {
+            text.push_str(paragraph);
+            text.push_str("\n\n");
+        }
+        text.push_str(&format!(
+            "{label}:\n{link}\n\n{}\n\n{PRODUCT}\n",
+            self.closing
+        ));
+        let mut html = format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
+             <body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#1f2328\">",
+            escape(&self.subject)
+        );
+        for paragraph in &self.paragraphs {
+            html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+        }
+        html.push_str(&format!(
+            "<p><a href=\"{link}\" style=\"display:inline-block;padding:8px 16px;background:#0b57d0;\
+             color:#fff;border-radius:6px;text-decoration:none\">{label}</a></p>\
+             <p style=\"font-size:13px;color:#59636e\">Or paste this link into your browser: {link}</p>\
+             <p>{}</p><p>{PRODUCT}</p></body></html>",
+            escape(&self.closing),
+            link = escape(link),
+            label = escape(label),
+        ));
+        Rendered {
+            subject: self.subject,
+            text,
+            html,
+        }
+    }
+}
+
+/// Text as HTML shows it: account names and emails are anyone's to choose.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_message_links_to_the_public_url_in_text_and_html() {
+        let mail = Mail::PasswordReset {
+            token: "ab".repeat(32),
+        };
+        let rendered = mail.render("https://keys.example.com");
+        let link = format!(
+            "https://keys.example.com/reset-password?token={}",
+            "ab".repeat(32)
+        );
+        assert_eq!(rendered.subject, "Reset your Keysmith password");
+        assert!(rendered.text.contains(&link), "{}", rendered.text);
+        assert!(rendered.html.contains(&format!("href=\"{link}\"")));
+        assert!(rendered.text.contains("60 minutes"));
+    }
+
+    #[test]
+    fn names_from_users_are_escaped_in_html() {
+        let mail = Mail::Invitation {
+            token: "0".repeat(64),
+            account: "<script>alert(1)</script>".into(),
+            invited_by: "ada@example.com".into(),
+            role: "developer".into(),
+            days: 7,
+        };
+        let rendered = mail.render("http://localhost:3000");
+        assert!(!rendered.html.contains("<script>"));
+        assert!(rendered.html.contains("&lt;script&gt;"));
+        assert!(rendered.text.contains("/invite/"));
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let mail = Mail::VerifyEmail {
+            token: "f".repeat(64),
+        };
+        assert_eq!(format!("{mail:?}"), "Mail(verify_email)");
+    }
+}
