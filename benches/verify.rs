@@ -81,6 +81,7 @@ fn fixture() -> Fixture {
             CredentialCache::new(Duration::from_secs(60), 10),
             UsageTracker::default(),
             Arc::clone(&catalogue),
+            false,
         );
         let by = Manager::member(Actor {
             user: user.user,

@@ -14,9 +14,13 @@ const binary = process.env.KEYSMITH_BIN ?? path.join(root, "target/debug/keysmit
 // scopes (they `test.use` this base URL).
 const catalogueUrl = `http://127.0.0.1:${port + 1}`;
 process.env.KEYSMITH_E2E_CATALOGUE_URL ??= catalogueUrl;
-// A real SMTP server (scripts/smtp_sink.py, aiosmtpd) the first server
-// mails through; each message lands in this folder as a file.
+// A third server sends mail, through a real SMTP server
+// (scripts/smtp_sink.py, aiosmtpd) that writes each message to a folder,
+// for the specs of mailed links (they `test.use` this base URL). The
+// others run without mail, as a server without SMTP settings does.
 const smtpPort = port + 2;
+const mailUrl = `http://127.0.0.1:${port + 3}`;
+process.env.KEYSMITH_E2E_MAIL_URL ??= mailUrl;
 process.env.KEYSMITH_E2E_MAIL ??= path.join(process.env.KEYSMITH_E2E_DATA, "mail");
 
 // Debian's Chromium where it exists (browser downloads do not work here),
@@ -60,13 +64,14 @@ export default defineConfig({
       timeout: 20_000,
       gracefulShutdown: { signal: "SIGTERM" as const, timeout: 5_000 },
     },
-    server(port, "keysmith.db", {
-      KEYSMITH_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-      KEYSMITH_MAIL_FROM: "Keysmith <keys@keysmith.test>",
-      KEYSMITH_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    }),
+    server(port, "keysmith.db", {}),
     server(port + 1, "mediakit.db", {
       KEYSMITH_PERMISSIONS_FILE: path.join(root, "examples/mediakit-permissions.toml"),
+    }),
+    server(port + 3, "mail.db", {
+      KEYSMITH_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      KEYSMITH_MAIL_FROM: "Keysmith <keys@keysmith.test>",
+      KEYSMITH_PUBLIC_URL: mailUrl,
     }),
   ],
 });

@@ -29,10 +29,13 @@ pub enum AppError {
     Throttled { retry_after_minutes: u64 },
     #[error("Too many sign-ups from your address. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
     TooManySignUps { retry_after_minutes: u64 },
-    /// As many password reset emails for one address (or from one client)
-    /// in the last hour as the operator allows.
-    #[error("Too many password reset requests. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
-    TooManyResets { retry_after_minutes: u64 },
+    /// As many emails with links (password resets, address checks) for one
+    /// address, or from one client, in the last hour as the operator allows.
+    #[error("Too many emails were asked for. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
+    TooManyEmails { retry_after_minutes: u64 },
+    /// A member whose address is unproven, while mail is on, creating keys.
+    #[error("Confirm your email address before creating keys: open the link we sent you, or send a new one from the banner on the dashboard.")]
+    EmailUnverified,
     /// A feature that needs email, on a server that sends none.
     #[error(
         "This server does not send email, so {0}. Ask its operator (keysmith user reset-password)."
@@ -190,9 +193,9 @@ impl AppError {
             AppError::IdempotencyKeyInUse | AppError::TooManyIdempotencyKeys(_) => 409,
             AppError::Throttled { .. }
             | AppError::TooManySignUps { .. }
-            | AppError::TooManyResets { .. }
+            | AppError::TooManyEmails { .. }
             | AppError::TooManyInvitations { .. } => 429,
-            AppError::EmailOff(_) => 403,
+            AppError::EmailOff(_) | AppError::EmailUnverified => 403,
             AppError::Network | AppError::Busy | AppError::Unavailable => 503,
             AppError::Internal => 500,
         }
@@ -207,7 +210,7 @@ impl AppError {
             | AppError::TooManySignUps {
                 retry_after_minutes,
             }
-            | AppError::TooManyResets {
+            | AppError::TooManyEmails {
                 retry_after_minutes,
             }
             | AppError::TooManyInvitations {
@@ -226,8 +229,9 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Throttled { .. } => "too_many_attempts",
             AppError::TooManySignUps { .. } => "too_many_sign_ups",
-            AppError::TooManyResets { .. } => "too_many_password_resets",
+            AppError::TooManyEmails { .. } => "too_many_emails",
             AppError::EmailOff(_) => "email_not_configured",
+            AppError::EmailUnverified => "email_not_verified",
             AppError::TooManyInvitations { .. } => "too_many_invitations",
             AppError::Busy => "busy",
             AppError::Unauthenticated => "unauthenticated",

@@ -1,4 +1,6 @@
 import { expect, type Locator, type Page } from "@playwright/test";
+import fs from "node:fs";
+import path from "node:path";
 
 export const PASSWORD = "correct horse battery staple";
 
@@ -77,4 +79,31 @@ export async function startCreatingKey(page: Page, name: string): Promise<Locato
   const dialog = page.getByRole("dialog", { name: "Create API key" });
   await dialog.getByLabel("Name").fill(name);
   return dialog;
+}
+
+/** The messages the run's SMTP server received for `to`, as raw text. */
+export function mailTo(to: string): string[] {
+  const folder = process.env.KEYSMITH_E2E_MAIL!;
+  if (!fs.existsSync(folder)) return [];
+  return fs
+    .readdirSync(folder)
+    .filter((name) => name.endsWith(".eml"))
+    .sort()
+    .map((name) => fs.readFileSync(path.join(folder, name), "utf8"))
+    .filter((message) => message.includes(`X-Envelope-To: ${to}\r\n`));
+}
+
+/** The link starting with `marker` (`/reset-password?token=`) in the newest
+ * message to `to` about `subject`, once `count` of them arrived. */
+export async function linkIn(to: string, subject: string, marker: string, count = 1): Promise<string> {
+  const about = () =>
+    mailTo(to)
+      .map((message) => message.replace(/\r\n[ \t]/g, " ").replace(/=\r\n/g, "").replace(/=3D/g, "="))
+      .filter((message) => message.includes(`Subject: ${subject}\r\n`));
+  await expect.poll(() => about().length, { timeout: 20_000 }).toBeGreaterThanOrEqual(count);
+  const message = about().at(-1)!;
+  const at = message.indexOf(marker);
+  expect(at, message).toBeGreaterThan(-1);
+  const start = message.lastIndexOf("http", at);
+  return message.slice(start, at + marker.length + 64);
 }

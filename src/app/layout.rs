@@ -2,7 +2,7 @@
 //! page beside it.
 
 use crate::{
-    app::components::BrandMark,
+    app::{address::AddressBanner, components::BrandMark},
     auth::{
         role::Role,
         rpc::{current_user, SignOut, SwitchAccount},
@@ -73,6 +73,13 @@ pub fn DashboardLayout() -> impl IntoView {
                 </nav>
             </aside>
             <main class="content" id="main">
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        user.await.ok().filter(|u| !u.email_verified).map(|u| view! {
+                            <AddressBanner email=u.email />
+                        })
+                    })}
+                </Suspense>
                 <Outlet />
             </main>
         </div>

@@ -1,5 +1,6 @@
 //! The user interface, rendered on the server and hydrated in the browser.
 
+mod address;
 mod chart;
 mod components;
 mod credits;
@@ -22,8 +23,8 @@ use leptos_router::{
 };
 use pages::NotFound;
 use routes::{
-    Account, Api, ApiKeys, AuditLog, ForgotPassword, Invitation, KeyDetail, Login, Members,
-    Overview, ResetPassword, Signup, Welcome,
+    Account, Api, ApiKeys, AuditLog, ConfirmAddress, ForgotPassword, Invitation, KeyDetail, Login,
+    Members, Overview, ResetPassword, Signup, Welcome,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signup") view={Lazy::<Signup>::new()} />
                 <Route path=path!("/forgot-password") view={Lazy::<ForgotPassword>::new()} />
                 <Route path=path!("/reset-password") view={Lazy::<ResetPassword>::new()} />
+                <Route path=path!("/verify-email") view={Lazy::<ConfirmAddress>::new()} />
                 <Route path=path!("/welcome") view={Lazy::<Welcome>::new()} />
                 // Waits for the invitation before answering, so an unknown
                 // link is a real 404.

@@ -6,9 +6,9 @@
 //! eager: same views, one wasm file (`cfg(wasm_split)` comes from build.rs).
 
 use super::pages::{
-    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, ForgotPasswordPage, InvitationPage,
-    KeyDetailPage, LoginPage, MembersPage, OverviewPage, ResetPasswordPage, SignupPage,
-    WelcomePage,
+    AccountPage, ApiKeysPage, ApiPage, AuditLogPage, ConfirmAddressPage, ForgotPasswordPage,
+    InvitationPage, KeyDetailPage, LoginPage, MembersPage, OverviewPage, ResetPasswordPage,
+    SignupPage, WelcomePage,
 };
 use leptos::prelude::*;
 #[cfg(any(not(target_arch = "wasm32"), wasm_split))]
@@ -51,6 +51,7 @@ lazy_routes! {
     Signup => SignupPage,
     ForgotPassword => ForgotPasswordPage,
     ResetPassword => ResetPasswordPage,
+    ConfirmAddress => ConfirmAddressPage,
     Invitation => InvitationPage,
     Welcome => WelcomePage,
     Overview => OverviewPage,

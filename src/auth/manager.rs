@@ -232,6 +232,14 @@ impl Manager {
         }
     }
 
+    /// The member who acts; `None` for a management key.
+    pub fn user_id(&self) -> Option<&UserId> {
+        match &self.by {
+            By::Member { user_id, .. } => Some(user_id),
+            By::Key { .. } => None,
+        }
+    }
+
     /// The member's role; `None` for a management key.
     pub fn role(&self) -> Option<Role> {
         match &self.by {

@@ -9,6 +9,8 @@ pub mod rpc;
 pub mod summary;
 
 #[cfg(feature = "ssr")]
+pub mod addresses;
+#[cfg(feature = "ssr")]
 pub mod hashing;
 #[cfg(feature = "ssr")]
 pub mod identity;

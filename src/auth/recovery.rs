@@ -3,8 +3,9 @@
 //! command line.
 
 use super::{
+    addresses::{actors_everywhere, events},
     hashing::PasswordHasher,
-    identity::{Actor, AuthenticatedUser, ClientInfo, SignedIn},
+    identity::{ClientInfo, SignedIn},
     service::Accounts,
     strength, Email, Password,
 };
@@ -13,7 +14,7 @@ use crate::{
     error::AppError,
     mail::message::{Mail, RESET_LINK_MINUTES},
     shared::{clock::UnixMs, ids::UserId, link_token::LinkToken},
-    storage::{Db, LinkPurpose, LiveLink, NewAuditEvent, NewUserLink, UserRecord},
+    storage::{Db, LinkPurpose, LiveLink, NewUserLink, UserRecord},
 };
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ impl Accounts {
         }
         let email = Email::parse(email)?;
         self.throttle()
-            .begin_password_reset(email.as_str(), client.ip, UnixMs::now())
+            .begin_link_request("reset", email.as_str(), client.ip, UnixMs::now())
             .await?;
         let accounts = self.clone();
         tokio::spawn(async move {
@@ -164,14 +165,8 @@ async fn set_password(
     client: &ClientInfo,
     detail: Option<&str>,
 ) -> Result<UserRecord, AppError> {
-    let actors = actors_in_every_account(db, user_id, client).await?;
-    let events: Vec<NewAuditEvent> = actors
-        .iter()
-        .map(|actor| NewAuditEvent {
-            detail: detail.map(str::to_owned),
-            ..actor.event(AuditAction::PasswordReset, None)
-        })
-        .collect();
+    let actors = actors_everywhere(db, user_id, client).await?;
+    let events = events(&actors, AuditAction::PasswordReset, detail);
     if !db
         .reset_password(&token.digest(), user_id, UnixMs::now(), hash, &events)
         .await?
@@ -179,27 +174,6 @@ async fn set_password(
         return Err(link_does_not_work());
     }
     db.user_by_id(user_id).await?.ok_or(AppError::Internal)
-}
-
-/// The user acting in each account they belong to, for events about them.
-async fn actors_in_every_account(
-    db: &Db,
-    user_id: &UserId,
-    client: &ClientInfo,
-) -> Result<Vec<Actor>, AppError> {
-    Ok(db
-        .accounts_of(user_id)
-        .await?
-        .into_iter()
-        .map(|membership| Actor {
-            user: AuthenticatedUser {
-                user_id: user_id.clone(),
-                account_id: membership.account_id,
-                role: membership.role,
-            },
-            client: client.clone(),
-        })
-        .collect())
 }
 
 fn reset_link<'a>(digest: &'a str, user: &'a UserRecord) -> NewUserLink<'a> {

@@ -174,6 +174,34 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
         .await
 }
 
+/// Mails the signed-in user a new link to confirm their address.
+#[server(prefix = "/rpc", endpoint = "send_address_check")]
+pub async fn send_address_check() -> Result<(), AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Accounts>()?
+        .send_address_check(&actor.user.user_id, &actor.client)
+        .await
+}
+
+/// Confirms the address a link was mailed to; the address.
+#[server(prefix = "/rpc", endpoint = "confirm_address")]
+pub async fn confirm_address(token: String) -> Result<String, AppError> {
+    let client = ClientInfo::of_this_request().await;
+    provided::<Accounts>()?
+        .confirm_address(&token, &client)
+        .await
+}
+
+/// Gives the signed-in user a new address (unconfirmed until its link is
+/// used), after checking their password.
+#[server(prefix = "/rpc", endpoint = "change_email")]
+pub async fn change_email(email: String, current_password: String) -> Result<(), AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Accounts>()?
+        .change_email(&actor, &email, current_password)
+        .await
+}
+
 /// The address a password reset link is for, while the link works.
 #[server(prefix = "/rpc", endpoint = "reset_link_email")]
 pub async fn reset_link_email(token: String) -> Result<String, AppError> {

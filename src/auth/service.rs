@@ -3,6 +3,7 @@
 //! handed in when the server is built.
 
 use super::{
+    addresses::AddressCheck,
     hashing::PasswordHasher,
     identity::{
         AccountlessUser, Actor, AuthenticatedUser, ClientInfo, Generations, Membership, Principal,
@@ -85,7 +86,19 @@ impl Accounts {
             .begin_sign_up(client.ip, UnixMs::now())
             .await?;
         let password_hash = self.0.passwords.hash_for_sign_up(password).await?;
-        insert_owner(&self.0.db, email, &password_hash, client).await
+        let check = self
+            .mail_on()
+            .then(|| AddressCheck::new(self, email.as_str()));
+        let membership = insert_owner(
+            &self.0.db,
+            email,
+            &password_hash,
+            client,
+            Vouched::No(check.as_ref()),
+        )
+        .await?;
+        self.0.mailer.queued();
+        Ok(membership)
     }
 
     /// What a user signing up on an invitation's page is created from: the
@@ -324,7 +337,13 @@ impl Accounts {
 
     /// Who the user is, where they act and where else they may.
     pub async fn summary(&self, user: &AuthenticatedUser) -> Result<UserSummary, AppError> {
-        let email = self.email_of(&user.user_id).await?;
+        let record = self
+            .0
+            .db
+            .user_by_id(&user.user_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let email_verified = !self.address_unproven(&record);
         let accounts = self
             .0
             .db
@@ -339,7 +358,8 @@ impl Accounts {
             .collect();
         Ok(UserSummary {
             user_id: user.user_id.to_string(),
-            email,
+            email: record.email,
+            email_verified,
             account_id: user.account_id.to_string(),
             role: user.role,
             accounts,
@@ -393,24 +413,7 @@ impl Accounts {
             .await?
             .ok_or(AppError::Unauthenticated)?;
         strength::check(&new, &record.email, "new_password")?;
-        // The same limits as signing in: a stolen session must not be a way
-        // to guess the password at leisure.
-        let throttle = self.throttle();
-        let attempt = throttle
-            .begin_password_check(&record.email, actor.client.ip, UnixMs::now())
-            .await?;
-        if !self
-            .0
-            .passwords
-            .verify(current, Some(record.password_hash))
-            .await?
-        {
-            return Err(AppError::field(
-                "current_password",
-                "Your current password is not correct.",
-            ));
-        }
-        throttle.succeeded(attempt).await?;
+        self.check_own_password(actor, current).await?;
         let hash = self.0.passwords.hash(new).await?;
         let event = actor.event(AuditAction::PasswordChanged, None);
         self.0
@@ -419,6 +422,35 @@ impl Accounts {
             .await?;
         tracing::info!(user_id = %actor.user.user_id, "password changed");
         Ok(())
+    }
+
+    /// Checks a signed-in user's own password before a change to their
+    /// account, with the same limits as signing in: a stolen session must
+    /// not be a way to guess the password at leisure.
+    pub(super) async fn check_own_password(
+        &self,
+        actor: &Actor,
+        password: Password,
+    ) -> Result<UserRecord, AppError> {
+        let record = self
+            .0
+            .db
+            .user_by_id(&actor.user.user_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let throttle = self.throttle();
+        let attempt = throttle
+            .begin_password_check(&record.email, actor.client.ip, UnixMs::now())
+            .await?;
+        let stored = Some(record.password_hash.clone());
+        if !self.0.passwords.verify(password, stored).await? {
+            return Err(AppError::field(
+                "current_password",
+                "Your current password is not correct.",
+            ));
+        }
+        throttle.succeeded(attempt).await?;
+        Ok(record)
     }
 
     /// An event that is not part of another change (signing in and out).
@@ -442,7 +474,15 @@ pub async fn create_owner(
 ) -> Result<Membership, AppError> {
     let (email, password) = parse_new_credentials(email, password)?;
     let password_hash = passwords.hash(password).await?;
-    insert_owner(db, email, &password_hash, client).await
+    insert_owner(db, email, &password_hash, client, Vouched::Yes).await
+}
+
+/// Whether a new user's address is known to be theirs: the operator vouches
+/// for the users they make; a sign-up proves it with a link (when mail is
+/// on).
+enum Vouched<'a> {
+    Yes,
+    No(Option<&'a AddressCheck>),
 }
 
 /// Both fields are checked before either error is reported, so a form can
@@ -462,6 +502,7 @@ async fn insert_owner(
     email: Email,
     password_hash: &str,
     client: &ClientInfo,
+    vouched: Vouched<'_>,
 ) -> Result<Membership, AppError> {
     let actor = Actor {
         user: AuthenticatedUser {
@@ -472,6 +513,13 @@ async fn insert_owner(
         client: client.clone(),
     };
     let user = &actor.user;
+    let check_link = match &vouched {
+        Vouched::No(Some(check)) => Some((
+            check.link(&user.user_id, email.as_str()),
+            check.mail.as_ref(),
+        )),
+        _ => None,
+    };
     let created = db
         .create_account_with_owner(
             &NewOwner {
@@ -482,9 +530,11 @@ async fn insert_owner(
                     email: email.as_str(),
                     password_hash,
                     now: UnixMs::now(),
+                    email_verified: matches!(vouched, Vouched::Yes),
                 },
             },
             &actor.event(AuditAction::SignedUp, None),
+            check_link.as_ref().map(|(link, mail)| (link, *mail)),
         )
         .await?;
     match created {

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 pub struct UserSummary {
     pub user_id: String,
     pub email: String,
+    /// False while the user must still confirm their address (only while
+    /// the server sends mail); keys wait for it.
+    pub email_verified: bool,
     pub account_id: String,
     pub role: Role,
     /// In the order the user joined them.

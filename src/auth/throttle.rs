@@ -161,17 +161,18 @@ impl<'a> Throttle<'a> {
 }
 
 impl Throttle<'_> {
-    /// Counts a password reset request for `email` from `ip`, or refuses
-    /// it. Counted whether or not the email has an account, so the answer
-    /// says nothing about that.
-    pub async fn begin_password_reset(
+    /// Counts a request for a mailed link of `kind` (`reset`, `verify`)
+    /// to `email` from `ip`, or refuses it. Counted whether or not the
+    /// email has an account, so the answer says nothing about that.
+    pub async fn begin_link_request(
         &self,
+        kind: &str,
         email: &str,
         ip: Option<IpAddr>,
         now: UnixMs,
     ) -> Result<(), AppError> {
-        let per_email = digest("reset-email", email);
-        let per_address = digest("reset-address", &address_key(ip));
+        let per_email = digest(&format!("{kind}-email"), email);
+        let per_address = digest(&format!("{kind}-address"), &address_key(ip));
         let per_hour = i64::from(self.policy.resets_per_hour);
         let since = now - HOUR;
         let limits = [
@@ -187,7 +188,7 @@ impl Throttle<'_> {
             },
         ];
         match self.admit(&limits, now).await?.1 {
-            Admission::Refused { oldest } => Err(AppError::TooManyResets {
+            Admission::Refused { oldest } => Err(AppError::TooManyEmails {
                 retry_after_minutes: minutes_until((oldest + HOUR).since(now), HOUR),
             }),
             Admission::Admitted { .. } => Ok(()),
@@ -330,21 +331,21 @@ mod tests {
         let policy = policy();
         let throttle = Throttle::new(&db, &policy);
         let reset = |email: &'static str, ip_text: &str, ms: i64| {
-            throttle.begin_password_reset(email, ip(ip_text), at(ms))
+            throttle.begin_link_request("reset", email, ip(ip_text), at(ms))
         };
         reset("ada@example.com", "192.0.2.1", 0).await.unwrap();
         reset("ada@example.com", "192.0.2.2", 1).await.unwrap();
         let refused = reset("ada@example.com", "192.0.2.3", 2).await.unwrap_err();
         assert_eq!(
             refused,
-            AppError::TooManyResets {
+            AppError::TooManyEmails {
                 retry_after_minutes: 60
             }
         );
         for n in 0..20 {
             let email = format!("u{n}@example.com");
             throttle
-                .begin_password_reset(&email, ip("198.51.100.1"), at(10 + n))
+                .begin_link_request("reset", &email, ip("198.51.100.1"), at(10 + n))
                 .await
                 .unwrap();
         }

@@ -59,6 +59,8 @@ struct Parts {
     fanout: Arc<FanOut>,
     catalogues: Arc<Catalogues>,
     limiter: RateLimiter,
+    /// Mail is on: members create keys only once their address is proven.
+    proven_addresses_only: bool,
 }
 
 impl Keys {
@@ -68,6 +70,7 @@ impl Keys {
         cache: CredentialCache,
         usage: UsageTracker,
         catalogue: Arc<Catalogue>,
+        proven_addresses_only: bool,
     ) -> Self {
         let catalogues = Arc::new(Catalogues::new(catalogue));
         // Ten limits (a key's five, its account's five) per cached key.
@@ -90,7 +93,26 @@ impl Keys {
             fanout: Arc::default(),
             catalogues,
             limiter,
+            proven_addresses_only,
         }))
+    }
+
+    /// While mail is on, a member whose address is unproven creates no
+    /// keys: every key must trace back to someone the account can reach.
+    async fn require_proven_address(&self, by: &Manager) -> Result<(), AppError> {
+        let (true, Some(user_id)) = (self.0.proven_addresses_only, by.user_id()) else {
+            return Ok(());
+        };
+        let user = self
+            .0
+            .db
+            .user_by_id(user_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        match user.email_verified_at {
+            Some(_) => Ok(()),
+            None => Err(AppError::EmailUnverified),
+        }
     }
 
     /// The scopes keys of `kind` may hold, as the dialogs and the API page
@@ -176,6 +198,7 @@ impl Keys {
         if draft.key_type == KeyType::Management {
             by.require(Operation::ManageManagementKeys)?;
         }
+        self.require_proven_address(by).await?;
         let catalogue = self.0.catalogues.of(draft.key_type);
         let valid = draft::validate(draft, catalogue, &Scopes::default())?;
         let (secret, stored) = self.0.format.generate();
@@ -829,6 +852,7 @@ mod tests {
             CredentialCache::new(Duration::from_secs(600), 1_000),
             UsageTracker::default(),
             Arc::new(Catalogue::standard()),
+            false,
         );
         let draft = KeyDraft {
             name: "k".into(),

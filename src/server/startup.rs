@@ -158,7 +158,7 @@ fn services(
         TokenSigner::new(&secrets.jwt, config.token_lifetime),
         config.throttle(),
         config.allow_signup,
-        mailer,
+        mailer.clone(),
     );
     Services {
         keys: Keys::new(
@@ -167,10 +167,12 @@ fn services(
             CredentialCache::new(config.verify_cache_ttl, config.verify_cache_entries),
             usage,
             config.catalogue(),
+            mailer.is_on(),
         ),
         teams: Teams::new(
             db.clone(),
             accounts.clone(),
+            mailer.clone(),
             config.membership_limits(),
             config.invitations_per_hour,
         ),

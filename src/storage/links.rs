@@ -5,7 +5,7 @@
 
 use super::{
     audit::insert_event,
-    either::on_either,
+    either::{lock_user_row, on_either, Conn},
     outbox::{insert_mail, NewMail},
     Db, NewAuditEvent,
 };
@@ -44,40 +44,52 @@ pub struct LiveLink {
     pub email: String,
 }
 
+/// Writes a link, and its message when mail is on, in the caller's
+/// transaction. The user's earlier unused links for the same purpose stop
+/// working: only the newest message's link does (the user's row is held,
+/// so two requests at once leave one link, not two).
+pub(super) async fn insert_link(
+    mut conn: Conn<'_>,
+    link: &NewUserLink<'_>,
+    mail: Option<&NewMail>,
+) -> Result<(), sqlx::Error> {
+    lock_user_row(conn.again(), link.user_id).await?;
+    on_either!(conn.again(), c => sqlx::query(
+        "DELETE FROM user_links WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+    )
+    .bind(link.user_id)
+    .bind(link.purpose.as_str())
+    .execute(c)
+    .await
+    .map(drop))?;
+    on_either!(conn.again(), c => sqlx::query(
+        "INSERT INTO user_links (digest, user_id, purpose, email, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(link.digest)
+    .bind(link.user_id)
+    .bind(link.purpose.as_str())
+    .bind(link.email)
+    .bind(link.created_at)
+    .bind(link.expires_at)
+    .execute(c)
+    .await
+    .map(drop))?;
+    if let Some(mail) = mail {
+        insert_mail(conn, mail).await?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Writes a link, and its message when mail is on, in one transaction.
-    /// The user's earlier unused links for the same purpose stop working:
-    /// only the newest message's link does.
     pub async fn create_user_link(
         &self,
         link: &NewUserLink<'_>,
         mail: Option<&NewMail>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
-        on_either!(tx.conn(), c => sqlx::query(
-            "DELETE FROM user_links WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
-        )
-        .bind(link.user_id)
-        .bind(link.purpose.as_str())
-        .execute(c)
-        .await
-        .map(drop))?;
-        on_either!(tx.conn(), c => sqlx::query(
-            "INSERT INTO user_links (digest, user_id, purpose, email, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(link.digest)
-        .bind(link.user_id)
-        .bind(link.purpose.as_str())
-        .bind(link.email)
-        .bind(link.created_at)
-        .bind(link.expires_at)
-        .execute(c)
-        .await
-        .map(drop))?;
-        if let Some(mail) = mail {
-            insert_mail(tx.conn(), mail).await?;
-        }
+        insert_link(tx.conn(), link, mail).await?;
         tx.commit().await
     }
 

@@ -5,6 +5,7 @@
 use super::{
     audit::insert_event,
     either::{lock_account_row, lock_user_row, on_either, Conn},
+    outbox::{insert_mail, NewMail},
     users::{insert_membership, insert_user},
     Acceptance, AccountMembershipRecord, Db, InvitationCreated, InvitationLimits, InvitationRecord,
     Invitee, LapsedInvitations, MemberChange, MemberCheck, MemberRecord, MembershipLimits,
@@ -155,6 +156,7 @@ impl Db {
         invitation: &NewInvitation<'_>,
         limits: InvitationLimits,
         event: &NewAuditEvent<'_>,
+        mail: Option<&NewMail>,
     ) -> Result<InvitationCreated, sqlx::Error> {
         let mut tx = self.write().await?;
         lock_account_row(tx.conn(), invitation.account_id).await?;
@@ -215,6 +217,9 @@ impl Db {
         .await
         .map(drop))?;
         insert_event(tx.conn(), event).await?;
+        if let Some(mail) = mail {
+            insert_mail(tx.conn(), mail).await?;
+        }
         tx.commit().await?;
         Ok(InvitationCreated::Created)
     }
@@ -376,6 +381,18 @@ impl Db {
             return Ok(refusal);
         }
         insert_membership(tx.conn(), &account_id, user_id, role, now).await?;
+        // The link reached the invitee at the invitation's address (it was
+        // emailed there): that counts as proving the address theirs.
+        on_either!(tx.conn(), c => sqlx::query(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1)
+             WHERE id = $2 AND email = (SELECT email FROM invitations WHERE id = $3)",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(invitation_id)
+        .execute(c)
+        .await
+        .map(drop))?;
         on_either!(tx.conn(), c => sqlx::query(
             "UPDATE invitations SET accepted_at = $1, accepted_by = $2 WHERE id = $3",
         )

@@ -326,6 +326,9 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
     pub now: UnixMs,
+    /// Whether the address is known to be theirs from the start (the
+    /// operator made the user); else a link or an invitation proves it.
+    pub email_verified: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]

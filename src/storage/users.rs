@@ -3,8 +3,10 @@
 use super::{
     audit::insert_event,
     either::{lock_user_row, on_either, Conn},
-    fresh_membership_generation, Db, NewAccount, NewAuditEvent, NewOwner, NewUser, OwnerCreated,
-    UserRecord,
+    fresh_membership_generation,
+    links::{insert_link, NewUserLink},
+    outbox::NewMail,
+    Db, NewAccount, NewAuditEvent, NewOwner, NewUser, OwnerCreated, UserRecord,
 };
 use crate::shared::{
     clock::UnixMs,
@@ -18,13 +20,15 @@ const USER_COLUMNS: &str =
 /// Inserts a user; false when the email is taken.
 pub(super) async fn insert_user(conn: Conn<'_>, user: &NewUser<'_>) -> Result<bool, sqlx::Error> {
     let inserted = on_either!(conn, c => sqlx::query(
-        "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)
+        "INSERT INTO users (id, email, password_hash, created_at, email_verified_at)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (email) DO NOTHING",
     )
     .bind(user.id)
     .bind(user.email)
     .bind(user.password_hash)
     .bind(user.now)
+    .bind(user.email_verified.then_some(user.now))
     .execute(c)
     .await?
     .rows_affected());
@@ -72,14 +76,19 @@ async fn insert_account(
 
 impl Db {
     /// Creates an account and its owner, unless the email is taken.
+    /// With `check`, the link that proves the address (and its message).
     pub async fn create_account_with_owner(
         &self,
         owner: &NewOwner<'_>,
         event: &NewAuditEvent<'_>,
+        check: Option<(&NewUserLink<'_>, Option<&NewMail>)>,
     ) -> Result<OwnerCreated, sqlx::Error> {
         let mut tx = self.write().await?;
         if !insert_user(tx.conn(), &owner.user).await? {
             return Ok(OwnerCreated::EmailTaken);
+        }
+        if let Some((link, mail)) = check {
+            insert_link(tx.conn(), link, mail).await?;
         }
         let now = owner.user.now;
         insert_account(tx.conn(), owner.account_id, owner.account_name, now).await?;
@@ -163,6 +172,43 @@ impl Db {
         .map(drop))?;
         insert_event(tx.conn(), event).await?;
         tx.commit().await
+    }
+
+    /// Gives the user a new address, not yet verified, with the link that
+    /// proves it (and its message) and an event in each account; false
+    /// when another user has the address.
+    pub async fn change_email(
+        &self,
+        user_id: &UserId,
+        email: &str,
+        check: (&NewUserLink<'_>, Option<&NewMail>),
+        events: &[NewAuditEvent<'_>],
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let taken: bool = on_either!(tx.conn(), c => sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE email = $1 AND id <> $2)",
+        )
+        .bind(email)
+        .bind(user_id)
+        .fetch_one(c)
+        .await?);
+        if taken {
+            return Ok(false);
+        }
+        on_either!(tx.conn(), c => sqlx::query(
+            "UPDATE users SET email = $2, email_verified_at = NULL WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(email)
+        .execute(c)
+        .await
+        .map(drop))?;
+        insert_link(tx.conn(), check.0, check.1).await?;
+        for event in events {
+            insert_event(tx.conn(), event).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Ends every session and bearer token of a user by moving their token

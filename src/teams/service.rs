@@ -16,6 +16,7 @@ use crate::{
         service::Accounts,
     },
     error::AppError,
+    mail::{message::Mail, Mailer},
     shared::{
         clock::{self, UnixMs, HOUR},
         ids::{InvitationId, UserId},
@@ -24,7 +25,7 @@ use crate::{
     storage::{
         Acceptance, Db, InvitationCreated, InvitationLimits, InvitationRecord, Invitee,
         LapsedInvitations, MemberChange, MemberRecord, MembershipLimits,
-        NewInvitation as InvitationRow, NewUser,
+        NewInvitation as InvitationRow, NewMail, NewUser,
     },
 };
 
@@ -47,6 +48,7 @@ fn lowered_reason(role: Role) -> &'static str {
 pub struct Teams {
     db: Db,
     accounts: Accounts,
+    mailer: Mailer,
     limits: MembershipLimits,
     invitations: InvitationLimits,
 }
@@ -57,12 +59,14 @@ impl Teams {
     pub fn new(
         db: Db,
         accounts: Accounts,
+        mailer: Mailer,
         limits: MembershipLimits,
         invitations_per_hour: u32,
     ) -> Self {
         Teams {
             db,
             accounts,
+            mailer,
             limits,
             invitations: InvitationLimits {
                 max_pending: MAX_PENDING_INVITATIONS,
@@ -112,6 +116,8 @@ impl Teams {
         actor.user.role.require(Role::SEE_MEMBERS)?;
         actor.user.role.require(Role::to_manage(role))?;
         let token = LinkToken::generate();
+        let digest = token.digest();
+        let token = token.reveal();
         let id = InvitationId::new();
         let event = actor.member_event(
             AuditAction::MemberInvited,
@@ -128,7 +134,7 @@ impl Teams {
                     account_id: &actor.user.account_id,
                     email: email.as_str(),
                     role,
-                    token_digest: &token.digest(),
+                    token_digest: &digest,
                     invited_by: &actor.user.user_id,
                     inviter_role: actor.user.role,
                     now,
@@ -136,6 +142,9 @@ impl Teams {
                 },
                 self.invitations,
                 &event,
+                self.invitation_mail(actor, invitation, &token)
+                    .await?
+                    .as_ref(),
             )
             .await?;
         match created {
@@ -168,6 +177,7 @@ impl Teams {
             InvitationCreated::InviterChanged => return Err(AppError::Unauthenticated),
         }
         tracing::info!(invitation_id = %id, account_id = %actor.user.account_id, "member invited");
+        self.mailer.queued();
         let invitation = self
             .db
             .invitation(&actor.user.account_id, &id)
@@ -176,8 +186,30 @@ impl Teams {
             .ok_or(AppError::Internal)?;
         Ok(IssuedInvitation {
             invitation,
-            invite_url: format!("{origin}/invite/{}", token.reveal()),
+            invite_url: format!("{origin}/invite/{token}"),
         })
+    }
+
+    /// The invitation's message to the invitee, when mail is on: who asks
+    /// them to which account, as what, and the link.
+    async fn invitation_mail(
+        &self,
+        actor: &Actor,
+        invitation: &NewInvitation,
+        token: &str,
+    ) -> Result<Option<NewMail>, AppError> {
+        if !self.mailer.is_on() {
+            return Ok(None);
+        }
+        let account = self.accounts.summary(&actor.user).await?;
+        let mail = Mail::Invitation {
+            token: token.to_owned(),
+            account: account.account_name().to_owned(),
+            invited_by: account.email,
+            role: invitation.role.to_string(),
+            days: INVITATION_DAYS,
+        };
+        Ok(self.mailer.compose(invitation.email.as_str(), &mail))
     }
 
     /// Revokes a pending invitation; revoking a revoked one changes nothing.
@@ -401,6 +433,8 @@ impl Teams {
             email: email.as_str(),
             password_hash: &password_hash,
             now: UnixMs::now(),
+            // Accepting proves it: the invitation was sent there.
+            email_verified: false,
         });
         self.join(&invitation, &invitee, &user_id, client).await
     }

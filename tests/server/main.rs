@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account;
+mod addresses;
 mod audit;
 mod auth;
 mod cli;

@@ -1,10 +1,12 @@
-//! The Account page: the rate limits every key of the account shares (set
-//! by owners and admins), changing the password, and signing out
+//! The Account page: the email address (and changing it), the rate limits
+//! every key of the account shares (set by owners and admins), changing the
+//! password, and signing out
 //! everywhere (both end every other browser session and every API bearer
 //! token).
 
 use crate::{
     app::{
+        address::EmailAddressSection,
         components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
         layout::UserResource,
         limits::{LimitsForm, RateLimitList, RateLimitsFields},
@@ -23,6 +25,7 @@ use leptos_meta::Title;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
+    let user = expect_context::<UserResource>();
     let change = ServerAction::<ChangePassword>::new();
     let errors = FormErrors::of(change.value());
     let changed = move || matches!(change.value().get(), Some(Ok(())));
@@ -33,6 +36,13 @@ pub fn AccountPage() -> impl IntoView {
         <header class="page-header">
             <h1>"Account"</h1>
         </header>
+        <Suspense>
+            {move || Suspend::new(async move {
+                user.await.ok().map(|u| view! {
+                    <EmailAddressSection email=u.email verified=u.email_verified />
+                })
+            })}
+        </Suspense>
         <AccountLimits />
         <section class="doc-section card" aria-labelledby="change-password">
             <h2 id="change-password">"Change password"</h2>

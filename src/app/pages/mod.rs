@@ -1,4 +1,5 @@
 mod account;
+mod address;
 mod api_docs;
 mod api_keys;
 mod audit_log;
@@ -12,6 +13,7 @@ mod recovery;
 mod welcome;
 
 pub use account::AccountPage;
+pub use address::ConfirmAddressPage;
 pub use api_docs::ApiPage;
 pub use api_keys::ApiKeysPage;
 pub use audit_log::AuditLogPage;

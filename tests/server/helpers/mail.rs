@@ -102,15 +102,22 @@ impl MailServer {
             .collect()
     }
 
-    /// The messages to `to`, once there are `count` of them.
-    pub async fn wait_for(&self, to: &str, count: usize) -> Vec<Received> {
-        eventually(
-            Duration::from_secs(20),
-            &format!("{count} messages to {to}"),
-            || async { self.to(to).len() >= count },
-        )
+    /// The messages to `to` with `subject`, once there are `count`.
+    pub async fn wait_for(&self, to: &str, subject: &str, count: usize) -> Vec<Received> {
+        let what = format!("{count} messages \"{subject}\" to {to}");
+        eventually(Duration::from_secs(20), &what, || async {
+            self.about(to, subject).len() >= count
+        })
         .await;
+        self.about(to, subject)
+    }
+
+    /// The messages to `to` with `subject` so far.
+    pub fn about(&self, to: &str, subject: &str) -> Vec<Received> {
         self.to(to)
+            .into_iter()
+            .filter(|m| m.subject == subject)
+            .collect()
     }
 
     pub fn to(&self, to: &str) -> Vec<Received> {
@@ -128,8 +135,11 @@ pub async fn app_with_mail(mail: &MailServer, extra: &[(&str, &str)]) -> TestApp
 
 fn parse(raw: &[u8]) -> Received {
     let text = String::from_utf8_lossy(raw).into_owned();
+    // Long headers are folded onto lines that start with white space.
+    let unfolded = text.replace("\r\n ", " ").replace("\r\n\t", " ");
     let header = |name: &str| {
-        text.lines()
+        unfolded
+            .lines()
             .find_map(|line| line.strip_prefix(name))
             .unwrap_or_default()
             .trim()
