@@ -52,6 +52,9 @@ pub enum AppError {
     Busy,
     #[error("Please sign in to continue.")]
     Unauthenticated,
+    /// The password was right; two-factor sign-in needs its code too.
+    #[error("Enter the code from your authenticator app, or one of your recovery codes.")]
+    SecondFactorRequired,
     #[error("{0}")]
     Forbidden(String),
     #[error("Not found.")]
@@ -177,6 +180,7 @@ impl AppError {
             | AppError::BadRequest(_)
             | AppError::AmbiguousCredentials(_) => 400,
             AppError::InvalidCredentials
+            | AppError::SecondFactorRequired
             | AppError::Unauthenticated
             | AppError::VerifierTokenRequired => 401,
             AppError::Forbidden(_) => 403,
@@ -235,6 +239,7 @@ impl AppError {
             AppError::TooManyInvitations { .. } => "too_many_invitations",
             AppError::Busy => "busy",
             AppError::Unauthenticated => "unauthenticated",
+            AppError::SecondFactorRequired => "otp_required",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound => "not_found",
             AppError::Conflict(_) => "conflict",

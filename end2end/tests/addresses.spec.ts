@@ -38,19 +38,19 @@ test("a mistyped address is changed on the Account page and confirmed again", as
   await expect(page).toHaveURL(/\/dashboard$/);
   await page.goto("/dashboard/account");
   await hydrated(page);
-  const section = page.getByRole("region", { name: "Email address" });
+  const section = page.getByRole("region", { name: "Sign-in address" });
   await expect(section).toContainText(email);
   await expect(section).toContainText("not confirmed yet");
 
   const corrected = uniqueEmail();
-  await section.getByLabel("New email").fill(corrected);
-  await section.getByLabel("Current password").fill("not my password");
-  await section.getByRole("button", { name: "Change email" }).click();
-  await expect(section.locator("#field-current_password-error")).toHaveText("Your current password is not correct.");
+  await section.getByLabel("New address").fill(corrected);
+  await section.getByLabel("Your password").fill("not my password");
+  await section.getByRole("button", { name: "Change address" }).click();
+  await expect(section.locator("#email-change-password-error")).toHaveText("Your current password is not correct.");
 
-  await section.getByLabel("Current password").fill(PASSWORD);
-  await section.getByRole("button", { name: "Change email" }).click();
-  await expect(section.getByRole("status")).toContainText("Email address changed.");
+  await section.getByLabel("Your password").fill(PASSWORD);
+  await section.getByRole("button", { name: "Change address" }).click();
+  await expect(section.getByRole("status")).toContainText("Address changed.");
 
   const link = await linkIn(corrected, CONFIRM, "/verify-email?token=");
   await page.goto(link);

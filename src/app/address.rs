@@ -25,7 +25,7 @@ pub fn AddressBanner(email: String) -> impl IntoView {
             <ActionForm action=resend>
                 <SubmitButton label="Send the link again" pending_label="Sending…" pending=resend.pending() />
             </ActionForm>
-            <a href="/dashboard/account#email-address">"Change address"</a>
+            <a href="/dashboard/account#sign-in-address">"Change address"</a>
             <p role="status">{move || sent().then_some("Sent. Check your inbox.")}</p>
             <FormAlert message=errors.form(&[]) />
         </section>
@@ -41,27 +41,28 @@ pub fn EmailAddressSection(email: String, verified: bool) -> impl IntoView {
     let errors = FormErrors::of(change.value());
     let changed = move || matches!(change.value().get(), Some(Ok(())));
     view! {
-        <section class="doc-section card" aria-labelledby="email-address">
-            <h2 id="email-address">"Email address"</h2>
+        <section class="doc-section card" aria-labelledby="sign-in-address">
+            <h2 id="sign-in-address">"Sign-in address"</h2>
             <p>
                 <strong>{email}</strong>
                 {if verified { " · confirmed" } else { " · not confirmed yet" }}
             </p>
             <p class="hint">"A new address must be confirmed with the link we send it; you sign in with it at once."</p>
             <ActionForm action=change>
-                <TextField label="New email" name="email" kind="email" autocomplete="email" error=errors.field("email") />
+                <TextField label="New address" name="email" kind="email" autocomplete="email" error=errors.field("email") />
                 <TextField
-                    label="Current password"
+                    label="Your password"
                     name="current_password"
+                    id="email-change-password"
                     kind="password"
                     autocomplete="current-password"
                     error=errors.field("current_password")
                 />
                 <FormAlert message=errors.form(&["email", "current_password"]) />
                 <p class="notice success" role="status">
-                    {move || changed().then_some("Email address changed. If this server sends mail, confirm it with the link we sent there.")}
+                    {move || changed().then_some("Address changed. If this server sends mail, confirm it with the link we sent there.")}
                 </p>
-                <SubmitButton label="Change email" pending_label="Changing…" pending=change.pending() />
+                <SubmitButton label="Change address" pending_label="Changing…" pending=change.pending() />
             </ActionForm>
         </section>
     }

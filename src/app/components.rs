@@ -49,8 +49,12 @@ pub fn TextField(
     #[prop(default = "off")] autocomplete: &'static str,
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(into)] error: Signal<Option<String>>,
+    /// The input's id where a page has two fields of one name (two forms
+    /// asking for the password); `field-{name}` by default.
+    #[prop(optional)]
+    id: Option<&'static str>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
+    let id = id.map_or_else(|| format!("field-{name}"), str::to_owned);
     let hint_id = format!("{id}-hint");
     let error_id = format!("{id}-error");
     let described_by = {

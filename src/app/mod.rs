@@ -13,6 +13,7 @@ mod pages;
 mod routes;
 mod secret;
 mod table;
+mod two_factor;
 
 use layout::DashboardLayout;
 use leptos::prelude::*;

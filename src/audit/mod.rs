@@ -41,6 +41,10 @@ pub enum AuditAction {
     EmailChanged,
     #[serde(rename = "user.email_verified")]
     EmailVerified,
+    #[serde(rename = "user.two_factor_enabled")]
+    TwoFactorEnabled,
+    #[serde(rename = "user.two_factor_disabled")]
+    TwoFactorDisabled,
     #[serde(rename = "account.created")]
     AccountCreated,
     #[serde(rename = "account.ratelimits_changed")]
@@ -70,7 +74,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -80,6 +84,8 @@ impl AuditAction {
         AuditAction::PasswordReset,
         AuditAction::EmailChanged,
         AuditAction::EmailVerified,
+        AuditAction::TwoFactorEnabled,
+        AuditAction::TwoFactorDisabled,
         AuditAction::AccountCreated,
         AuditAction::AccountRateLimitsChanged,
         AuditAction::KeyCreated,
@@ -107,6 +113,8 @@ impl AuditAction {
             AuditAction::PasswordReset => "user.password_reset",
             AuditAction::EmailChanged => "user.email_changed",
             AuditAction::EmailVerified => "user.email_verified",
+            AuditAction::TwoFactorEnabled => "user.two_factor_enabled",
+            AuditAction::TwoFactorDisabled => "user.two_factor_disabled",
             AuditAction::AccountCreated => "account.created",
             AuditAction::AccountRateLimitsChanged => "account.ratelimits_changed",
             AuditAction::KeyCreated => "key.created",
@@ -135,6 +143,8 @@ impl AuditAction {
             AuditAction::PasswordReset => "Password reset by email",
             AuditAction::EmailChanged => "Email address changed",
             AuditAction::EmailVerified => "Email address verified",
+            AuditAction::TwoFactorEnabled => "Two-factor sign-in turned on",
+            AuditAction::TwoFactorDisabled => "Two-factor sign-in turned off",
             AuditAction::AccountCreated => "Account created",
             AuditAction::AccountRateLimitsChanged => "Account rate limits changed",
             AuditAction::KeyCreated => "Key created",

@@ -29,6 +29,10 @@ pub mod throttle;
 #[cfg(feature = "ssr")]
 pub mod token;
 #[cfg(feature = "ssr")]
+pub mod totp;
+#[cfg(feature = "ssr")]
+pub mod two_factor;
+#[cfg(feature = "ssr")]
 pub mod verifier;
 
 pub use email::Email;

@@ -99,13 +99,18 @@ impl Accounts {
     }
 
     /// Signs in the browser that just reset the password, as a sign-in
-    /// would: the link proved the address, the form the new password.
+    /// would: the link proved the address, the form the new password. A
+    /// user with two-factor sign-in is not: the mailbox alone must not be
+    /// a way past their second factor, so they sign in with it (`None`).
     pub async fn enter_after_reset(
         &self,
         user: UserRecord,
         client: &ClientInfo,
-    ) -> Result<SignedIn, AppError> {
-        self.enter(user, None, client).await
+    ) -> Result<Option<SignedIn>, AppError> {
+        if user.totp_enabled_at.is_some() {
+            return Ok(None);
+        }
+        self.enter(user, None, client).await.map(Some)
     }
 }
 

@@ -2,7 +2,7 @@
 //! call. Each reads the request, calls the accounts service, and shapes the
 //! answer.
 
-use super::summary::UserSummary;
+use super::summary::{TotpEnrolment, TwoFactorState, UserSummary};
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -56,13 +56,24 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Signs in; a user with two-factor sign-in sends `otp` too (the page asks
+/// for it when told `otp_required`).
 #[server(prefix = "/rpc", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String, next: String) -> Result<(), AppError> {
+pub async fn sign_in(
+    email: String,
+    password: String,
+    next: String,
+    #[server(default)] otp: Option<String>,
+) -> Result<(), AppError> {
     let accounts = provided::<Accounts>()?;
     let session = this_session().await?;
     let client = ClientInfo::of_this_request().await;
     let next = safe_return_path(&next);
-    match accounts.sign_in(&email, password, None, &client).await? {
+    let otp = otp.as_deref();
+    match accounts
+        .sign_in(&email, password, otp, None, &client)
+        .await?
+    {
         SignedIn::Member(member) => {
             session::sign_in(&session, &member).await?;
             leptos_axum::redirect(next);
@@ -216,16 +227,49 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     let user = accounts.reset_password(&token, password, &client).await?;
     let session = this_session().await?;
     match accounts.enter_after_reset(user, &client).await? {
-        SignedIn::Member(member) => {
+        Some(SignedIn::Member(member)) => {
             session::sign_in(&session, &member).await?;
             leptos_axum::redirect(DEFAULT_RETURN_PATH);
         }
-        SignedIn::WithoutAccount(user) => {
+        Some(SignedIn::WithoutAccount(user)) => {
             session::sign_in_without_account(&session, &user).await?;
             leptos_axum::redirect(WITHOUT_ACCOUNT_PATH);
         }
+        // Two-factor sign-in: they sign in with the new password and a code.
+        None => leptos_axum::redirect("/login"),
     }
     Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "two_factor_status")]
+pub async fn two_factor_status() -> Result<TwoFactorState, AppError> {
+    let user = signed_in().await?;
+    provided::<Accounts>()?
+        .two_factor_status(&user.user_id)
+        .await
+}
+
+/// A new authenticator app's QR code and secret, shown once.
+#[server(prefix = "/rpc", endpoint = "begin_totp")]
+pub async fn begin_totp() -> Result<TotpEnrolment, AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Accounts>()?.begin_totp(&actor).await
+}
+
+/// Turns two-factor sign-in on with the app's first code: the recovery
+/// codes, shown once.
+#[server(prefix = "/rpc", endpoint = "enable_totp")]
+pub async fn enable_totp(code: String) -> Result<Vec<String>, AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Accounts>()?.enable_totp(&actor, &code).await
+}
+
+#[server(prefix = "/rpc", endpoint = "disable_totp")]
+pub async fn disable_totp(current_password: String, code: String) -> Result<(), AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Accounts>()?
+        .disable_totp(&actor, current_password, &code)
+        .await
 }
 
 #[cfg(test)]

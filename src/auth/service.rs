@@ -23,6 +23,7 @@ use crate::{
     shared::{
         clock::UnixMs,
         ids::{AccountId, UserId},
+        sealed::Sealer,
     },
     storage::{Db, NewAccount, NewOwner, NewUser, OwnerCreated, UserRecord},
 };
@@ -38,6 +39,8 @@ pub(super) struct Parts {
     throttle: ThrottlePolicy,
     signup_enabled: bool,
     pub(super) mailer: Mailer,
+    /// Seals two-factor secrets at rest.
+    pub(super) totp_sealer: Sealer,
 }
 
 impl Accounts {
@@ -48,6 +51,7 @@ impl Accounts {
         throttle: ThrottlePolicy,
         signup_enabled: bool,
         mailer: Mailer,
+        totp_sealer: Sealer,
     ) -> Self {
         Accounts(Arc::new(Parts {
             db,
@@ -56,6 +60,7 @@ impl Accounts {
             throttle,
             signup_enabled,
             mailer,
+            totp_sealer,
         }))
     }
 
@@ -123,15 +128,19 @@ impl Accounts {
     /// default the first the user joined; a user who belongs to none is
     /// signed in without one). Every way of getting the password wrong
     /// (unknown email, wrong password) gives the same error after the same
-    /// work. The attempt is counted before the password is checked.
+    /// work. The attempt is counted before the password is checked. A user
+    /// with two-factor sign-in also gives `otp`: a code from their app or a
+    /// recovery code.
     pub async fn sign_in(
         &self,
         email: &str,
         password: String,
+        otp: Option<&str>,
         account_id: Option<&AccountId>,
         client: &ClientInfo,
     ) -> Result<SignedIn, AppError> {
         let user = self.check_password(email, password, client).await?;
+        self.check_second_factor(&user, otp, client).await?;
         self.enter(user, account_id, client).await
     }
 

@@ -40,3 +40,22 @@ pub struct AccountChoice {
     /// The user's role there.
     pub role: Role,
 }
+
+/// Whether the user signs in with a second factor, as the Account page
+/// shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorState {
+    /// An authenticator app (TOTP) is set up.
+    pub totp: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: i64,
+}
+
+/// An authenticator app's enrolment, shown once: the QR code (SVG, drawn
+/// on the server), the secret as text, and the URI they both carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnrolment {
+    pub qr_svg: String,
+    pub secret: String,
+    pub uri: String,
+}

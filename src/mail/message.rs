@@ -29,6 +29,7 @@ pub enum Mail {
         role: String,
         days: i64,
     },
+    TwoFactorDisabled,
 }
 
 impl fmt::Debug for Mail {
@@ -51,6 +52,7 @@ impl Mail {
             Mail::PasswordReset { .. } => "password_reset",
             Mail::VerifyEmail { .. } => "verify_email",
             Mail::Invitation { .. } => "invitation",
+            Mail::TwoFactorDisabled => "two_factor_disabled",
         }
     }
 
@@ -83,6 +85,15 @@ impl Mail {
                 ],
                 action: ("Accept the invitation", format!("{origin}/invite/{token}")),
                 closing: "If you did not expect it, ignore this email.".into(),
+            },
+            Mail::TwoFactorDisabled => Letter {
+                subject: format!("Two-factor sign-in was turned off for your {PRODUCT} account"),
+                paragraphs: vec![
+                    format!("Two-factor sign-in was just turned off for your {PRODUCT} account at {origin}: your password alone now signs you in."),
+                    "If that was you, nothing more is needed. If not, reset your password at once and turn two-factor sign-in on again.".into(),
+                ],
+                action: ("Review your account", format!("{origin}/dashboard/account")),
+                closing: "You get this email whenever two-factor sign-in is turned off.".into(),
             },
         }
         .render()

@@ -10,16 +10,14 @@ mod sender;
 pub mod smtp;
 
 use crate::{
-    shared::clock::{new_id, UnixMs},
+    shared::{
+        clock::{new_id, UnixMs},
+        sealed::Sealer,
+    },
     storage::{Db, NewMail},
-};
-use aes_gcm::{
-    aead::{Aead, KeyInit, Payload},
-    Aes256Gcm, Nonce,
 };
 use lettre::message::Mailbox;
 use message::Mail;
-use rand::{rngs::OsRng, TryRngCore};
 use smtp::SmtpServer;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
@@ -45,7 +43,7 @@ pub struct Mailer(Option<Arc<Parts>>);
 
 struct Parts {
     settings: MailSettings,
-    cipher: Aes256Gcm,
+    sealer: Sealer,
     /// Wakes this process's sender when a message was queued here.
     queued: Notify,
 }
@@ -56,7 +54,7 @@ impl Mailer {
     pub fn new(settings: MailSettings, seal_key: &[u8; 32]) -> Self {
         Mailer(Some(Arc::new(Parts {
             settings,
-            cipher: Aes256Gcm::new(seal_key.into()),
+            sealer: Sealer::new(seal_key),
             queued: Notify::new(),
         })))
     }
@@ -72,7 +70,7 @@ impl Mailer {
         let parts = self.0.as_ref()?;
         let id = new_id("mail");
         let plain = serde_json::to_vec(mail).expect("a message's fields serialise");
-        let sealed_body = seal(&parts.cipher, &id, &plain);
+        let sealed_body = parts.sealer.seal(&id, &plain);
         let now = UnixMs::now();
         Some(NewMail {
             id,
@@ -100,57 +98,8 @@ impl Mailer {
     }
 }
 
-/// `nonce (12 bytes) ‖ ciphertext` in hex, bound to its outbox row.
-fn seal(cipher: &Aes256Gcm, id: &str, plain: &[u8]) -> String {
-    let mut nonce = [0u8; 12];
-    OsRng
-        .try_fill_bytes(&mut nonce)
-        .expect("the operating system's random number generator failed");
-    let payload = Payload {
-        msg: plain,
-        aad: id.as_bytes(),
-    };
-    let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), payload)
-        .expect("AES-GCM seals any message this size");
-    hex::encode([nonce.as_slice(), &sealed].concat())
-}
-
-/// The fields sealed in row `id`; `None` if they were not sealed under
-/// this key (the server's secret changed) or for this row.
-fn open(cipher: &Aes256Gcm, id: &str, sealed: &str) -> Option<Mail> {
-    let bytes = hex::decode(sealed).ok()?;
-    if bytes.len() < 12 {
-        return None;
-    }
-    let (nonce, sealed) = bytes.split_at(12);
-    let payload = Payload {
-        msg: sealed,
-        aad: id.as_bytes(),
-    };
-    let plain = cipher.decrypt(Nonce::from_slice(nonce), payload).ok()?;
-    serde_json::from_slice(&plain).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cipher(byte: u8) -> Aes256Gcm {
-        Aes256Gcm::new(&[byte; 32].into())
-    }
-
-    #[test]
-    fn a_sealed_message_opens_only_in_its_own_row_under_its_own_key() {
-        let mail = Mail::PasswordReset {
-            token: "ab".repeat(32),
-        };
-        let plain = serde_json::to_vec(&mail).unwrap();
-        let sealed = seal(&cipher(1), "mail_a", &plain);
-        assert!(!sealed.contains(&"ab".repeat(32)));
-        assert_eq!(open(&cipher(1), "mail_a", &sealed), Some(mail));
-        assert_eq!(open(&cipher(1), "mail_b", &sealed), None);
-        assert_eq!(open(&cipher(2), "mail_a", &sealed), None);
-        assert_eq!(open(&cipher(1), "mail_a", "zz"), None);
-    }
+/// The fields sealed in outbox row `id`; `None` if they cannot be opened
+/// (sealed under another server secret).
+fn open(sealer: &Sealer, id: &str, sealed: &str) -> Option<Mail> {
+    serde_json::from_slice(&sealer.open(id, sealed)?).ok()
 }

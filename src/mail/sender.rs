@@ -58,7 +58,7 @@ async fn send(db: &Db, parts: &Parts, holder: &str, mail: ClaimedMail) {
     let opened = mail
         .sealed_body
         .as_deref()
-        .and_then(|sealed| open(&parts.cipher, &mail.id, sealed));
+        .and_then(|sealed| open(&parts.sealer, &mail.id, sealed));
     let Some(fields) = opened else {
         record(
             db,

@@ -32,6 +32,11 @@ pub struct TokenRequest {
     /// One of the user's accounts; by default the first they joined.
     #[serde(default)]
     account_id: Option<String>,
+    /// For a user with two-factor sign-in: the code from their
+    /// authenticator app, or one of their recovery codes. Without it they
+    /// are refused with `otp_required`.
+    #[serde(default)]
+    otp: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -75,6 +80,7 @@ pub async fn token(
         .sign_in(
             &request.email,
             request.password,
+            request.otp.as_deref(),
             account_id.as_ref(),
             &client,
         )

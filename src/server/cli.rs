@@ -3,7 +3,7 @@
 
 use super::{config::Config, Application, BoxError};
 use crate::{
-    auth::{hashing::PasswordHasher, recovery, service},
+    auth::{hashing::PasswordHasher, recovery, service, two_factor},
     storage::Db,
 };
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -26,7 +26,10 @@ Help a user who forgot their password, on a server without mail: print a
 one-time link (one hour) to hand them, or set a password yourself (read as
 above); either way every session and token of theirs ends:
   keysmith user reset-password <EMAIL>
-  keysmith user reset-password <EMAIL> --set-password";
+  keysmith user reset-password <EMAIL> --set-password
+
+Turn two-factor sign-in off for a user who lost their app and recovery codes:
+  keysmith user disable-two-factor <EMAIL>";
 
 #[derive(Parser)]
 #[command(name = "keysmith", version, about = ABOUT)]
@@ -63,6 +66,9 @@ enum UserAction {
         #[arg(long)]
         set_password: bool,
     },
+    /// Turn two-factor sign-in off for a user who lost their app and
+    /// their recovery codes.
+    DisableTwoFactor { email: String },
 }
 
 /// The command line, with this process's environment: a variable set but
@@ -127,6 +133,9 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                     set_password,
                 },
         } => reset_password(config, &email, set_password).await,
+        Command::User {
+            action: UserAction::DisableTwoFactor { email },
+        } => disable_two_factor(config, &email).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -176,6 +185,15 @@ async fn reset_password(config: Config, email: &str, set: bool) -> Result<(), Bo
     };
     db.close().await;
     println!("{}", done?);
+    Ok(())
+}
+
+async fn disable_two_factor(config: Config, email: &str) -> Result<(), BoxError> {
+    let db = Db::connect(&config.database_url).await?;
+    let done = two_factor::operator_disable_two_factor(&db, email).await;
+    db.close().await;
+    done?;
+    println!("two-factor sign-in is off for {email}; they sign in with their password");
     Ok(())
 }
 

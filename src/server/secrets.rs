@@ -28,6 +28,8 @@ pub struct ServerKeys {
     pub idempotency: [u8; 32],
     /// Seals the fields of mail waiting in the outbox.
     pub mail: [u8; 32],
+    /// Seals two-factor (TOTP) secrets.
+    pub two_factor: [u8; 32],
 }
 
 impl ServerKeys {
@@ -67,11 +69,15 @@ impl ServerKeys {
         let mut mail = [0u8; 32];
         hkdf.expand(b"mail-outbox-seal-v1", &mut mail)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
+        let mut two_factor = [0u8; 32];
+        hkdf.expand(b"totp-secret-seal-v1", &mut two_factor)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
         ServerKeys {
             session,
             jwt,
             idempotency,
             mail,
+            two_factor,
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::{
     keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, Keys},
     mail::Mailer,
     rest,
-    shared::site::PublicUrl,
+    shared::{sealed::Sealer, site::PublicUrl},
     storage::Db,
     teams::service::Teams,
 };
@@ -159,6 +159,7 @@ fn services(
         config.throttle(),
         config.allow_signup,
         mailer.clone(),
+        Sealer::new(&secrets.two_factor),
     );
     Services {
         keys: Keys::new(

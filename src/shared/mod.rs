@@ -107,6 +107,8 @@ pub mod link_token;
 pub mod pagination;
 pub mod role;
 #[cfg(feature = "ssr")]
+pub mod sealed;
+#[cfg(feature = "ssr")]
 pub mod shards;
 #[cfg(feature = "ssr")]
 pub mod site;

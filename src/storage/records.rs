@@ -303,6 +303,8 @@ pub struct UserRecord {
     pub token_generation: i64,
     /// When the user proved the address is theirs; `None`: not yet.
     pub email_verified_at: Option<UnixMs>,
+    /// When two-factor sign-in was turned on; `None`: it is off.
+    pub totp_enabled_at: Option<UnixMs>,
 }
 
 /// A sign-up: a new account and its owner, written together.

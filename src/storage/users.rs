@@ -15,7 +15,7 @@ use crate::shared::{
 };
 
 const USER_COLUMNS: &str =
-    "id, email, password_hash, created_at, token_generation, email_verified_at";
+    "id, email, password_hash, created_at, token_generation, email_verified_at, totp_enabled_at";
 
 /// Inserts a user; false when the email is taken.
 pub(super) async fn insert_user(conn: Conn<'_>, user: &NewUser<'_>) -> Result<bool, sqlx::Error> {

@@ -17,5 +17,6 @@ mod role_matrix;
 mod security;
 mod team_changes;
 mod teams;
+mod two_factor;
 mod upgrade;
 mod without_account;

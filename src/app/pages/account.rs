@@ -10,6 +10,7 @@ use crate::{
         components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
         layout::UserResource,
         limits::{LimitsForm, RateLimitList, RateLimitsFields},
+        two_factor::TwoFactorSection,
     },
     auth::{
         role::Role,
@@ -43,6 +44,7 @@ pub fn AccountPage() -> impl IntoView {
                 })
             })}
         </Suspense>
+        <TwoFactorSection />
         <AccountLimits />
         <section class="doc-section card" aria-labelledby="change-password">
             <h2 id="change-password">"Change password"</h2>

@@ -3,6 +3,7 @@
 use crate::{
     app::components::{BrandMark, FormAlert, FormErrors, LoadError, SubmitButton, TextField},
     auth::rpc::{auth_options, SignIn, SignUp},
+    error::AppError,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,6 +13,14 @@ use leptos_router::hooks::use_query_map;
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     let errors = FormErrors::of(action.value());
+    // Once the password was right and a second factor is needed, the code
+    // field stays: the form sends email, password and code together.
+    let needs_code = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(Err(AppError::SecondFactorRequired)) = action.value().get() {
+            needs_code.set(true);
+        }
+    });
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     view! {
@@ -30,7 +39,16 @@ pub fn LoginPage() -> impl IntoView {
                         autocomplete="current-password"
                         error=errors.field("password")
                     />
-                    <FormAlert message=errors.form(&["email", "password"]) />
+                    <Show when=move || needs_code.get()>
+                        <TextField
+                            label="Authentication code"
+                            name="otp"
+                            autocomplete="one-time-code"
+                            hint="The 6-digit code from your authenticator app, or a recovery code."
+                            error=errors.field("otp")
+                        />
+                    </Show>
+                    <FormAlert message=errors.form(&["email", "password", "otp"]) />
                     <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending() />
                 </ActionForm>
                 <p class="entry-switch"><a href="/forgot-password">"Forgot password?"</a></p>

@@ -1,0 +1,166 @@
+//! The Account page's two-factor sign-in: setting up an authenticator app
+//! (its QR code, the secret as text, the first code), the recovery codes
+//! shown once, and turning it off.
+
+use crate::{
+    app::components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
+    auth::{
+        rpc::{two_factor_status, BeginTotp, DisableTotp, EnableTotp},
+        summary::{TotpEnrolment, TwoFactorState},
+    },
+};
+use leptos::prelude::*;
+
+const RECOVERY_FILE: &str = "keysmith-recovery-codes.txt";
+
+#[component]
+pub fn TwoFactorSection() -> impl IntoView {
+    let status = Resource::new(|| (), |_| two_factor_status());
+    let changed = Callback::new(move |()| status.refetch());
+    view! {
+        <section class="doc-section card" aria-labelledby="two-factor">
+            <h2 id="two-factor">"Two-factor sign-in"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(state) if state.totp => view! { <TwoFactorOn state changed /> }.into_any(),
+                        Ok(_) => view! { <TwoFactorSetup changed /> }.into_any(),
+                        Err(error) => view! { <LoadError error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// Off: a button that shows a new app's QR code, then the first code's
+/// form, then the recovery codes.
+#[component]
+fn TwoFactorSetup(changed: Callback<()>) -> impl IntoView {
+    let begin = ServerAction::<BeginTotp>::new();
+    let begin_errors = FormErrors::of(begin.value());
+    let enrolment = move || begin.value().get().and_then(Result::ok);
+    view! {
+        <Show
+            when=move || enrolment().is_some()
+            fallback=move || view! {
+                <p>"Off: your password alone signs you in. With it on, signing in also asks for a code from an authenticator app on your phone."</p>
+                <ActionForm action=begin>
+                    <FormAlert message=begin_errors.form(&[]) />
+                    <SubmitButton label="Set up two-factor sign-in" pending_label="Preparing…" pending=begin.pending() />
+                </ActionForm>
+            }
+        >
+            {move || enrolment().map(|enrolment| view! { <ConfirmApp enrolment changed /> })}
+        </Show>
+    }
+}
+
+#[component]
+fn ConfirmApp(enrolment: TotpEnrolment, changed: Callback<()>) -> impl IntoView {
+    let enable = ServerAction::<EnableTotp>::new();
+    let errors = FormErrors::of(enable.value());
+    let codes = move || enable.value().get().and_then(Result::ok);
+    view! {
+        <Show
+            when=move || codes().is_some()
+            fallback=move || {
+                let enrolment = enrolment.clone();
+                view! {
+                    <p>"Scan this QR code with your authenticator app."</p>
+                    <div class="qr" role="img" aria-label="QR code for your authenticator app" inner_html=enrolment.qr_svg></div>
+                    <p>"Or type this key into the app: " <code class="totp-secret">{enrolment.secret}</code></p>
+                    <ActionForm action=enable>
+                        <TextField
+                            label="Code from the app"
+                            name="code"
+                            id="two-factor-on-code"
+                            autocomplete="one-time-code"
+                            hint="The 6-digit code the app shows now."
+                            error=errors.field("code")
+                        />
+                        <FormAlert message=errors.form(&["code"]) />
+                        <SubmitButton label="Turn on" pending_label="Checking…" pending=enable.pending() />
+                    </ActionForm>
+                }
+            }
+        >
+            {move || codes().map(|codes| view! { <RecoveryCodes codes changed /> })}
+        </Show>
+    }
+}
+
+/// The recovery codes, shown once, with a download.
+#[component]
+fn RecoveryCodes(codes: Vec<String>, changed: Callback<()>) -> impl IntoView {
+    let file = format!(
+        "Keysmith recovery codes. Each works once, in place of a code from your app.\n\n{}\n",
+        codes.join("\n")
+    );
+    let href = format!("data:text/plain;charset=utf-8,{}", encode(&file));
+    view! {
+        <p class="notice success" role="status">"Two-factor sign-in is on."</p>
+        <h3>"Recovery codes"</h3>
+        <p class="notice warning">
+            "Save these now: they are shown only once. Each works once, in place of a code from your app, if you lose your phone."
+        </p>
+        <ul class="recovery-codes" aria-label="Recovery codes">
+            {codes.into_iter().map(|code| view! { <li><code>{code}</code></li> }).collect_view()}
+        </ul>
+        <p>
+            <a class="button" href=href download=RECOVERY_FILE>"Download recovery codes"</a>
+            " "
+            <button type="button" class="button primary" on:click=move |_| changed.run(())>"I saved them"</button>
+        </p>
+    }
+}
+
+/// On: how many recovery codes are left, and turning it off.
+#[component]
+fn TwoFactorOn(state: TwoFactorState, changed: Callback<()>) -> impl IntoView {
+    let disable = ServerAction::<DisableTotp>::new();
+    let errors = FormErrors::of(disable.value());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = disable.value().get() {
+            changed.run(());
+        }
+    });
+    view! {
+        <p>
+            "On: signing in asks for a code from your authenticator app. "
+            {format!("{} recovery codes left.", state.recovery_codes_left)}
+        </p>
+        <ActionForm action=disable>
+            <TextField
+                label="Your password"
+                name="current_password"
+                id="two-factor-off-password"
+                kind="password"
+                autocomplete="current-password"
+                error=errors.field("current_password")
+            />
+            <TextField
+                label="Authentication code"
+                name="code"
+                id="two-factor-off-code"
+                autocomplete="one-time-code"
+                hint="From your app, or a recovery code."
+                error=errors.field("code")
+            />
+            <FormAlert message=errors.form(&["current_password", "code"]) />
+            <SubmitButton label="Turn off two-factor sign-in" pending_label="Turning off…" pending=disable.pending() danger=true />
+        </ActionForm>
+    }
+}
+
+/// Text as a `data:` URL carries it.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
