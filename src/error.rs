@@ -33,6 +33,10 @@ pub enum AppError {
     /// address, or from one client, in the last hour as the operator allows.
     #[error("Too many emails were asked for. Try again in {} minute{}.", .retry_after_minutes, if *.retry_after_minutes == 1 { "" } else { "s" })]
     TooManyEmails { retry_after_minutes: u64 },
+    /// The account requires two-factor sign-in, which this member has not
+    /// set up yet.
+    #[error("This account requires two-factor sign-in. Set it up on the Account page of the dashboard first.")]
+    TwoFactorEnrolmentRequired,
     /// A member whose address is unproven, while mail is on, creating keys.
     #[error("Confirm your email address before creating keys: open the link we sent you, or send a new one from the banner on the dashboard.")]
     EmailUnverified,
@@ -199,7 +203,9 @@ impl AppError {
             | AppError::TooManySignUps { .. }
             | AppError::TooManyEmails { .. }
             | AppError::TooManyInvitations { .. } => 429,
-            AppError::EmailOff(_) | AppError::EmailUnverified => 403,
+            AppError::EmailOff(_)
+            | AppError::EmailUnverified
+            | AppError::TwoFactorEnrolmentRequired => 403,
             AppError::Network | AppError::Busy | AppError::Unavailable => 503,
             AppError::Internal => 500,
         }
@@ -236,6 +242,7 @@ impl AppError {
             AppError::TooManyEmails { .. } => "too_many_emails",
             AppError::EmailOff(_) => "email_not_configured",
             AppError::EmailUnverified => "email_not_verified",
+            AppError::TwoFactorEnrolmentRequired => "two_factor_required",
             AppError::TooManyInvitations { .. } => "too_many_invitations",
             AppError::Busy => "busy",
             AppError::Unauthenticated => "unauthenticated",

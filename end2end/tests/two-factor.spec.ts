@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import crypto from "node:crypto";
-import { hydrated, signIn, signUp, uniqueEmail } from "./helpers";
+import { hydrated, invite, openFromMenu, signIn, signUp, uniqueEmail } from "./helpers";
 
 /** What an authenticator app shows: RFC 6238, SHA-1, six digits. */
 function totp(base32Secret: string, step = Math.floor(Date.now() / 30_000)): string {
@@ -21,6 +21,52 @@ async function signOut(page: Page): Promise<void> {
   await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);
 }
+
+/** Sets up two-factor sign-in on the Account page: the app's secret and
+ * the recovery codes. */
+async function enrol(page: Page): Promise<{ secret: string; codes: string[] }> {
+  await page.goto("/dashboard/account");
+  await hydrated(page);
+  const section = page.getByRole("region", { name: "Two-factor sign-in" });
+  await section.getByRole("button", { name: "Set up two-factor sign-in" }).click();
+  const secret = (await section.locator("code.totp-secret").textContent())!;
+  await section.getByLabel("Code from the app").fill(totp(secret));
+  await section.getByRole("button", { name: "Turn on" }).click();
+  const codes = await section.getByRole("list", { name: "Recovery codes" }).getByRole("listitem").allTextContents();
+  await section.getByRole("button", { name: "I saved them" }).click();
+  await expect(section).toContainText("10 recovery codes left.");
+  return { secret, codes };
+}
+
+test("an owner requires two-factor sign-in and a new member is sent to set it up", async ({ page, browser }) => {
+  const owner = uniqueEmail();
+  await signUp(page, owner);
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await enrol(page);
+  const requirement = page.getByRole("region", { name: "A second factor for every member" });
+  await requirement.getByRole("button", { name: "Require two-factor sign-in for every member" }).click();
+  await expect(requirement).toContainText("Required: every member signs in with a second factor");
+
+  await openFromMenu(page, "Members");
+  const invitee = uniqueEmail();
+  const link = await invite(page, invitee, "developer");
+
+  const other = await (await browser.newContext()).newPage();
+  await other.goto(link);
+  await hydrated(other);
+  await other.getByLabel("Choose a password").fill("a new and long password");
+  await other.getByRole("button", { name: "Create user and join" }).click();
+  await expect(other).toHaveURL(/\/dashboard\/account/);
+  await expect(other.getByText("The owner of this account requires two-factor sign-in.")).toBeVisible();
+
+  // No other page of the account is theirs until then.
+  await other.goto("/dashboard/api-keys");
+  await expect(other).toHaveURL(/\/dashboard\/account\?two-factor=required$/);
+
+  await enrol(other);
+  await openFromMenu(other, "API Keys");
+  await expect(other).toHaveURL(/\/dashboard\/api-keys$/);
+});
 
 test("two-factor sign-in: enrol with the shown secret, then sign in with a code and with a recovery code", async ({ page }) => {
   const email = uniqueEmail();

@@ -11,7 +11,14 @@ use crate::{
     error::AppError,
 };
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::{
+    components::{Outlet, Redirect, A},
+    hooks::use_location,
+};
+
+/// Where a member whose account requires two-factor sign-in they have not
+/// set up stays until they do (the server's guard says the same).
+const ENROL_PATH: &str = "/dashboard/account";
 
 /// The signed-in user, loaded once by the layout and read by any page.
 pub type UserResource = Resource<Result<UserSummary, AppError>>;
@@ -20,6 +27,7 @@ pub type UserResource = Resource<Result<UserSummary, AppError>>;
 pub fn DashboardLayout() -> impl IntoView {
     let user: UserResource = Resource::new(|| (), |_| current_user());
     provide_context(user);
+    let location = use_location();
     let sign_out = ServerAction::<SignOut>::new();
     view! {
         <div class="dashboard">
@@ -78,6 +86,15 @@ pub fn DashboardLayout() -> impl IntoView {
                         user.await.ok().filter(|u| !u.email_verified).map(|u| view! {
                             <AddressBanner email=u.email />
                         })
+                    })}
+                </Suspense>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        // The server sends them here on every page load; this
+                        // keeps links followed in the page from leaving it.
+                        let must_enrol = user.await.is_ok_and(|u| u.must_enrol_two_factor);
+                        let elsewhere = location.pathname.get() != ENROL_PATH;
+                        (must_enrol && elsewhere).then(|| view! { <Redirect path=ENROL_PATH /> })
                     })}
                 </Suspense>
                 <Outlet />

@@ -51,7 +51,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    mark_body_when_hydrated();
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Title formatter=|page: String| format!("{page} · Keysmith") />
@@ -80,9 +79,13 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Sets `data-hydrated="true"` on `<body>` once the wasm has taken over, so
-/// end-to-end tests (and curious people) can tell server HTML from a live app.
-fn mark_body_when_hydrated() {
+/// Sets `data-hydrated="true"` on `<body>` once the wasm has taken over the
+/// page shown, so end-to-end tests (and curious people) can tell server
+/// HTML from a live app. Rendered by each page's route: a page's code comes
+/// in a chunk of its own, which hydrates after the shell, so a mark set by
+/// the shell would come before the page's buttons work.
+#[component]
+pub fn HydratedMark() -> impl IntoView {
     Effect::new(|_| {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");

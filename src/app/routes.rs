@@ -10,6 +10,7 @@ use super::pages::{
     InvitationPage, KeyDetailPage, LoginPage, MembersPage, OverviewPage, ResetPasswordPage,
     SignupPage, WelcomePage,
 };
+use super::HydratedMark;
 use leptos::prelude::*;
 #[cfg(any(not(target_arch = "wasm32"), wasm_split))]
 use leptos_router::lazy_route;
@@ -29,7 +30,7 @@ macro_rules! lazy_routes {
             }
 
             fn view(_this: Self) -> AnyView {
-                view! { <$page /> }.into_any()
+                view! { <$page /> <HydratedMark /> }.into_any()
             }
         }
 
@@ -40,7 +41,7 @@ macro_rules! lazy_routes {
             }
 
             async fn view(_this: Self) -> AnyView {
-                view! { <$page /> }.into_any()
+                view! { <$page /> <HydratedMark /> }.into_any()
             }
         }
     )*};

@@ -3,9 +3,15 @@
 //! shown once, and turning it off.
 
 use crate::{
-    app::components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
+    app::{
+        components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
+        layout::UserResource,
+    },
     auth::{
-        rpc::{two_factor_status, BeginTotp, DisableTotp, EnableTotp},
+        rpc::{
+            account_two_factor, two_factor_status, BeginTotp, DisableTotp, EnableTotp,
+            SetAccountTwoFactor,
+        },
         summary::{TotpEnrolment, TwoFactorState},
     },
 };
@@ -16,7 +22,12 @@ const RECOVERY_FILE: &str = "keysmith-recovery-codes.txt";
 #[component]
 pub fn TwoFactorSection() -> impl IntoView {
     let status = Resource::new(|| (), |_| two_factor_status());
-    let changed = Callback::new(move |()| status.refetch());
+    // Who the user is changes too: an account's requirement may now be met.
+    let user = expect_context::<UserResource>();
+    let changed = Callback::new(move |()| {
+        status.refetch();
+        user.refetch();
+    });
     view! {
         <section class="doc-section card" aria-labelledby="two-factor">
             <h2 id="two-factor">"Two-factor sign-in"</h2>
@@ -150,6 +161,47 @@ fn TwoFactorOn(state: TwoFactorState, changed: Callback<()>) -> impl IntoView {
             <FormAlert message=errors.form(&["current_password", "code"]) />
             <SubmitButton label="Turn off two-factor sign-in" pending_label="Turning off…" pending=disable.pending() danger=true />
         </ActionForm>
+    }
+}
+
+/// For owners: requiring two-factor sign-in of every member of the account.
+#[component]
+pub fn RequireTwoFactor() -> impl IntoView {
+    let required = Resource::new(|| (), |_| account_two_factor());
+    let set = ServerAction::<SetAccountTwoFactor>::new();
+    let errors = FormErrors::of(set.value());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = set.value().get() {
+            required.refetch();
+        }
+    });
+    view! {
+        <section class="doc-section card" aria-labelledby="require-two-factor">
+            <h2 id="require-two-factor">"A second factor for every member"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match required.await {
+                        Ok(on) => view! {
+                            <p>{if on {
+                                "Required: every member signs in with a second factor; members without one are sent to set it up before they reach this account."
+                            } else {
+                                "Not required: each member chooses. Requiring it sends every member without it to set it up before they reach this account, in the browser and with bearer tokens."
+                            }}</p>
+                            <ActionForm action=set>
+                                <input type="hidden" name="required" value=(!on).to_string() />
+                                <FormAlert message=errors.form(&[]) />
+                                <SubmitButton
+                                    label=if on { "Stop requiring two-factor sign-in" } else { "Require two-factor sign-in for every member" }
+                                    pending_label="Saving…"
+                                    pending=set.pending()
+                                />
+                            </ActionForm>
+                        }.into_any(),
+                        Err(error) => view! { <LoadError error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }
 

@@ -47,6 +47,10 @@ pub enum AuditAction {
     TwoFactorDisabled,
     #[serde(rename = "account.created")]
     AccountCreated,
+    #[serde(rename = "account.two_factor_required")]
+    AccountTwoFactorRequired,
+    #[serde(rename = "account.two_factor_optional")]
+    AccountTwoFactorOptional,
     #[serde(rename = "account.ratelimits_changed")]
     AccountRateLimitsChanged,
     #[serde(rename = "key.created")]
@@ -74,7 +78,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -87,6 +91,8 @@ impl AuditAction {
         AuditAction::TwoFactorEnabled,
         AuditAction::TwoFactorDisabled,
         AuditAction::AccountCreated,
+        AuditAction::AccountTwoFactorRequired,
+        AuditAction::AccountTwoFactorOptional,
         AuditAction::AccountRateLimitsChanged,
         AuditAction::KeyCreated,
         AuditAction::KeyUpdated,
@@ -116,6 +122,8 @@ impl AuditAction {
             AuditAction::TwoFactorEnabled => "user.two_factor_enabled",
             AuditAction::TwoFactorDisabled => "user.two_factor_disabled",
             AuditAction::AccountCreated => "account.created",
+            AuditAction::AccountTwoFactorRequired => "account.two_factor_required",
+            AuditAction::AccountTwoFactorOptional => "account.two_factor_optional",
             AuditAction::AccountRateLimitsChanged => "account.ratelimits_changed",
             AuditAction::KeyCreated => "key.created",
             AuditAction::KeyUpdated => "key.updated",
@@ -146,6 +154,8 @@ impl AuditAction {
             AuditAction::TwoFactorEnabled => "Two-factor sign-in turned on",
             AuditAction::TwoFactorDisabled => "Two-factor sign-in turned off",
             AuditAction::AccountCreated => "Account created",
+            AuditAction::AccountTwoFactorRequired => "Two-factor sign-in required of every member",
+            AuditAction::AccountTwoFactorOptional => "Two-factor sign-in no longer required",
             AuditAction::AccountRateLimitsChanged => "Account rate limits changed",
             AuditAction::KeyCreated => "Key created",
             AuditAction::KeyUpdated => "Key updated",

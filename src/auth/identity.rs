@@ -46,6 +46,9 @@ pub struct Generations {
 pub struct Membership {
     pub user: AuthenticatedUser,
     pub generations: Generations,
+    /// The account requires two-factor sign-in, which the user has not set
+    /// up: until they do, they reach only what setting it up needs.
+    pub must_enrol: bool,
 }
 
 impl Membership {

@@ -57,6 +57,8 @@ impl Role {
     pub const MANAGE_MANAGEMENT_KEYS: Role = Role::Admin;
     /// Setting the rate limits every key of the account shares.
     pub const SET_ACCOUNT_LIMITS: Role = Role::Admin;
+    /// Requiring two-factor sign-in of every member.
+    pub const REQUIRE_TWO_FACTOR: Role = Role::Owner;
     /// Seeing the members and pending invitations.
     pub const SEE_MEMBERS: Role = Role::Admin;
     /// Seeing who is in the team and what they do: membership and sign-in

@@ -13,7 +13,7 @@ use crate::{
         identity::{ClientInfo, SignedIn},
         service::Accounts,
         session::{
-            self, signed_in, signed_in_actor, signed_in_without_account, this_session,
+            self, signed_in_actor, signed_in_enrolling, signed_in_without_account, this_session,
             WITHOUT_ACCOUNT_PATH,
         },
     },
@@ -109,7 +109,7 @@ pub async fn create_own_account() -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     let session = this_session().await?;
-    if let Ok(actor) = signed_in_actor().await {
+    if let Ok(actor) = signed_in_enrolling().await {
         provided::<Accounts>()?.signed_out(&actor).await?;
     }
     session::sign_out(&session).await?;
@@ -119,7 +119,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 
 #[server(prefix = "/rpc", endpoint = "sign_out_everywhere")]
 pub async fn sign_out_everywhere() -> Result<(), AppError> {
-    let actor = signed_in_actor().await?;
+    let actor = signed_in_enrolling().await?;
     provided::<Accounts>()?.sign_out_everywhere(&actor).await?;
     session::sign_out(&this_session().await?).await?;
     leptos_axum::redirect("/login");
@@ -132,7 +132,7 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<(), AppError> {
     let accounts = provided::<Accounts>()?;
-    let actor = signed_in_actor().await?;
+    let actor = signed_in_enrolling().await?;
     accounts
         .change_password(&actor, current_password, new_password)
         .await?;
@@ -146,7 +146,7 @@ pub async fn change_password(
 
 #[server(prefix = "/rpc", endpoint = "current_user")]
 pub async fn current_user() -> Result<UserSummary, AppError> {
-    let user = signed_in().await?;
+    let user = signed_in_enrolling().await?.user;
     provided::<Accounts>()?.summary(&user).await
 }
 
@@ -157,7 +157,7 @@ pub async fn switch_account(account_id: String) -> Result<(), AppError> {
     let not_a_member = || AppError::Forbidden("You are not a member of this account.".into());
     let account_id = AccountId::parse(&account_id).map_err(|_| not_a_member())?;
     let accounts = provided::<Accounts>()?;
-    let user = signed_in().await?;
+    let user = signed_in_enrolling().await?.user;
     let member = accounts
         .membership(&account_id, &user.user_id)
         .await?
@@ -188,7 +188,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 /// Mails the signed-in user a new link to confirm their address.
 #[server(prefix = "/rpc", endpoint = "send_address_check")]
 pub async fn send_address_check() -> Result<(), AppError> {
-    let actor = signed_in_actor().await?;
+    let actor = signed_in_enrolling().await?;
     provided::<Accounts>()?
         .send_address_check(&actor.user.user_id, &actor.client)
         .await
@@ -207,7 +207,7 @@ pub async fn confirm_address(token: String) -> Result<String, AppError> {
 /// used), after checking their password.
 #[server(prefix = "/rpc", endpoint = "change_email")]
 pub async fn change_email(email: String, current_password: String) -> Result<(), AppError> {
-    let actor = signed_in_actor().await?;
+    let actor = signed_in_enrolling().await?;
     provided::<Accounts>()?
         .change_email(&actor, &email, current_password)
         .await
@@ -243,7 +243,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
 
 #[server(prefix = "/rpc", endpoint = "two_factor_status")]
 pub async fn two_factor_status() -> Result<TwoFactorState, AppError> {
-    let user = signed_in().await?;
+    let user = signed_in_enrolling().await?.user;
     provided::<Accounts>()?
         .two_factor_status(&user.user_id)
         .await
@@ -252,7 +252,7 @@ pub async fn two_factor_status() -> Result<TwoFactorState, AppError> {
 /// A new authenticator app's QR code and secret, shown once.
 #[server(prefix = "/rpc", endpoint = "begin_totp")]
 pub async fn begin_totp() -> Result<TotpEnrolment, AppError> {
-    let actor = signed_in_actor().await?;
+    let actor = signed_in_enrolling().await?;
     provided::<Accounts>()?.begin_totp(&actor).await
 }
 
@@ -260,7 +260,7 @@ pub async fn begin_totp() -> Result<TotpEnrolment, AppError> {
 /// codes, shown once.
 #[server(prefix = "/rpc", endpoint = "enable_totp")]
 pub async fn enable_totp(code: String) -> Result<Vec<String>, AppError> {
-    let actor = signed_in_actor().await?;
+    let actor = signed_in_enrolling().await?;
     provided::<Accounts>()?.enable_totp(&actor, &code).await
 }
 
@@ -299,4 +299,23 @@ mod tests {
             assert_eq!(safe_return_path(next), DEFAULT_RETURN_PATH, "{next:?}");
         }
     }
+}
+
+/// Whether the account requires two-factor sign-in of every member.
+#[server(prefix = "/rpc", endpoint = "account_two_factor")]
+pub async fn account_two_factor() -> Result<bool, AppError> {
+    let actor = signed_in_enrolling().await?;
+    provided::<Accounts>()?
+        .two_factor_required(&actor.user.account_id)
+        .await
+}
+
+/// Requires two-factor sign-in of every member of the account, or stops
+/// (owners only).
+#[server(prefix = "/rpc", endpoint = "set_account_two_factor")]
+pub async fn set_account_two_factor(required: bool) -> Result<(), AppError> {
+    let actor = signed_in_actor().await?;
+    provided::<Accounts>()?
+        .require_two_factor(&actor, required)
+        .await
 }

@@ -310,6 +310,7 @@ impl Accounts {
                 user: check.token_generation,
                 membership: check.generation,
             },
+            must_enrol: check.must_enrol,
         }))
     }
 
@@ -322,26 +323,34 @@ impl Accounts {
         &self,
         principal: &Principal,
         generations: Generations,
-    ) -> Result<Option<AuthenticatedUser>, AppError> {
+    ) -> Result<Option<Membership>, AppError> {
         let member = self
             .membership(&principal.account_id, &principal.user_id)
             .await?;
-        Ok(member
-            .filter(|member| member.generations == generations)
-            .map(|member| member.user))
+        Ok(member.filter(|member| member.generations == generations))
     }
 
-    /// A bearer token for a member, of their current generations.
+    /// A bearer token for a member, of their current generations; none
+    /// while their account requires two-factor sign-in they have not set up.
     pub fn issue_token(&self, member: &Membership) -> Result<IssuedToken, AppError> {
+        if member.must_enrol {
+            return Err(AppError::TwoFactorEnrolmentRequired);
+        }
         self.0.tokens.issue(member, UnixMs::now().as_secs())
     }
 
-    /// The user a bearer token speaks for, if it is ours and still current.
+    /// The user a bearer token speaks for, if it is ours and still current
+    /// (and their account's two-factor requirement met).
     pub async fn token_user(&self, token: &str) -> Result<AuthenticatedUser, AppError> {
         let holder = self.0.tokens.check(token)?;
-        self.current_user(&holder.principal, holder.generations)
+        let member = self
+            .current_user(&holder.principal, holder.generations)
             .await?
-            .ok_or(AppError::Unauthenticated)
+            .ok_or(AppError::Unauthenticated)?;
+        if member.must_enrol {
+            return Err(AppError::TwoFactorEnrolmentRequired);
+        }
+        Ok(member.user)
     }
 
     /// Who the user is, where they act and where else they may.
@@ -353,6 +362,10 @@ impl Accounts {
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let email_verified = !self.address_unproven(&record);
+        let must_enrol_two_factor = self
+            .membership(&user.account_id, &user.user_id)
+            .await?
+            .is_some_and(|member| member.must_enrol);
         let accounts = self
             .0
             .db
@@ -369,6 +382,7 @@ impl Accounts {
             user_id: user.user_id.to_string(),
             email: record.email,
             email_verified,
+            must_enrol_two_factor,
             account_id: user.account_id.to_string(),
             role: user.role,
             accounts,
@@ -557,6 +571,7 @@ async fn insert_owner(
                     user: 0,
                     membership: membership_generation,
                 },
+                must_enrol: false,
             })
         }
         OwnerCreated::EmailTaken => Err(email_taken()),

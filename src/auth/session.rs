@@ -55,17 +55,24 @@ async fn stored_user(session: &Session) -> Option<Principal> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SessionUser {
     Member(AuthenticatedUser),
+    /// A member whose account requires two-factor sign-in they have not
+    /// set up: they reach the Account page, to set it up, and no more.
+    MustEnrol(AuthenticatedUser),
     WithoutAccount(AccountlessUser),
 }
 
 impl SessionUser {
     pub fn user_id(&self) -> &UserId {
         match self {
-            SessionUser::Member(user) => &user.user_id,
+            SessionUser::Member(user) | SessionUser::MustEnrol(user) => &user.user_id,
             SessionUser::WithoutAccount(user) => &user.user_id,
         }
     }
 }
+
+/// Where a member whose account requires two-factor sign-in goes until
+/// they set it up: the Account page, which sets it up.
+pub const ENROL_PATH: &str = "/dashboard/account";
 
 /// Where a user who belongs to no account is sent: the page that offers an
 /// account of their own and the invitations waiting for them.
@@ -179,13 +186,27 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
 }
 
 /// The signed-in member, if the session is still current and acts in an
-/// account (see [`require_session_user`]).
+/// account (see [`require_session_user`]) whose two-factor requirement
+/// they meet.
 pub async fn require_user(
     session: &Session,
     accounts: &Accounts,
 ) -> Result<AuthenticatedUser, AppError> {
     match require_session_user(session, accounts).await? {
         SessionUser::Member(user) => Ok(user),
+        SessionUser::MustEnrol(_) => Err(AppError::TwoFactorEnrolmentRequired),
+        SessionUser::WithoutAccount(_) => Err(AppError::Unauthenticated),
+    }
+}
+
+/// The signed-in member, their account's two-factor requirement met or
+/// not: for what setting it up needs (the Account page, who they are).
+pub async fn require_user_enrolling(
+    session: &Session,
+    accounts: &Accounts,
+) -> Result<AuthenticatedUser, AppError> {
+    match require_session_user(session, accounts).await? {
+        SessionUser::Member(user) | SessionUser::MustEnrol(user) => Ok(user),
         SessionUser::WithoutAccount(_) => Err(AppError::Unauthenticated),
     }
 }
@@ -200,7 +221,10 @@ pub async fn require_session_user(
     let checked = if let Some(principal) = stored_user(session).await {
         current_member(session, accounts, &principal)
             .await?
-            .map(SessionUser::Member)
+            .map(|member| match member.must_enrol {
+                true => SessionUser::MustEnrol(member.user),
+                false => SessionUser::Member(member.user),
+            })
     } else if let Some(user) = stored_accountless(session).await {
         accounts
             .accountless_is_current(&user)
@@ -223,7 +247,7 @@ async fn current_member(
     session: &Session,
     accounts: &Accounts,
     principal: &Principal,
-) -> Result<Option<AuthenticatedUser>, AppError> {
+) -> Result<Option<Membership>, AppError> {
     let Some(user) = session.get::<i64>(GENERATION_KEY).await.ok().flatten() else {
         return Ok(None);
     };
@@ -269,7 +293,7 @@ pub async fn signed_in_anyone() -> Result<SessionUser, AppError> {
 pub async fn signed_in_without_account() -> Result<AccountlessUser, AppError> {
     match signed_in_anyone().await? {
         SessionUser::WithoutAccount(user) => Ok(user),
-        SessionUser::Member(_) => Err(AppError::Conflict(
+        SessionUser::Member(_) | SessionUser::MustEnrol(_) => Err(AppError::Conflict(
             "You belong to an account already.".into(),
         )),
     }
@@ -279,6 +303,15 @@ pub async fn signed_in_without_account() -> Result<AccountlessUser, AppError> {
 /// this request's client.
 pub async fn signed_in_actor() -> Result<Actor, AppError> {
     let user = signed_in().await?;
+    let client = ClientInfo::of_this_request().await;
+    Ok(Actor { user, client })
+}
+
+/// [`signed_in_actor`] for what setting up a required second factor
+/// needs: a member who must still set it up passes.
+pub async fn signed_in_enrolling() -> Result<Actor, AppError> {
+    let accounts = provided::<Accounts>()?;
+    let user = require_user_enrolling(&this_session().await?, &accounts).await?;
     let client = ClientInfo::of_this_request().await;
     Ok(Actor { user, client })
 }
@@ -316,6 +349,16 @@ pub async fn guard_pages(
     };
     let visitor = match require_session_user(&session, &accounts).await {
         Ok(SessionUser::Member(_)) => Page::Dashboard,
+        // Sent to set up the second factor their account requires; the
+        // Account page (and only it) is theirs meanwhile.
+        Ok(SessionUser::MustEnrol(_)) if path == ENROL_PATH => Page::Dashboard,
+        Ok(SessionUser::MustEnrol(_)) if page == Page::Entry => {
+            return Redirect::to(ENROL_PATH).into_response()
+        }
+        Ok(SessionUser::MustEnrol(_)) if page == Page::Dashboard => {
+            return Redirect::to(&format!("{ENROL_PATH}?two-factor=required")).into_response()
+        }
+        Ok(SessionUser::MustEnrol(_)) => Page::Dashboard,
         Ok(SessionUser::WithoutAccount(_)) => Page::WithoutAccount,
         Err(AppError::Unauthenticated) => Page::Entry,
         // The page itself explains a failing database; the guard cannot say

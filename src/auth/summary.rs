@@ -14,6 +14,9 @@ pub struct UserSummary {
     /// False while the user must still confirm their address (only while
     /// the server sends mail); keys wait for it.
     pub email_verified: bool,
+    /// The account requires two-factor sign-in, which the user must still
+    /// set up before they reach more than the Account page.
+    pub must_enrol_two_factor: bool,
     pub account_id: String,
     pub role: Role,
     /// In the order the user joined them.

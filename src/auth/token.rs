@@ -127,6 +127,7 @@ mod tests {
                 role: Role::Developer,
             },
             generations: Generations { user, membership },
+            must_enrol: false,
         }
     }
 

@@ -5,6 +5,7 @@
 use super::{
     addresses::{actors_everywhere, events},
     identity::{Actor, ClientInfo},
+    role::Role,
     service::Accounts,
     summary::{TotpEnrolment, TwoFactorState},
     totp::{looks_like_totp, new_recovery_codes, recovery_digest, TotpSecret},
@@ -14,7 +15,10 @@ use crate::{
     audit::AuditAction,
     error::AppError,
     mail::message::{Mail, PRODUCT},
-    shared::{clock::UnixMs, ids::UserId},
+    shared::{
+        clock::UnixMs,
+        ids::{AccountId, UserId},
+    },
     storage::{Db, UserRecord},
 };
 use qrcode::{render::svg, QrCode};
@@ -109,6 +113,40 @@ impl Accounts {
             .await?;
         self.0.mailer.queued();
         tracing::info!(user_id = %user.id, "two-factor sign-in turned off");
+        Ok(())
+    }
+
+    /// Whether the account requires two-factor sign-in of every member.
+    pub async fn two_factor_required(&self, account_id: &AccountId) -> Result<bool, AppError> {
+        Ok(self.0.db.two_factor_required(account_id).await?)
+    }
+
+    /// Requires two-factor sign-in of every member of the actor's account,
+    /// or stops (owners only). An owner requiring it has it: they must not
+    /// be the first locked out. Members without it are sent to set it up.
+    pub async fn require_two_factor(&self, actor: &Actor, required: bool) -> Result<(), AppError> {
+        actor.user.role.require(Role::REQUIRE_TWO_FACTOR)?;
+        if required
+            && self
+                .user(&actor.user.user_id)
+                .await?
+                .totp_enabled_at
+                .is_none()
+        {
+            return Err(AppError::Conflict(
+                "Set up two-factor sign-in for yourself first, then require it of everyone.".into(),
+            ));
+        }
+        let action = match required {
+            true => AuditAction::AccountTwoFactorRequired,
+            false => AuditAction::AccountTwoFactorOptional,
+        };
+        let event = actor.event(action, None);
+        self.0
+            .db
+            .require_two_factor(&actor.user.account_id, required, &event)
+            .await?;
+        tracing::info!(account_id = %actor.user.account_id, required, "two-factor requirement changed");
         Ok(())
     }
 

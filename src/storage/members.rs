@@ -41,14 +41,46 @@ impl Db {
         user_id: &UserId,
     ) -> Result<Option<MemberCheck>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
-            "SELECT m.role, u.token_generation, m.generation
+            "SELECT m.role, u.token_generation, m.generation,
+                (a.require_two_factor = 1 AND u.totp_enabled_at IS NULL) AS must_enrol
              FROM memberships m JOIN users u ON u.id = m.user_id
+             JOIN accounts a ON a.id = m.account_id
              WHERE m.account_id = $1 AND m.user_id = $2",
         )
         .bind(account_id)
         .bind(user_id)
         .fetch_optional(pool)
         .await)
+    }
+
+    /// Whether the account requires two-factor sign-in of its members.
+    pub async fn two_factor_required(&self, account_id: &AccountId) -> Result<bool, sqlx::Error> {
+        let required: Option<bool> = on_either!(self.pool(), pool => sqlx::query_scalar(
+            "SELECT require_two_factor = 1 FROM accounts WHERE id = $1",
+        )
+        .bind(account_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(required.unwrap_or(false))
+    }
+
+    /// Requires two-factor sign-in of the account's members, or stops, with
+    /// the event.
+    pub async fn require_two_factor(
+        &self,
+        account_id: &AccountId,
+        required: bool,
+        event: &NewAuditEvent<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        on_either!(tx.conn(), c => sqlx::query("UPDATE accounts SET require_two_factor = $2 WHERE id = $1")
+            .bind(account_id)
+            .bind(i32::from(required))
+            .execute(c)
+            .await
+            .map(drop))?;
+        insert_event(tx.conn(), event).await?;
+        tx.commit().await
     }
 
     pub async fn member(

@@ -349,6 +349,8 @@ pub struct MemberCheck {
     pub role: Role,
     pub token_generation: i64,
     pub generation: i64,
+    /// The account requires two-factor sign-in and the user has none.
+    pub must_enrol: bool,
 }
 
 /// A member of an account, as the members page lists them.

@@ -346,3 +346,87 @@ async fn the_operator_turns_it_off_for_a_user_who_lost_everything() {
         .unwrap()
         .contains("off for this user already"));
 }
+
+#[tokio::test]
+async fn an_owner_requires_it_and_members_without_it_are_sent_to_set_it_up() {
+    let app = TestApp::spawn().await;
+    let owner = owner(&app).await;
+    let member = crate::teams::join(&app, &owner.token, "developer").await;
+
+    // An owner requires it only once they have it; others may not at all.
+    let (status, body) = call(
+        &app,
+        &owner,
+        "set_account_two_factor",
+        &[("required", "true")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    enrol(&app, &owner).await;
+    let (status, _) = call(
+        &app,
+        &member,
+        "set_account_two_factor",
+        &[("required", "true")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(
+        &app,
+        &owner,
+        "set_account_two_factor",
+        &[("required", "true")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The member's bearer token and a new one are refused; so are their
+    // pages' server functions, but not what setting it up needs.
+    let keys = app
+        .api(Method::GET, "/api-keys", Auth::Bearer(&member.token), None)
+        .await;
+    assert_problem(&keys, StatusCode::FORBIDDEN, "two_factor_required");
+    let fresh = token(&app, &member.email, None).await;
+    assert_problem(&fresh, StatusCode::FORBIDDEN, "two_factor_required");
+    let (status, _) = call(&app, &member, "key_counts", &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, me) = call(&app, &member, "current_user", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["must_enrol_two_factor"], true);
+    let page = member
+        .browser
+        .get(app.url("/dashboard/api-keys"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.headers()["location"],
+        "/dashboard/account?two-factor=required"
+    );
+    let account = member
+        .browser
+        .get(app.url("/dashboard/account"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account.status(), StatusCode::OK);
+
+    // Once they set it up, everything is theirs again.
+    let (secret, _) = enrol(&app, &member).await;
+    let (status, _) = call(&app, &member, "key_counts", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let next = code(&secret, step_now() + 1);
+    assert_eq!(
+        token(&app, &member.email, Some(&next)).await.status,
+        StatusCode::OK
+    );
+    let (status, _) = call(
+        &app,
+        &owner,
+        "set_account_two_factor",
+        &[("required", "false")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}

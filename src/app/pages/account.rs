@@ -10,7 +10,7 @@ use crate::{
         components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
         layout::UserResource,
         limits::{LimitsForm, RateLimitList, RateLimitsFields},
-        two_factor::TwoFactorSection,
+        two_factor::{RequireTwoFactor, TwoFactorSection},
     },
     auth::{
         role::Role,
@@ -39,13 +39,33 @@ pub fn AccountPage() -> impl IntoView {
         </header>
         <Suspense>
             {move || Suspend::new(async move {
+                user.await.ok().filter(|u| u.must_enrol_two_factor).map(|_| view! {
+                    <p class="notice warning" role="status">
+                        "The owner of this account requires two-factor sign-in. Set it up below to reach the rest of the dashboard."
+                    </p>
+                })
+            })}
+        </Suspense>
+        <Suspense>
+            {move || Suspend::new(async move {
                 user.await.ok().map(|u| view! {
                     <EmailAddressSection email=u.email verified=u.email_verified />
                 })
             })}
         </Suspense>
         <TwoFactorSection />
-        <AccountLimits />
+        <Suspense>
+            {move || Suspend::new(async move {
+                user.await.ok().filter(|u| u.role >= Role::REQUIRE_TWO_FACTOR).map(|_| view! {
+                    <RequireTwoFactor />
+                })
+            })}
+        </Suspense>
+        <Suspense>
+            {move || Suspend::new(async move {
+                user.await.ok().filter(|u| !u.must_enrol_two_factor).map(|_| view! { <AccountLimits /> })
+            })}
+        </Suspense>
         <section class="doc-section card" aria-labelledby="change-password">
             <h2 id="change-password">"Change password"</h2>
             <p class="hint">"Changing it signs you out of every other browser and ends every API bearer token issued before."</p>

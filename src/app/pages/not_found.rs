@@ -1,3 +1,4 @@
+use crate::app::HydratedMark;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -16,5 +17,6 @@ pub fn NotFound() -> impl IntoView {
                 <p><a href="/dashboard">"Go to the dashboard"</a></p>
             </section>
         </main>
+        <HydratedMark />
     }
 }

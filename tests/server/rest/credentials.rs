@@ -24,6 +24,7 @@ async fn bad_credentials_get_401_with_www_authenticate() {
             role: Role::Owner,
         },
         generations: Generations::default(),
+        must_enrol: false,
     };
     let foreign = expired.issue(&user, now_s()).unwrap().token;
     let payload = token.split('.').nth(1).unwrap();
@@ -86,6 +87,7 @@ async fn an_expired_bearer_token_is_refused() {
             user: 0,
             membership,
         },
+        must_enrol: false,
     };
     // The same secret as the server derives, so only the expiry is wrong.
     let signer = TokenSigner::new(
@@ -148,6 +150,7 @@ async fn every_endpoint_answers_every_kind_of_credential_as_documented() {
             role: Role::Owner,
         },
         generations: Generations::default(),
+        must_enrol: false,
     };
     let signer = TokenSigner::new(
         &keysmith::server::secrets::ServerKeys::from_master(SECRET.as_bytes()).jwt,
