@@ -12,6 +12,7 @@ mod owner;
 mod pages;
 mod routes;
 mod secret;
+mod sessions;
 mod table;
 mod two_factor;
 

@@ -14,6 +14,7 @@ use crate::{
         },
         summary::{TotpEnrolment, TwoFactorState},
     },
+    error::AppError,
 };
 use leptos::prelude::*;
 
@@ -164,10 +165,16 @@ fn TwoFactorOn(state: TwoFactorState, changed: Callback<()>) -> impl IntoView {
     }
 }
 
+/// Whether the account requires two-factor sign-in: made with the page
+/// (not inside a suspended view, where the browser would make it anew
+/// rather than take the server's answer).
+pub fn requirement_resource() -> Resource<Result<bool, AppError>> {
+    Resource::new(|| (), |_| account_two_factor())
+}
+
 /// For owners: requiring two-factor sign-in of every member of the account.
 #[component]
-pub fn RequireTwoFactor() -> impl IntoView {
-    let required = Resource::new(|| (), |_| account_two_factor());
+pub fn RequireTwoFactor(required: Resource<Result<bool, AppError>>) -> impl IntoView {
     let set = ServerAction::<SetAccountTwoFactor>::new();
     let errors = FormErrors::of(set.value());
     Effect::new(move |_| {

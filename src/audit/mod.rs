@@ -35,6 +35,10 @@ pub enum AuditAction {
     SignedOutEverywhere,
     #[serde(rename = "user.password_changed")]
     PasswordChanged,
+    #[serde(rename = "user.session_ended")]
+    SessionEnded,
+    #[serde(rename = "user.signed_out_everywhere_else")]
+    SignedOutEverywhereElse,
     #[serde(rename = "user.password_reset")]
     PasswordReset,
     #[serde(rename = "user.email_changed")]
@@ -78,13 +82,15 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
         AuditAction::SignedOut,
         AuditAction::SignedOutEverywhere,
         AuditAction::PasswordChanged,
+        AuditAction::SessionEnded,
+        AuditAction::SignedOutEverywhereElse,
         AuditAction::PasswordReset,
         AuditAction::EmailChanged,
         AuditAction::EmailVerified,
@@ -116,6 +122,8 @@ impl AuditAction {
             AuditAction::SignedOut => "user.signed_out",
             AuditAction::SignedOutEverywhere => "user.signed_out_everywhere",
             AuditAction::PasswordChanged => "user.password_changed",
+            AuditAction::SessionEnded => "user.session_ended",
+            AuditAction::SignedOutEverywhereElse => "user.signed_out_everywhere_else",
             AuditAction::PasswordReset => "user.password_reset",
             AuditAction::EmailChanged => "user.email_changed",
             AuditAction::EmailVerified => "user.email_verified",
@@ -148,6 +156,8 @@ impl AuditAction {
             AuditAction::SignedOut => "Signed out",
             AuditAction::SignedOutEverywhere => "Signed out everywhere",
             AuditAction::PasswordChanged => "Password changed",
+            AuditAction::SessionEnded => "Signed out a session",
+            AuditAction::SignedOutEverywhereElse => "Signed out everywhere else",
             AuditAction::PasswordReset => "Password reset by email",
             AuditAction::EmailChanged => "Email address changed",
             AuditAction::EmailVerified => "Email address verified",

@@ -23,6 +23,8 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
+pub mod sign_ins;
+#[cfg(feature = "ssr")]
 mod strength;
 #[cfg(feature = "ssr")]
 pub mod throttle;

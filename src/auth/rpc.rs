@@ -2,7 +2,7 @@
 //! call. Each reads the request, calls the accounts service, and shapes the
 //! answer.
 
-use super::summary::{TotpEnrolment, TwoFactorState, UserSummary};
+use super::summary::{SignInList, TotpEnrolment, TwoFactorState, UserSummary};
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -110,7 +110,11 @@ pub async fn create_own_account() -> Result<(), AppError> {
 pub async fn sign_out() -> Result<(), AppError> {
     let session = this_session().await?;
     if let Ok(actor) = signed_in_enrolling().await {
-        provided::<Accounts>()?.signed_out(&actor).await?;
+        let accounts = provided::<Accounts>()?;
+        accounts.signed_out(&actor).await?;
+        if let Some(key) = session::this_key(&session).await {
+            accounts.forget_session(&key, &actor.user.user_id).await?;
+        }
     }
     session::sign_out(&session).await?;
     leptos_axum::redirect("/login");
@@ -318,4 +322,36 @@ pub async fn set_account_two_factor(required: bool) -> Result<(), AppError> {
     provided::<Accounts>()?
         .require_two_factor(&actor, required)
         .await
+}
+
+/// Where the user is signed in: their sessions (this one marked) and the
+/// bearer tokens issued to them in the last day.
+#[server(prefix = "/rpc", endpoint = "sign_ins")]
+pub async fn sign_ins() -> Result<SignInList, AppError> {
+    let actor = signed_in_enrolling().await?;
+    let current = session::this_key(&this_session().await?).await;
+    let (sessions, tokens) = provided::<Accounts>()?
+        .sign_ins(&actor.user.user_id, current.as_deref())
+        .await?;
+    Ok(SignInList { sessions, tokens })
+}
+
+/// Signs out one of the user's other sessions.
+#[server(prefix = "/rpc", endpoint = "end_session")]
+pub async fn end_session(id: String) -> Result<(), AppError> {
+    let actor = signed_in_enrolling().await?;
+    provided::<Accounts>()?.end_session(&actor, &id).await
+}
+
+/// Ends every other session and every bearer token; this session carries on.
+#[server(prefix = "/rpc", endpoint = "sign_out_everywhere_else")]
+pub async fn sign_out_everywhere_else() -> Result<(), AppError> {
+    let accounts = provided::<Accounts>()?;
+    let actor = signed_in_enrolling().await?;
+    accounts.sign_out_everywhere_else(&actor).await?;
+    let member = accounts
+        .membership(&actor.user.account_id, &actor.user.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    session::sign_in(&this_session().await?, &member).await
 }

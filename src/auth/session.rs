@@ -9,7 +9,11 @@ use super::{
 };
 use crate::{
     error::AppError,
-    shared::{clock::UnixMs, context::provided, ids::UserId},
+    shared::{
+        clock::{new_id, UnixMs},
+        context::provided,
+        ids::UserId,
+    },
 };
 use axum::{
     extract::{Request, State},
@@ -32,6 +36,16 @@ const GENERATION_KEY: &str = "token_generation";
 const MEMBERSHIP_GENERATION_KEY: &str = "membership_generation";
 /// When the user signed in (ms): the session's absolute lifetime runs from it.
 const SIGNED_IN_AT_KEY: &str = "signed_in_at";
+/// The random key naming this session's row in `user_sessions`, where its
+/// user sees it and may end it.
+const SESSION_KEY: &str = "session_key";
+/// Set at sign-in until the session's row is written, by its first checked
+/// request (which knows the client).
+const UNRECORDED_KEY: &str = "session_unrecorded";
+/// When the row last heard of this session's use (ms).
+const NOTED_KEY: &str = "session_noted_at";
+/// How often a session's use is written to its row.
+const NOTE_EVERY: Duration = Duration::from_secs(60);
 /// When the session was last written because of use (ms): writing it moves
 /// its idle expiry on. tower-sessions writes only modified sessions, so
 /// without this an active session would still end one idle period after
@@ -101,9 +115,18 @@ pub async fn sign_in_without_account(
         .map_err(session_error)
 }
 
-/// A new session id, and the lifetimes' clocks started.
+/// A new session id, a new key for its row, and the lifetimes' clocks
+/// started.
 async fn start(session: &Session) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(SESSION_KEY, new_id("ses"))
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(UNRECORDED_KEY, true)
+        .await
+        .map_err(session_error)?;
     let now = UnixMs::now();
     session
         .insert(SIGNED_IN_AT_KEY, now)
@@ -191,8 +214,9 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
 pub async fn require_user(
     session: &Session,
     accounts: &Accounts,
+    client: &ClientInfo,
 ) -> Result<AuthenticatedUser, AppError> {
-    match require_session_user(session, accounts).await? {
+    match require_session_user(session, accounts, client).await? {
         SessionUser::Member(user) => Ok(user),
         SessionUser::MustEnrol(_) => Err(AppError::TwoFactorEnrolmentRequired),
         SessionUser::WithoutAccount(_) => Err(AppError::Unauthenticated),
@@ -204,8 +228,9 @@ pub async fn require_user(
 pub async fn require_user_enrolling(
     session: &Session,
     accounts: &Accounts,
+    client: &ClientInfo,
 ) -> Result<AuthenticatedUser, AppError> {
-    match require_session_user(session, accounts).await? {
+    match require_session_user(session, accounts, client).await? {
         SessionUser::Member(user) | SessionUser::MustEnrol(user) => Ok(user),
         SessionUser::WithoutAccount(_) => Err(AppError::Unauthenticated),
     }
@@ -217,6 +242,7 @@ pub async fn require_user_enrolling(
 pub async fn require_session_user(
     session: &Session,
     accounts: &Accounts,
+    client: &ClientInfo,
 ) -> Result<SessionUser, AppError> {
     let checked = if let Some(principal) = stored_user(session).await {
         current_member(session, accounts, &principal)
@@ -235,11 +261,87 @@ pub async fn require_session_user(
         return Err(AppError::Unauthenticated);
     };
     match checked {
-        Some(user) => Ok(user),
-        None => {
+        Some(user) if track(session, accounts, user.user_id(), client).await? => Ok(user),
+        Some(_) => {
+            // Ended from another session (or everywhere): its row says so.
             sign_out(session).await?;
             Err(AppError::Unauthenticated)
         }
+        None => {
+            if let (Some(key), Some(user_id)) =
+                (this_key(session).await, stored_user_id(session).await)
+            {
+                accounts.forget_session(&key, &user_id).await?;
+            }
+            sign_out(session).await?;
+            Err(AppError::Unauthenticated)
+        }
+    }
+}
+
+/// Keeps the session's row: written by its first checked request, its
+/// use noted at most once a minute. False when the row was ended: the user
+/// signed this session out from another.
+async fn track(
+    session: &Session,
+    accounts: &Accounts,
+    user_id: &UserId,
+    client: &ClientInfo,
+) -> Result<bool, AppError> {
+    let now = UnixMs::now();
+    let key = match this_key(session).await {
+        Some(key) => key,
+        // Signed in before sessions were listed: listed from now on.
+        None => {
+            let key = new_id("ses");
+            session
+                .insert(SESSION_KEY, &key)
+                .await
+                .map_err(session_error)?;
+            session
+                .insert(UNRECORDED_KEY, true)
+                .await
+                .map_err(session_error)?;
+            key
+        }
+    };
+    let unrecorded: Option<bool> = session.get(UNRECORDED_KEY).await.ok().flatten();
+    if unrecorded == Some(true) {
+        accounts.start_session(&key, user_id, client).await?;
+        session
+            .remove_value(UNRECORDED_KEY)
+            .await
+            .map_err(session_error)?;
+        session
+            .insert(NOTED_KEY, now)
+            .await
+            .map_err(session_error)?;
+        return Ok(true);
+    }
+    if !accounts.session_live(&key, user_id, client).await? {
+        return Ok(false);
+    }
+    let noted: Option<UnixMs> = session.get(NOTED_KEY).await.ok().flatten();
+    if noted.is_none_or(|at| now.since(at) >= NOTE_EVERY) {
+        accounts.session_used(&key, client).await?;
+        session
+            .insert(NOTED_KEY, now)
+            .await
+            .map_err(session_error)?;
+    }
+    Ok(true)
+}
+
+/// The key of this session's row, if it has one.
+pub async fn this_key(session: &Session) -> Option<String> {
+    session.get(SESSION_KEY).await.ok().flatten()
+}
+
+/// Whoever the session says is signed in, before any check.
+async fn stored_user_id(session: &Session) -> Option<UserId> {
+    match stored_user(session).await {
+        Some(principal) => Some(principal.user_id),
+        None => stored_accountless(session).await.map(|user| user.user_id),
     }
 }
 
@@ -278,14 +380,16 @@ pub async fn this_session() -> Result<Session, AppError> {
 /// `Unauthenticated`.
 pub async fn signed_in() -> Result<AuthenticatedUser, AppError> {
     let accounts = provided::<Accounts>()?;
-    require_user(&this_session().await?, &accounts).await
+    let client = ClientInfo::of_this_request().await;
+    require_user(&this_session().await?, &accounts, &client).await
 }
 
 /// Whoever holds the session of the server function being served, with an
 /// account or without, or `Unauthenticated`.
 pub async fn signed_in_anyone() -> Result<SessionUser, AppError> {
     let accounts = provided::<Accounts>()?;
-    require_session_user(&this_session().await?, &accounts).await
+    let client = ClientInfo::of_this_request().await;
+    require_session_user(&this_session().await?, &accounts, &client).await
 }
 
 /// The signed-in user without an account of the server function being
@@ -311,8 +415,8 @@ pub async fn signed_in_actor() -> Result<Actor, AppError> {
 /// needs: a member who must still set it up passes.
 pub async fn signed_in_enrolling() -> Result<Actor, AppError> {
     let accounts = provided::<Accounts>()?;
-    let user = require_user_enrolling(&this_session().await?, &accounts).await?;
     let client = ClientInfo::of_this_request().await;
+    let user = require_user_enrolling(&this_session().await?, &accounts, &client).await?;
     Ok(Actor { user, client })
 }
 
@@ -347,7 +451,12 @@ pub async fn guard_pages(
     } else {
         return next.run(req).await;
     };
-    let visitor = match require_session_user(&session, &accounts).await {
+    let client = req
+        .extensions()
+        .get::<ClientInfo>()
+        .cloned()
+        .unwrap_or_default();
+    let visitor = match require_session_user(&session, &accounts, &client).await {
         Ok(SessionUser::Member(_)) => Page::Dashboard,
         // Sent to set up the second factor their account requires; the
         // Account page (and only it) is theirs meanwhile.

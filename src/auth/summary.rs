@@ -2,6 +2,7 @@
 //! they are, where they act, with which role, and where else they may.
 
 use super::role::Role;
+use crate::shared::clock::UnixMs;
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user, as the dashboard shows them: who they are, the
@@ -61,4 +62,35 @@ pub struct TotpEnrolment {
     pub qr_svg: String,
     pub secret: String,
     pub uri: String,
+}
+
+/// One of the user's browser sessions, as the Account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// What ends it (not the session's cookie).
+    pub id: String,
+    /// "Chrome on Linux", from its user agent.
+    pub device: String,
+    pub address: Option<String>,
+    pub signed_in_at: UnixMs,
+    pub last_active_at: UnixMs,
+    /// The session this page is seen in.
+    pub current: bool,
+}
+
+/// A bearer token issued to the user recently.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub account_id: String,
+    pub device: String,
+    pub address: Option<String>,
+    pub issued_at: UnixMs,
+    pub expires_at: UnixMs,
+}
+
+/// Where the user is signed in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInList {
+    pub sessions: Vec<SessionView>,
+    pub tokens: Vec<TokenView>,
 }

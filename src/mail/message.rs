@@ -30,6 +30,10 @@ pub enum Mail {
         days: i64,
     },
     TwoFactorDisabled,
+    NewSignIn {
+        device: String,
+        address: String,
+    },
 }
 
 impl fmt::Debug for Mail {
@@ -53,6 +57,7 @@ impl Mail {
             Mail::VerifyEmail { .. } => "verify_email",
             Mail::Invitation { .. } => "invitation",
             Mail::TwoFactorDisabled => "two_factor_disabled",
+            Mail::NewSignIn { .. } => "new_sign_in",
         }
     }
 
@@ -85,6 +90,15 @@ impl Mail {
                 ],
                 action: ("Accept the invitation", format!("{origin}/invite/{token}")),
                 closing: "If you did not expect it, ignore this email.".into(),
+            },
+            Mail::NewSignIn { device, address } => Letter {
+                subject: format!("New sign-in to your {PRODUCT} account"),
+                paragraphs: vec![
+                    format!("Your {PRODUCT} account at {origin} was just signed in to from a device it was never used on before: {device}, from {address}."),
+                    "If that was you, nothing more is needed. If not, sign out that session on your Account page and change your password.".into(),
+                ],
+                action: ("Review where you are signed in", format!("{origin}/dashboard/account#sessions")),
+                closing: "You get this email for each new device.".into(),
             },
             Mail::TwoFactorDisabled => Letter {
                 subject: format!("Two-factor sign-in was turned off for your {PRODUCT} account"),

@@ -86,7 +86,7 @@ pub async fn token(
         )
         .await?
         .into_member()?;
-    let issued = accounts.issue_token(&member)?;
+    let issued = accounts.issue_recorded_token(&member, &client).await?;
     Ok(axum::Json(TokenResponse {
         access_token: issued.token,
         token_type: "Bearer",

@@ -15,6 +15,9 @@ use crate::{
 /// Days an ended invitation stays visible (in the audit log's terms: who
 /// was invited, and what became of it) before it is deleted.
 pub const ENDED_INVITATION_DAYS: i64 = 30;
+/// Days a session's record is kept after its last use: long enough to
+/// tell a device the user signed in from before.
+const SIGN_INS_KEPT_DAYS: i64 = 90;
 /// Audit events deleted in one statement.
 const AUDIT_BATCH: i64 = 10_000;
 
@@ -65,6 +68,16 @@ async fn sweep(db: &Db, audit_retention_days: u32, now: UnixMs) {
         Ok(0) => {}
         Ok(swept) => tracing::info!(swept, "mail finished 7 days ago deleted"),
         Err(error) => tracing::warn!(%error, "cannot sweep finished mail"),
+    }
+    // Sessions end 30 days after sign-in at most (KEYSMITH_SESSION_MAX_DAYS
+    // may say less); tokens are listed for a day.
+    match db
+        .sweep_sign_ins(now - clock::days(SIGN_INS_KEPT_DAYS), now - DAY)
+        .await
+    {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "old session and token records deleted"),
+        Err(error) => tracing::warn!(%error, "cannot sweep old session records"),
     }
     match db.sweep_user_links(now - DAY).await {
         Ok(0) => {}

@@ -7,6 +7,7 @@ use super::{
     audit::insert_event,
     either::{lock_user_row, on_either, Conn},
     outbox::{insert_mail, NewMail},
+    user_sessions::end_all_sessions,
     Db, NewAuditEvent,
 };
 use crate::shared::{clock::UnixMs, ids::UserId};
@@ -153,6 +154,7 @@ impl Db {
         .execute(c)
         .await
         .map(drop))?;
+        end_all_sessions(tx.conn(), user_id, now).await?;
         on_either!(tx.conn(), c => sqlx::query(
             "DELETE FROM user_links WHERE user_id = $1 AND purpose = 'password_reset' AND used_at IS NULL",
         )

@@ -3,7 +3,7 @@
 //! [`Db`] and never learn which backend answers. Each operation is written
 //! once for both databases, as a plain method of [`Db`] in the file of its
 //! area (`users.rs`, `members.rs`, `api_keys.rs`, `audit.rs`,
-//! `idempotency.rs`, `throttle.rs`, `limits.rs`, `links.rs`, `outbox.rs`, `two_factor.rs`), over portable column types (times in
+//! `idempotency.rs`, `throttle.rs`, `limits.rs`, `links.rs`, `outbox.rs`, `two_factor.rs`, `user_sessions.rs`), over portable column types (times in
 //! unix milliseconds, digests and addresses as text). `either.rs` compiles
 //! each body for both backends and holds what truly differs, one named
 //! function per concept (row and advisory locks, the throttle sweep, the
@@ -25,6 +25,7 @@ mod sessions;
 mod sqlite;
 mod throttle;
 mod two_factor;
+mod user_sessions;
 mod users;
 
 pub use credits::{CreditGrant, CreditPlan, CreditRow, Holding};
@@ -34,6 +35,7 @@ pub use outbox::{ClaimedMail, NewMail};
 pub use records::*;
 pub use sessions::SessionStore;
 pub use two_factor::TotpRow;
+pub use user_sessions::{NewSignIn, SessionRow, TokenRow};
 
 use postgres::PostgresStore;
 use sqlite::SqliteStore;

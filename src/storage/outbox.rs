@@ -49,6 +49,13 @@ pub(super) async fn insert_mail(conn: Conn<'_>, mail: &NewMail) -> Result<(), sq
 }
 
 impl Db {
+    /// Queues a message that no other change goes with.
+    pub async fn queue_mail(&self, mail: &NewMail) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        insert_mail(tx.conn(), mail).await?;
+        tx.commit().await
+    }
+
     /// Claims up to `limit` due messages for `holder` until `now + claim`:
     /// queued ones whose time came and that nobody holds (or whose holder's
     /// claim ran out). Each claim counts as an attempt. On PostgreSQL rows

@@ -6,6 +6,7 @@ use super::{
     fresh_membership_generation,
     links::{insert_link, NewUserLink},
     outbox::NewMail,
+    user_sessions::end_all_sessions,
     Db, NewAccount, NewAuditEvent, NewOwner, NewUser, OwnerCreated, UserRecord,
 };
 use crate::shared::{
@@ -231,6 +232,7 @@ impl Db {
         .bind(user_id)
         .fetch_one(c)
         .await?);
+        end_all_sessions(tx.conn(), user_id, event.occurred_at).await?;
         insert_event(tx.conn(), event).await?;
         tx.commit().await?;
         Ok(generation)

@@ -15,6 +15,7 @@ mod replicas;
 mod rest;
 mod role_matrix;
 mod security;
+mod sessions;
 mod team_changes;
 mod teams;
 mod two_factor;

@@ -10,7 +10,8 @@ use crate::{
         components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
         layout::UserResource,
         limits::{LimitsForm, RateLimitList, RateLimitsFields},
-        two_factor::{RequireTwoFactor, TwoFactorSection},
+        sessions::SessionsSection,
+        two_factor::{requirement_resource, RequireTwoFactor, TwoFactorSection},
     },
     auth::{
         role::Role,
@@ -27,6 +28,7 @@ use leptos_meta::Title;
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let user = expect_context::<UserResource>();
+    let requirement = requirement_resource();
     let change = ServerAction::<ChangePassword>::new();
     let errors = FormErrors::of(change.value());
     let changed = move || matches!(change.value().get(), Some(Ok(())));
@@ -54,18 +56,15 @@ pub fn AccountPage() -> impl IntoView {
             })}
         </Suspense>
         <TwoFactorSection />
+        <SessionsSection />
         <Suspense>
             {move || Suspend::new(async move {
                 user.await.ok().filter(|u| u.role >= Role::REQUIRE_TWO_FACTOR).map(|_| view! {
-                    <RequireTwoFactor />
+                    <RequireTwoFactor required=requirement />
                 })
             })}
         </Suspense>
-        <Suspense>
-            {move || Suspend::new(async move {
-                user.await.ok().filter(|u| !u.must_enrol_two_factor).map(|_| view! { <AccountLimits /> })
-            })}
-        </Suspense>
+        <AccountLimits />
         <section class="doc-section card" aria-labelledby="change-password">
             <h2 id="change-password">"Change password"</h2>
             <p class="hint">"Changing it signs you out of every other browser and ends every API bearer token issued before."</p>
@@ -115,7 +114,11 @@ fn AccountLimits() -> impl IntoView {
             <p class="hint">"Shared by every key of this account: a verification of any of them counts against these, beside the key's own limits."</p>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let may_set = user.await.is_ok_and(|u| u.role >= Role::SET_ACCOUNT_LIMITS);
+                    let user = user.await.ok();
+                    let may_set = user.as_ref().is_some_and(|u| u.role >= Role::SET_ACCOUNT_LIMITS);
+                    if user.is_some_and(|u| u.must_enrol_two_factor) {
+                        return view! { <p class="muted">"Shown once you set up two-factor sign-in."</p> }.into_any();
+                    }
                     match limits.await {
                         Ok(current) if may_set => view! { <AccountLimitsForm current /> }.into_any(),
                         Ok(current) => view! { <RateLimitList limits=current empty="None." /> }.into_any(),
