@@ -22,49 +22,29 @@ fn browser(app: &TestApp, agent: &str) -> Client {
         .unwrap()
 }
 
-async fn rpc(
-    app: &TestApp,
-    client: &Client,
-    name: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let response = client
-        .post(app.url(&format!("/rpc/{name}")))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 async fn sign_in(app: &TestApp, client: &Client, email: &str) {
-    let (status, body) = rpc(
-        app,
-        client,
-        "sign_in",
-        &[
-            ("email", email),
-            ("password", PASSWORD),
-            ("next", "/dashboard"),
-        ],
-    )
-    .await;
+    let (status, body) = app
+        .post_form(
+            client,
+            "sign_in",
+            &[
+                ("email", email),
+                ("password", PASSWORD),
+                ("next", "/dashboard"),
+            ],
+        )
+        .await;
     assert!(
         status.is_success() || status.is_redirection(),
         "{status} {body}"
     );
     // As a browser does: the page it lands on is its first checked request.
-    let (status, _) = rpc(app, client, "current_user", &[]).await;
+    let (status, _) = app.post_form(client, "current_user", &[]).await;
     assert_eq!(status, StatusCode::OK);
 }
 
 async fn sessions(app: &TestApp, client: &Client) -> Vec<Value> {
-    let (status, list) = rpc(app, client, "sign_ins", &[]).await;
+    let (status, list) = app.post_form(client, "sign_ins", &[]).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     list["sessions"].as_array().unwrap().clone()
 }
@@ -74,13 +54,13 @@ async fn each_browser_is_listed_and_one_can_sign_out_another() {
     let app = TestApp::spawn().await;
     let email = unique_email();
     let laptop = browser(&app, FIREFOX);
-    let (status, _) = rpc(
-        &app,
-        &laptop,
-        "sign_up",
-        &[("email", &email), ("password", PASSWORD)],
-    )
-    .await;
+    let (status, _) = app
+        .post_form(
+            &laptop,
+            "sign_up",
+            &[("email", &email), ("password", PASSWORD)],
+        )
+        .await;
     assert!(status.is_success() || status.is_redirection());
     let phone = browser(&app, SAFARI);
     sign_in(&app, &phone, &email).await;
@@ -101,21 +81,21 @@ async fn each_browser_is_listed_and_one_can_sign_out_another() {
 
     // Another user cannot end it; the owner can.
     let stranger = browser(&app, FIREFOX);
-    let (status, _) = rpc(
-        &app,
-        &stranger,
-        "sign_up",
-        &[("email", &unique_email()), ("password", PASSWORD)],
-    )
-    .await;
+    let (status, _) = app
+        .post_form(
+            &stranger,
+            "sign_up",
+            &[("email", &unique_email()), ("password", PASSWORD)],
+        )
+        .await;
     assert!(status.is_success() || status.is_redirection());
     let id = other["id"].as_str().unwrap();
-    let (status, _) = rpc(&app, &stranger, "end_session", &[("id", id)]).await;
+    let (status, _) = app.post_form(&stranger, "end_session", &[("id", id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = rpc(&app, &laptop, "end_session", &[("id", id)]).await;
+    let (status, _) = app.post_form(&laptop, "end_session", &[("id", id)]).await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, _) = rpc(&app, &phone, "current_user", &[]).await;
+    let (status, _) = app.post_form(&phone, "current_user", &[]).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
@@ -124,7 +104,7 @@ async fn each_browser_is_listed_and_one_can_sign_out_another() {
     assert_eq!(sessions(&app, &laptop).await.len(), 1);
 
     // Signing out ends the session's row too.
-    let (status, _) = rpc(&app, &laptop, "sign_out", &[]).await;
+    let (status, _) = app.post_form(&laptop, "sign_out", &[]).await;
     assert!(status.is_success() || status.is_redirection());
     sign_in(&app, &laptop, &email).await;
     assert_eq!(sessions(&app, &laptop).await.len(), 1);
@@ -135,13 +115,13 @@ async fn signing_out_everywhere_else_ends_every_other_session_and_token() {
     let app = TestApp::spawn().await;
     let email = unique_email();
     let laptop = browser(&app, FIREFOX);
-    let (status, _) = rpc(
-        &app,
-        &laptop,
-        "sign_up",
-        &[("email", &email), ("password", PASSWORD)],
-    )
-    .await;
+    let (status, _) = app
+        .post_form(
+            &laptop,
+            "sign_up",
+            &[("email", &email), ("password", PASSWORD)],
+        )
+        .await;
     assert!(status.is_success() || status.is_redirection());
     let phone = browser(&app, SAFARI);
     sign_in(&app, &phone, &email).await;
@@ -158,18 +138,20 @@ async fn signing_out_everywhere_else_ends_every_other_session_and_token() {
     let token: Value = token.json().await.unwrap();
     let token = token["access_token"].as_str().unwrap().to_owned();
 
-    let (_, list) = rpc(&app, &laptop, "sign_ins", &[]).await;
+    let (_, list) = app.post_form(&laptop, "sign_ins", &[]).await;
     assert_eq!(list["tokens"][0]["device"], "curl", "{list}");
 
-    let (status, body) = rpc(&app, &laptop, "sign_out_everywhere_else", &[]).await;
+    let (status, body) = app
+        .post_form(&laptop, "sign_out_everywhere_else", &[])
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _) = rpc(&app, &phone, "current_user", &[]).await;
+    let (status, _) = app.post_form(&phone, "current_user", &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let me = app
         .api(Method::GET, "/me", Auth::Bearer(&token), None)
         .await;
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
-    let (status, _) = rpc(&app, &laptop, "current_user", &[]).await;
+    let (status, _) = app.post_form(&laptop, "current_user", &[]).await;
     assert_eq!(status, StatusCode::OK, "this session carries on");
     let listed = sessions(&app, &laptop).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
@@ -182,18 +164,18 @@ async fn a_sign_in_from_a_new_device_is_mailed_once() {
     let app = app_with_mail(&mail, &[]).await;
     let email = unique_email();
     let laptop = browser(&app, FIREFOX);
-    let (status, _) = rpc(
-        &app,
-        &laptop,
-        "sign_up",
-        &[("email", &email), ("password", PASSWORD)],
-    )
-    .await;
+    let (status, _) = app
+        .post_form(
+            &laptop,
+            "sign_up",
+            &[("email", &email), ("password", PASSWORD)],
+        )
+        .await;
     assert!(status.is_success() || status.is_redirection());
-    rpc(&app, &laptop, "current_user", &[]).await;
+    app.post_form(&laptop, "current_user", &[]).await;
     let phone = browser(&app, SAFARI);
     sign_in(&app, &phone, &email).await;
-    rpc(&app, &phone, "current_user", &[]).await;
+    app.post_form(&phone, "current_user", &[]).await;
     let subject = "New sign-in to your Keysmith account";
     let notice = &mail.wait_for(&email, subject, 1).await[0];
     assert!(
@@ -205,7 +187,7 @@ async fn a_sign_in_from_a_new_device_is_mailed_once() {
     // The same device again, and the first device: no more mail.
     let again = browser(&app, SAFARI);
     sign_in(&app, &again, &email).await;
-    rpc(&app, &again, "current_user", &[]).await;
+    app.post_form(&again, "current_user", &[]).await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert_eq!(mail.about(&email, subject).len(), 1);
 }

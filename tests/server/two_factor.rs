@@ -8,7 +8,7 @@ use crate::{
 };
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// What an authenticator app computes: RFC 6238, SHA-1, six digits.
 fn code(secret: &[u8], step: u64) -> String {
@@ -44,30 +44,9 @@ fn step_now() -> u64 {
     now_s() / 30
 }
 
-async fn call(
-    app: &TestApp,
-    person: &Person,
-    name: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let response = person
-        .browser
-        .post(app.url(&format!("/rpc/{name}")))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 /// Turns two-factor sign-in on for `person`: the secret and the codes.
 async fn enrol(app: &TestApp, person: &Person) -> (Vec<u8>, Vec<String>) {
-    let (status, enrolment) = call(app, person, "begin_totp", &[]).await;
+    let (status, enrolment) = app.post_form(&person.browser, "begin_totp", &[]).await;
     assert_eq!(status, StatusCode::OK, "{enrolment}");
     assert!(
         enrolment["qr_svg"].as_str().unwrap().starts_with("<?xml")
@@ -79,15 +58,17 @@ async fn enrol(app: &TestApp, person: &Person) -> (Vec<u8>, Vec<String>) {
         .starts_with("otpauth://totp/Keysmith%3A"));
     let secret = base32_decode(enrolment["secret"].as_str().unwrap());
     assert_eq!(secret.len(), 20);
-    let (status, wrong) = call(app, person, "enable_totp", &[("code", "000000")]).await;
+    let (status, wrong) = app
+        .post_form(&person.browser, "enable_totp", &[("code", "000000")])
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}");
-    let (status, codes) = call(
-        app,
-        person,
-        "enable_totp",
-        &[("code", &code(&secret, step_now()))],
-    )
-    .await;
+    let (status, codes) = app
+        .post_form(
+            &person.browser,
+            "enable_totp",
+            &[("code", &code(&secret, step_now()))],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{codes}");
     let codes: Vec<String> = serde_json::from_value(codes).unwrap();
     assert_eq!(codes.len(), 10);
@@ -108,7 +89,9 @@ async fn a_code_from_the_app_is_asked_for_and_accepted_once() {
     let app = TestApp::spawn().await;
     let person = owner(&app).await;
     let (secret, _) = enrol(&app, &person).await;
-    let (_, status) = call(&app, &person, "two_factor_status", &[]).await;
+    let (_, status) = app
+        .post_form(&person.browser, "two_factor_status", &[])
+        .await;
     assert_eq!(status, json!({ "totp": true, "recovery_codes_left": 10 }));
 
     let without = token(&app, &person.email, None).await;
@@ -178,7 +161,9 @@ async fn each_recovery_code_works_once() {
         token(&app, &person.email, Some("abcde-fghjk")).await.status,
         StatusCode::BAD_REQUEST
     );
-    let (_, status) = call(&app, &person, "two_factor_status", &[]).await;
+    let (_, status) = app
+        .post_form(&person.browser, "two_factor_status", &[])
+        .await;
     assert_eq!(status["recovery_codes_left"], 9);
 }
 
@@ -221,30 +206,30 @@ async fn turning_it_off_needs_the_password_and_a_code() {
     let app = app_with_mail(&mail, &[]).await;
     let person = owner(&app).await;
     let (secret, codes) = enrol(&app, &person).await;
-    let (status, body) = call(
-        &app,
-        &person,
-        "disable_totp",
-        &[("current_password", "not my password"), ("code", &codes[0])],
-    )
-    .await;
+    let (status, body) = app
+        .post_form(
+            &person.browser,
+            "disable_totp",
+            &[("current_password", "not my password"), ("code", &codes[0])],
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = call(
-        &app,
-        &person,
-        "disable_totp",
-        &[("current_password", PASSWORD), ("code", "000000")],
-    )
-    .await;
+    let (status, body) = app
+        .post_form(
+            &person.browser,
+            "disable_totp",
+            &[("current_password", PASSWORD), ("code", "000000")],
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let next = code(&secret, step_now() + 1);
-    let (status, body) = call(
-        &app,
-        &person,
-        "disable_totp",
-        &[("current_password", PASSWORD), ("code", &next)],
-    )
-    .await;
+    let (status, body) = app
+        .post_form(
+            &person.browser,
+            "disable_totp",
+            &[("current_password", PASSWORD), ("code", &next)],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         token(&app, &person.email, None).await.status,
@@ -354,30 +339,30 @@ async fn an_owner_requires_it_and_members_without_it_are_sent_to_set_it_up() {
     let member = crate::teams::join(&app, &owner.token, "developer").await;
 
     // An owner requires it only once they have it; others may not at all.
-    let (status, body) = call(
-        &app,
-        &owner,
-        "set_account_two_factor",
-        &[("required", "true")],
-    )
-    .await;
+    let (status, body) = app
+        .post_form(
+            &owner.browser,
+            "set_account_two_factor",
+            &[("required", "true")],
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     enrol(&app, &owner).await;
-    let (status, _) = call(
-        &app,
-        &member,
-        "set_account_two_factor",
-        &[("required", "true")],
-    )
-    .await;
+    let (status, _) = app
+        .post_form(
+            &member.browser,
+            "set_account_two_factor",
+            &[("required", "true")],
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = call(
-        &app,
-        &owner,
-        "set_account_two_factor",
-        &[("required", "true")],
-    )
-    .await;
+    let (status, body) = app
+        .post_form(
+            &owner.browser,
+            "set_account_two_factor",
+            &[("required", "true")],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // The member's bearer token and a new one are refused; so are their
@@ -388,9 +373,9 @@ async fn an_owner_requires_it_and_members_without_it_are_sent_to_set_it_up() {
     assert_problem(&keys, StatusCode::FORBIDDEN, "two_factor_required");
     let fresh = token(&app, &member.email, None).await;
     assert_problem(&fresh, StatusCode::FORBIDDEN, "two_factor_required");
-    let (status, _) = call(&app, &member, "key_counts", &[]).await;
+    let (status, _) = app.post_form(&member.browser, "key_counts", &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, me) = call(&app, &member, "current_user", &[]).await;
+    let (status, me) = app.post_form(&member.browser, "current_user", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["must_enrol_two_factor"], true);
     let page = member
@@ -414,19 +399,19 @@ async fn an_owner_requires_it_and_members_without_it_are_sent_to_set_it_up() {
 
     // Once they set it up, everything is theirs again.
     let (secret, _) = enrol(&app, &member).await;
-    let (status, _) = call(&app, &member, "key_counts", &[]).await;
+    let (status, _) = app.post_form(&member.browser, "key_counts", &[]).await;
     assert_eq!(status, StatusCode::OK);
     let next = code(&secret, step_now() + 1);
     assert_eq!(
         token(&app, &member.email, Some(&next)).await.status,
         StatusCode::OK
     );
-    let (status, _) = call(
-        &app,
-        &owner,
-        "set_account_two_factor",
-        &[("required", "false")],
-    )
-    .await;
+    let (status, _) = app
+        .post_form(
+            &owner.browser,
+            "set_account_two_factor",
+            &[("required", "false")],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }

@@ -43,18 +43,7 @@ async fn post(
     name: &str,
     form: &[(&str, &str)],
 ) -> (StatusCode, Value) {
-    let response = browser
-        .post(app.url(&format!("/rpc/{name}")))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    app.post_form(browser, name, form).await
 }
 
 async fn waiting(app: &TestApp, browser: &Client) -> Value {

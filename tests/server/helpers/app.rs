@@ -293,6 +293,26 @@ impl TestApp {
         (status, value)
     }
 
+    /// A form post to a server function from `client`, as a page's form
+    /// sends it; the status and the JSON answer (or the text).
+    pub async fn post_form(
+        &self,
+        client: &Client,
+        name: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let response = client
+            .post(self.url(&format!("/rpc/{name}")))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
     /// Creates a key that must succeed; the response's `key` and `secret`.
     pub async fn create_key(&self, name: &str, scopes: &[&str]) -> (Value, String) {
         let (status, body) = self
