@@ -20,6 +20,8 @@ pub mod credential;
 #[cfg(feature = "ssr")]
 pub mod draft;
 #[cfg(feature = "ssr")]
+pub mod expiry;
+#[cfg(feature = "ssr")]
 pub mod fanout;
 #[cfg(feature = "ssr")]
 pub mod ip_allowlist;

@@ -1,6 +1,7 @@
 //! What Keysmith emails, and how each message reads: plain text and HTML,
 //! with the product's name and links that start at the public URL.
 
+use crate::shared::clock::UnixMs;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -34,6 +35,14 @@ pub enum Mail {
         device: String,
         address: String,
     },
+    KeyExpiring {
+        key_id: String,
+        key: String,
+        account: String,
+        expires_at: UnixMs,
+        /// "a week", "a day".
+        within: String,
+    },
 }
 
 impl fmt::Debug for Mail {
@@ -58,6 +67,7 @@ impl Mail {
             Mail::Invitation { .. } => "invitation",
             Mail::TwoFactorDisabled => "two_factor_disabled",
             Mail::NewSignIn { .. } => "new_sign_in",
+            Mail::KeyExpiring { .. } => "key_expiring",
         }
     }
 
@@ -90,6 +100,15 @@ impl Mail {
                 ],
                 action: ("Accept the invitation", format!("{origin}/invite/{token}")),
                 closing: "If you did not expect it, ignore this email.".into(),
+            },
+            Mail::KeyExpiring { key_id, key, account, expires_at, within } => Letter {
+                subject: format!("API key \"{key}\" expires within {within}"),
+                paragraphs: vec![
+                    format!("The API key \"{key}\" of {account} on {PRODUCT} expires at {}.", utc(*expires_at)),
+                    "After that, every request made with it is refused. Rotate it, or make a new key and move its users to it, before then.".into(),
+                ],
+                action: ("Open the key", format!("{origin}/dashboard/api-keys/{key_id}")),
+                closing: "You get this email as an owner or admin of the account, or as the key's maker: a week and a day before a key expires.".into(),
             },
             Mail::NewSignIn { device, address } => Letter {
                 subject: format!("New sign-in to your {PRODUCT} account"),
@@ -159,6 +178,17 @@ impl Letter {
     }
 }
 
+/// A moment as the mail says it: `2026-12-12 14:37 UTC`.
+fn utc(at: UnixMs) -> String {
+    let minutes = at.minute_of_day();
+    format!(
+        "{} {:02}:{:02} UTC",
+        at.day().iso_date(),
+        minutes / 60,
+        minutes % 60
+    )
+}
+
 /// Text as HTML shows it: account names and emails are anyone's to choose.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -208,6 +238,26 @@ mod tests {
         assert!(!rendered.html.contains("<script>"));
         assert!(rendered.html.contains("&lt;script&gt;"));
         assert!(rendered.text.contains("/invite/"));
+    }
+
+    #[test]
+    fn an_expiry_warning_names_the_key_its_moment_and_links_to_it() {
+        let mail = Mail::KeyExpiring {
+            key_id: "key_1".into(),
+            key: "CI deploys".into(),
+            account: "Acme".into(),
+            expires_at: UnixMs::from_millis(1_796_480_000_000),
+            within: "a day".into(),
+        };
+        let rendered = mail.render("https://keys.example.com");
+        assert_eq!(
+            rendered.subject,
+            "API key \"CI deploys\" expires within a day"
+        );
+        assert!(rendered.text.contains("2026-12-05 "), "{}", rendered.text);
+        assert!(rendered
+            .text
+            .contains("https://keys.example.com/dashboard/api-keys/key_1"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::{
         verifier::VerifyGate,
     },
     idempotency::{self, IdempotentAnswers},
-    keys::{cache::CredentialCache, secret::KeyFormat, usage::UsageTracker, Keys},
+    keys::{cache::CredentialCache, expiry, secret::KeyFormat, usage::UsageTracker, Keys},
     mail::Mailer,
     rest,
     shared::{sealed::Sealer, site::PublicUrl},
@@ -86,6 +86,9 @@ impl Application {
             None => Mailer::default(),
         };
         mailer.start_sending(db.clone());
+        if mailer.is_on() {
+            tokio::spawn(expiry::warn_every(db.clone(), mailer.clone()));
+        }
         let services = services(&config, &db, &secrets, usage.clone(), mailer);
         services.keys.follow_other_processes();
         services.keys.report_credits_every(CREDIT_REPORTS);

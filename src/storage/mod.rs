@@ -14,6 +14,7 @@ mod api_keys;
 mod audit;
 mod credits;
 mod either;
+mod expiry_notices;
 mod idempotency;
 mod limits;
 mod links;
@@ -29,6 +30,7 @@ mod user_sessions;
 mod users;
 
 pub use credits::{CreditGrant, CreditPlan, CreditRow, Holding};
+pub use expiry_notices::{ExpiringKey, ExpiryWarning};
 pub use limits::{LeaseRequest, LimitLease};
 pub use links::{LinkPurpose, LiveLink, NewUserLink};
 pub use outbox::{ClaimedMail, NewMail};

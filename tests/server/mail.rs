@@ -365,3 +365,69 @@ async fn the_reset_page_signs_the_browser_in_with_the_new_password() {
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["email"], email);
 }
+
+/// A key about to expire: its account's owners and admins and its maker
+/// hear of it a week before and a day before, once each, whatever the
+/// restarts. (The look runs at start-up, then every ten minutes.)
+#[tokio::test]
+async fn keys_about_to_expire_are_warned_of_once_each() {
+    let mail = MailServer::start().await;
+    let app = app_with_mail(&mail, &[]).await;
+    let (email, token) = user_with_token(&app).await;
+    let verify = mail
+        .wait_for(&email, "Confirm your email address for Keysmith", 1)
+        .await;
+    let link = verify[0].token_after("/verify-email?token=");
+    let confirmed = app.rpc("confirm_address", &[("token", &link)]).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let (day_key, _) = create_key(
+        &app,
+        &token,
+        json!({ "name": "short lived", "scopes": ["read"], "expires_in_days": 1 }),
+    )
+    .await;
+    create_key(
+        &app,
+        &token,
+        json!({ "name": "three days", "scopes": ["read"], "expires_in_days": 3 }),
+    )
+    .await;
+    create_key(
+        &app,
+        &token,
+        json!({ "name": "a year", "scopes": ["read"], "expires_in_days": 365 }),
+    )
+    .await;
+
+    let settings = mail.settings();
+    let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = app.stop().await;
+    let app = TestApp::spawn_in(dir, &env).await;
+    let day = mail
+        .wait_for(&email, "API key \"short lived\" expires within a day", 1)
+        .await;
+    assert!(
+        day[0]
+            .content
+            .contains(&format!("/dashboard/api-keys/{day_key}")),
+        "{}",
+        day[0].content
+    );
+    mail.wait_for(&email, "API key \"three days\" expires within a week", 1)
+        .await;
+
+    let dir = app.stop().await;
+    let _app = TestApp::spawn_in(dir, &env).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let warnings: Vec<String> = mail
+        .to(&email)
+        .into_iter()
+        .map(|m| m.subject)
+        .filter(|s| s.starts_with("API key"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        2,
+        "one warning each, none for the year-long key: {warnings:?}"
+    );
+}
