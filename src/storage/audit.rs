@@ -12,6 +12,18 @@ use sqlx::QueryBuilder;
 
 /// Writes an event on `conn`, inside the caller's transaction when there is
 /// one: a change and its event are committed together or not at all.
+/// Writes several events (one per account of a user, say) in the
+/// caller's transaction.
+pub(super) async fn insert_events(
+    mut conn: Conn<'_>,
+    events: &[NewAuditEvent<'_>],
+) -> Result<(), sqlx::Error> {
+    for event in events {
+        insert_event(conn.again(), event).await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn insert_event(
     conn: Conn<'_>,
     event: &NewAuditEvent<'_>,

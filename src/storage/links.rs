@@ -4,7 +4,7 @@
 //! requests race.
 
 use super::{
-    audit::insert_event,
+    audit::insert_events,
     either::{lock_user_row, on_either, Conn},
     outbox::{insert_mail, NewMail},
     user_sessions::end_all_sessions,
@@ -162,9 +162,7 @@ impl Db {
         .execute(c)
         .await
         .map(drop))?;
-        for event in events {
-            insert_event(tx.conn(), event).await?;
-        }
+        insert_events(tx.conn(), events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -202,9 +200,7 @@ impl Db {
         if used != 1 || verified != 1 {
             return Ok(false);
         }
-        for event in events {
-            insert_event(tx.conn(), event).await?;
-        }
+        insert_events(tx.conn(), events).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -5,8 +5,8 @@
 //! race.
 
 use super::{
-    audit::insert_event,
-    either::on_either,
+    audit::insert_events,
+    either::{on_either, Conn},
     outbox::{insert_mail, NewMail},
     Db, NewAuditEvent,
 };
@@ -21,6 +21,15 @@ pub struct TotpRow {
     pub totp_pending: Option<String>,
     pub totp_enabled_at: Option<UnixMs>,
     pub totp_last_step: Option<i64>,
+}
+
+/// Forgets the user's recovery codes, in the caller's transaction.
+async fn delete_recovery_codes(conn: Conn<'_>, user_id: &UserId) -> Result<(), sqlx::Error> {
+    on_either!(conn, c => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(c)
+        .await
+        .map(drop))
 }
 
 impl Db {
@@ -82,11 +91,7 @@ impl Db {
         if enabled != 1 {
             return Ok(false);
         }
-        on_either!(tx.conn(), c => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(c)
-            .await
-            .map(drop))?;
+        delete_recovery_codes(tx.conn(), user_id).await?;
         for digest in recovery_digests {
             on_either!(tx.conn(), c => sqlx::query(
                 "INSERT INTO recovery_codes (user_id, digest) VALUES ($1, $2)",
@@ -97,9 +102,7 @@ impl Db {
             .await
             .map(drop))?;
         }
-        for event in events {
-            insert_event(tx.conn(), event).await?;
-        }
+        insert_events(tx.conn(), events).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -122,14 +125,8 @@ impl Db {
         .execute(c)
         .await
         .map(drop))?;
-        on_either!(tx.conn(), c => sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(c)
-            .await
-            .map(drop))?;
-        for event in events {
-            insert_event(tx.conn(), event).await?;
-        }
+        delete_recovery_codes(tx.conn(), user_id).await?;
+        insert_events(tx.conn(), events).await?;
         if let Some(notice) = notice {
             insert_mail(tx.conn(), notice).await?;
         }

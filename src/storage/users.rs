@@ -1,7 +1,7 @@
 //! Accounts and users, one body for both databases.
 
 use super::{
-    audit::insert_event,
+    audit::{insert_event, insert_events},
     either::{lock_user_row, on_either, Conn},
     fresh_membership_generation,
     links::{insert_link, NewUserLink},
@@ -205,9 +205,7 @@ impl Db {
         .await
         .map(drop))?;
         insert_link(tx.conn(), check.0, check.1).await?;
-        for event in events {
-            insert_event(tx.conn(), event).await?;
-        }
+        insert_events(tx.conn(), events).await?;
         tx.commit().await?;
         Ok(true)
     }
