@@ -57,8 +57,12 @@ pub enum AppError {
     #[error("Please sign in to continue.")]
     Unauthenticated,
     /// The password was right; two-factor sign-in needs its code too.
-    #[error("Enter the code from your authenticator app, or one of your recovery codes.")]
+    #[error("Enter the code from your authenticator app, or one of your recovery codes, or use a passkey if you added one.")]
     SecondFactorRequired,
+    /// As many passkey prompts wait for an answer (from one address, or
+    /// from everyone) as the server keeps.
+    #[error("Too many passkey prompts are waiting for an answer. Finish one, or try again in {} minutes.", .retry_after_minutes)]
+    TooManyPasskeyPrompts { retry_after_minutes: u64 },
     #[error("{0}")]
     Forbidden(String),
     #[error("Not found.")]
@@ -202,7 +206,8 @@ impl AppError {
             AppError::Throttled { .. }
             | AppError::TooManySignUps { .. }
             | AppError::TooManyEmails { .. }
-            | AppError::TooManyInvitations { .. } => 429,
+            | AppError::TooManyInvitations { .. }
+            | AppError::TooManyPasskeyPrompts { .. } => 429,
             AppError::EmailOff(_)
             | AppError::EmailUnverified
             | AppError::TwoFactorEnrolmentRequired => 403,
@@ -226,6 +231,9 @@ impl AppError {
             | AppError::TooManyInvitations {
                 retry_after_minutes,
                 ..
+            }
+            | AppError::TooManyPasskeyPrompts {
+                retry_after_minutes,
             } => Some(retry_after_minutes * 60),
             AppError::Busy | AppError::Unavailable => Some(BUSY_RETRY_SECONDS),
             _ => None,
@@ -244,6 +252,7 @@ impl AppError {
             AppError::EmailUnverified => "email_not_verified",
             AppError::TwoFactorEnrolmentRequired => "two_factor_required",
             AppError::TooManyInvitations { .. } => "too_many_invitations",
+            AppError::TooManyPasskeyPrompts { .. } => "too_many_passkey_prompts",
             AppError::Busy => "busy",
             AppError::Unauthenticated => "unauthenticated",
             AppError::SecondFactorRequired => "otp_required",

@@ -10,6 +10,7 @@ mod layout;
 mod limits;
 mod owner;
 mod pages;
+mod passkeys;
 mod routes;
 mod secret;
 mod sessions;

@@ -9,14 +9,27 @@ use crate::{
     },
     auth::{
         rpc::{sign_ins, EndSession, SignOutEverywhereElse},
-        summary::{SessionView, TokenView},
+        summary::{SessionView, SignInList, TokenView},
     },
+    error::AppError,
 };
 use leptos::prelude::*;
 
+/// Where the user is signed in: made with the Account page (not inside a
+/// suspended view) and shared, so whatever ends sessions on the page
+/// shows the list anew.
+#[derive(Clone, Copy)]
+pub struct SignIns(Resource<Result<SignInList, AppError>>);
+
+impl SignIns {
+    pub fn provide() {
+        provide_context(SignIns(Resource::new(|| (), |_| sign_ins())));
+    }
+}
+
 #[component]
 pub fn SessionsSection() -> impl IntoView {
-    let list = Resource::new(|| (), |_| sign_ins());
+    let list = expect_context::<SignIns>().0;
     let end = ServerAction::<EndSession>::new();
     let elsewhere = ServerAction::<SignOutEverywhereElse>::new();
     let errors = FormErrors::of(end.value());
@@ -56,6 +69,38 @@ pub fn SessionsSection() -> impl IntoView {
                 {move || signed_out_elsewhere().then_some("Signed out everywhere else: every other session and every bearer token has ended.")}
             </p>
         </section>
+    }
+}
+
+/// Offered after a change of how the user signs in (a second factor added
+/// or removed): the sessions and tokens from before carry on until ended.
+/// Not labelled like the sessions list's own button, which may show too.
+#[component]
+pub fn EndOtherSessions() -> impl IntoView {
+    let end = ServerAction::<SignOutEverywhereElse>::new();
+    let errors = FormErrors::of(end.value());
+    let ended = move || matches!(end.value().get(), Some(Ok(())));
+    let list = expect_context::<SignIns>().0;
+    Effect::new(move |_| {
+        if ended() {
+            list.refetch();
+        }
+    });
+    view! {
+        <div class="end-other-sessions">
+            <Show
+                when=ended
+                fallback=move || view! {
+                    <p>"Signed in on another device or browser? Those sessions, and bearer tokens issued before, carry on until you end them."</p>
+                    <ActionForm action=end>
+                        <FormAlert message=errors.form(&[]) />
+                        <SubmitButton label="End my other sessions" pending_label="Ending…" pending=end.pending() />
+                    </ActionForm>
+                }
+            >
+                <p class="notice success" role="status">"Your other sessions and bearer tokens have ended; this one carries on."</p>
+            </Show>
+        </div>
     }
 }
 

@@ -6,6 +6,7 @@ use crate::{
     app::{
         components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
         layout::UserResource,
+        sessions::EndOtherSessions,
     },
     auth::{
         rpc::{
@@ -20,15 +21,53 @@ use leptos::prelude::*;
 
 const RECOVERY_FILE: &str = "keysmith-recovery-codes.txt";
 
+/// Which section a second factor changed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FactorKind {
+    App,
+    Passkeys,
+}
+
+/// The user's second factors, shared by the app's section and the
+/// passkeys': made with the page (not inside a suspended view). A change
+/// in either shows both anew, and who the user is (an account's
+/// requirement may now be met), and the section it happened in offers to
+/// end the sessions elsewhere, which a change of how one signs in leaves
+/// signed in.
+#[derive(Clone, Copy)]
+pub struct SecondFactors {
+    pub status: Resource<Result<TwoFactorState, AppError>>,
+    user: UserResource,
+    changed_in: RwSignal<Option<FactorKind>>,
+}
+
+impl SecondFactors {
+    pub fn new() -> Self {
+        SecondFactors {
+            status: Resource::new(|| (), |_| two_factor_status()),
+            user: expect_context::<UserResource>(),
+            changed_in: RwSignal::new(None),
+        }
+    }
+
+    pub fn on_change(self, kind: FactorKind) -> Callback<()> {
+        Callback::new(move |()| {
+            self.status.refetch();
+            self.user.refetch();
+            self.changed_in.set(Some(kind));
+        })
+    }
+
+    /// The offer to sign out everywhere else, after a change in `kind`.
+    pub fn offer(self, kind: FactorKind) -> impl IntoView {
+        move || (self.changed_in.get() == Some(kind)).then(|| view! { <EndOtherSessions /> })
+    }
+}
+
 #[component]
-pub fn TwoFactorSection() -> impl IntoView {
-    let status = Resource::new(|| (), |_| two_factor_status());
-    // Who the user is changes too: an account's requirement may now be met.
-    let user = expect_context::<UserResource>();
-    let changed = Callback::new(move |()| {
-        status.refetch();
-        user.refetch();
-    });
+pub fn TwoFactorSection(factors: SecondFactors) -> impl IntoView {
+    let status = factors.status;
+    let changed = factors.on_change(FactorKind::App);
     view! {
         <section class="doc-section card" aria-labelledby="two-factor">
             <h2 id="two-factor">"Two-factor sign-in"</h2>
@@ -36,11 +75,12 @@ pub fn TwoFactorSection() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match status.await {
                         Ok(state) if state.totp => view! { <TwoFactorOn state changed /> }.into_any(),
-                        Ok(_) => view! { <TwoFactorSetup changed /> }.into_any(),
+                        Ok(state) => view! { <TwoFactorSetup state changed /> }.into_any(),
                         Err(error) => view! { <LoadError error /> }.into_any(),
                     }
                 })}
             </Suspense>
+            {factors.offer(FactorKind::App)}
         </section>
     }
 }
@@ -48,15 +88,20 @@ pub fn TwoFactorSection() -> impl IntoView {
 /// Off: a button that shows a new app's QR code, then the first code's
 /// form, then the recovery codes.
 #[component]
-fn TwoFactorSetup(changed: Callback<()>) -> impl IntoView {
+fn TwoFactorSetup(state: TwoFactorState, changed: Callback<()>) -> impl IntoView {
     let begin = ServerAction::<BeginTotp>::new();
     let begin_errors = FormErrors::of(begin.value());
     let enrolment = move || begin.value().get().and_then(Result::ok);
+    let summary = if state.on() {
+        "On with your passkeys. An authenticator app on your phone adds another way to give a second factor."
+    } else {
+        "Off: your password alone signs you in. With it on, signing in also asks for a code from an authenticator app on your phone (or a passkey, below)."
+    };
     view! {
         <Show
             when=move || enrolment().is_some()
             fallback=move || view! {
-                <p>"Off: your password alone signs you in. With it on, signing in also asks for a code from an authenticator app on your phone."</p>
+                <p>{summary}</p>
                 <ActionForm action=begin>
                     <FormAlert message=begin_errors.form(&[]) />
                     <SubmitButton label="Set up two-factor sign-in" pending_label="Preparing…" pending=begin.pending() />
@@ -104,9 +149,9 @@ fn ConfirmApp(enrolment: TotpEnrolment, changed: Callback<()>) -> impl IntoView 
 
 /// The recovery codes, shown once, with a download.
 #[component]
-fn RecoveryCodes(codes: Vec<String>, changed: Callback<()>) -> impl IntoView {
+pub fn RecoveryCodes(codes: Vec<String>, changed: Callback<()>) -> impl IntoView {
     let file = format!(
-        "Keysmith recovery codes. Each works once, in place of a code from your app.\n\n{}\n",
+        "Keysmith recovery codes. Each works once, in place of a code from your app or a passkey.\n\n{}\n",
         codes.join("\n")
     );
     let href = format!("data:text/plain;charset=utf-8,{}", encode(&file));
@@ -114,7 +159,7 @@ fn RecoveryCodes(codes: Vec<String>, changed: Callback<()>) -> impl IntoView {
         <p class="notice success" role="status">"Two-factor sign-in is on."</p>
         <h3>"Recovery codes"</h3>
         <p class="notice warning">
-            "Save these now: they are shown only once. Each works once, in place of a code from your app, if you lose your phone."
+            "Save these now: they are shown only once. Each works once, in place of a code from your app or a passkey, if you lose your phone or device."
         </p>
         <ul class="recovery-codes" aria-label="Recovery codes">
             {codes.into_iter().map(|code| view! { <li><code>{code}</code></li> }).collect_view()}

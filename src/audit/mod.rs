@@ -49,6 +49,10 @@ pub enum AuditAction {
     TwoFactorEnabled,
     #[serde(rename = "user.two_factor_disabled")]
     TwoFactorDisabled,
+    #[serde(rename = "user.passkey_added")]
+    PasskeyAdded,
+    #[serde(rename = "user.passkey_removed")]
+    PasskeyRemoved,
     #[serde(rename = "account.created")]
     AccountCreated,
     #[serde(rename = "account.two_factor_required")]
@@ -82,7 +86,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::SignedUp,
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
@@ -96,6 +100,8 @@ impl AuditAction {
         AuditAction::EmailVerified,
         AuditAction::TwoFactorEnabled,
         AuditAction::TwoFactorDisabled,
+        AuditAction::PasskeyAdded,
+        AuditAction::PasskeyRemoved,
         AuditAction::AccountCreated,
         AuditAction::AccountTwoFactorRequired,
         AuditAction::AccountTwoFactorOptional,
@@ -129,6 +135,8 @@ impl AuditAction {
             AuditAction::EmailVerified => "user.email_verified",
             AuditAction::TwoFactorEnabled => "user.two_factor_enabled",
             AuditAction::TwoFactorDisabled => "user.two_factor_disabled",
+            AuditAction::PasskeyAdded => "user.passkey_added",
+            AuditAction::PasskeyRemoved => "user.passkey_removed",
             AuditAction::AccountCreated => "account.created",
             AuditAction::AccountTwoFactorRequired => "account.two_factor_required",
             AuditAction::AccountTwoFactorOptional => "account.two_factor_optional",
@@ -163,6 +171,8 @@ impl AuditAction {
             AuditAction::EmailVerified => "Email address verified",
             AuditAction::TwoFactorEnabled => "Two-factor sign-in turned on",
             AuditAction::TwoFactorDisabled => "Two-factor sign-in turned off",
+            AuditAction::PasskeyAdded => "Passkey added",
+            AuditAction::PasskeyRemoved => "Passkey removed",
             AuditAction::AccountCreated => "Account created",
             AuditAction::AccountTwoFactorRequired => "Two-factor sign-in required of every member",
             AuditAction::AccountTwoFactorOptional => "Two-factor sign-in no longer required",

@@ -3,6 +3,8 @@
 //! throttling, sessions, bearer tokens and the service that holds the rules.
 
 pub mod email;
+pub mod passkey_name;
+pub mod passkey_rpc;
 pub mod password;
 pub mod role;
 pub mod rpc;
@@ -16,6 +18,8 @@ pub mod hashing;
 pub mod identity;
 #[cfg(feature = "ssr")]
 pub mod manager;
+#[cfg(feature = "ssr")]
+pub mod passkeys;
 #[cfg(feature = "ssr")]
 pub mod recovery;
 #[cfg(feature = "ssr")]

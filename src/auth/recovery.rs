@@ -107,7 +107,7 @@ impl Accounts {
         user: UserRecord,
         client: &ClientInfo,
     ) -> Result<Option<SignedIn>, AppError> {
-        if user.totp_enabled_at.is_some() {
+        if user.has_two_factor() {
             return Ok(None);
         }
         self.enter(user, None, client).await.map(Some)

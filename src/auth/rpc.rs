@@ -66,14 +66,21 @@ pub async fn sign_in(
     #[server(default)] otp: Option<String>,
 ) -> Result<(), AppError> {
     let accounts = provided::<Accounts>()?;
-    let session = this_session().await?;
     let client = ClientInfo::of_this_request().await;
     let next = safe_return_path(&next);
     let otp = otp.as_deref();
-    match accounts
+    let signed_in = accounts
         .sign_in(&email, password, otp, None, &client)
-        .await?
-    {
+        .await?;
+    start_session(signed_in, next).await
+}
+
+/// Starts this browser's session for a user whose sign-in just
+/// succeeded, and sends them on to `next` (a same-site path).
+#[cfg(feature = "ssr")]
+pub(super) async fn start_session(signed_in: SignedIn, next: &str) -> Result<(), AppError> {
+    let session = this_session().await?;
+    match signed_in {
         SignedIn::Member(member) => {
             session::sign_in(&session, &member).await?;
             leptos_axum::redirect(next);

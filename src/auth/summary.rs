@@ -51,8 +51,35 @@ pub struct AccountChoice {
 pub struct TwoFactorState {
     /// An authenticator app (TOTP) is set up.
     pub totp: bool,
+    /// In the order they were added.
+    pub passkeys: Vec<PasskeyView>,
     /// Unused recovery codes.
     pub recovery_codes_left: i64,
+}
+
+impl TwoFactorState {
+    /// Whether signing in with the password takes a second factor.
+    pub fn on(&self) -> bool {
+        self.totp || !self.passkeys.is_empty()
+    }
+}
+
+/// One of the user's passkeys, as the Account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyView {
+    pub id: String,
+    pub name: String,
+    pub created_at: UnixMs,
+    pub last_used_at: Option<UnixMs>,
+}
+
+/// A passkey ceremony's first half, for the browser: the options to hand
+/// to `navigator.credentials` (WebAuthn's JSON) and the handle that names
+/// the server's half when the answer comes back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyPrompt {
+    pub ceremony: String,
+    pub options: String,
 }
 
 /// An authenticator app's enrolment, shown once: the QR code (SVG, drawn

@@ -28,6 +28,7 @@ impl Accounts {
         let row = self.0.db.totp_row(user_id).await?;
         Ok(TwoFactorState {
             totp: row.totp_enabled_at.is_some(),
+            passkeys: self.passkeys(user_id).await?,
             recovery_codes_left: self.0.db.recovery_codes_left(user_id).await?,
         })
     }
@@ -126,13 +127,7 @@ impl Accounts {
     /// be the first locked out. Members without it are sent to set it up.
     pub async fn require_two_factor(&self, actor: &Actor, required: bool) -> Result<(), AppError> {
         actor.user.role.require(Role::REQUIRE_TWO_FACTOR)?;
-        if required
-            && self
-                .user(&actor.user.user_id)
-                .await?
-                .totp_enabled_at
-                .is_none()
-        {
+        if required && !self.user(&actor.user.user_id).await?.has_two_factor() {
             return Err(AppError::Conflict(
                 "Set up two-factor sign-in for yourself first, then require it of everyone.".into(),
             ));
@@ -161,7 +156,7 @@ impl Accounts {
         code: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
-        if user.totp_enabled_at.is_none() {
+        if !user.has_two_factor() {
             return Ok(());
         }
         let Some(code) = code.map(str::trim).filter(|code| !code.is_empty()) else {
@@ -204,7 +199,7 @@ impl Accounts {
         Ok(TotpSecret::from_bytes(bytes))
     }
 
-    async fn user(&self, user_id: &UserId) -> Result<UserRecord, AppError> {
+    pub(super) async fn user(&self, user_id: &UserId) -> Result<UserRecord, AppError> {
         self.0
             .db
             .user_by_id(user_id)
@@ -213,16 +208,16 @@ impl Accounts {
     }
 }
 
-/// For a user who lost their app and their recovery codes: the operator
-/// turns two-factor sign-in off from the command line (audited as by the
-/// operator).
+/// For a user who lost their app, passkeys and recovery codes: the
+/// operator turns two-factor sign-in off from the command line, removing
+/// every second factor (audited as by the operator).
 pub async fn operator_disable_two_factor(db: &Db, email: &str) -> Result<(), AppError> {
     let email = Email::parse(email)?;
     let user = db
         .user_by_email(email.as_str())
         .await?
         .ok_or_else(|| AppError::field("email", "No user has this email."))?;
-    if user.totp_enabled_at.is_none() {
+    if !user.has_two_factor() {
         return Err(AppError::Conflict(
             "Two-factor sign-in is off for this user already.".into(),
         ));
@@ -233,7 +228,7 @@ pub async fn operator_disable_two_factor(db: &Db, email: &str) -> Result<(), App
         AuditAction::TwoFactorDisabled,
         Some("by the operator"),
     );
-    db.disable_totp(&user.id, &events, None).await?;
+    db.remove_second_factors(&user.id, &events).await?;
     Ok(())
 }
 

@@ -66,8 +66,8 @@ enum UserAction {
         #[arg(long)]
         set_password: bool,
     },
-    /// Turn two-factor sign-in off for a user who lost their app and
-    /// their recovery codes.
+    /// Turn two-factor sign-in off for a user who lost their app, their
+    /// passkeys and their recovery codes: every second factor is removed.
     DisableTwoFactor { email: String },
 }
 

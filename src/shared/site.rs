@@ -46,6 +46,31 @@ pub async fn origin_of_this_request() -> Result<String, crate::error::AppError> 
     Ok(super::context::provided::<PublicUrl>()?.origin_for(&headers))
 }
 
+/// The origin of the page that called the server function being served,
+/// as its browser states it: the operator's public URL, else the request's
+/// `Origin` (which the cross-site check already matched to its `Host`), so
+/// a page served over https behind a proxy is seen as https. Passkeys are
+/// bound to it.
+#[cfg(feature = "ssr")]
+pub async fn page_origin_of_this_request() -> Result<String, crate::error::AppError> {
+    use leptos::server_fn::error::FromServerFnError;
+    let public = super::context::provided::<PublicUrl>()?;
+    if public.0.is_some() {
+        return Ok(public.origin(None));
+    }
+    let headers: axum::http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(crate::error::AppError::from_server_fn_error)?;
+    let stated = headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|origin| origin.to_str().ok())
+        .filter(|origin| *origin != "null");
+    Ok(match stated {
+        Some(origin) => origin.to_owned(),
+        None => public.origin_for(&headers),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,7 +42,8 @@ impl Db {
     ) -> Result<Option<MemberCheck>, sqlx::Error> {
         on_either!(self.pool(), pool => sqlx::query_as(
             "SELECT m.role, u.token_generation, m.generation,
-                (a.require_two_factor = 1 AND u.totp_enabled_at IS NULL) AS must_enrol
+                (a.require_two_factor = 1 AND u.totp_enabled_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id)) AS must_enrol
              FROM memberships m JOIN users u ON u.id = m.user_id
              JOIN accounts a ON a.id = m.account_id
              WHERE m.account_id = $1 AND m.user_id = $2",

@@ -20,6 +20,7 @@ mod limits;
 mod links;
 mod members;
 mod outbox;
+mod passkeys;
 mod postgres;
 mod records;
 mod sessions;
@@ -34,6 +35,9 @@ pub use expiry_notices::{ExpiringKey, ExpiryWarning};
 pub use limits::{LeaseRequest, LimitLease};
 pub use links::{LinkPurpose, LiveLink, NewUserLink};
 pub use outbox::{ClaimedMail, NewMail};
+pub use passkeys::{
+    CeremonyCaps, NewCeremony, NewPasskey, PasskeyInsert, PasskeyRow, StoredPasskey,
+};
 pub use records::*;
 pub use sessions::SessionStore;
 pub use two_factor::TotpRow;

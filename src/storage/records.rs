@@ -303,8 +303,17 @@ pub struct UserRecord {
     pub token_generation: i64,
     /// When the user proved the address is theirs; `None`: not yet.
     pub email_verified_at: Option<UnixMs>,
-    /// When two-factor sign-in was turned on; `None`: it is off.
+    /// When the authenticator app was set up; `None`: there is none.
     pub totp_enabled_at: Option<UnixMs>,
+    pub has_passkeys: bool,
+}
+
+impl UserRecord {
+    /// Whether signing in takes a second factor: an authenticator app or
+    /// a passkey.
+    pub fn has_two_factor(&self) -> bool {
+        self.totp_enabled_at.is_some() || self.has_passkeys
+    }
 }
 
 /// A sign-up: a new account and its owner, written together.

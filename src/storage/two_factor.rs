@@ -8,6 +8,7 @@ use super::{
     audit::insert_events,
     either::{on_either, Conn},
     outbox::{insert_mail, NewMail},
+    passkeys::has_passkeys,
     Db, NewAuditEvent,
 };
 use crate::shared::{clock::UnixMs, ids::UserId};
@@ -30,6 +31,60 @@ async fn delete_recovery_codes(conn: Conn<'_>, user_id: &UserId) -> Result<(), s
         .execute(c)
         .await
         .map(drop))
+}
+
+/// Forgets the user's authenticator app, in the caller's transaction.
+async fn clear_totp(conn: Conn<'_>, user_id: &UserId) -> Result<(), sqlx::Error> {
+    on_either!(conn, c => sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL,
+            totp_last_step = NULL
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(c)
+    .await
+    .map(drop))
+}
+
+/// Gives the user these recovery codes (by digest) in place of any
+/// before, in the caller's transaction.
+pub(super) async fn replace_recovery_codes(
+    mut conn: Conn<'_>,
+    user_id: &UserId,
+    digests: &[String],
+) -> Result<(), sqlx::Error> {
+    delete_recovery_codes(conn.again(), user_id).await?;
+    for digest in digests {
+        on_either!(conn.again(), c => sqlx::query(
+            "INSERT INTO recovery_codes (user_id, digest) VALUES ($1, $2)",
+        )
+        .bind(user_id)
+        .bind(digest)
+        .execute(c)
+        .await
+        .map(drop))?;
+    }
+    Ok(())
+}
+
+/// When the user has no second factor left (no app, no passkey), their
+/// recovery codes go too: true then.
+pub(super) async fn forget_recovery_codes_if_no_factor(
+    mut conn: Conn<'_>,
+    user_id: &UserId,
+) -> Result<bool, sqlx::Error> {
+    let totp: Option<UnixMs> = on_either!(conn.again(), c => sqlx::query_scalar(
+        "SELECT totp_enabled_at FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(c)
+    .await)?
+    .flatten();
+    if totp.is_some() || has_passkeys(conn.again(), user_id).await? {
+        return Ok(false);
+    }
+    delete_recovery_codes(conn, user_id).await?;
+    Ok(true)
 }
 
 impl Db {
@@ -91,24 +146,15 @@ impl Db {
         if enabled != 1 {
             return Ok(false);
         }
-        delete_recovery_codes(tx.conn(), user_id).await?;
-        for digest in recovery_digests {
-            on_either!(tx.conn(), c => sqlx::query(
-                "INSERT INTO recovery_codes (user_id, digest) VALUES ($1, $2)",
-            )
-            .bind(user_id)
-            .bind(digest)
-            .execute(c)
-            .await
-            .map(drop))?;
-        }
+        replace_recovery_codes(tx.conn(), user_id, recovery_digests).await?;
         insert_events(tx.conn(), events).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Turns two-factor sign-in off: the secret and recovery codes go; the
-    /// notice to the user (when mail is on) goes out with it.
+    /// Removes the authenticator app. When it was the user's last second
+    /// factor (no passkey either), the recovery codes go and the notice to
+    /// the user (when mail is on) goes out with it.
     pub async fn disable_totp(
         &self,
         user_id: &UserId,
@@ -116,20 +162,31 @@ impl Db {
         notice: Option<&NewMail>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
-        on_either!(tx.conn(), c => sqlx::query(
-            "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL,
-                totp_last_step = NULL
-             WHERE id = $1",
-        )
-        .bind(user_id)
-        .execute(c)
-        .await
-        .map(drop))?;
-        delete_recovery_codes(tx.conn(), user_id).await?;
+        clear_totp(tx.conn(), user_id).await?;
+        let last_factor = forget_recovery_codes_if_no_factor(tx.conn(), user_id).await?;
         insert_events(tx.conn(), events).await?;
-        if let Some(notice) = notice {
+        if let Some(notice) = notice.filter(|_| last_factor) {
             insert_mail(tx.conn(), notice).await?;
         }
+        tx.commit().await
+    }
+
+    /// Every second factor goes (the app, each passkey, the recovery
+    /// codes): the operator's way back in for a user who lost them all.
+    pub async fn remove_second_factors(
+        &self,
+        user_id: &UserId,
+        events: &[NewAuditEvent<'_>],
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.write().await?;
+        clear_totp(tx.conn(), user_id).await?;
+        on_either!(tx.conn(), c => sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(drop))?;
+        delete_recovery_codes(tx.conn(), user_id).await?;
+        insert_events(tx.conn(), events).await?;
         tx.commit().await
     }
 

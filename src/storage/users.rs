@@ -16,7 +16,8 @@ use crate::shared::{
 };
 
 const USER_COLUMNS: &str =
-    "id, email, password_hash, created_at, token_generation, email_verified_at, totp_enabled_at";
+    "id, email, password_hash, created_at, token_generation, email_verified_at, totp_enabled_at,
+     EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id) AS has_passkeys";
 
 /// Inserts a user; false when the email is taken.
 pub(super) async fn insert_user(conn: Conn<'_>, user: &NewUser<'_>) -> Result<bool, sqlx::Error> {

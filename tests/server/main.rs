@@ -11,6 +11,7 @@ mod cli;
 mod keys;
 mod mail;
 mod operations;
+mod passkeys;
 mod replicas;
 mod rest;
 mod role_matrix;

@@ -75,7 +75,7 @@ async fn enrol(app: &TestApp, person: &Person) -> (Vec<u8>, Vec<String>) {
     (secret, codes)
 }
 
-async fn token(app: &TestApp, email: &str, otp: Option<&str>) -> Answer {
+pub(crate) async fn token(app: &TestApp, email: &str, otp: Option<&str>) -> Answer {
     let mut body = json!({ "email": email, "password": PASSWORD });
     if let Some(otp) = otp {
         body["otp"] = json!(otp);
@@ -92,7 +92,10 @@ async fn a_code_from_the_app_is_asked_for_and_accepted_once() {
     let (_, status) = app
         .post_form(&person.browser, "two_factor_status", &[])
         .await;
-    assert_eq!(status, json!({ "totp": true, "recovery_codes_left": 10 }));
+    assert_eq!(
+        status,
+        json!({ "totp": true, "passkeys": [], "recovery_codes_left": 10 })
+    );
 
     let without = token(&app, &person.email, None).await;
     assert_problem(&without, StatusCode::UNAUTHORIZED, "otp_required");

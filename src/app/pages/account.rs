@@ -10,8 +10,9 @@ use crate::{
         components::{FormAlert, FormErrors, LoadError, SubmitButton, TextField},
         layout::UserResource,
         limits::{LimitsForm, RateLimitList, RateLimitsFields},
-        sessions::SessionsSection,
-        two_factor::{requirement_resource, RequireTwoFactor, TwoFactorSection},
+        passkeys::PasskeysSection,
+        sessions::{SessionsSection, SignIns},
+        two_factor::{requirement_resource, RequireTwoFactor, SecondFactors, TwoFactorSection},
     },
     auth::{
         role::Role,
@@ -29,6 +30,8 @@ use leptos_meta::Title;
 pub fn AccountPage() -> impl IntoView {
     let user = expect_context::<UserResource>();
     let requirement = requirement_resource();
+    let factors = SecondFactors::new();
+    SignIns::provide();
     let change = ServerAction::<ChangePassword>::new();
     let errors = FormErrors::of(change.value());
     let changed = move || matches!(change.value().get(), Some(Ok(())));
@@ -55,7 +58,8 @@ pub fn AccountPage() -> impl IntoView {
                 })
             })}
         </Suspense>
-        <TwoFactorSection />
+        <TwoFactorSection factors />
+        <PasskeysSection factors />
         <SessionsSection />
         <Suspense>
             {move || Suspend::new(async move {

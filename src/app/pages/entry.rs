@@ -1,7 +1,10 @@
 //! The pages a visitor sees before signing in.
 
 use crate::{
-    app::components::{BrandMark, FormAlert, FormErrors, LoadError, SubmitButton, TextField},
+    app::{
+        components::{BrandMark, FormAlert, FormErrors, LoadError, SubmitButton, TextField},
+        passkeys::PasskeySignIn,
+    },
     auth::rpc::{auth_options, SignIn, SignUp},
     error::AppError,
 };
@@ -22,7 +25,7 @@ pub fn LoginPage() -> impl IntoView {
         }
     });
     let query = use_query_map();
-    let next = move || query.read().get("next").unwrap_or_default();
+    let next = Signal::derive(move || query.read().get("next").unwrap_or_default());
     view! {
         <Title text="Sign in" />
         <main class="entry">
@@ -51,6 +54,15 @@ pub fn LoginPage() -> impl IntoView {
                     <FormAlert message=errors.form(&["email", "password", "otp"]) />
                     <SubmitButton label="Sign in" pending_label="Signing in…" pending=action.pending() />
                 </ActionForm>
+                <Show
+                    when=move || needs_code.get()
+                    fallback=move || view! {
+                        <p class="entry-or">"or"</p>
+                        <PasskeySignIn next />
+                    }
+                >
+                    <PasskeySignIn next second_step=true />
+                </Show>
                 <p class="entry-switch"><a href="/forgot-password">"Forgot password?"</a></p>
                 <SignupInvitation />
             </section>

@@ -213,6 +213,20 @@ impl TestApp {
     }
 }
 
+/// Posts a form to `url` (a server function) as a page does: the status
+/// and the JSON answer (or its text).
+pub async fn post_form_to(
+    client: &Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let response = client.post(url).form(form).send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
 pub fn browser_client(base: &str) -> Client {
     let mut headers = header::HeaderMap::new();
     headers.insert(header::ORIGIN, base.parse().unwrap());
@@ -301,16 +315,7 @@ impl TestApp {
         name: &str,
         form: &[(&str, &str)],
     ) -> (StatusCode, Value) {
-        let response = client
-            .post(self.url(&format!("/rpc/{name}")))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
+        post_form_to(client, &self.url(&format!("/rpc/{name}")), form).await
     }
 
     /// Creates a key that must succeed; the response's `key` and `secret`.
