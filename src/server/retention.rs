@@ -84,4 +84,9 @@ async fn sweep(db: &Db, audit_retention_days: u32, now: UnixMs) {
         Ok(swept) => tracing::info!(swept, "expired one-time links deleted"),
         Err(error) => tracing::warn!(%error, "cannot sweep expired one-time links"),
     }
+    match db.sweep_passkey_ceremonies(now).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::info!(swept, "unanswered passkey prompts deleted"),
+        Err(error) => tracing::warn!(%error, "cannot sweep unanswered passkey prompts"),
+    }
 }

@@ -239,11 +239,7 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.write().await?;
         lock_throttle_subjects(tx.conn(), &["passkey-ceremonies"]).await?;
-        on_either!(tx.conn(), c => sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
-            .bind(ceremony.now)
-            .execute(c)
-            .await
-            .map(drop))?;
+        delete_expired_ceremonies(tx.conn(), ceremony.now).await?;
         let inserted = on_either!(tx.conn(), c => sqlx::query(
             "INSERT INTO passkey_ceremonies (handle_digest, user_id, client_ip, state, expires_at)
              SELECT $1, $2, $3, $4, $5
@@ -262,6 +258,14 @@ impl Db {
         .rows_affected());
         tx.commit().await?;
         Ok(inserted == 1)
+    }
+
+    /// Forgets prompts never answered (also done whenever one begins).
+    pub async fn sweep_passkey_ceremonies(&self, now: UnixMs) -> Result<u64, sqlx::Error> {
+        let mut tx = self.write().await?;
+        let swept = delete_expired_ceremonies(tx.conn(), now).await?;
+        tx.commit().await?;
+        Ok(swept)
     }
 
     /// Takes a ceremony's state (by its handle's digest) for the user who
@@ -285,6 +289,15 @@ impl Db {
     }
 }
 
+/// Forgets ceremonies past their time, in the caller's transaction.
+async fn delete_expired_ceremonies(conn: Conn<'_>, now: UnixMs) -> Result<u64, sqlx::Error> {
+    on_either!(conn, c => sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|done| done.rows_affected()))
+}
+
 /// Whether the user has any passkey, in the caller's transaction.
 pub(super) async fn has_passkeys(conn: Conn<'_>, user_id: &UserId) -> Result<bool, sqlx::Error> {
     on_either!(conn, c => sqlx::query_scalar(
@@ -293,4 +306,97 @@ pub(super) async fn has_passkeys(conn: Conn<'_>, user_id: &UserId) -> Result<boo
     .bind(user_id)
     .fetch_one(c)
     .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompt<'a>(digest: &'a str, ip: &'a str, now: UnixMs) -> NewCeremony<'a> {
+        NewCeremony {
+            handle_digest: digest,
+            user_id: None,
+            client_ip: Some(ip),
+            state: "{}",
+            now,
+            expires_at: now + std::time::Duration::from_secs(300),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_ceremony_is_taken_once_before_it_expires_and_the_table_stays_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/p.db", dir.path().display()))
+            .await
+            .unwrap();
+        let caps = CeremonyCaps {
+            all: 3,
+            per_address: 2,
+        };
+        let now = UnixMs::from_millis(1_000_000);
+        assert!(db
+            .begin_passkey_ceremony(&prompt("a", "1.1.1.1", now), caps)
+            .await
+            .unwrap());
+        assert!(db
+            .begin_passkey_ceremony(&prompt("b", "1.1.1.1", now), caps)
+            .await
+            .unwrap());
+        assert!(
+            !db.begin_passkey_ceremony(&prompt("c", "1.1.1.1", now), caps)
+                .await
+                .unwrap(),
+            "per address"
+        );
+        assert!(db
+            .begin_passkey_ceremony(&prompt("d", "2.2.2.2", now), caps)
+            .await
+            .unwrap());
+        assert!(
+            !db.begin_passkey_ceremony(&prompt("e", "3.3.3.3", now), caps)
+                .await
+                .unwrap(),
+            "in all"
+        );
+
+        assert_eq!(
+            db.take_passkey_ceremony("a", None, now)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("{}")
+        );
+        assert_eq!(
+            db.take_passkey_ceremony("a", None, now).await.unwrap(),
+            None,
+            "once"
+        );
+        let user: UserId = "usr_1".parse().unwrap();
+        assert_eq!(
+            db.take_passkey_ceremony("b", Some(&user), now)
+                .await
+                .unwrap(),
+            None,
+            "a sign-in's prompt is no user's"
+        );
+        let later = now + std::time::Duration::from_secs(301);
+        assert_eq!(
+            db.take_passkey_ceremony("d", None, later).await.unwrap(),
+            None,
+            "expired"
+        );
+
+        assert!(db
+            .begin_passkey_ceremony(&prompt("f", "3.3.3.3", now), caps)
+            .await
+            .unwrap());
+        assert_eq!(db.sweep_passkey_ceremonies(later).await.unwrap(), 1);
+        // Expired prompts make room as new ones begin.
+        for digest in ["g", "h"] {
+            assert!(db
+                .begin_passkey_ceremony(&prompt(digest, "4.4.4.4", later), caps)
+                .await
+                .unwrap());
+        }
+    }
 }

@@ -576,3 +576,27 @@ async fn a_passkey_is_the_second_factor_an_owner_may_require() {
     let (_, me) = device.rpc("current_user", &[]).await;
     assert_eq!(me["must_enrol_two_factor"], false, "{me}");
 }
+
+#[tokio::test]
+async fn the_operator_removes_passkeys_for_a_user_who_lost_them() {
+    let app = TestApp::spawn().await;
+    let device = Device::new(&app);
+    let email = device.sign_up().await;
+    let mut authenticator = Authenticator::new();
+    add(&device, &mut authenticator, "Lost phone").await;
+    let done = std::process::Command::new(binary())
+        .current_dir(app.dir.path())
+        .envs(base_env(app.dir.path()))
+        .args(["user", "disable-two-factor", &email])
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(token(&app, &email, None).await.status, StatusCode::OK);
+    assert_eq!(passkeys_of(&device).await, Vec::<Value>::new());
+    let (status, body) = sign_in(&Device::new(&app), &mut authenticator, 0, None).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the lost passkey no longer signs in: {body}"
+    );
+}
