@@ -31,12 +31,13 @@ async function signOut(page: Page): Promise<void> {
   await expect(page).toHaveURL(/\/login$/);
 }
 
-/** Adds a passkey named `name` on the Account page. */
-async function addPasskey(page: Page, name: string): Promise<void> {
+/** Adds a passkey named `name` on the Account page, with the password. */
+async function addPasskey(page: Page, name: string, password = PASSWORD): Promise<void> {
   await page.goto("/dashboard/account");
   await hydrated(page);
   const section = page.getByRole("region", { name: "Passkeys" });
   await section.getByLabel("Passkey name").fill(name);
+  await section.getByLabel("Your password").fill(password);
   await section.getByRole("button", { name: "Add a passkey" }).click();
 }
 
@@ -93,6 +94,10 @@ test("several passkeys are listed by name, and a passkey needs a name", async ({
   const section = page.getByRole("region", { name: "Passkeys" });
   await expect(section).toContainText("Name this passkey");
   await section.getByLabel("Passkey name").fill("Laptop");
+  await section.getByLabel("Your password").fill("not the password at all");
+  await section.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(section).toContainText("Your current password is not correct.");
+  await section.getByLabel("Your password").fill(PASSWORD);
   await section.getByRole("button", { name: "Add a passkey" }).click();
   await section.getByRole("button", { name: "I saved them" }).click();
 
@@ -100,6 +105,7 @@ test("several passkeys are listed by name, and a passkey needs a name", async ({
   await putAway();
   await virtualAuthenticator(page);
   await section.getByLabel("Passkey name").fill("Phone");
+  await section.getByLabel("Your password").fill(PASSWORD);
   await section.getByRole("button", { name: "Add a passkey" }).click();
   const rows = section.getByRole("table", { name: "Registered devices" }).getByRole("row");
   await expect(rows).toHaveCount(3);

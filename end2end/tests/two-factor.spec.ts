@@ -35,6 +35,8 @@ async function enrol(page: Page): Promise<{ secret: string; codes: string[] }> {
   const codes = await section.getByRole("list", { name: "Recovery codes" }).getByRole("listitem").allTextContents();
   await section.getByRole("button", { name: "I saved them" }).click();
   await expect(section).toContainText("10 recovery codes left.");
+  // A change of second factor offers to end the sessions from before it.
+  await expect(section.getByRole("button", { name: "End my other sessions" })).toBeVisible();
   return { secret, codes };
 }
 

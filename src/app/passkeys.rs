@@ -22,12 +22,19 @@ use crate::{
 };
 use leptos::prelude::*;
 
-/// Adds a passkey: the name checked, the server's prompt, the browser's
-/// new credential, the server's check. The recovery codes when it was the
-/// user's first second factor.
-async fn add_flow(name: String) -> Result<Vec<String>, AppError> {
-    let name = PasskeyName::parse(&name)?;
-    let prompt = begin_passkey().await?;
+/// What adding a passkey takes: its name, and the user's password.
+#[derive(Clone)]
+struct NewPasskeyForm {
+    name: String,
+    current_password: String,
+}
+
+/// Adds a passkey: the name checked, the server's prompt (after the
+/// password), the browser's new credential, the server's check. The
+/// recovery codes when it was the user's first second factor.
+async fn add_flow(form: NewPasskeyForm) -> Result<Vec<String>, AppError> {
+    let name = PasskeyName::parse(&form.name)?;
+    let prompt = begin_passkey(form.current_password).await?;
     let answer = browser::create(&prompt.options)
         .await
         .map_err(AppError::Conflict)?;
@@ -44,13 +51,14 @@ async fn sign_in_flow(next: String, email: Option<String>) -> Result<(), AppErro
     sign_in_with_passkey(prompt.ceremony, answer, next, email).await
 }
 
+/// The passkey being removed: its id and name.
+type Removing = RwSignal<Option<(String, String)>>;
+
 #[component]
 pub fn PasskeysSection(factors: SecondFactors) -> impl IntoView {
     let status = factors.status;
     let changed = factors.on_change(FactorKind::Passkeys);
-    let add = Action::new_unsync(|name: &String| add_flow(name.clone()));
-    let errors = FormErrors::of(add.value());
-    let name = RwSignal::new(String::new());
+    let add = Action::new_unsync(|form: &NewPasskeyForm| add_flow(form.clone()));
     let codes = move || {
         add.value()
             .get()
@@ -64,18 +72,12 @@ pub fn PasskeysSection(factors: SecondFactors) -> impl IntoView {
     });
     Effect::new(move |_| {
         if let Some(Ok(codes)) = add.value().get() {
-            name.set(String::new());
             if codes.is_empty() {
                 changed.run(());
             }
         }
     });
-    let remove = ServerAction::<RemovePasskey>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = remove.value().get() {
-            changed.run(());
-        }
-    });
+    let removing: Removing = RwSignal::new(None);
     view! {
         <section class="doc-section card" aria-labelledby="passkeys">
             <h2 id="passkeys">"Passkeys"</h2>
@@ -88,38 +90,131 @@ pub fn PasskeysSection(factors: SecondFactors) -> impl IntoView {
                     <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                         {move || Suspend::new(async move {
                             match status.await {
-                                Ok(state) => view! { <PasskeyTable passkeys=state.passkeys remove /> }.into_any(),
+                                Ok(state) => view! { <PasskeyTable passkeys=state.passkeys removing /> }.into_any(),
                                 Err(error) => view! { <LoadError error /> }.into_any(),
                             }
                         })}
                     </Suspense>
-                    <form on:submit=move |ev| {
-                        ev.prevent_default();
-                        add.dispatch_local(name.get_untracked());
-                    }>
-                        <div class="field" class:invalid=move || errors.field("name").get().is_some()>
-                            <label for="passkey-name">"Passkey name"</label>
-                            <input
-                                id="passkey-name"
-                                name="name"
-                                type="text"
-                                autocomplete="off"
-                                aria-describedby="passkey-name-hint passkey-name-error"
-                                prop:value=move || name.get()
-                                on:input=move |ev| name.set(event_target_value(&ev))
-                            />
-                            <p id="passkey-name-hint" class="hint">"For example \"Work laptop\" or \"Phone\"."</p>
-                            <p id="passkey-name-error" class="field-error" role="alert">{move || errors.field("name").get()}</p>
-                        </div>
-                        <FormAlert message=errors.form(&["name"]) />
-                        <SubmitButton label="Add a passkey" pending_label="Waiting for your device…" pending=add.pending() />
-                    </form>
+                    <Show when=move || removing.get().is_none() fallback=move || view! { <RemoveForm removing changed /> }>
+                        <AddForm add />
+                    </Show>
                 }
             >
                 {move || codes().map(|codes| view! { <RecoveryCodes codes changed=saved /> })}
             </Show>
             {factors.offer(FactorKind::Passkeys)}
         </section>
+    }
+}
+
+/// Its name and the password, then the device's prompt.
+#[component]
+fn AddForm(add: Action<NewPasskeyForm, Result<Vec<String>, AppError>>) -> impl IntoView {
+    let errors = FormErrors::of(add.value());
+    let name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add.value().get() {
+            name.set(String::new());
+            password.set(String::new());
+        }
+    });
+    view! {
+        <form on:submit=move |ev| {
+            ev.prevent_default();
+            add.dispatch_local(NewPasskeyForm {
+                name: name.get_untracked(),
+                current_password: password.get_untracked(),
+            });
+        }>
+            <ControlledField
+                label="Passkey name"
+                id="passkey-name"
+                kind="text"
+                autocomplete="off"
+                hint="For example \"Work laptop\" or \"Phone\"."
+                value=name
+                error=errors.field("name")
+            />
+            <ControlledField
+                label="Your password"
+                id="passkey-add-password"
+                kind="password"
+                autocomplete="current-password"
+                hint="A passkey signs in without it, so adding one takes it."
+                value=password
+                error=errors.field("current_password")
+            />
+            <FormAlert message=errors.form(&["name", "current_password"]) />
+            <SubmitButton label="Add a passkey" pending_label="Waiting for your device…" pending=add.pending() />
+        </form>
+    }
+}
+
+/// A labelled input whose value the page keeps (the form is sent by the
+/// page's own code, after the device's prompt).
+#[component]
+fn ControlledField(
+    label: &'static str,
+    id: &'static str,
+    kind: &'static str,
+    autocomplete: &'static str,
+    hint: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    view! {
+        <div class="field" class:invalid=move || error.get().is_some()>
+            <label for=id>{label}</label>
+            <input
+                id=id
+                type=kind
+                autocomplete=autocomplete
+                aria-describedby=format!("{hint_id} {error_id}")
+                aria-invalid=move || error.get().is_some().then_some("true")
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+            />
+            <p id=hint_id class="hint">{hint}</p>
+            <p id=error_id class="field-error" role="alert">{move || error.get()}</p>
+        </div>
+    }
+}
+
+/// Removing one passkey, with the password (in place of the add form).
+#[component]
+fn RemoveForm(removing: Removing, changed: Callback<()>) -> impl IntoView {
+    let remove = ServerAction::<RemovePasskey>::new();
+    let errors = FormErrors::of(remove.value());
+    Effect::new(move |_| {
+        if let Some(Ok(())) = remove.value().get() {
+            removing.set(None);
+            changed.run(());
+        }
+    });
+    let (id, name) = removing.get_untracked().unwrap_or_default();
+    view! {
+        <ActionForm action=remove>
+            <h3>{format!("Remove \u{201c}{name}\u{201d}")}</h3>
+            <input type="hidden" name="id" value=id />
+            <TextField
+                label="Your password"
+                name="current_password"
+                id="passkey-remove-password"
+                kind="password"
+                autocomplete="current-password"
+                hint="Removing a passkey takes your password."
+                error=errors.field("current_password")
+            />
+            <FormAlert message=errors.form(&["current_password"]) />
+            <p class="actions">
+                <SubmitButton label="Remove passkey" pending_label="Removing…" pending=remove.pending() danger=true />
+                " "
+                <button type="button" class="button subtle" on:click=move |_| removing.set(None)>"Cancel"</button>
+            </p>
+        </ActionForm>
     }
 }
 
@@ -131,11 +226,9 @@ const PASSKEY_COLUMNS: [Column; 4] = [
 ];
 
 #[component]
-fn PasskeyTable(passkeys: Vec<PasskeyView>, remove: ServerAction<RemovePasskey>) -> impl IntoView {
-    let errors = FormErrors::of(remove.value());
-    let removing = RwSignal::new(None::<String>);
+fn PasskeyTable(passkeys: Vec<PasskeyView>, removing: Removing) -> impl IntoView {
     let row = move |passkey: PasskeyView| {
-        let id = passkey.id.clone();
+        let chosen = (passkey.id.clone(), passkey.name.clone());
         DataRow::new(vec![
             passkey.name.clone().into_any(),
             date(passkey.created_at).into_any(),
@@ -148,7 +241,7 @@ fn PasskeyTable(passkeys: Vec<PasskeyView>, remove: ServerAction<RemovePasskey>)
                     type="button"
                     class="button subtle small"
                     aria-label=format!("Remove {}", passkey.name)
-                    on:click=move |_| removing.set(Some(id.clone()))
+                    on:click=move |_| removing.set(Some(chosen.clone()))
                 >
                     "Remove"
                 </button>
@@ -167,22 +260,6 @@ fn PasskeyTable(passkeys: Vec<PasskeyView>, remove: ServerAction<RemovePasskey>)
             row
             empty="No passkeys yet."
         />
-        {move || removing.get().map(|id| view! {
-            <ActionForm action=remove>
-                <input type="hidden" name="id" value=id />
-                <TextField
-                    label="Your password"
-                    name="current_password"
-                    id="passkey-remove-password"
-                    kind="password"
-                    autocomplete="current-password"
-                    hint="Removing a passkey takes your password."
-                    error=errors.field("current_password")
-                />
-                <FormAlert message=errors.form(&["current_password"]) />
-                <SubmitButton label="Remove passkey" pending_label="Removing…" pending=remove.pending() danger=true />
-            </ActionForm>
-        })}
     }
 }
 

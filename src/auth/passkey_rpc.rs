@@ -18,12 +18,15 @@ use crate::{
     shared::{context::provided, site::page_origin_of_this_request},
 };
 
-/// The prompt to add a passkey to the signed-in user.
+/// The prompt to add a passkey to the signed-in user, who gives their
+/// password.
 #[server(prefix = "/rpc", endpoint = "begin_passkey")]
-pub async fn begin_passkey() -> Result<PasskeyPrompt, AppError> {
+pub async fn begin_passkey(current_password: String) -> Result<PasskeyPrompt, AppError> {
     let actor = signed_in_enrolling().await?;
     let origin = page_origin_of_this_request().await?;
-    provided::<Accounts>()?.begin_passkey(&actor, &origin).await
+    provided::<Accounts>()?
+        .begin_passkey(&actor, &origin, current_password)
+        .await
 }
 
 /// Keeps the new passkey under `name`; the recovery codes to show once

@@ -18,23 +18,29 @@ use crate::{
     error::AppError,
     mail::message::{Mail, PRODUCT},
     shared::{clock::UnixMs, ids::UserId, link_token::LinkToken},
-    storage::{CeremonyCaps, NewCeremony, NewPasskey, PasskeyInsert},
+    storage::{CeremonyCaps, FactorChange, NewCeremony, NewPasskey, PasskeyInsert},
 };
 use serde::{de::DeserializeOwned, Serialize};
-use std::time::Duration;
+use std::{
+    net::{IpAddr, Ipv6Addr},
+    time::Duration,
+};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 use webauthn_rs_proto::ResidentKeyRequirement;
 
 /// How long the browser has to answer a prompt.
 const CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
-/// Prompts waiting at once, in all and from one address: enough for a
-/// busy office behind one address, too few to fill the table.
+/// Prompts waiting at once: sign-ins in all and from one address (an
+/// IPv6 /64 counting as one), enough for a busy office behind one address
+/// and too few to fill the table; and additions per signed-in user, on a
+/// budget of their own, so visitors cannot keep anyone from adding one.
 const CEREMONY_CAPS: CeremonyCaps = CeremonyCaps {
-    all: 10_000,
-    per_address: 50,
+    sign_ins: 10_000,
+    sign_ins_per_address: 50,
+    additions_per_user: 5,
 };
 /// Passkeys one user may hold.
 pub const MAX_PASSKEYS: i64 = 20;
@@ -55,6 +61,19 @@ pub fn relying_party(origin: &str) -> Result<Webauthn, AppError> {
             tracing::error!(%error, origin, "cannot make passkeys for this origin");
             AppError::Internal
         })
+}
+
+/// The address a prompt counts against: an IPv4 address, an IPv6 /64 (a
+/// single host may hold a whole one), or "unknown".
+fn address_bucket(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V6(v6)) => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", Ipv6Addr::from(network))
+        }
+        Some(v4) => v4.to_string(),
+        None => "unknown".into(),
+    }
 }
 
 /// The storage key of a credential id.
@@ -103,16 +122,21 @@ impl Accounts {
             .collect())
     }
 
-    /// The first half of adding a passkey: options asking the browser for
-    /// a discoverable credential (so it also signs in without a password),
-    /// never one of the user's own authenticators again.
+    /// The first half of adding a passkey, with the user's password (a
+    /// passkey signs in alone: a session taken over must not be enough to
+    /// add one): options asking the browser for a discoverable credential
+    /// (so it also signs in without a password), never one of the user's
+    /// own authenticators again.
     pub async fn begin_passkey(
         &self,
         actor: &Actor,
         origin: &str,
+        current_password: String,
     ) -> Result<PasskeyPrompt, AppError> {
         let party = relying_party(origin)?;
-        let user = self.user(&actor.user.user_id).await?;
+        let password = Password::parse_attempt(current_password)
+            .map_err(|e| e.for_field("current_password"))?;
+        let user = self.check_own_password(actor, password).await?;
         let handle = self.passkey_handle(&user.id).await?;
         let existing = self
             .0
@@ -159,13 +183,23 @@ impl Accounts {
             Err(error) => return Err(answer_refused(error)),
         };
         let user = self.user(user_id).await?;
-        let codes = match user.has_two_factor() {
-            true => Vec::new(),
-            false => new_recovery_codes(),
-        };
+        // Used only if this turns out to be the first second factor,
+        // which the database decides under the user's lock.
+        let codes = new_recovery_codes();
         let digests: Vec<String> = codes.iter().map(|code| recovery_digest(code)).collect();
         let actors = actors_everywhere(&self.0.db, user_id, &actor.client).await?;
-        let events = events(&actors, AuditAction::PasskeyAdded, Some(name.as_str()));
+        let notice = self.0.mailer.compose(
+            &user.email,
+            &Mail::PasskeyAdded {
+                name: name.as_str().to_owned(),
+            },
+        );
+        let change = FactorChange {
+            events: &events(&actors, AuditAction::PasskeyAdded, Some(name.as_str())),
+            notice: notice.as_ref(),
+            switch_events: &events(&actors, AuditAction::TwoFactorEnabled, Some("a passkey")),
+            switch_notice: None,
+        };
         let id = crate::shared::clock::new_id("pk");
         let record = serde_json::to_string(&passkey).map_err(internal)?;
         let new = NewPasskey {
@@ -176,15 +210,16 @@ impl Accounts {
             credential: &record,
             at: UnixMs::now(),
         };
-        match self
+        let inserted = self
             .0
             .db
-            .insert_passkey(&new, MAX_PASSKEYS, &digests, &events)
-            .await?
-        {
-            PasskeyInsert::Added => {
-                tracing::info!(user_id = %user_id, "passkey added");
-                Ok(codes)
+            .insert_passkey(&new, MAX_PASSKEYS, &digests, &change)
+            .await?;
+        self.0.mailer.queued();
+        match inserted {
+            PasskeyInsert::Added { first_factor } => {
+                tracing::info!(user_id = %user_id, first_factor, "passkey added");
+                Ok(if first_factor { codes } else { Vec::new() })
             }
             PasskeyInsert::Known => Err(already_added()),
             PasskeyInsert::Full => Err(AppError::Conflict(format!(
@@ -215,18 +250,25 @@ impl Accounts {
             .ok_or(AppError::NotFound)?
             .name;
         let actors = actors_everywhere(&self.0.db, &user.id, &actor.client).await?;
-        let events = events(&actors, AuditAction::PasskeyRemoved, Some(&name));
         let notice = self.0.mailer.compose(&user.email, &Mail::TwoFactorDisabled);
-        if !self
+        let change = FactorChange {
+            events: &events(&actors, AuditAction::PasskeyRemoved, Some(&name)),
+            notice: None,
+            switch_events: &events(
+                &actors,
+                AuditAction::TwoFactorDisabled,
+                Some("its last passkey removed"),
+            ),
+            switch_notice: notice.as_ref(),
+        };
+        let last_factor = self
             .0
             .db
-            .delete_passkey(&user.id, id, &events, notice.as_ref())
+            .delete_passkey(&user.id, id, &change)
             .await?
-        {
-            return Err(AppError::NotFound);
-        }
+            .ok_or(AppError::NotFound)?;
         self.0.mailer.queued();
-        tracing::info!(user_id = %user.id, "passkey removed");
+        tracing::info!(user_id = %user.id, last_factor, "passkey removed");
         Ok(())
     }
 
@@ -276,16 +318,13 @@ impl Accounts {
         let mut passkey: Passkey = serde_json::from_str(&stored.credential).map_err(internal)?;
         let result = party
             .finish_discoverable_authentication_v2(&answer, state, &passkey)
-            .map_err(answer_refused)?;
-        let counter_moved = passkey.update_credential(&result) == Some(true);
-        let record = match counter_moved {
-            true => Some(serde_json::to_string(&passkey).map_err(internal)?),
-            false => None,
-        };
-        self.0
-            .db
-            .passkey_used(&stored.id, record.as_deref(), UnixMs::now())
-            .await?;
+            .map_err(|error| match error {
+                WebauthnError::CredentialPossibleCompromise => {
+                    tracing::warn!(user_id = %stored.user_id, passkey = %stored.id, "a passkey's counter went back: it may have been copied");
+                    AppError::Forbidden("This passkey's answer looks copied from another device, so it was refused. Sign in with your password, and remove this passkey.".into())
+                }
+                error => answer_refused(error),
+            })?;
         let user = self.user(&stored.user_id).await?;
         if let Some(email) = email {
             let typed = Email::parse(email)?;
@@ -294,6 +333,26 @@ impl Accounts {
                     "This passkey belongs to another account. Choose the passkey you added for this email.".into(),
                 ));
             }
+        }
+        let updated = match passkey.update_credential(&result) == Some(true) {
+            true => Some(serde_json::to_string(&passkey).map_err(internal)?),
+            false => None,
+        };
+        if !self
+            .0
+            .db
+            .passkey_used(
+                &stored.id,
+                &stored.credential,
+                updated.as_deref(),
+                UnixMs::now(),
+            )
+            .await?
+        {
+            // Removed, or used elsewhere, since it was read.
+            return Err(AppError::Conflict(
+                "This passkey changed while you used it. Try again.".into(),
+            ));
         }
         tracing::info!(user_id = %user.id, "signed in with a passkey");
         self.enter(user, None, client).await
@@ -327,12 +386,12 @@ impl Accounts {
         let handle = LinkToken::generate();
         let state = serde_json::to_string(state).map_err(internal)?;
         let options = serde_json::to_string(options).map_err(internal)?;
-        let client_ip = client.ip.map(|ip| ip.to_string());
+        let client_ip = address_bucket(client.ip);
         let now = UnixMs::now();
         let ceremony = NewCeremony {
             handle_digest: &handle.digest(),
             user_id,
-            client_ip: client_ip.as_deref(),
+            client_ip: &client_ip,
             state: &state,
             now,
             expires_at: now + CEREMONY_LIFETIME,
@@ -387,5 +446,16 @@ mod tests {
             Err(AppError::Conflict(_))
         ));
         assert!(relying_party("not a url").is_err());
+    }
+
+    #[test]
+    fn prompts_count_per_ipv4_address_and_per_ipv6_network() {
+        let bucket = |ip: &str| address_bucket(Some(ip.parse().unwrap()));
+        assert_eq!(bucket("203.0.113.7"), "203.0.113.7");
+        assert_eq!(bucket("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(bucket("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(bucket("2001:db8:1:2:ffff::9"), bucket("2001:db8:1:2::1"));
+        assert_ne!(bucket("2001:db8:1:3::1"), bucket("2001:db8:1:2::1"));
+        assert_eq!(address_bucket(None), "unknown");
     }
 }

@@ -168,10 +168,15 @@ impl Accounts {
             .begin_password_check(&user.email, client.ip, now)
             .await?;
         let accepted = if looks_like_totp(code) {
-            let sealed = self.0.db.totp_row(&user.id).await?.totp_secret;
-            let secret = self.open_totp(&user.id, sealed.as_deref().unwrap_or_default())?;
-            match secret.step_of(code, now.as_secs()) {
-                Some(step) => self.0.db.accept_totp_step(&user.id, step).await?,
+            // No app (passkeys alone): an app's code is simply wrong.
+            match self.0.db.totp_row(&user.id).await?.totp_secret {
+                Some(sealed) => {
+                    let secret = self.open_totp(&user.id, &sealed)?;
+                    match secret.step_of(code, now.as_secs()) {
+                        Some(step) => self.0.db.accept_totp_step(&user.id, step).await?,
+                        None => false,
+                    }
+                }
                 None => false,
             }
         } else {

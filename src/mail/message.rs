@@ -31,6 +31,9 @@ pub enum Mail {
         days: i64,
     },
     TwoFactorDisabled,
+    PasskeyAdded {
+        name: String,
+    },
     NewSignIn {
         device: String,
         address: String,
@@ -66,6 +69,7 @@ impl Mail {
             Mail::VerifyEmail { .. } => "verify_email",
             Mail::Invitation { .. } => "invitation",
             Mail::TwoFactorDisabled => "two_factor_disabled",
+            Mail::PasskeyAdded { .. } => "passkey_added",
             Mail::NewSignIn { .. } => "new_sign_in",
             Mail::KeyExpiring { .. } => "key_expiring",
         }
@@ -118,6 +122,15 @@ impl Mail {
                 ],
                 action: ("Review where you are signed in", format!("{origin}/dashboard/account#sessions")),
                 closing: "You get this email for each new device.".into(),
+            },
+            Mail::PasskeyAdded { name } => Letter {
+                subject: format!("A passkey was added to your {PRODUCT} account"),
+                paragraphs: vec![
+                    format!("A passkey named \u{201c}{name}\u{201d} was just added to your {PRODUCT} account at {origin}. It signs in without your password."),
+                    "If that was you, nothing more is needed. If not, remove it on your Account page at once, change your password, and sign out everywhere else.".into(),
+                ],
+                action: ("Review your passkeys", format!("{origin}/dashboard/account#passkeys")),
+                closing: "You get this email whenever a passkey is added.".into(),
             },
             Mail::TwoFactorDisabled => Letter {
                 subject: format!("Two-factor sign-in was turned off for your {PRODUCT} account"),

@@ -36,7 +36,7 @@ pub use limits::{LeaseRequest, LimitLease};
 pub use links::{LinkPurpose, LiveLink, NewUserLink};
 pub use outbox::{ClaimedMail, NewMail};
 pub use passkeys::{
-    CeremonyCaps, NewCeremony, NewPasskey, PasskeyInsert, PasskeyRow, StoredPasskey,
+    CeremonyCaps, FactorChange, NewCeremony, NewPasskey, PasskeyInsert, PasskeyRow, StoredPasskey,
 };
 pub use records::*;
 pub use sessions::SessionStore;

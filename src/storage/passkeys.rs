@@ -7,6 +7,7 @@ use super::{
     audit::insert_events,
     either::{lock_throttle_subjects, lock_user_row, on_either, Conn},
     outbox::{insert_mail, NewMail},
+    two_factor::{forget_recovery_codes_if_no_factor, has_second_factor, replace_recovery_codes},
     Db, NewAuditEvent,
 };
 use crate::shared::{clock::UnixMs, ids::UserId};
@@ -43,7 +44,9 @@ pub struct NewPasskey<'a> {
 /// What came of keeping a new passkey.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PasskeyInsert {
-    Added,
+    /// `first_factor`: it turned two-factor sign-in on (the recovery codes
+    /// were given).
+    Added { first_factor: bool },
     /// The authenticator's credential is registered already.
     Known,
     /// The user holds as many passkeys as one may.
@@ -55,17 +58,52 @@ pub struct NewCeremony<'a> {
     pub handle_digest: &'a str,
     /// The user adding a passkey; `None` for signing in.
     pub user_id: Option<&'a UserId>,
-    pub client_ip: Option<&'a str>,
+    /// The address (an IPv6 network) it came from, as the cap counts it.
+    pub client_ip: &'a str,
     pub state: &'a str,
     pub now: UnixMs,
     pub expires_at: UnixMs,
 }
 
-/// How many ceremonies may wait at once: in all, and from one address.
+/// How many ceremonies may wait at once: sign-ins in all and from one
+/// address (or network), and additions per user.
 #[derive(Clone, Copy, Debug)]
 pub struct CeremonyCaps {
-    pub all: i64,
-    pub per_address: i64,
+    pub sign_ins: i64,
+    pub sign_ins_per_address: i64,
+    pub additions_per_user: i64,
+}
+
+/// The records a change of second factor writes with it: its own events
+/// and notice, and those written only when it turns two-factor sign-in on
+/// or off (`switch_…`).
+pub struct FactorChange<'a> {
+    pub events: &'a [NewAuditEvent<'a>],
+    pub notice: Option<&'a NewMail>,
+    pub switch_events: &'a [NewAuditEvent<'a>],
+    pub switch_notice: Option<&'a NewMail>,
+}
+
+impl FactorChange<'_> {
+    /// Writes the change's records, in the caller's transaction;
+    /// `switched`: it turned two-factor sign-in on or off.
+    pub(super) async fn write(
+        &self,
+        mut conn: Conn<'_>,
+        switched: bool,
+    ) -> Result<(), sqlx::Error> {
+        insert_events(conn.again(), self.events).await?;
+        if let Some(notice) = self.notice {
+            insert_mail(conn.again(), notice).await?;
+        }
+        if switched {
+            insert_events(conn.again(), self.switch_events).await?;
+            if let Some(notice) = self.switch_notice {
+                insert_mail(conn.again(), notice).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Db {
@@ -129,16 +167,17 @@ impl Db {
         .await)
     }
 
-    /// Keeps a passkey just registered, with its events and, when it is the
-    /// user's first second factor, their new recovery codes (by digest),
-    /// unless the user holds `max` passkeys already (counted in the same
-    /// transaction, under the user's lock on PostgreSQL).
+    /// Keeps a passkey just registered, unless the user holds `max`
+    /// passkeys already (counted in the same transaction, under the user's
+    /// lock on PostgreSQL). When it is the user's first second factor
+    /// (decided under that lock), the recovery codes (by digest) and the
+    /// change's switch events go with it.
     pub async fn insert_passkey(
         &self,
         passkey: &NewPasskey<'_>,
         max: i64,
         recovery_digests: &[String],
-        events: &[NewAuditEvent<'_>],
+        change: &FactorChange<'_>,
     ) -> Result<PasskeyInsert, sqlx::Error> {
         let mut tx = self.write().await?;
         lock_user_row(tx.conn(), passkey.user_id).await?;
@@ -151,6 +190,7 @@ impl Db {
         if held >= max {
             return Ok(PasskeyInsert::Full);
         }
+        let first_factor = !has_second_factor(tx.conn(), passkey.user_id).await?;
         let inserted = on_either!(tx.conn(), c => sqlx::query(
             "INSERT INTO passkeys (id, user_id, credential_id, name, credential, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -168,26 +208,26 @@ impl Db {
         if inserted != 1 {
             return Ok(PasskeyInsert::Known);
         }
-        if !recovery_digests.is_empty() {
-            super::two_factor::replace_recovery_codes(tx.conn(), passkey.user_id, recovery_digests)
-                .await?;
+        if first_factor {
+            replace_recovery_codes(tx.conn(), passkey.user_id, recovery_digests).await?;
         }
-        insert_events(tx.conn(), events).await?;
+        change.write(tx.conn(), first_factor).await?;
         tx.commit().await?;
-        Ok(PasskeyInsert::Added)
+        Ok(PasskeyInsert::Added { first_factor })
     }
 
-    /// Removes one of the user's passkeys. When it was their last second
-    /// factor, their recovery codes go with it and `notice` goes out.
-    /// False when the user has no such passkey.
+    /// Removes one of the user's passkeys (under the user's lock). When it
+    /// was their last second factor, their recovery codes go with it and
+    /// the change's switch events and notice are written. `None` when the
+    /// user has no such passkey, else whether it was the last factor.
     pub async fn delete_passkey(
         &self,
         user_id: &UserId,
         id: &str,
-        events: &[NewAuditEvent<'_>],
-        last_notice: Option<&NewMail>,
-    ) -> Result<bool, sqlx::Error> {
+        change: &FactorChange<'_>,
+    ) -> Result<Option<bool>, sqlx::Error> {
         let mut tx = self.write().await?;
+        lock_user_row(tx.conn(), user_id).await?;
         let deleted = on_either!(tx.conn(), c => sqlx::query(
             "DELETE FROM passkeys WHERE user_id = $1 AND id = $2",
         )
@@ -197,35 +237,37 @@ impl Db {
         .await?
         .rows_affected());
         if deleted != 1 {
-            return Ok(false);
+            return Ok(None);
         }
-        if super::two_factor::forget_recovery_codes_if_no_factor(tx.conn(), user_id).await? {
-            if let Some(notice) = last_notice {
-                insert_mail(tx.conn(), notice).await?;
-            }
-        }
-        insert_events(tx.conn(), events).await?;
+        let last_factor = forget_recovery_codes_if_no_factor(tx.conn(), user_id).await?;
+        change.write(tx.conn(), last_factor).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(last_factor))
     }
 
-    /// Records a passkey's use: its new counter (in `credential`) and when.
+    /// Records a passkey's use: when, and its new counter (in `updated`,
+    /// when it moved). Only over the record the use was checked against
+    /// (`checked`): false when the passkey was removed or used elsewhere
+    /// meanwhile, so a counter never goes back.
     pub async fn passkey_used(
         &self,
         id: &str,
-        credential: Option<&str>,
+        checked: &str,
+        updated: Option<&str>,
         at: UnixMs,
-    ) -> Result<(), sqlx::Error> {
-        on_either!(self.pool(), pool => sqlx::query(
-            "UPDATE passkeys SET credential = COALESCE($2, credential), last_used_at = $3
-             WHERE id = $1",
+    ) -> Result<bool, sqlx::Error> {
+        let updated = on_either!(self.pool(), pool => sqlx::query(
+            "UPDATE passkeys SET credential = COALESCE($3, credential), last_used_at = $4
+             WHERE id = $1 AND credential = $2",
         )
         .bind(id)
-        .bind(credential)
+        .bind(checked)
+        .bind(updated)
         .bind(at)
         .execute(pool)
-        .await
-        .map(drop))
+        .await?
+        .rows_affected());
+        Ok(updated == 1)
     }
 
     /// Keeps a ceremony's state until its answer, unless `caps` are
@@ -240,19 +282,29 @@ impl Db {
         let mut tx = self.write().await?;
         lock_throttle_subjects(tx.conn(), &["passkey-ceremonies"]).await?;
         delete_expired_ceremonies(tx.conn(), ceremony.now).await?;
-        let inserted = on_either!(tx.conn(), c => sqlx::query(
+        // A sign-in's prompt counts against everyone's and its address's;
+        // an addition's (by a signed-in user) against that user's alone.
+        let room = match ceremony.user_id {
+            None => {
+                "(SELECT COUNT(*) FROM passkey_ceremonies WHERE user_id IS NULL) < $6
+                 AND (SELECT COUNT(*) FROM passkey_ceremonies
+                      WHERE user_id IS NULL AND client_ip = $3) < $7"
+            }
+            Some(_) => "(SELECT COUNT(*) FROM passkey_ceremonies WHERE user_id = $2) < $8",
+        };
+        let sql = format!(
             "INSERT INTO passkey_ceremonies (handle_digest, user_id, client_ip, state, expires_at)
-             SELECT $1, $2, $3, $4, $5
-             WHERE (SELECT COUNT(*) FROM passkey_ceremonies) < $6
-               AND (SELECT COUNT(*) FROM passkey_ceremonies WHERE client_ip = $3) < $7",
-        )
+             SELECT $1, $2, $3, $4, $5 WHERE {room}"
+        );
+        let inserted = on_either!(tx.conn(), c => sqlx::query(&sql)
         .bind(ceremony.handle_digest)
         .bind(ceremony.user_id)
         .bind(ceremony.client_ip)
         .bind(ceremony.state)
         .bind(ceremony.expires_at)
-        .bind(caps.all)
-        .bind(caps.per_address)
+        .bind(caps.sign_ins)
+        .bind(caps.sign_ins_per_address)
+        .bind(caps.additions_per_user)
         .execute(c)
         .await?
         .rows_affected());
@@ -316,7 +368,7 @@ mod tests {
         NewCeremony {
             handle_digest: digest,
             user_id: None,
-            client_ip: Some(ip),
+            client_ip: ip,
             state: "{}",
             now,
             expires_at: now + std::time::Duration::from_secs(300),
@@ -330,8 +382,9 @@ mod tests {
             .await
             .unwrap();
         let caps = CeremonyCaps {
-            all: 3,
-            per_address: 2,
+            sign_ins: 3,
+            sign_ins_per_address: 2,
+            additions_per_user: 1,
         };
         let now = UnixMs::from_millis(1_000_000);
         assert!(db

@@ -6,7 +6,7 @@
 
 use super::{
     audit::insert_events,
-    either::{on_either, Conn},
+    either::{lock_user_row, on_either, Conn},
     outbox::{insert_mail, NewMail},
     passkeys::has_passkeys,
     Db, NewAuditEvent,
@@ -67,9 +67,9 @@ pub(super) async fn replace_recovery_codes(
     Ok(())
 }
 
-/// When the user has no second factor left (no app, no passkey), their
-/// recovery codes go too: true then.
-pub(super) async fn forget_recovery_codes_if_no_factor(
+/// Whether the user has a second factor (an app or a passkey), in the
+/// caller's transaction.
+pub(super) async fn has_second_factor(
     mut conn: Conn<'_>,
     user_id: &UserId,
 ) -> Result<bool, sqlx::Error> {
@@ -80,7 +80,16 @@ pub(super) async fn forget_recovery_codes_if_no_factor(
     .fetch_optional(c)
     .await)?
     .flatten();
-    if totp.is_some() || has_passkeys(conn.again(), user_id).await? {
+    Ok(totp.is_some() || has_passkeys(conn, user_id).await?)
+}
+
+/// When the user has no second factor left (no app, no passkey), their
+/// recovery codes go too: true then.
+pub(super) async fn forget_recovery_codes_if_no_factor(
+    mut conn: Conn<'_>,
+    user_id: &UserId,
+) -> Result<bool, sqlx::Error> {
+    if has_second_factor(conn.again(), user_id).await? {
         return Ok(false);
     }
     delete_recovery_codes(conn, user_id).await?;
@@ -127,6 +136,7 @@ impl Db {
         events: &[NewAuditEvent<'_>],
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.write().await?;
+        lock_user_row(tx.conn(), user_id).await?;
         let now = events
             .first()
             .map(|e| e.occurred_at)
@@ -162,6 +172,7 @@ impl Db {
         notice: Option<&NewMail>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
+        lock_user_row(tx.conn(), user_id).await?;
         clear_totp(tx.conn(), user_id).await?;
         let last_factor = forget_recovery_codes_if_no_factor(tx.conn(), user_id).await?;
         insert_events(tx.conn(), events).await?;

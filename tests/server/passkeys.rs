@@ -226,7 +226,9 @@ async fn add(
     authenticator: &mut Authenticator,
     name: &str,
 ) -> (StatusCode, Value) {
-    let (status, prompt) = device.rpc("begin_passkey", &[]).await;
+    let (status, prompt) = device
+        .rpc("begin_passkey", &[("current_password", PASSWORD)])
+        .await;
     assert_eq!(status, StatusCode::OK, "{prompt}");
     let answer = authenticator.create(prompt["options"].as_str().unwrap(), &device.origin);
     let ceremony = prompt["ceremony"].as_str().unwrap();
@@ -406,7 +408,9 @@ async fn replayed_foreign_and_unknown_answers_are_refused() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     // A prompt to add a passkey is its user's alone.
-    let (_, prompt) = device.rpc("begin_passkey", &[]).await;
+    let (_, prompt) = device
+        .rpc("begin_passkey", &[("current_password", PASSWORD)])
+        .await;
     let answer = Authenticator::new().create(prompt["options"].as_str().unwrap(), &device.origin);
     let form = [
         ("ceremony", prompt["ceremony"].as_str().unwrap()),
@@ -417,7 +421,9 @@ async fn replayed_foreign_and_unknown_answers_are_refused() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
     // Bad input: a clear 400, never a 500.
-    let (_, prompt) = device.rpc("begin_passkey", &[]).await;
+    let (_, prompt) = device
+        .rpc("begin_passkey", &[("current_password", PASSWORD)])
+        .await;
     let ceremony = prompt["ceremony"].as_str().unwrap();
     for (name, answer) in [("", "{}"), ("x", "not json"), ("x", "{}")] {
         let (status, body) = device
@@ -449,7 +455,9 @@ async fn the_same_authenticator_is_added_once() {
     let mut authenticator = Authenticator::new();
     add(&device, &mut authenticator, "Laptop").await;
     // A device that ignores the exclusion list answers with its old key.
-    let (_, prompt) = device.rpc("begin_passkey", &[]).await;
+    let (_, prompt) = device
+        .rpc("begin_passkey", &[("current_password", PASSWORD)])
+        .await;
     let options = prompt["options"].as_str().unwrap();
     let parsed: Value = serde_json::from_str(options).unwrap();
     let excluded = parsed["publicKey"]["excludeCredentials"]
@@ -532,7 +540,9 @@ async fn removing_takes_the_password_and_the_last_one_turns_two_factor_off() {
 async fn passkeys_are_refused_on_an_ip_address() {
     let app = TestApp::spawn().await;
     let browser = app.second_user().await;
-    let (status, body) = app.post_form(&browser, "begin_passkey", &[]).await;
+    let (status, body) = app
+        .post_form(&browser, "begin_passkey", &[("current_password", PASSWORD)])
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.to_string().contains("not an IP address"), "{body}");
 }
@@ -599,4 +609,64 @@ async fn the_operator_removes_passkeys_for_a_user_who_lost_them() {
         StatusCode::FORBIDDEN,
         "the lost passkey no longer signs in: {body}"
     );
+}
+
+#[tokio::test]
+async fn adding_one_takes_the_password_and_is_mailed() {
+    let mail = MailServer::start().await;
+    // Passkeys belong to the public URL's name: the server is reached there.
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let public = format!("http://localhost:{port}");
+    let app = app_with_mail(
+        &mail,
+        &[
+            ("LEPTOS_SITE_ADDR", &address),
+            ("KEYSMITH_PUBLIC_URL", &public),
+        ],
+    )
+    .await;
+    let device = Device::new(&app);
+    let email = device.sign_up().await;
+    for wrong in ["", "not my password at all"] {
+        let (status, body) = device
+            .rpc("begin_passkey", &[("current_password", wrong)])
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["Validation"][0]["field"], "current_password", "{body}");
+    }
+    let (status, codes) = add(&device, &mut Authenticator::new(), "Desk <key>").await;
+    assert_eq!(status, StatusCode::OK, "{codes}");
+    let notice = mail
+        .wait_for(&email, "A passkey was added to your Keysmith account", 1)
+        .await;
+    let content = &notice[0].content;
+    assert!(content.contains("Desk <key>"), "{content}");
+    assert!(
+        content.contains("Desk &lt;key&gt;"),
+        "escaped in HTML: {content}"
+    );
+}
+
+#[tokio::test]
+async fn an_app_code_from_a_user_without_an_app_is_just_wrong() {
+    let app = TestApp::spawn().await;
+    let device = Device::new(&app);
+    let email = device.sign_up().await;
+    add(&device, &mut Authenticator::new(), "Laptop").await;
+    let answer = token(&app, &email, Some("123456")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    let (status, body) = Device::new(&app)
+        .rpc(
+            "sign_in",
+            &[
+                ("email", &email),
+                ("password", PASSWORD),
+                ("otp", "123456"),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(!app.logs().contains("cannot be opened"), "no error logged");
 }

@@ -178,7 +178,7 @@ fn undo_quoted_printable(text: &str) -> String {
     out
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
