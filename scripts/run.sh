@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up whatever is missing, then builds and runs Keysmith (release build)
-# on the default SQLite database, data/keysmith.db, at http://127.0.0.1:3000.
+# on the default SQLite database, data/keysmith.db, at http://localhost:3000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -128,6 +128,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), BoxError> {
         let stop = shutdown_signal()?;
         tracing::info!("listening on http://{}", self.local_addr());
+        let address = self.local_addr();
+        if address.ip().is_loopback() {
+            // Passkeys are bound to a name, never an IP address.
+            tracing::info!("open http://localhost:{} in a browser", address.port());
+        }
         let grace = self.shutdown_grace;
         let finished =
             super::listener::serve(self.listener, self.site, self.header_timeout, stop, grace)
