@@ -19,7 +19,7 @@ use crate::{
         clock::UnixMs,
         ids::{AccountId, UserId},
     },
-    storage::{Db, UserRecord},
+    storage::{Db, FactorChange, UserRecord},
 };
 use qrcode::{render::svg, QrCode};
 
@@ -106,12 +106,15 @@ impl Accounts {
             .await
             .map_err(|e| e.for_field("code"))?;
         let actors = actors_everywhere(&self.0.db, &user.id, &actor.client).await?;
-        let events = events(&actors, AuditAction::TwoFactorDisabled, None);
         let notice = self.0.mailer.compose(&user.email, &Mail::TwoFactorDisabled);
-        self.0
-            .db
-            .disable_totp(&user.id, &events, notice.as_ref())
-            .await?;
+        // Mailed only when no passkey is left to sign in with.
+        let change = FactorChange {
+            events: &events(&actors, AuditAction::TwoFactorDisabled, None),
+            notice: None,
+            switch_events: &[],
+            switch_notice: notice.as_ref(),
+        };
+        self.0.db.disable_totp(&user.id, &change).await?;
         self.0.mailer.queued();
         tracing::info!(user_id = %user.id, "two-factor sign-in turned off");
         Ok(())

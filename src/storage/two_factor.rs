@@ -7,8 +7,7 @@
 use super::{
     audit::insert_events,
     either::{lock_user_row, on_either, Conn},
-    outbox::{insert_mail, NewMail},
-    passkeys::has_passkeys,
+    passkeys::{has_passkeys, FactorChange},
     Db, NewAuditEvent,
 };
 use crate::shared::{clock::UnixMs, ids::UserId};
@@ -162,23 +161,19 @@ impl Db {
         Ok(true)
     }
 
-    /// Removes the authenticator app. When it was the user's last second
-    /// factor (no passkey either), the recovery codes go and the notice to
-    /// the user (when mail is on) goes out with it.
+    /// Removes the authenticator app, with the change's records. When it
+    /// was the user's last second factor (no passkey either), the recovery
+    /// codes go and the change's switch records are written.
     pub async fn disable_totp(
         &self,
         user_id: &UserId,
-        events: &[NewAuditEvent<'_>],
-        notice: Option<&NewMail>,
+        change: &FactorChange<'_>,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.write().await?;
         lock_user_row(tx.conn(), user_id).await?;
         clear_totp(tx.conn(), user_id).await?;
         let last_factor = forget_recovery_codes_if_no_factor(tx.conn(), user_id).await?;
-        insert_events(tx.conn(), events).await?;
-        if let Some(notice) = notice.filter(|_| last_factor) {
-            insert_mail(tx.conn(), notice).await?;
-        }
+        change.write(tx.conn(), last_factor).await?;
         tx.commit().await
     }
 
